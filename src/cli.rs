@@ -1,0 +1,180 @@
+//! Command-line definitions only (clap derive). Values here are raw flags; `config`
+//! resolves them, with the preset, into what the engine runs. Doc comments are the help.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+use crate::io::Compression;
+use crate::mask::Corruption;
+use crate::schedule::Schedule;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "protmask",
+    version,
+    about = "Mask protein FASTA by the noise schedules of masked protein language models, reproducibly",
+    long_about = "Mask protein FASTA by the noise schedules of masked protein language models \
+(ESM3, ESM-2, DPLM, EvoDiff, MDLM), reproducibly: the same record always gets the same mask \
+for the same seed, whatever the threads, the sharding or the machine.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Mask sequences: sample a timestep per record, map it to a mask rate, mask
+    #[command(after_help = MASK_EXAMPLES)]
+    Mask(MaskArgs),
+}
+
+const MASK_EXAMPLES: &str = "Examples:
+  protmask mask data/NC_000932.faa -o masked.fa -r rates.csv
+  protmask mask --preset esm2 uniref50.fa.gz -o masked.fa.gz -r rates.tsv -j 8
+  protmask mask --schedule 'cosine' --mode exact --seed 7 in.fa > masked.fa
+  protmask mask --schedule '0.5*beta(2,5) + 0.5*uniform' --replicates 4 in.fa -O masked/";
+
+#[derive(Args, Debug)]
+pub struct MaskArgs {
+    /// FASTA files (plain, gzip/BGZF, bzip2, xz or zstd, detected from the bytes); none or '-' reads stdin
+    #[arg(value_name = "INPUT", help_heading = "INPUT")]
+    pub inputs: Vec<String>,
+
+    /// Read more input paths from FILE, one per line ('-' = stdin), after those given as arguments
+    #[arg(long, value_name = "FILE", help_heading = "INPUT")]
+    pub input_list: Option<String>,
+
+    /// Masked FASTA ('-' = stdout); several inputs are concatenated in order. Compressed by extension (.gz is BGZF, .bz2, .xz, .zst)
+    #[arg(short, long, value_name = "PATH", help_heading = "OUTPUT")]
+    pub output: Option<PathBuf>,
+
+    /// One masked file per input, DIR/<input file name> (created if missing)
+    #[arg(
+        short = 'O',
+        long,
+        value_name = "DIR",
+        conflicts_with = "output",
+        help_heading = "OUTPUT"
+    )]
+    pub outdir: Option<PathBuf>,
+
+    /// Per-sequence table file,id,replicate,length,t,rate,masked: .csv or .tsv, optionally .gz/.bz2/.xz/.zst
+    #[arg(short, long, value_name = "PATH", help_heading = "OUTPUT")]
+    pub rates: Option<PathBuf>,
+
+    /// Add a 'positions' column (0-based selected positions, ';'-separated) to the rates table
+    #[arg(long, requires = "rates", help_heading = "OUTPUT")]
+    pub positions: bool,
+
+    /// Residues per sequence line; 0 = one line per sequence. A mask token counts as one
+    #[arg(
+        short = 'w',
+        long,
+        value_name = "N",
+        default_value_t = 60,
+        help_heading = "OUTPUT"
+    )]
+    pub line_width: usize,
+
+    /// Compress stdout: gz (BGZF), bz2, xz, zst. Files are compressed by their extension
+    #[arg(long, value_name = "FORMAT", help_heading = "OUTPUT")]
+    pub compress: Option<Compression>,
+
+    /// Noise schedule: cosine, linear, cubic, square, sqrt, beta(a,b), uniform(lo,hi), 0.15, discrete(n), betalinear30, beta30, or a mixture such as '0.8*beta(3,9) + 0.2*uniform' [preset's; esm3: betalinear30]
+    #[arg(long, value_name = "SPEC", help_heading = "SCHEDULE")]
+    pub schedule: Option<Schedule>,
+
+    /// Model conventions: sets schedule, mode, token, corruption and timesteps; explicit flags override
+    #[arg(long, value_enum, default_value_t = PresetName::Esm3, help_heading = "SCHEDULE")]
+    pub preset: PresetName,
+
+    /// Timesteps: iid t ~ U(0,1) per record, or stratified (low-discrepancy over each input's records, in order) [preset's; esm3: iid]
+    #[arg(long, value_enum, help_heading = "SCHEDULE")]
+    pub timesteps: Option<TimestepsArg>,
+
+    /// bernoulli: each eligible position with probability r; exact: floor(r*L + U) positions [preset's; esm3: bernoulli]
+    #[arg(long, value_enum, help_heading = "MASKING")]
+    pub mode: Option<ModeArg>,
+
+    /// What a masked position becomes, one or more characters: _ (ESM3), <mask> (ESM-2, Hugging Face), # (EvoDiff) [preset's; esm3: _]
+    #[arg(long, value_name = "STR", value_parser = parse_token, help_heading = "MASKING")]
+    pub mask_token: Option<String>,
+
+    /// Of the selected positions, fractions masked, replaced by a random standard residue, kept; sum 1 [preset's; esm3: 1,0,0]
+    #[arg(
+        long,
+        value_name = "M,R,K",
+        allow_hyphen_values = true,
+        help_heading = "MASKING"
+    )]
+    pub corrupt: Option<Corruption>,
+
+    /// Only residues among CHARS are eligible (case-sensitive); L counts eligible positions
+    #[arg(long, value_name = "CHARS", value_parser = parse_maskable, help_heading = "MASKING")]
+    pub maskable: Option<String>,
+
+    /// 64-bit seed; the same seed gives the same masks
+    #[arg(short, long, value_name = "N", default_value_t = crate::rng::DEFAULT_SEED, help_heading = "REPRODUCIBILITY")]
+    pub seed: u64,
+
+    /// Emit every record N times; replicate k's ID becomes <id>_r<k> when N > 1
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), help_heading = "REPRODUCIBILITY")]
+    pub replicates: u32,
+
+    /// Worker threads [default: all cores]
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "PERFORMANCE")]
+    pub threads: Option<u32>,
+
+    /// Bytes of input per work unit (tuning and tests; output never depends on it)
+    #[arg(long, value_name = "BYTES", default_value_t = crate::engine::DEFAULT_BLOCK_SIZE, value_parser = clap::value_parser!(u64).range(1..), hide = true, help_heading = "PERFORMANCE")]
+    pub block_size: u64,
+
+    /// No progress bar, no summary line
+    #[arg(short, long, help_heading = "PERFORMANCE")]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PresetName {
+    Esm3,
+    Esm2,
+    Dplm,
+    Evodiff,
+    Mdlm,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    Bernoulli,
+    Exact,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TimestepsArg {
+    Iid,
+    Stratified,
+}
+
+fn parse_token(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("the mask token must not be empty".into());
+    }
+    if s.starts_with('>') || s.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "'{s}' cannot be a mask token: it must not start with '>' or contain whitespace"
+        ));
+    }
+    Ok(s.to_string())
+}
+
+fn parse_maskable(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("--maskable needs at least one character".into());
+    }
+    if !s.is_ascii() {
+        return Err(format!("'{s}': --maskable takes ASCII residue letters"));
+    }
+    Ok(s.to_string())
+}

@@ -1,0 +1,202 @@
+//! `protmask mask`: resolve the flags into a `Job`, check the paths, run, summarise.
+//!
+//! Every check that can fail without reading input happens here, first: unknown or
+//! clashing paths, an output that is an input, a rates table that is neither CSV nor TSV.
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::MaskArgs;
+use crate::config::resolve;
+use crate::engine::{Job, OutputPlan, Summary, run};
+use crate::fasta::FormatOptions;
+use crate::io::{Compression, InputSource, OutputTarget, same_file_guard};
+use crate::mask::Masker;
+
+pub fn execute(args: MaskArgs) -> Result<()> {
+    let inputs = gather_inputs(&args)?;
+    let output = output_plan(&args, &inputs)?;
+    let rates_delimiter = match &args.rates {
+        Some(p) => Some(rates_delimiter(p)?),
+        None => None,
+    };
+    let mut written: Vec<PathBuf> = match &output {
+        OutputPlan::Single {
+            target: OutputTarget::Path(p),
+            ..
+        } => vec![p.clone()],
+        OutputPlan::Single { .. } => vec![],
+        OutputPlan::PerFile { paths } => paths.clone(),
+    };
+    if let Some(r) = &args.rates {
+        if written.iter().any(|w| w == r) {
+            bail!("the rates table '{}' is also the FASTA output", r.display());
+        }
+        written.push(r.clone());
+    }
+    same_file_guard(&inputs, &written).map_err(anyhow::Error::msg)?;
+
+    let resolved = resolve(
+        args.preset,
+        args.schedule,
+        args.mode,
+        args.mask_token,
+        args.corrupt,
+        args.timesteps,
+    );
+    let masker = Masker::new(
+        resolved.schedule,
+        resolved.mode,
+        resolved.corruption,
+        resolved.timesteps,
+        args.maskable.as_deref().map(str::as_bytes),
+        args.seed,
+    );
+    let threads = args.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |n| n as usize,
+    );
+    let job = Job {
+        inputs,
+        output,
+        rates: args.rates.clone(),
+        format: FormatOptions {
+            line_width: args.line_width,
+            token: resolved.token.into_bytes(),
+            replicates: args.replicates,
+            rates_delimiter,
+            positions: args.positions,
+        },
+        masker,
+        threads,
+        block_size: usize::try_from(args.block_size).unwrap_or(usize::MAX),
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+    };
+    let summary = run(job)?;
+    if !args.quiet {
+        eprintln!("{}", summary_line(&summary));
+    }
+    Ok(())
+}
+
+/// Inputs on the command line, then those listed in `--input-list`; none means stdin.
+fn gather_inputs(args: &MaskArgs) -> Result<Vec<InputSource>> {
+    let mut names = args.inputs.clone();
+    if let Some(list) = &args.input_list {
+        let text = if list == "-" {
+            std::io::read_to_string(std::io::stdin())
+                .context("cannot read the input list from stdin")?
+        } else {
+            std::fs::read_to_string(list)
+                .with_context(|| format!("cannot read input list '{list}'"))?
+        };
+        names.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned),
+        );
+        if list == "-" && names.iter().any(|n| n == "-") {
+            bail!("stdin cannot be both the input list and an input");
+        }
+    } else if names.is_empty() {
+        names.push("-".into());
+    }
+    if names.is_empty() {
+        bail!("the input list names no files");
+    }
+    Ok(names.iter().map(|n| InputSource::parse(n)).collect())
+}
+
+fn output_plan(args: &MaskArgs, inputs: &[InputSource]) -> Result<OutputPlan> {
+    if let Some(dir) = &args.outdir {
+        if args.compress.is_some() {
+            bail!(
+                "--compress applies to stdout; with --outdir each file is compressed by its input's name"
+            );
+        }
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create output directory '{}'", dir.display()))?;
+        let mut seen = HashSet::new();
+        let mut paths = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let InputSource::Path(p) = input else {
+                bail!("--outdir names each output after its input, and stdin has no name: use -o");
+            };
+            let name = p
+                .file_name()
+                .with_context(|| format!("input '{}' has no file name", p.display()))?;
+            if !seen.insert(name.to_owned()) {
+                bail!(
+                    "two inputs are named '{}': their outputs would collide in '{}'",
+                    name.to_string_lossy(),
+                    dir.display()
+                );
+            }
+            paths.push(dir.join(name));
+        }
+        return Ok(OutputPlan::PerFile { paths });
+    }
+    let target = match &args.output {
+        Some(p) if p.as_os_str() != "-" => OutputTarget::Path(p.clone()),
+        _ => OutputTarget::Stdout,
+    };
+    let compression = match (&target, args.compress) {
+        (OutputTarget::Path(p), None) => Compression::from_path(p),
+        (OutputTarget::Path(p), Some(_)) => bail!(
+            "--compress applies to stdout; '{}' is compressed by its extension (.gz, .bz2, .xz, .zst)",
+            p.display()
+        ),
+        (OutputTarget::Stdout, c) => c.unwrap_or(Compression::None),
+    };
+    Ok(OutputPlan::Single {
+        target,
+        compression,
+    })
+}
+
+/// ',' for `.csv`, tab for `.tsv`, after any compression extension.
+fn rates_delimiter(path: &Path) -> Result<u8> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let base = [".gz", ".bgz", ".bz2", ".xz", ".zst", ".zstd"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+        .unwrap_or(&name);
+    if base.ends_with(".csv") {
+        Ok(b',')
+    } else if base.ends_with(".tsv") {
+        Ok(b'\t')
+    } else {
+        bail!(
+            "rates table '{}': name it .csv or .tsv (optionally compressed, e.g. rates.tsv.gz)",
+            path.display()
+        )
+    }
+}
+
+fn summary_line(s: &Summary) -> String {
+    let st = &s.stats;
+    let mean = if st.records > 0 {
+        st.rate_sum / st.records as f64
+    } else {
+        0.0
+    };
+    let frac = if st.eligible > 0 {
+        100.0 * st.masked as f64 / st.eligible as f64
+    } else {
+        0.0
+    };
+    format!(
+        "protmask: {} records, {} residues, {} masked ({frac:.1}%), mean rate {mean:.4}, {:.2} s",
+        st.records,
+        st.residues,
+        st.masked,
+        s.elapsed.as_secs_f64()
+    )
+}

@@ -1,0 +1,4 @@
+//! One module per subcommand: each turns its parsed arguments into library calls and
+//! prints what the user sees. No masking logic lives here.
+
+pub mod mask;

@@ -1,0 +1,378 @@
+//! Streaming, parallel, ordered processing of one or many inputs.
+//!
+//! One reader thread opens the inputs in order, decompresses them and cuts each stream
+//! into blocks of whole records (at `\n>`); a rayon pool masks blocks concurrently; the
+//! calling thread writes results strictly in block order. Tokens bound the blocks in
+//! flight, so memory does not grow with the input. Because a record's output depends only
+//! on the record, the bytes are the same for any thread count or block size.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use memchr::memmem;
+
+use crate::fasta::{Block, BlockOutput, FormatOptions, Stats, header_starts, process_block};
+use crate::io::{Compression, InputSource, Output, OutputTarget, PendingOutput, create_output};
+use crate::mask::Masker;
+use crate::progress::Progress;
+
+/// Input bytes per block: large enough to amortise the hand-offs, small enough that a
+/// few blocks per thread stay well inside the memory budget.
+pub const DEFAULT_BLOCK_SIZE: u64 = 2 << 20;
+
+/// Where the masked FASTA goes.
+#[derive(Clone, Debug)]
+pub enum OutputPlan {
+    /// All inputs concatenated into one output.
+    Single {
+        target: OutputTarget,
+        compression: Compression,
+    },
+    /// One output per input: `dir/<input file name>`, compressed by that name.
+    PerFile { paths: Vec<PathBuf> },
+}
+
+/// A complete, resolved masking job.
+pub struct Job {
+    pub inputs: Vec<InputSource>,
+    pub output: OutputPlan,
+    /// The rates table, if any: path and compression.
+    pub rates: Option<PathBuf>,
+    pub format: FormatOptions,
+    pub masker: Masker,
+    pub threads: usize,
+    pub block_size: usize,
+    pub progress: bool,
+}
+
+/// What a finished job reports.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub stats: Stats,
+    /// Records read per input (replicates not counted).
+    pub input_records: Vec<u64>,
+    pub elapsed: Duration,
+}
+
+/// A unit of work: one block of one input.
+struct Work {
+    seq: u64,
+    file: usize,
+    first_index: u64,
+    data: Vec<u8>,
+    /// The last block of its input.
+    last: bool,
+}
+
+/// A unit of work done (or the error that stopped it), tagged for reordering.
+struct Done {
+    seq: u64,
+    file: usize,
+    last: bool,
+    result: Result<BlockOutput>,
+}
+
+/// Everything the workers share.
+struct Shared {
+    masker: Masker,
+    format: FormatOptions,
+    shifts: Vec<f64>,
+    names: Vec<String>,
+}
+
+pub fn run(job: Job) -> Result<Summary> {
+    let start = Instant::now();
+    let names: Vec<String> = job.inputs.iter().map(InputSource::display_name).collect();
+    let shifts = (1..=job.format.replicates)
+        .map(|k| job.masker.stratified_shift(k))
+        .collect();
+    let shared = Arc::new(Shared {
+        masker: job.masker,
+        format: job.format,
+        shifts,
+        names,
+    });
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(job.threads)
+        .thread_name(|i| format!("protmask-worker-{i}"))
+        .build()
+        .context("cannot start worker threads")?;
+
+    // Open the outputs before reading anything, so a bad output path fails fast.
+    let mut rates_out = match &job.rates {
+        Some(path) => {
+            let mut out = create_output(
+                OutputTarget::Path(path.clone()),
+                Compression::from_path(path),
+            )
+            .with_context(|| format!("cannot create rates table '{}'", path.display()))?;
+            out.write_all(&rates_header_bytes(&shared.format))
+                .with_context(|| format!("cannot write '{}'", path.display()))?;
+            Some((path.clone(), out))
+        }
+        None => None,
+    };
+    let mut single = match &job.output {
+        OutputPlan::Single {
+            target,
+            compression,
+        } => Some(
+            create_output(target.clone(), *compression)
+                .with_context(|| format!("cannot create output '{}'", target_name(target)))?,
+        ),
+        OutputPlan::PerFile { .. } => None,
+    };
+
+    let in_flight = 2 * job.threads + 2;
+    let (token_tx, token_rx) = mpsc::sync_channel::<()>(in_flight);
+    for _ in 0..in_flight {
+        token_tx.send(()).expect("the receiver is alive");
+    }
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let progress = Progress::new(job.progress, &job.inputs);
+
+    let reader = {
+        let inputs = job.inputs.clone();
+        let shared = Arc::clone(&shared);
+        let cancelled = Arc::clone(&cancelled);
+        let progress = progress.clone();
+        let block_size = job.block_size;
+        std::thread::Builder::new()
+            .name("protmask-reader".into())
+            .spawn(move || {
+                let mut dispatch = |w: Work| {
+                    if cancelled.load(Ordering::Relaxed) || token_rx.recv().is_err() {
+                        return false;
+                    }
+                    let shared = Arc::clone(&shared);
+                    let tx = done_tx.clone();
+                    pool.spawn(move || {
+                        let result = mask_work(&w, &shared);
+                        let _ = tx.send(Done {
+                            seq: w.seq,
+                            file: w.file,
+                            last: w.last,
+                            result,
+                        });
+                    });
+                    true
+                };
+                let mut seq = 0u64;
+                for (file, input) in inputs.iter().enumerate() {
+                    let outcome =
+                        read_blocks(input, file, block_size, &progress, &mut seq, &mut dispatch);
+                    if let Err(e) = outcome {
+                        let _ = done_tx.send(Done {
+                            seq,
+                            file,
+                            last: true,
+                            result: Err(e),
+                        });
+                        return;
+                    }
+                    if cancelled.load(Ordering::Relaxed) {
+                        return;
+                    }
+                }
+            })
+            .context("cannot start the reader thread")?
+    };
+
+    let mut summary = Summary {
+        input_records: vec![0; job.inputs.len()],
+        ..Summary::default()
+    };
+    let mut per_file: Option<(usize, Output)> = None;
+    let mut finished: Vec<PendingOutput> = Vec::new();
+    let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+    let mut next = 0u64;
+    let written: Result<()> = (|| {
+        for done in done_rx.iter() {
+            pending.insert(done.seq, done);
+            while let Some(d) = pending.remove(&next) {
+                next += 1;
+                let out = d.result?;
+                summary.stats.add(&out.stats);
+                summary.input_records[d.file] += out.input_records;
+                let sink = match (&mut single, &job.output) {
+                    (Some(o), _) => o,
+                    (None, OutputPlan::PerFile { paths }) => {
+                        if per_file.as_ref().is_none_or(|(f, _)| *f != d.file) {
+                            let path = &paths[d.file];
+                            let o = create_output(
+                                OutputTarget::Path(path.clone()),
+                                Compression::from_path(path),
+                            )
+                            .with_context(|| {
+                                format!("cannot create output '{}'", path.display())
+                            })?;
+                            per_file = Some((d.file, o));
+                        }
+                        &mut per_file.as_mut().expect("just set").1
+                    }
+                    (None, OutputPlan::Single { .. }) => unreachable!("single output is open"),
+                };
+                sink.write_all(&out.fasta)
+                    .with_context(|| format!("cannot write {}", sink.name()))?;
+                if let Some((path, r)) = rates_out.as_mut() {
+                    r.write_all(&out.rates)
+                        .with_context(|| format!("cannot write '{}'", path.display()))?;
+                }
+                if d.last
+                    && let Some((_, o)) = per_file.take()
+                {
+                    finished.push(o.close()?);
+                }
+                let _ = token_tx.send(());
+            }
+        }
+        Ok(())
+    })();
+    cancelled.store(true, Ordering::Relaxed);
+    drop(token_tx);
+    drop(done_rx);
+    let _ = reader.join();
+    progress.finish();
+    written?;
+    if !pending.is_empty() {
+        return Err(anyhow!(
+            "internal error: {} blocks were never written",
+            pending.len()
+        ));
+    }
+
+    // Everything was written: publish the outputs, the table last.
+    if let Some(o) = single {
+        o.finish()?;
+    }
+    for p in finished {
+        p.commit()?;
+    }
+    if let Some((_, r)) = rates_out {
+        r.finish()?;
+    }
+    summary.elapsed = start.elapsed();
+    Ok(summary)
+}
+
+fn target_name(t: &OutputTarget) -> String {
+    match t {
+        OutputTarget::Stdout => "stdout".into(),
+        OutputTarget::Path(p) => p.display().to_string(),
+    }
+}
+
+fn rates_header_bytes(format: &FormatOptions) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(format.rates_delimiter.unwrap_or(b','))
+        .from_writer(Vec::new());
+    w.write_record(crate::fasta::rates_header(format.positions))
+        .expect("writing to memory cannot fail");
+    w.into_inner().expect("writing to memory cannot fail")
+}
+
+fn mask_work(w: &Work, shared: &Shared) -> Result<BlockOutput> {
+    let name = &shared.names[w.file];
+    let block = Block {
+        data: &w.data,
+        file: name,
+        first_index: w.first_index,
+    };
+    let mut out = BlockOutput {
+        fasta: Vec::with_capacity(w.data.len() + w.data.len() / 8),
+        ..BlockOutput::default()
+    };
+    process_block(
+        &block,
+        &shared.masker,
+        &shared.format,
+        &shared.shifts,
+        &mut out,
+    )
+    .map_err(|e| anyhow!("{name}: {e}"))?;
+    Ok(out)
+}
+
+/// Read one input and hand its blocks to `dispatch` (which returns false to stop).
+/// Every input yields at least one block, the last flagged, so its output is created
+/// even when it is empty.
+fn read_blocks(
+    input: &InputSource,
+    file: usize,
+    block_size: usize,
+    progress: &Progress,
+    seq: &mut u64,
+    dispatch: &mut impl FnMut(Work) -> bool,
+) -> Result<()> {
+    let name = input.display_name();
+    let (_, mut reader) =
+        crate::io::open_input_counted(input, progress.counter(file)).map_err(|e| anyhow!("{e}"))?;
+    progress.start_file(file);
+    let mut buf: Vec<u8> = Vec::with_capacity(block_size + block_size / 4);
+    let mut first_index = 0u64;
+    let mut searched = 0usize;
+    loop {
+        // Fill to at least block_size (or the end of input).
+        let target = buf.len().max(searched) + block_size;
+        let eof = fill(&mut reader, &mut buf, target)
+            .with_context(|| format!("{name}: read error after record {first_index}"))?;
+        let cut = if eof {
+            Some(buf.len())
+        } else {
+            // The last "\n>" in what has not been searched yet (a record larger than the
+            // block simply grows the buffer until its end is found).
+            memmem::rfind(&buf[searched.saturating_sub(1)..], b"\n>")
+                .map(|i| searched.saturating_sub(1) + i + 1)
+        };
+        let Some(cut) = cut else {
+            searched = buf.len();
+            continue;
+        };
+        let rest = buf.split_off(cut);
+        let data = std::mem::replace(&mut buf, rest);
+        let records = header_starts(&data).len() as u64;
+        let work = Work {
+            seq: *seq,
+            file,
+            first_index,
+            data,
+            last: eof,
+        };
+        *seq += 1;
+        first_index += records;
+        searched = 0;
+        if !dispatch(work) || eof {
+            progress.finish_file(file);
+            return Ok(());
+        }
+        buf.reserve(block_size);
+    }
+}
+
+/// Read until `buf` holds `target` bytes; true at end of input.
+fn fill(reader: &mut impl Read, buf: &mut Vec<u8>, target: usize) -> std::io::Result<bool> {
+    while buf.len() < target {
+        let old = buf.len();
+        buf.resize(target, 0);
+        match reader.read(&mut buf[old..]) {
+            Ok(0) => {
+                buf.truncate(old);
+                return Ok(true);
+            }
+            Ok(n) => buf.truncate(old + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(old),
+            Err(e) => {
+                buf.truncate(old);
+                return Err(e);
+            }
+        }
+    }
+    Ok(false)
+}

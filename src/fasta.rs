@@ -1,0 +1,436 @@
+//! One block of FASTA in, masked FASTA and rates rows out: the work each thread does.
+//!
+//! A block holds whole records (the engine cuts at `\n>`). rust-bio parses the records;
+//! header lines are taken raw from the block so they are copied unchanged, and the count
+//! of header lines catches what bio would silently take for the end of input (a bare `>`).
+//! Output depends only on the records, never on where the block boundaries fell.
+
+use bio::io::fasta::{FastaRead, Reader, Record};
+use memchr::memmem;
+use std::fmt::Write as _;
+
+use crate::mask::{Masker, Outcome, mark};
+
+/// Everything about the output format that does not touch the random draws.
+#[derive(Clone, Debug)]
+pub struct FormatOptions {
+    /// Residues (positions) per line; 0 = one line per sequence.
+    pub line_width: usize,
+    pub token: Vec<u8>,
+    pub replicates: u32,
+    /// Rates rows: `None` = no table; `Some(delimiter)`.
+    pub rates_delimiter: Option<u8>,
+    pub positions: bool,
+}
+
+/// A block of one input: whole records, and where they sit in that input.
+pub struct Block<'a> {
+    pub data: &'a [u8],
+    /// The input as named on the command line (the rates table's `file` column).
+    pub file: &'a str,
+    /// 0-based number (within its input) of the block's first record.
+    pub first_index: u64,
+}
+
+/// Totals over records, for the summary line and the manifest.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Records emitted (replicates counted).
+    pub records: u64,
+    pub residues: u64,
+    pub eligible: u64,
+    pub masked: u64,
+    pub rate_sum: f64,
+}
+
+impl Stats {
+    pub fn add(&mut self, other: &Stats) {
+        self.records += other.records;
+        self.residues += other.residues;
+        self.eligible += other.eligible;
+        self.masked += other.masked;
+        self.rate_sum += other.rate_sum;
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct BlockOutput {
+    pub fasta: Vec<u8>,
+    pub rates: Vec<u8>,
+    pub stats: Stats,
+    /// Records read from the input (replicates not counted).
+    pub input_records: u64,
+}
+
+/// A problem with one record: its 1-based number in its input and, if known, its ID.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("record {number}{}: {message}", id.as_ref().map(|i| format!(" ({i})")).unwrap_or_default())]
+pub struct RecordError {
+    pub number: u64,
+    pub id: Option<String>,
+    pub message: String,
+}
+
+/// Offsets of the header lines (each starting at its `>`) in a block of whole records.
+pub fn header_starts(data: &[u8]) -> Vec<usize> {
+    let mut starts = Vec::new();
+    if data.first() == Some(&b'>') {
+        starts.push(0);
+    }
+    starts.extend(memmem::find_iter(data, b"\n>").map(|i| i + 1));
+    starts
+}
+
+/// The header line at `start` without its `>` and line ending.
+fn raw_header(data: &[u8], start: usize) -> &[u8] {
+    let rest = &data[start + 1..];
+    let line = memchr::memchr(b'\n', rest).map_or(rest, |e| &rest[..e]);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// The block without leading blank lines, or `None` if text comes before the first `>`.
+fn skip_leading_blank_lines(data: &[u8]) -> Option<&[u8]> {
+    let first = data
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(data.len());
+    (first == data.len() || data[first] == b'>').then(|| &data[first..])
+}
+
+fn is_residue(b: u8) -> bool {
+    b.is_ascii_alphabetic() || matches!(b, b'*' | b'-' | b'.')
+}
+
+/// Mask every record of `block`, appending FASTA and rates rows to `out`.
+/// `shifts[k-1]` is the stratification shift of replicate k.
+pub fn process_block(
+    block: &Block,
+    masker: &Masker,
+    opts: &FormatOptions,
+    shifts: &[f64],
+    out: &mut BlockOutput,
+) -> Result<(), RecordError> {
+    let data = skip_leading_blank_lines(block.data).ok_or_else(|| RecordError {
+        number: block.first_index + 1,
+        id: None,
+        message: if block.data.first() == Some(&b'@') {
+            "this looks like FASTQ ('@' header); protmask reads FASTA".into()
+        } else {
+            "text before the first '>' header; is this FASTA?".into()
+        },
+    })?;
+    let headers = header_starts(data);
+    let mut reader = Reader::from_bufread(data);
+    let mut record = Record::new();
+    let mut marks = Vec::new();
+    let mut rates = opts.rates_delimiter.map(|d| {
+        csv::WriterBuilder::new()
+            .delimiter(d)
+            .has_headers(false)
+            .from_writer(std::mem::take(&mut out.rates))
+    });
+    let mut scratch = RowScratch::default();
+
+    for (i, &start) in headers.iter().enumerate() {
+        let number = block.first_index + i as u64 + 1;
+        let fail = |id: Option<&str>, message: String| RecordError {
+            number,
+            id: id.map(str::to_owned),
+            message,
+        };
+        reader.read(&mut record).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                // bio reads one line ahead, so find the record that holds the bad bytes.
+                invalid_utf8(data, &headers, block.first_index)
+                    .unwrap_or_else(|| fail(None, e.to_string()))
+            } else {
+                fail(None, e.to_string())
+            }
+        })?;
+        let id = record.id();
+        if id.is_empty() {
+            return Err(fail(
+                None,
+                "header has no ID (the '>' must be followed by an identifier)".into(),
+            ));
+        }
+        let header = raw_header(data, start);
+        debug_assert!(header.starts_with(id.as_bytes()));
+        let seq = record.seq();
+        if let Some(p) = seq.iter().position(|&b| !is_residue(b)) {
+            let b = seq[p];
+            let shown = if b.is_ascii_graphic() {
+                format!("'{}'", b as char)
+            } else {
+                format!("byte 0x{b:02x}")
+            };
+            return Err(fail(
+                Some(id),
+                format!("invalid residue {shown} at sequence position {}", p + 1),
+            ));
+        }
+        out.input_records += 1;
+        for replicate in 1..=opts.replicates {
+            let index = block.first_index + i as u64;
+            let outcome = masker.mask_record(
+                id.as_bytes(),
+                seq,
+                replicate,
+                index,
+                shifts[replicate as usize - 1],
+                &mut marks,
+            );
+            write_header(&mut out.fasta, header, id.len(), replicate, opts.replicates);
+            write_sequence(&mut out.fasta, seq, &marks, &opts.token, opts.line_width);
+            if let Some(w) = rates.as_mut() {
+                scratch.row(block.file, id, replicate, &outcome, &marks, opts.positions);
+                w.write_record(scratch.fields(opts.positions))
+                    .map_err(|e| fail(Some(id), e.to_string()))?;
+            }
+            let s = &mut out.stats;
+            s.records += 1;
+            s.residues += seq.len() as u64;
+            s.eligible += outcome.length as u64;
+            s.masked += outcome.masked as u64;
+            s.rate_sum += outcome.rate;
+        }
+    }
+    // bio reads a bare '>' line as the end of input: make sure nothing was left unread.
+    reader.read(&mut record).map_err(|e| RecordError {
+        number: block.first_index + headers.len() as u64,
+        id: None,
+        message: e.to_string(),
+    })?;
+    if !record.is_empty() {
+        return Err(RecordError {
+            number: block.first_index + headers.len() as u64 + 1,
+            id: None,
+            message: "unexpected data after the last record".into(),
+        });
+    }
+    if let Some(w) = rates {
+        out.rates = w.into_inner().map_err(|e| RecordError {
+            number: block.first_index + 1,
+            id: None,
+            message: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// The error for the first bytes of `data` that are not UTF-8, naming their record.
+fn invalid_utf8(data: &[u8], headers: &[usize], first_index: u64) -> Option<RecordError> {
+    let bad = std::str::from_utf8(data).err()?.valid_up_to();
+    let i = headers.partition_point(|&h| h <= bad).max(1) - 1;
+    let in_header = memchr::memchr(b'\n', &data[headers[i]..]).is_none_or(|e| bad < headers[i] + e);
+    Some(RecordError {
+        number: first_index + i as u64 + 1,
+        id: None,
+        message: format!(
+            "byte 0x{:02x} in the {} is not valid UTF-8 text (binary data?)",
+            data[bad],
+            if in_header { "header" } else { "sequence" }
+        ),
+    })
+}
+
+/// `>` + the header, with the ID of replicate k renamed `<id>_r<k>` when there are several.
+fn write_header(out: &mut Vec<u8>, header: &[u8], id_len: usize, replicate: u32, replicates: u32) {
+    out.push(b'>');
+    if replicates > 1 {
+        out.extend_from_slice(&header[..id_len]);
+        out.extend_from_slice(format!("_r{replicate}").as_bytes());
+        out.extend_from_slice(&header[id_len..]);
+    } else {
+        out.extend_from_slice(header);
+    }
+    out.push(b'\n');
+}
+
+/// The sequence with its marks applied, `width` positions per line (0 = no wrapping).
+fn write_sequence(out: &mut Vec<u8>, seq: &[u8], marks: &[u8], token: &[u8], width: usize) {
+    if seq.is_empty() {
+        return;
+    }
+    let width = if width == 0 { seq.len() } else { width };
+    for (s, m) in seq.chunks(width).zip(marks.chunks(width)) {
+        if let [tok] = token {
+            out.extend(s.iter().zip(m).map(|(&r, &m)| match m {
+                mark::NONE | mark::KEPT => r,
+                mark::TOKEN => *tok,
+                other => other,
+            }));
+        } else {
+            for (&r, &m) in s.iter().zip(m) {
+                match m {
+                    mark::NONE | mark::KEPT => out.push(r),
+                    mark::TOKEN => out.extend_from_slice(token),
+                    other => out.push(other),
+                }
+            }
+        }
+        out.push(b'\n');
+    }
+}
+
+/// Reused buffers for the text of one rates row.
+#[derive(Default)]
+struct RowScratch {
+    replicate: String,
+    length: String,
+    t: String,
+    rate: String,
+    masked: String,
+    positions: String,
+    file: String,
+    id: String,
+}
+
+impl RowScratch {
+    fn row(
+        &mut self,
+        file: &str,
+        id: &str,
+        replicate: u32,
+        o: &Outcome,
+        marks: &[u8],
+        with_positions: bool,
+    ) {
+        fn set(s: &mut String, v: impl std::fmt::Display) {
+            s.clear();
+            let _ = write!(s, "{v}");
+        }
+        set(&mut self.file, file);
+        set(&mut self.id, id);
+        set(&mut self.replicate, replicate);
+        set(&mut self.length, o.length);
+        set(&mut self.t, o.t);
+        set(&mut self.rate, o.rate);
+        set(&mut self.masked, o.masked);
+        self.positions.clear();
+        if with_positions {
+            for (p, _) in marks.iter().enumerate().filter(|(_, m)| **m != mark::NONE) {
+                if !self.positions.is_empty() {
+                    self.positions.push(';');
+                }
+                let _ = write!(self.positions, "{p}");
+            }
+        }
+    }
+
+    fn fields(&self, with_positions: bool) -> Vec<&str> {
+        let mut f = vec![
+            self.file.as_str(),
+            &self.id,
+            &self.replicate,
+            &self.length,
+            &self.t,
+            &self.rate,
+            &self.masked,
+        ];
+        if with_positions {
+            f.push(&self.positions);
+        }
+        f
+    }
+}
+
+/// The rates table's header row.
+pub fn rates_header(positions: bool) -> Vec<&'static str> {
+    let mut h = vec!["file", "id", "replicate", "length", "t", "rate", "masked"];
+    if positions {
+        h.push("positions");
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mask::{Corruption, Mode, Timesteps};
+
+    fn run(data: &[u8], opts: &FormatOptions) -> Result<BlockOutput, RecordError> {
+        let masker = Masker::new(
+            "0.5".parse().unwrap(),
+            Mode::Exact,
+            Corruption::MASK_ONLY,
+            Timesteps::Iid,
+            None,
+            1,
+        );
+        let block = Block {
+            data,
+            file: "in.fa",
+            first_index: 0,
+        };
+        let mut out = BlockOutput::default();
+        let shifts = vec![0.0; opts.replicates as usize];
+        process_block(&block, &masker, opts, &shifts, &mut out).map(|_| out)
+    }
+
+    fn opts(width: usize, token: &str) -> FormatOptions {
+        FormatOptions {
+            line_width: width,
+            token: token.as_bytes().to_vec(),
+            replicates: 1,
+            rates_delimiter: Some(b','),
+            positions: true,
+        }
+    }
+
+    #[test]
+    fn wraps_by_positions_and_never_splits_a_token() {
+        let out = run(b">a x\tdesc \nACDEFGHIKL\nMNPQ\n", &opts(4, "<mask>")).unwrap();
+        let text = String::from_utf8(out.fasta).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some(">a x\tdesc "));
+        for line in lines {
+            let positions = line.replace("<mask>", "_").len();
+            assert!(positions <= 4 && positions > 0, "{line}");
+        }
+        assert_eq!(out.stats.masked, 7);
+    }
+
+    #[test]
+    fn bare_header_is_an_error_not_the_end() {
+        let err = run(b">a\nAC\n>\n>b\nAC\n", &opts(60, "_")).unwrap_err();
+        assert_eq!(err.number, 2);
+        assert!(err.message.contains("no ID"), "{err}");
+        let err = run(b">a\nAC\n>\n", &opts(60, "_")).unwrap_err();
+        assert_eq!(err.number, 2);
+    }
+
+    #[test]
+    fn text_before_first_header_and_bad_residues_are_errors() {
+        let err = run(b"@q\nACGT\n+\nIIII\n", &opts(60, "_")).unwrap_err();
+        assert!(err.message.contains("FASTQ"), "{err}");
+        let err = run(b"junk\n>a\nAC\n", &opts(60, "_")).unwrap_err();
+        assert_eq!(err.number, 1);
+        let err = run(b">a\nAC\n>b\nA\0C\n", &opts(60, "_")).unwrap_err();
+        assert_eq!((err.number, err.id.as_deref()), (2, Some("b")));
+        assert!(
+            err.message.contains("0x00") && err.message.contains("position 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn empty_sequence_and_crlf() {
+        let out = run(b">a desc\r\n\r\n>b\r\nAC\r\n", &opts(60, "_")).unwrap();
+        let text = String::from_utf8(out.fasta).unwrap();
+        assert!(text.starts_with(">a desc\n>b\n"), "{text}");
+        assert_eq!(out.stats.records, 2);
+    }
+
+    #[test]
+    fn replicates_rename_the_id_only() {
+        let mut o = opts(0, "_");
+        o.replicates = 2;
+        let out = run(b">sp|P1|X some desc\nAAAA\n", &o).unwrap();
+        let text = String::from_utf8(out.fasta).unwrap();
+        let headers: Vec<&str> = text.lines().filter(|l| l.starts_with('>')).collect();
+        assert_eq!(headers, [">sp|P1|X_r1 some desc", ">sp|P1|X_r2 some desc"]);
+        let rates = String::from_utf8(out.rates).unwrap();
+        assert!(rates.lines().all(|l| l.starts_with("in.fa,sp|P1|X,")));
+    }
+}

@@ -1,0 +1,16 @@
+//! File I/O for protmask: opening (possibly compressed) inputs, and writing outputs
+//! atomically (temp file beside the target, renamed into place on `finish`), compressed by
+//! extension or `--compress`, gzip as BGZF. Nothing here knows about FASTA.
+
+pub mod bgzf;
+pub mod input;
+pub mod output;
+
+pub use bgzf::{BgzfWriter, compress_block};
+pub use input::{CountingReader, Format, InputSource, input_size, open_input, open_input_counted};
+pub use output::{
+    Compression, Output, OutputTarget, PendingOutput, create_output, same_file_guard,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,377 @@
+//! Outputs: stdout or a file, compressed by extension (files) or `--compress` (stdout).
+//! A file is written to a `.protmask-*` temp file beside the target and renamed onto it
+//! only by [`Output::finish`]; dropping an unfinished `Output` deletes the temp file, so on
+//! any error nothing appears at the target and a file already there is left as it was.
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Stdout, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use tempfile::TempPath;
+
+use super::bgzf::BgzfWriter;
+use super::input::InputSource;
+
+/// Buffer between the compressor (or the caller, uncompressed) and the file or stdout.
+pub const OUTPUT_BUFFER_SIZE: usize = 256 * 1024;
+
+/// Permissions of a finished output file, before the umask (the temp file's 0600 would
+/// otherwise survive the rename).
+#[cfg(unix)]
+const OUTPUT_MODE: u32 = 0o644;
+
+const BZIP2_LEVEL: u32 = 6;
+const XZ_LEVEL: u32 = 6;
+const ZSTD_LEVEL: i32 = 3;
+
+/// Compression of an output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Compression {
+    #[default]
+    None,
+    /// BGZF (blocked gzip), readable by any gzip reader and indexable by samtools.
+    Gzip,
+    Bzip2,
+    Xz,
+    Zstd,
+}
+
+impl Compression {
+    /// From the file name's last extension, case-insensitive: `.gz`/`.bgz`/`.bgzf` gzip
+    /// (BGZF), `.bz2`, `.xz`, `.zst`/`.zstd`; anything else (`.fa`, `.csv`, none) is
+    /// uncompressed. So `rates.csv.gz` is gzip.
+    pub fn from_path(p: &Path) -> Compression {
+        let Some(ext) = p.extension().and_then(|e| e.to_str()) else {
+            return Compression::None;
+        };
+        match ext.to_ascii_lowercase().as_str() {
+            "gz" | "bgz" | "bgzf" => Compression::Gzip,
+            "bz2" => Compression::Bzip2,
+            "xz" => Compression::Xz,
+            "zst" | "zstd" => Compression::Zstd,
+            _ => Compression::None,
+        }
+    }
+
+    /// The `--compress` name: `none`, `gz`, `bz2`, `xz`, `zst`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gz",
+            Compression::Bzip2 => "bz2",
+            Compression::Xz => "xz",
+            Compression::Zstd => "zst",
+        }
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Parses the `--compress` names `gz`, `bz2`, `xz`, `zst` (case-insensitive; the aliases
+/// `gzip`, `bgzf`, `bzip2`, `zstd` and `none` are accepted too).
+impl FromStr for Compression {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "gz" | "gzip" | "bgzf" | "bgz" => Ok(Compression::Gzip),
+            "bz2" | "bzip2" => Ok(Compression::Bzip2),
+            "xz" => Ok(Compression::Xz),
+            "zst" | "zstd" => Ok(Compression::Zstd),
+            "none" => Ok(Compression::None),
+            _ => Err(format!(
+                "unknown compression '{s}': expected one of gz, bz2, xz, zst"
+            )),
+        }
+    }
+}
+
+/// Where an output goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum OutputTarget {
+    Stdout,
+    Path(PathBuf),
+}
+
+impl OutputTarget {
+    /// `-` is stdout; anything else is a path.
+    pub fn parse(s: &str) -> OutputTarget {
+        if s == "-" {
+            OutputTarget::Stdout
+        } else {
+            OutputTarget::Path(PathBuf::from(s))
+        }
+    }
+
+    /// `-` for stdout, else the path as given.
+    pub fn display_name(&self) -> String {
+        match self {
+            OutputTarget::Stdout => "-".to_string(),
+            OutputTarget::Path(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// The byte sink under the compressor.
+enum Sink {
+    Stdout(BufWriter<Stdout>),
+    File(BufWriter<File>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Stdout(w) => w.write(buf),
+            Sink::File(w) => w.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::Stdout(w) => w.write_all(buf),
+            Sink::File(w) => w.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Stdout(w) => w.flush(),
+            Sink::File(w) => w.flush(),
+        }
+    }
+}
+
+enum Encoder {
+    Plain(Sink),
+    Gzip(BgzfWriter<Sink>),
+    Bzip2(bzip2::write::BzEncoder<Sink>),
+    Xz(xz2::write::XzEncoder<Sink>),
+    Zstd(zstd::stream::write::Encoder<'static, Sink>),
+}
+
+impl Encoder {
+    fn new(sink: Sink, compression: Compression) -> io::Result<Encoder> {
+        Ok(match compression {
+            Compression::None => Encoder::Plain(sink),
+            Compression::Gzip => Encoder::Gzip(BgzfWriter::new(sink)),
+            Compression::Bzip2 => Encoder::Bzip2(bzip2::write::BzEncoder::new(
+                sink,
+                bzip2::Compression::new(BZIP2_LEVEL),
+            )),
+            Compression::Xz => Encoder::Xz(xz2::write::XzEncoder::new(sink, XZ_LEVEL)),
+            Compression::Zstd => {
+                let mut e = zstd::stream::write::Encoder::new(sink, ZSTD_LEVEL)?;
+                // Like the zstd CLI: lets readers detect corruption, not just truncation.
+                e.include_checksum(true)?;
+                Encoder::Zstd(e)
+            }
+        })
+    }
+
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Encoder::Plain(w) => w,
+            Encoder::Gzip(w) => w,
+            Encoder::Bzip2(w) => w,
+            Encoder::Xz(w) => w,
+            Encoder::Zstd(w) => w,
+        }
+    }
+
+    /// End the compressed stream and return the sink, flushed.
+    fn finish(self) -> io::Result<Sink> {
+        let mut sink = match self {
+            Encoder::Plain(s) => s,
+            Encoder::Gzip(w) => w.finish()?,
+            Encoder::Bzip2(w) => w.finish()?,
+            Encoder::Xz(w) => w.finish()?,
+            Encoder::Zstd(w) => w.finish()?,
+        };
+        sink.flush()?;
+        Ok(sink)
+    }
+}
+
+/// What `finish` must do after the stream is complete.
+enum Commit {
+    /// Stdout, or a non-regular file (`/dev/null`, a FIFO) written in place.
+    Nothing,
+    /// Rename the temp file onto the target.
+    Rename { temp: TempPath, target: PathBuf },
+}
+
+/// A compressed, buffered output. Write to it, then call [`Output::finish`]: without it,
+/// a file output leaves nothing behind (the temp file is deleted on drop).
+///
+/// `flush()` ends the current compressed block (gzip) or flushes the compressor; it is
+/// not needed before `finish` and should not be called per record.
+pub struct Output {
+    encoder: Option<Encoder>,
+    commit: Commit,
+    name: String,
+}
+
+/// Open an output. For a path: the parent directory must exist (else an error naming the
+/// path); the data goes to a temp file `.protmask-XXXXXX` in that directory until
+/// [`Output::finish`]. A symlink target is resolved, so the file it points to is replaced
+/// and the link kept. An existing non-regular file (`/dev/null`, a FIFO, a terminal) is
+/// written in place, not replaced. Errors are one line naming the path.
+pub fn create_output(target: OutputTarget, compression: Compression) -> io::Result<Output> {
+    let name = target.display_name();
+    let (sink, commit) = match target {
+        OutputTarget::Stdout => (
+            Sink::Stdout(BufWriter::with_capacity(OUTPUT_BUFFER_SIZE, io::stdout())),
+            Commit::Nothing,
+        ),
+        OutputTarget::Path(path) => open_path(&path).map_err(|e| named(&name, e))?,
+    };
+    let encoder = Encoder::new(sink, compression).map_err(|e| named(&name, e))?;
+    Ok(Output {
+        encoder: Some(encoder),
+        commit,
+        name,
+    })
+}
+
+fn open_path(path: &Path) -> io::Result<(Sink, Commit)> {
+    // Follow a symlink to the file it names, so the link survives the rename.
+    let target = match fs::symlink_metadata(path) {
+        Ok(md) if md.file_type().is_symlink() => fs::canonicalize(path).unwrap_or(path.into()),
+        _ => path.to_path_buf(),
+    };
+    match fs::metadata(&target) {
+        Ok(md) if md.is_dir() => {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "is a directory, not a file",
+            ));
+        }
+        Ok(md) if !md.is_file() => {
+            // Device, FIFO, socket: cannot be replaced atomically; write straight to it.
+            let file = fs::OpenOptions::new().write(true).open(&target)?;
+            let sink = Sink::File(BufWriter::with_capacity(OUTPUT_BUFFER_SIZE, file));
+            return Ok((sink, Commit::Nothing));
+        }
+        _ => {}
+    }
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("directory '{}' does not exist", dir.display()),
+        ));
+    }
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".protmask-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Applied at creation, so the umask applies as for any new file.
+        builder.permissions(fs::Permissions::from_mode(OUTPUT_MODE));
+    }
+    let temp = builder.tempfile_in(dir)?;
+    let (file, temp) = temp.into_parts();
+    let sink = Sink::File(BufWriter::with_capacity(OUTPUT_BUFFER_SIZE, file));
+    Ok((sink, Commit::Rename { temp, target }))
+}
+
+fn named(name: &str, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{name}: {e}"))
+}
+
+impl Output {
+    /// The output as given (`-` for stdout).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// End the compressed stream, flush, and (for a file) rename the temp file onto the
+    /// target. Errors name the output.
+    pub fn finish(self) -> io::Result<()> {
+        self.close()?.commit()
+    }
+
+    /// End the compressed stream and flush, but do not publish yet: the complete file
+    /// waits as a temp file until [`PendingOutput::commit`] (dropped, it is deleted). This
+    /// lets a run with many outputs publish none of them if a later one fails.
+    pub fn close(mut self) -> io::Result<PendingOutput> {
+        let encoder = self.encoder.take();
+        let commit = std::mem::replace(&mut self.commit, Commit::Nothing);
+        let name = std::mem::take(&mut self.name);
+        if let Some(encoder) = encoder {
+            let sink = encoder.finish().map_err(|e| named(&name, e))?;
+            drop(sink);
+        }
+        Ok(PendingOutput { commit, name })
+    }
+
+    fn encoder(&mut self) -> io::Result<&mut dyn Write> {
+        match self.encoder.as_mut() {
+            Some(e) => Ok(e.writer()),
+            None => Err(io::Error::other("output already finished")),
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.encoder()?.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.encoder()?.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.encoder()?.flush()
+    }
+}
+
+/// A complete output not yet renamed into place (see [`Output::close`]).
+pub struct PendingOutput {
+    commit: Commit,
+    name: String,
+}
+
+impl PendingOutput {
+    /// Rename the temp file onto the target (nothing to do for stdout or a device).
+    pub fn commit(self) -> io::Result<()> {
+        if let Commit::Rename { temp, target } = self.commit {
+            temp.persist(&target)
+                .map_err(|e| named(&self.name, e.error))?;
+        }
+        Ok(())
+    }
+}
+
+/// Refuse, before anything is read, an output that is the same file as an input: the same
+/// path (even if it does not exist yet), or the same file by device and inode (hard links,
+/// symlinks, `./x.fa` vs `x.fa`) when both exist. Stdin inputs are skipped.
+pub fn same_file_guard(inputs: &[InputSource], outputs: &[PathBuf]) -> Result<(), String> {
+    for out in outputs {
+        for input in inputs {
+            let Some(inp) = input.path() else { continue };
+            let same = inp == out.as_path()
+                || (inp.exists()
+                    && out.exists()
+                    && same_file::is_same_file(inp, out).unwrap_or(false));
+            if same {
+                return Err(format!(
+                    "output '{}' is the same file as input '{}'; refusing to overwrite an input",
+                    out.display(),
+                    inp.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}

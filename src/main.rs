@@ -1,0 +1,19 @@
+//! The `protmask` binary: parse the command line, run, map errors to exit codes
+//! (0 success, also when stdout is closed early; 1 runtime error; 2 usage, from clap).
+
+use clap::Parser;
+use protmask::cli::{Cli, Command};
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Mask(args) => protmask::commands::mask::execute(args),
+    };
+    if let Err(err) = result {
+        if protmask::is_broken_pipe(&err) {
+            std::process::exit(0);
+        }
+        eprintln!("protmask: error: {}", protmask::one_line(&err));
+        std::process::exit(1);
+    }
+}

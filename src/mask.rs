@@ -1,0 +1,527 @@
+//! Choosing and corrupting the positions of one record: pure, no I/O.
+//!
+//! The draws happen in a fixed, documented order (docs/design.md): the timestep, the count
+//! draw, the positions, then the corruption of each selected position in ascending order.
+//! `Marks` records what becomes of every position, so formatting, the rates row and
+//! `verify` all read one source of truth.
+
+use crate::rng::{Draws, SeedKey};
+use crate::schedule::Schedule;
+
+/// How many of the L eligible positions are selected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Each eligible position independently with probability r: k ~ Binomial(L, r).
+    Bernoulli,
+    /// Exactly k = floor(r·L + U), U ~ U(0,1).
+    Exact,
+}
+
+/// How timesteps are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timesteps {
+    /// t ~ U(0,1) from the record's own stream.
+    Iid,
+    /// A rotated van der Corput sequence over the records of an input, in order.
+    Stratified,
+}
+
+/// The 20 standard amino acids a `random` corruption draws from, in this order.
+pub const STANDARD_RESIDUES: &[u8; 20] = b"ACDEFGHIKLMNPQRSTVWY";
+
+/// Fractions of the selected positions that are masked, replaced, kept. Always sums to 1.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Corruption {
+    mask: f64,
+    random: f64,
+}
+
+impl Corruption {
+    pub const MASK_ONLY: Corruption = Corruption {
+        mask: 1.0,
+        random: 0.0,
+    };
+
+    /// Fractions in [0,1] that sum to 1 (within 1e-9).
+    pub fn new(mask: f64, random: f64, keep: f64) -> Result<Self, String> {
+        for (name, v) in [("mask", mask), ("random", random), ("keep", keep)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("{name} fraction {v} is outside [0,1]"));
+            }
+        }
+        let sum = mask + random + keep;
+        if (sum - 1.0).abs() > 1e-9 {
+            return Err(format!(
+                "fractions {mask},{random},{keep} sum to {sum}, not 1"
+            ));
+        }
+        Ok(Corruption { mask, random })
+    }
+
+    pub fn mask(&self) -> f64 {
+        self.mask
+    }
+    pub fn random(&self) -> f64 {
+        self.random
+    }
+    pub fn keep(&self) -> f64 {
+        (1.0 - self.mask - self.random).max(0.0)
+    }
+    fn is_mask_only(&self) -> bool {
+        self.mask == 1.0
+    }
+}
+
+impl std::str::FromStr for Corruption {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+        if parts.len() != 3 {
+            return Err(format!(
+                "expected three fractions M,R,K such as 0.8,0.1,0.1, got '{s}'"
+            ));
+        }
+        let mut v = [0.0; 3];
+        for (slot, p) in v.iter_mut().zip(&parts) {
+            *slot = p
+                .parse::<f64>()
+                .map_err(|_| format!("'{p}' is not a number in '{s}'"))?;
+        }
+        Corruption::new(v[0], v[1], v[2])
+    }
+}
+
+/// What becomes of each position of a sequence.
+pub mod mark {
+    /// Not selected: copied.
+    pub const NONE: u8 = 0;
+    /// Selected and replaced by the mask token.
+    pub const TOKEN: u8 = 1;
+    /// Selected and kept as it was.
+    pub const KEPT: u8 = 2;
+    // Any other value: selected and replaced by that residue byte (an uppercase letter).
+}
+
+/// Everything the masker decides for one record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub t: f64,
+    pub rate: f64,
+    /// L: the number of eligible positions.
+    pub length: usize,
+    /// k: the number of selected positions.
+    pub masked: usize,
+}
+
+/// A resolved masking configuration: everything that, with the record, decides its mask.
+#[derive(Clone, Debug)]
+pub struct Masker {
+    pub schedule: Schedule,
+    pub mode: Mode,
+    pub corruption: Corruption,
+    pub timesteps: Timesteps,
+    /// `None`: every position is eligible.
+    pub maskable: Option<Box<[bool; 256]>>,
+    key: SeedKey,
+}
+
+impl Masker {
+    pub fn new(
+        schedule: Schedule,
+        mode: Mode,
+        corruption: Corruption,
+        timesteps: Timesteps,
+        maskable: Option<&[u8]>,
+        seed: u64,
+    ) -> Self {
+        let maskable = maskable.map(|chars| {
+            let mut table = Box::new([false; 256]);
+            for &c in chars {
+                table[usize::from(c)] = true;
+            }
+            table
+        });
+        Masker {
+            schedule,
+            mode,
+            corruption,
+            timesteps,
+            maskable,
+            key: SeedKey::new(seed),
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.key.seed()
+    }
+
+    /// The rotation of the stratified sequence for one replicate: the first draw of the
+    /// stream of the empty ID, which no record can have.
+    pub fn stratified_shift(&self, replicate: u32) -> f64 {
+        self.key.draws(replicate, b"").unit()
+    }
+
+    /// Decide the mask of one record. `index` is the 0-based record number within its
+    /// input (used only by stratified timesteps, with `shift` from `stratified_shift`).
+    /// `marks` is cleared and filled with one `mark` per sequence position.
+    pub fn mask_record(
+        &self,
+        id: &[u8],
+        seq: &[u8],
+        replicate: u32,
+        index: u64,
+        shift: f64,
+        marks: &mut Vec<u8>,
+    ) -> Outcome {
+        let mut draws = self.key.draws(replicate, id);
+        // Draw 1: the iid timestep, always consumed so that later draws do not depend on
+        // the timestep mode.
+        let iid_t = draws.unit();
+        let t = match self.timesteps {
+            Timesteps::Iid => iid_t,
+            Timesteps::Stratified => stratified_t(index, shift),
+        };
+        let rate = self.schedule.rate(t);
+
+        marks.clear();
+        marks.resize(seq.len(), mark::NONE);
+        let eligible: Option<Vec<u32>> = self.maskable.as_ref().map(|table| {
+            (0..seq.len() as u32)
+                .filter(|&i| table[usize::from(seq[i as usize])])
+                .collect()
+        });
+        let length = eligible.as_ref().map_or(seq.len(), Vec::len);
+
+        // Draw 2: one uniform that fixes k.
+        let u = draws.unit();
+        let k = match self.mode {
+            Mode::Bernoulli => binomial(length as u64, rate, u) as usize,
+            Mode::Exact => ((rate * length as f64 + u).floor() as usize).min(length),
+        };
+
+        // Draws 3..: the positions, over the eligible index space.
+        match &eligible {
+            None => choose(&mut draws, marks, k),
+            Some(idx) => {
+                let mut chosen = vec![mark::NONE; length];
+                choose(&mut draws, &mut chosen, k);
+                for (e, &c) in chosen.iter().enumerate() {
+                    marks[idx[e] as usize] = c;
+                }
+            }
+        }
+
+        // Last draws: corruption of each selected position, ascending.
+        if !self.corruption.is_mask_only() {
+            let keep_from = self.corruption.mask + self.corruption.random;
+            for m in marks.iter_mut().filter(|m| **m != mark::NONE) {
+                let u = draws.unit();
+                *m = if u < self.corruption.mask {
+                    mark::TOKEN
+                } else if u < keep_from {
+                    STANDARD_RESIDUES[draws.below_u16(20) as usize]
+                } else {
+                    mark::KEPT
+                };
+            }
+        }
+        Outcome {
+            t,
+            rate,
+            length,
+            masked: k,
+        }
+    }
+}
+
+/// The i-th point of the van der Corput sequence in base 2, rotated by `shift` (mod 1).
+/// Any n consecutive points from the start leave no gap wider than 2/n on the circle.
+pub fn stratified_t(index: u64, shift: f64) -> f64 {
+    let vdc = index.reverse_bits() as f64 * (1.0 / 18_446_744_073_709_551_616.0);
+    let t = vdc + shift;
+    if t >= 1.0 { t - 1.0 } else { t }
+}
+
+/// Select exactly `k` of `flags.len()` positions uniformly (all subsets equally likely),
+/// setting them to `mark::TOKEN`. Floyd's algorithm; when more than half are selected it
+/// draws the unselected ones instead. Draws are 16-bit when the length is at most 65536,
+/// 64-bit otherwise.
+fn choose(draws: &mut Draws, flags: &mut [u8], k: usize) {
+    let n = flags.len();
+    let (pick, fill, mark_picked) = if k <= n - k {
+        (k, mark::NONE, mark::TOKEN)
+    } else {
+        (n - k, mark::TOKEN, mark::NONE)
+    };
+    flags.fill(fill);
+    let narrow = n <= 65536;
+    for j in (n - pick)..n {
+        let r = if narrow {
+            draws.below_u16(j as u32 + 1) as usize
+        } else {
+            draws.below_u64(j as u64 + 1) as usize
+        };
+        if flags[r] == mark_picked {
+            flags[j] = mark_picked;
+        } else {
+            flags[r] = mark_picked;
+        }
+    }
+}
+
+/// A Binomial(n, p) variate from one uniform `u` in [0,1): inversion that starts at the
+/// mode and walks outwards, alternately down and up, so it costs O(sqrt(n p (1-p))).
+/// Every outcome is visited in a fixed order, so P(k) is exactly its probability mass.
+pub fn binomial(n: u64, p: f64, u: f64) -> u64 {
+    if n == 0 || p <= 0.0 {
+        return 0;
+    }
+    if p >= 1.0 {
+        return n;
+    }
+    let q = 1.0 - p;
+    let nf = n as f64;
+    let mode = (((nf + 1.0) * p).floor() as u64).min(n);
+    let mf = mode as f64;
+    let ln_pmf = libm::lgamma(nf + 1.0) - libm::lgamma(mf + 1.0) - libm::lgamma(nf - mf + 1.0)
+        + mf * libm::log(p)
+        + (nf - mf) * libm::log1p(-p);
+    let pmode = libm::exp(ln_pmf);
+    let mut u = u - pmode;
+    if u < 0.0 {
+        return mode;
+    }
+    let (odds_up, odds_down) = (p / q, q / p);
+    let (mut lo, mut hi) = (mode, mode);
+    let (mut plo, mut phi) = (pmode, pmode);
+    loop {
+        if lo > 0 {
+            plo *= lo as f64 / (n - lo + 1) as f64 * odds_down;
+            lo -= 1;
+            u -= plo;
+            if u < 0.0 {
+                return lo;
+            }
+        }
+        if hi < n {
+            phi *= (n - hi) as f64 / (hi + 1) as f64 * odds_up;
+            hi += 1;
+            u -= phi;
+            if u < 0.0 {
+                return hi;
+            }
+        }
+        // Both tails exhausted or negligible: the rounding leftover goes to the mode.
+        if (lo == 0 || plo == 0.0) && (hi == n || phi == 0.0) {
+            return mode;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masker(spec: &str, mode: Mode, corruption: Corruption) -> Masker {
+        Masker::new(
+            spec.parse().unwrap(),
+            mode,
+            corruption,
+            Timesteps::Iid,
+            None,
+            42,
+        )
+    }
+
+    fn ln_choose(n: u64, k: u64) -> f64 {
+        libm::lgamma(n as f64 + 1.0)
+            - libm::lgamma(k as f64 + 1.0)
+            - libm::lgamma((n - k) as f64 + 1.0)
+    }
+
+    #[test]
+    fn binomial_matches_its_pmf() {
+        // Chi-square goodness of fit against the exact pmf, cells with expectation >= 5.
+        for &(n, p) in &[
+            (20u64, 0.3),
+            (270, 0.3),
+            (1000, 0.97),
+            (5, 0.5),
+            (3000, 0.01),
+        ] {
+            let draws_n = 40_000;
+            let mut d = SeedKey::new(11).draws(1, b"binomial");
+            let mut counts = vec![0u32; n as usize + 1];
+            for _ in 0..draws_n {
+                counts[binomial(n, p, d.unit()) as usize] += 1;
+            }
+            let (mut chi2, mut cells, mut pooled_obs, mut pooled_exp) = (0.0, 0, 0.0, 0.0);
+            for k in 0..=n {
+                let pmf =
+                    (ln_choose(n, k) + k as f64 * p.ln() + (n - k) as f64 * (1.0 - p).ln()).exp();
+                pooled_exp += pmf * draws_n as f64;
+                pooled_obs += f64::from(counts[k as usize]);
+                if pooled_exp >= 5.0 {
+                    chi2 += (pooled_obs - pooled_exp).powi(2) / pooled_exp;
+                    cells += 1;
+                    pooled_obs = 0.0;
+                    pooled_exp = 0.0;
+                }
+            }
+            // Generous: mean + 5 sd of a chi-square with `cells` degrees of freedom.
+            let bound = cells as f64 + 5.0 * (2.0 * cells as f64).sqrt();
+            assert!(chi2 < bound, "n={n} p={p}: chi2 {chi2} over {cells} cells");
+        }
+    }
+
+    #[test]
+    fn binomial_wrong_p_is_detected() {
+        // Negative control for the test above: draws at p = 0.32 against p = 0.3 fail.
+        let (n, p_true, p_claimed) = (270u64, 0.32, 0.3);
+        let mut d = SeedKey::new(11).draws(1, b"binomial");
+        let mean: f64 = (0..40_000)
+            .map(|_| binomial(n, p_true, d.unit()) as f64)
+            .sum::<f64>()
+            / 40_000.0;
+        let sd_of_mean = (n as f64 * p_claimed * (1.0 - p_claimed) / 40_000.0).sqrt();
+        assert!((mean - n as f64 * p_claimed).abs() > 5.0 * sd_of_mean);
+    }
+
+    #[test]
+    fn binomial_edges() {
+        assert_eq!(binomial(0, 0.5, 0.3), 0);
+        assert_eq!(binomial(10, 0.0, 0.99), 0);
+        assert_eq!(binomial(10, 1.0, 0.0), 10);
+        assert!(binomial(100_000_000, 0.5, 0.999_999_999) <= 100_000_000);
+    }
+
+    #[test]
+    fn exact_mode_selects_floor_or_ceil_of_rl() {
+        let m = masker("uniform", Mode::Exact, Corruption::MASK_ONLY);
+        let seq = vec![b'A'; 137];
+        let mut marks = Vec::new();
+        for i in 0..2000 {
+            let id = format!("r{i}");
+            let o = m.mask_record(id.as_bytes(), &seq, 1, 0, 0.0, &mut marks);
+            let rl = o.rate * 137.0;
+            assert!(o.masked == rl.floor() as usize || o.masked == rl.ceil() as usize);
+            assert_eq!(marks.iter().filter(|&&x| x != mark::NONE).count(), o.masked);
+        }
+    }
+
+    #[test]
+    fn bernoulli_counts_follow_binomial_moments() {
+        // With a fixed rate, k over many records has mean rL and variance rL(1-r).
+        let m = masker("0.3", Mode::Bernoulli, Corruption::MASK_ONLY);
+        let seq = vec![b'A'; 200];
+        let mut marks = Vec::new();
+        let ks: Vec<f64> = (0..20_000)
+            .map(|i| {
+                let id = format!("s{i}");
+                let o = m.mask_record(id.as_bytes(), &seq, 1, 0, 0.0, &mut marks);
+                assert_eq!(marks.iter().filter(|&&x| x != mark::NONE).count(), o.masked);
+                o.masked as f64
+            })
+            .collect();
+        let mean = ks.iter().sum::<f64>() / ks.len() as f64;
+        let var = ks.iter().map(|k| (k - mean).powi(2)).sum::<f64>() / (ks.len() - 1) as f64;
+        assert!((mean - 60.0).abs() < 0.15, "mean {mean}");
+        assert!((var - 42.0).abs() < 2.5, "variance {var}");
+    }
+
+    #[test]
+    fn every_position_is_equally_likely() {
+        // Floyd's selection (and its complement branch) must not favour any position.
+        for spec in ["0.2", "0.8"] {
+            let m = masker(spec, Mode::Exact, Corruption::MASK_ONLY);
+            let seq = vec![b'A'; 10];
+            let mut marks = Vec::new();
+            let mut hits = [0u32; 10];
+            for i in 0..20_000 {
+                let id = format!("p{i}");
+                m.mask_record(id.as_bytes(), &seq, 1, 0, 0.0, &mut marks);
+                for (h, &x) in hits.iter_mut().zip(&marks) {
+                    *h += u32::from(x != mark::NONE);
+                }
+            }
+            let expected = 20_000.0 * spec.parse::<f64>().unwrap();
+            for h in hits {
+                let sd = (expected * (1.0 - expected / 20_000.0)).sqrt();
+                assert!(
+                    (f64::from(h) - expected).abs() < 5.0 * sd,
+                    "{spec}: {hits:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn corruption_fractions_hold() {
+        let c = Corruption::new(0.8, 0.1, 0.1).unwrap();
+        let m = masker("0.5", Mode::Exact, c);
+        let seq = vec![b'B'; 100]; // B is not a standard residue, so a replacement shows
+        let mut marks = Vec::new();
+        let (mut tok, mut rnd, mut kept) = (0u32, 0u32, 0u32);
+        for i in 0..2000 {
+            let id = format!("c{i}");
+            m.mask_record(id.as_bytes(), &seq, 1, 0, 0.0, &mut marks);
+            for &x in &marks {
+                match x {
+                    mark::NONE => {}
+                    mark::TOKEN => tok += 1,
+                    mark::KEPT => kept += 1,
+                    r => {
+                        assert!(STANDARD_RESIDUES.contains(&r));
+                        rnd += 1
+                    }
+                }
+            }
+        }
+        let total = f64::from(tok + rnd + kept);
+        assert_eq!(total, 100_000.0);
+        assert!((f64::from(tok) / total - 0.8).abs() < 0.006);
+        assert!((f64::from(rnd) / total - 0.1).abs() < 0.006);
+        assert!((f64::from(kept) / total - 0.1).abs() < 0.006);
+    }
+
+    #[test]
+    fn maskable_restricts_selection_and_length() {
+        let mut m = masker("1", Mode::Exact, Corruption::MASK_ONLY);
+        m.maskable = Some({
+            let mut t = Box::new([false; 256]);
+            t[usize::from(b'K')] = true;
+            t
+        });
+        let seq = b"AKAKKAAK";
+        let mut marks = Vec::new();
+        let o = m.mask_record(b"id", seq, 1, 0, 0.0, &mut marks);
+        assert_eq!(o.length, 4);
+        assert_eq!(o.masked, 4);
+        for (i, &c) in seq.iter().enumerate() {
+            assert_eq!(marks[i] != mark::NONE, c == b'K');
+        }
+    }
+
+    #[test]
+    fn stratified_points_leave_no_wide_gap() {
+        for n in [1usize, 2, 3, 7, 100, 1000, 1023, 1025] {
+            let mut ts: Vec<f64> = (0..n as u64).map(|i| stratified_t(i, 0.37)).collect();
+            ts.sort_by(f64::total_cmp);
+            let mut gap = ts[0] + 1.0 - ts[n - 1];
+            for w in ts.windows(2) {
+                gap = gap.max(w[1] - w[0]);
+            }
+            assert!(gap <= 1.0 / (1u64 << (usize::BITS - 1 - n.leading_zeros())) as f64 + 1e-12);
+            assert!(gap < 2.0 / n as f64 || n == 1, "n={n} gap {gap}");
+        }
+    }
+
+    #[test]
+    fn corruption_parse_errors() {
+        assert!("0.8,0.1".parse::<Corruption>().is_err());
+        assert!("0.8,0.1,0.2".parse::<Corruption>().is_err());
+        assert!("1.2,-0.1,-0.1".parse::<Corruption>().is_err());
+        assert!("a,b,c".parse::<Corruption>().is_err());
+        assert_eq!("0.8, 0.1, 0.1".parse::<Corruption>().unwrap().random(), 0.1);
+    }
+}

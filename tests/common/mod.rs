@@ -1,0 +1,99 @@
+//! Shared helpers for the CLI tests: run the real binary, read FASTA and rates back.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+pub const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/NC_000932.faa");
+
+pub fn protmask() -> Command {
+    Command::cargo_bin("protmask").expect("binary built")
+}
+
+/// (header line without '>', sequence) pairs.
+pub fn parse_fasta(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if let Some(h) = line.strip_prefix('>') {
+            out.push((h.trim_end_matches('\r').to_string(), String::new()));
+        } else if let Some(last) = out.last_mut() {
+            last.1.push_str(line.trim_end());
+        }
+    }
+    out
+}
+
+/// Rows of a rates table as maps from column name to value.
+pub fn parse_rates(text: &str, delimiter: u8) -> Vec<std::collections::HashMap<String, String>> {
+    let mut r = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let headers = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            headers
+                .iter()
+                .zip(rec.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// A deterministic protein FASTA of `n` records with varied lengths, wrapping and case.
+pub fn synthetic_fasta(n: usize, seed: u64) -> String {
+    let aa = b"ACDEFGHIKLMNPQRSTVWYXacdefghik";
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut s = String::new();
+    for i in 0..n {
+        let len = (next() % 700) as usize + if i % 17 == 0 { 0 } else { 5 };
+        s.push_str(&format!(">seq{i} synthetic protein {i} len={len}\n"));
+        let width = [60usize, 80, 1000][i % 3];
+        let seq: Vec<u8> = (0..len)
+            .map(|_| aa[(next() % aa.len() as u64) as usize])
+            .collect();
+        for chunk in seq.chunks(width) {
+            s.push_str(std::str::from_utf8(chunk).unwrap());
+            s.push('\n');
+        }
+    }
+    s
+}
+
+pub fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+pub fn dir_entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
