@@ -130,6 +130,7 @@ pub fn process_block(
             .from_writer(std::mem::take(&mut out.rates))
     });
     let mut scratch = RowScratch::default();
+    let lut = mark_bytes(&opts.token);
 
     for (i, &start) in headers.iter().enumerate() {
         let number = block.first_index + i as u64 + 1;
@@ -181,7 +182,7 @@ pub fn process_block(
                 &mut marks,
             );
             write_header(&mut out.fasta, header, id.len(), replicate, opts.replicates);
-            write_sequence(&mut out.fasta, seq, &marks, &opts.token, opts.line_width);
+            write_sequence(&mut out.fasta, seq, &marks, &opts.token, &lut, opts.line_width);
             if let Some(w) = rates.as_mut() {
                 scratch.row(block.file, id, replicate, &outcome, &marks, opts.positions);
                 w.write_record(scratch.fields(opts.positions))
@@ -247,18 +248,37 @@ fn write_header(out: &mut Vec<u8>, header: &[u8], id_len: usize, replicate: u32,
     out.push(b'\n');
 }
 
+/// For a one-byte token: the byte each mark writes, 0 meaning "the residue itself".
+fn mark_bytes(token: &[u8]) -> [u8; 256] {
+    let mut lut = [0u8; 256];
+    for (i, v) in lut.iter_mut().enumerate().skip(3) {
+        *v = i as u8;
+    }
+    lut[usize::from(mark::TOKEN)] = token.first().copied().unwrap_or(0);
+    lut
+}
+
 /// The sequence with its marks applied, `width` positions per line (0 = no wrapping).
-fn write_sequence(out: &mut Vec<u8>, seq: &[u8], marks: &[u8], token: &[u8], width: usize) {
+fn write_sequence(
+    out: &mut Vec<u8>,
+    seq: &[u8],
+    marks: &[u8],
+    token: &[u8],
+    lut: &[u8; 256],
+    width: usize,
+) {
     if seq.is_empty() {
         return;
     }
     let width = if width == 0 { seq.len() } else { width };
     for (s, m) in seq.chunks(width).zip(marks.chunks(width)) {
         if let [tok] = token {
-            out.extend(s.iter().zip(m).map(|(&r, &m)| match m {
-                mark::NONE | mark::KEPT => r,
-                mark::TOKEN => *tok,
-                other => other,
+            // Branch-free: which positions are selected is random, so a `match` per
+            // position mispredicts constantly.
+            debug_assert_eq!(lut[usize::from(mark::TOKEN)], *tok);
+            out.extend(s.iter().zip(m).map(|(&r, &m)| {
+                let v = lut[usize::from(m)];
+                if v == 0 { r } else { v }
             }));
         } else {
             for (&r, &m) in s.iter().zip(m) {

@@ -161,6 +161,24 @@ impl Masker {
         self.key.draws(replicate, b"").unit()
     }
 
+    /// Draw 1 of every record: the timestep (the iid draw is always consumed, so later
+    /// draws do not depend on the timestep mode) and the rate on the schedule's curve.
+    fn timestep_and_rate(&self, draws: &mut Draws, index: u64, shift: f64) -> (f64, f64) {
+        let iid_t = draws.unit();
+        let t = match self.timesteps {
+            Timesteps::Iid => iid_t,
+            Timesteps::Stratified => stratified_t(index, shift),
+        };
+        (t, self.schedule.rate(t))
+    }
+
+    /// The (t, rate) that `mask_record` draws for a record `id` (replicate 1, the first
+    /// record of its input): the sampler behind `protmask schedule --samples`.
+    pub fn sample_rate(&self, id: &[u8]) -> (f64, f64) {
+        let shift = self.stratified_shift(1);
+        self.timestep_and_rate(&mut self.key.draws(1, id), 0, shift)
+    }
+
     /// Decide the mask of one record. `index` is the 0-based record number within its
     /// input (used only by stratified timesteps, with `shift` from `stratified_shift`).
     /// `marks` is cleared and filled with one `mark` per sequence position.
@@ -174,14 +192,7 @@ impl Masker {
         marks: &mut Vec<u8>,
     ) -> Outcome {
         let mut draws = self.key.draws(replicate, id);
-        // Draw 1: the iid timestep, always consumed so that later draws do not depend on
-        // the timestep mode.
-        let iid_t = draws.unit();
-        let t = match self.timesteps {
-            Timesteps::Iid => iid_t,
-            Timesteps::Stratified => stratified_t(index, shift),
-        };
-        let rate = self.schedule.rate(t);
+        let (t, rate) = self.timestep_and_rate(&mut draws, index, shift);
 
         marks.clear();
         marks.resize(seq.len(), mark::NONE);
@@ -254,17 +265,18 @@ fn choose(draws: &mut Draws, flags: &mut [u8], k: usize) {
         (n - k, mark::TOKEN, mark::NONE)
     };
     flags.fill(fill);
-    let narrow = n <= 65536;
-    for j in (n - pick)..n {
-        let r = if narrow {
-            draws.below_u16(j as u32 + 1) as usize
-        } else {
-            draws.below_u64(j as u64 + 1) as usize
-        };
-        if flags[r] == mark_picked {
-            flags[j] = mark_picked;
-        } else {
-            flags[r] = mark_picked;
+    // Branch-free update: whether r was already picked is a coin flip to the predictor.
+    if n <= 65536 {
+        for j in (n - pick)..n {
+            let r = draws.below_u16(j as u32 + 1) as usize;
+            let at = if flags[r] == mark_picked { j } else { r };
+            flags[at] = mark_picked;
+        }
+    } else {
+        for j in (n - pick)..n {
+            let r = draws.below_u64(j as u64 + 1) as usize;
+            let at = if flags[r] == mark_picked { j } else { r };
+            flags[at] = mark_picked;
         }
     }
 }
@@ -385,6 +397,17 @@ mod tests {
             / 40_000.0;
         let sd_of_mean = (n as f64 * p_claimed * (1.0 - p_claimed) / 40_000.0).sqrt();
         assert!((mean - n as f64 * p_claimed).abs() > 5.0 * sd_of_mean);
+    }
+
+    #[test]
+    fn sample_rate_is_what_mask_record_draws() {
+        let m = masker("betalinear30", Mode::Bernoulli, Corruption::MASK_ONLY);
+        let mut marks = Vec::new();
+        for i in 0..100 {
+            let id = format!("sample{i}");
+            let o = m.mask_record(id.as_bytes(), b"ACDEF", 1, 0, m.stratified_shift(1), &mut marks);
+            assert_eq!(m.sample_rate(id.as_bytes()), (o.t, o.rate));
+        }
     }
 
     #[test]

@@ -106,21 +106,29 @@ pub struct Draws {
 }
 
 impl Draws {
-    #[inline]
+    #[inline(always)]
     fn take<const N: usize>(&mut self) -> [u8; N] {
-        let mut out = [0u8; N];
-        if self.pos + N <= BUF {
-            out.copy_from_slice(&self.buf[self.pos..self.pos + N]);
-            self.pos += N;
-        } else {
-            for b in out.iter_mut() {
-                if self.pos == BUF {
-                    self.rng.fill_bytes(&mut self.buf);
-                    self.pos = 0;
-                }
-                *b = self.buf[self.pos];
-                self.pos += 1;
+        match self.buf.get(self.pos..self.pos + N) {
+            Some(bytes) => {
+                self.pos += N;
+                bytes.try_into().expect("slice of length N")
             }
+            None => self.take_across_refill(),
+        }
+    }
+
+    /// The rare path of `take`: the draw straddles (or starts at) a 256-byte refill.
+    #[cold]
+    #[inline(never)]
+    fn take_across_refill<const N: usize>(&mut self) -> [u8; N] {
+        let mut out = [0u8; N];
+        for b in out.iter_mut() {
+            if self.pos == BUF {
+                self.rng.fill_bytes(&mut self.buf);
+                self.pos = 0;
+            }
+            *b = self.buf[self.pos];
+            self.pos += 1;
         }
         out
     }
