@@ -27,7 +27,81 @@ pub struct Cli {
 pub enum Command {
     /// Mask sequences: sample a timestep per record, map it to a mask rate, mask
     #[command(after_help = MASK_EXAMPLES)]
-    Mask(MaskArgs),
+    Mask(Box<MaskArgs>),
+    /// Show what noise schedules do: curve, density, mean and quantiles, as numbers or a plot
+    #[command(after_help = SCHEDULE_EXAMPLES)]
+    Schedule(ScheduleArgs),
+}
+
+const SCHEDULE_EXAMPLES: &str = "Examples:
+  protmask schedule cosine cubic sqrt
+  protmask schedule betalinear30 --points 101 --format csv > betalinear30.csv
+  protmask schedule betalinear30 beta30 --plot schedules.svg --samples 100000
+  protmask schedule --list";
+
+#[derive(Args, Debug)]
+pub struct ScheduleArgs {
+    /// Schedules, in the grammar of `mask --schedule` (quote mixtures)
+    #[arg(value_name = "SPEC", required_unless_present = "list")]
+    pub specs: Vec<Schedule>,
+
+    /// Points per schedule, at t = k/(N-1), k = 0..N-1
+    #[arg(long, value_name = "N", default_value_t = 11, value_parser = clap::value_parser!(u32).range(2..))]
+    pub points: u32,
+
+    /// table: aligned, with summary and a text histogram; csv, tsv: rows schedule,t,rate,density; json: everything
+    #[arg(long, value_enum, default_value_t = ScheduleFormat::Table)]
+    pub format: ScheduleFormat,
+
+    /// With csv or tsv: print the summary table (mean, quantiles, density ratio) instead of the points
+    #[arg(long)]
+    pub summary: bool,
+
+    /// Draw the curves and the densities to FILE.svg or FILE.png
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+
+    /// Plot size in pixels, WIDTHxHEIGHT
+    #[arg(long, value_name = "WxH", default_value = "1200x500", value_parser = parse_size)]
+    pub plot_size: (u32, u32),
+
+    /// Also draw N rates per schedule with the sampler `mask` uses and show their histogram
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub samples: u64,
+
+    /// Seed for --samples (sample i is the rate `mask` draws for a record with ID sample<i>)
+    #[arg(short, long, value_name = "N", default_value_t = crate::rng::DEFAULT_SEED)]
+    pub seed: u64,
+
+    /// List every named schedule, distribution and preset with its formula and source
+    #[arg(long)]
+    pub list: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleFormat {
+    Table,
+    Csv,
+    Tsv,
+    Json,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("'{s}': expected WIDTHxHEIGHT, such as 1200x500"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (320..=16_384).contains(n))
+    };
+    match (parse(w), parse(h)) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err(format!(
+            "'{s}': width and height must be 320 to 16384 pixels"
+        )),
+    }
 }
 
 const MASK_EXAMPLES: &str = "Examples:

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, anyhow};
 use memchr::memmem;
 
 use crate::fasta::{Block, BlockOutput, FormatOptions, Stats, header_starts, process_block};
-use crate::io::{Compression, InputSource, Output, OutputTarget, PendingOutput, create_output};
+use crate::io::{Compression, InputSource, Output, OutputTarget, PendingOutput, create_output_on};
 use crate::mask::Masker;
 use crate::progress::Progress;
 
@@ -98,16 +98,22 @@ pub fn run(job: Job) -> Result<Summary> {
         shifts,
         names,
     });
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(job.threads)
-        .thread_name(|i| format!("protmask-worker-{i}"))
-        .build()
-        .context("cannot start worker threads")?;
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(job.threads)
+            .thread_name(|i| format!("protmask-worker-{i}"))
+            .build()
+            .context("cannot start worker threads")?,
+    );
+    // Outputs compress on the same workers, so `-j` bounds all the computing threads.
+    let open = |target: OutputTarget, compression: Compression| {
+        create_output_on(target, compression, Some(&pool))
+    };
 
     // Open the outputs before reading anything, so a bad output path fails fast.
     let mut rates_out = match &job.rates {
         Some(path) => {
-            let mut out = create_output(
+            let mut out = open(
                 OutputTarget::Path(path.clone()),
                 Compression::from_path(path),
             )
@@ -123,7 +129,7 @@ pub fn run(job: Job) -> Result<Summary> {
             target,
             compression,
         } => Some(
-            create_output(target.clone(), *compression)
+            open(target.clone(), *compression)
                 .with_context(|| format!("cannot create output '{}'", target_name(target)))?,
         ),
         OutputPlan::PerFile { .. } => None,
@@ -144,6 +150,7 @@ pub fn run(job: Job) -> Result<Summary> {
         let cancelled = Arc::clone(&cancelled);
         let progress = progress.clone();
         let block_size = job.block_size;
+        let pool = Arc::clone(&pool);
         std::thread::Builder::new()
             .name("protmask-reader".into())
             .spawn(move || {
@@ -206,7 +213,7 @@ pub fn run(job: Job) -> Result<Summary> {
                     (None, OutputPlan::PerFile { paths }) => {
                         if per_file.as_ref().is_none_or(|(f, _)| *f != d.file) {
                             let path = &paths[d.file];
-                            let o = create_output(
+                            let o = open(
                                 OutputTarget::Path(path.clone()),
                                 Compression::from_path(path),
                             )

@@ -182,7 +182,14 @@ pub fn process_block(
                 &mut marks,
             );
             write_header(&mut out.fasta, header, id.len(), replicate, opts.replicates);
-            write_sequence(&mut out.fasta, seq, &marks, &opts.token, &lut, opts.line_width);
+            write_sequence(
+                &mut out.fasta,
+                seq,
+                &marks,
+                &opts.token,
+                &lut,
+                opts.line_width,
+            );
             if let Some(w) = rates.as_mut() {
                 scratch.row(block.file, id, replicate, &outcome, &marks, opts.positions);
                 w.write_record(scratch.fields(opts.positions))

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod fasta;
 pub mod io;
 pub mod mask;
+pub mod plot;
 pub mod progress;
 pub mod rng;
 pub mod schedule;

@@ -7,7 +7,8 @@ use protmask::cli::{Cli, Command};
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Mask(args) => protmask::commands::mask::execute(args),
+        Command::Mask(args) => protmask::commands::mask::execute(*args),
+        Command::Schedule(args) => protmask::commands::schedule::execute(args),
     };
     if let Err(err) = result {
         if protmask::is_broken_pipe(&err) {

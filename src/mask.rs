@@ -405,7 +405,14 @@ mod tests {
         let mut marks = Vec::new();
         for i in 0..100 {
             let id = format!("sample{i}");
-            let o = m.mask_record(id.as_bytes(), b"ACDEF", 1, 0, m.stratified_shift(1), &mut marks);
+            let o = m.mask_record(
+                id.as_bytes(),
+                b"ACDEF",
+                1,
+                0,
+                m.stratified_shift(1),
+                &mut marks,
+            );
             assert_eq!(m.sample_rate(id.as_bytes()), (o.t, o.rate));
         }
     }

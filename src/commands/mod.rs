@@ -2,3 +2,4 @@
 //! prints what the user sees. No masking logic lives here.
 
 pub mod mask;
+pub mod schedule;

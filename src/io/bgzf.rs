@@ -231,3 +231,97 @@ impl<W: Write> Write for BgzfWriter<W> {
         self.inner.flush()
     }
 }
+
+/// Uncompressed bytes per compression job: 16 BGZF blocks.
+const BATCH: usize = 16 * BLOCK_DATA_SIZE;
+
+/// Writes BGZF like [`BgzfWriter`], byte for byte, but compresses batches of blocks on a
+/// rayon pool while the caller goes on writing. Blocks still start every
+/// [`BLOCK_DATA_SIZE`] bytes of the stream, so the output does not depend on the number
+/// of threads or on how the caller sliced its writes.
+pub struct ParallelBgzfWriter<W: Write> {
+    inner: W,
+    pool: std::sync::Arc<rayon::ThreadPool>,
+    level: u32,
+    pending: Vec<u8>,
+    in_flight: std::collections::VecDeque<std::sync::mpsc::Receiver<Vec<u8>>>,
+    max_in_flight: usize,
+}
+
+impl<W: Write> ParallelBgzfWriter<W> {
+    pub fn new(inner: W, pool: std::sync::Arc<rayon::ThreadPool>) -> Self {
+        let max_in_flight = 2 * pool.current_num_threads() + 2;
+        ParallelBgzfWriter {
+            inner,
+            pool,
+            level: DEFAULT_LEVEL,
+            pending: Vec::with_capacity(BATCH),
+            in_flight: std::collections::VecDeque::new(),
+            max_in_flight,
+        }
+    }
+
+    fn submit(&mut self, batch: Vec<u8>) -> io::Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let level = self.level;
+        self.pool.spawn(move || {
+            let mut out = Vec::with_capacity(batch.len() / 2 + 1024);
+            compress_block(&batch, level, &mut out);
+            let _ = tx.send(out);
+        });
+        self.in_flight.push_back(rx);
+        while self.in_flight.len() > self.max_in_flight {
+            self.write_oldest()?;
+        }
+        Ok(())
+    }
+
+    fn write_oldest(&mut self) -> io::Result<()> {
+        if let Some(rx) = self.in_flight.pop_front() {
+            let block = rx
+                .recv()
+                .map_err(|_| io::Error::other("a BGZF compression job failed"))?;
+            self.inner.write_all(&block)?;
+        }
+        Ok(())
+    }
+
+    /// Compress what is left, write everything in order and the EOF block.
+    pub fn finish(mut self) -> io::Result<W> {
+        if !self.pending.is_empty() {
+            let last = std::mem::take(&mut self.pending);
+            self.submit(last)?;
+        }
+        while !self.in_flight.is_empty() {
+            self.write_oldest()?;
+        }
+        self.inner.write_all(&EOF_BLOCK)?;
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for ParallelBgzfWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut rest = buf;
+        while !rest.is_empty() {
+            let take = (BATCH - self.pending.len()).min(rest.len());
+            self.pending.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.pending.len() == BATCH {
+                let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
+                self.submit(batch)?;
+            }
+        }
+        Ok(buf.len())
+    }
+
+    /// Writes out the batches already compressed; the partial batch stays pending, so
+    /// block boundaries do not move.
+    fn flush(&mut self) -> io::Result<()> {
+        while !self.in_flight.is_empty() {
+            self.write_oldest()?;
+        }
+        self.inner.flush()
+    }
+}

@@ -6,10 +6,11 @@ pub mod bgzf;
 pub mod input;
 pub mod output;
 
-pub use bgzf::{BgzfWriter, compress_block};
+pub use bgzf::{BgzfWriter, ParallelBgzfWriter, compress_block};
 pub use input::{CountingReader, Format, InputSource, input_size, open_input, open_input_counted};
 pub use output::{
-    Compression, Output, OutputTarget, PendingOutput, create_output, same_file_guard,
+    Compression, Output, OutputTarget, PendingOutput, create_output, create_output_on,
+    same_file_guard,
 };
 
 #[cfg(test)]

@@ -11,7 +11,10 @@ use std::str::FromStr;
 
 use tempfile::TempPath;
 
-use super::bgzf::BgzfWriter;
+use rayon::ThreadPool;
+use std::sync::Arc;
+
+use super::bgzf::{BgzfWriter, ParallelBgzfWriter};
 use super::input::InputSource;
 
 /// Buffer between the compressor (or the caller, uncompressed) and the file or stdout.
@@ -150,16 +153,24 @@ impl Write for Sink {
 enum Encoder {
     Plain(Sink),
     Gzip(BgzfWriter<Sink>),
+    ParallelGzip(ParallelBgzfWriter<Sink>),
     Bzip2(bzip2::write::BzEncoder<Sink>),
     Xz(xz2::write::XzEncoder<Sink>),
     Zstd(zstd::stream::write::Encoder<'static, Sink>),
 }
 
 impl Encoder {
-    fn new(sink: Sink, compression: Compression) -> io::Result<Encoder> {
+    fn new(
+        sink: Sink,
+        compression: Compression,
+        pool: Option<&Arc<ThreadPool>>,
+    ) -> io::Result<Encoder> {
         Ok(match compression {
             Compression::None => Encoder::Plain(sink),
-            Compression::Gzip => Encoder::Gzip(BgzfWriter::new(sink)),
+            Compression::Gzip => match pool {
+                Some(p) => Encoder::ParallelGzip(ParallelBgzfWriter::new(sink, Arc::clone(p))),
+                None => Encoder::Gzip(BgzfWriter::new(sink)),
+            },
             Compression::Bzip2 => Encoder::Bzip2(bzip2::write::BzEncoder::new(
                 sink,
                 bzip2::Compression::new(BZIP2_LEVEL),
@@ -169,6 +180,10 @@ impl Encoder {
                 let mut e = zstd::stream::write::Encoder::new(sink, ZSTD_LEVEL)?;
                 // Like the zstd CLI: lets readers detect corruption, not just truncation.
                 e.include_checksum(true)?;
+                if let Some(p) = pool {
+                    // zstd's output is the same for any number (>= 1) of workers.
+                    e.multithread(p.current_num_threads() as u32)?;
+                }
                 Encoder::Zstd(e)
             }
         })
@@ -178,6 +193,7 @@ impl Encoder {
         match self {
             Encoder::Plain(w) => w,
             Encoder::Gzip(w) => w,
+            Encoder::ParallelGzip(w) => w,
             Encoder::Bzip2(w) => w,
             Encoder::Xz(w) => w,
             Encoder::Zstd(w) => w,
@@ -189,6 +205,7 @@ impl Encoder {
         let mut sink = match self {
             Encoder::Plain(s) => s,
             Encoder::Gzip(w) => w.finish()?,
+            Encoder::ParallelGzip(w) => w.finish()?,
             Encoder::Bzip2(w) => w.finish()?,
             Encoder::Xz(w) => w.finish()?,
             Encoder::Zstd(w) => w.finish()?,
@@ -223,6 +240,17 @@ pub struct Output {
 /// and the link kept. An existing non-regular file (`/dev/null`, a FIFO, a terminal) is
 /// written in place, not replaced. Errors are one line naming the path.
 pub fn create_output(target: OutputTarget, compression: Compression) -> io::Result<Output> {
+    create_output_on(target, compression, None)
+}
+
+/// [`create_output`], compressing on `pool` (gzip as BGZF in parallel batches, zstd with
+/// as many workers as the pool has threads). The bytes are the same as without a pool
+/// for gzip, and the same for any pool size for zstd.
+pub fn create_output_on(
+    target: OutputTarget,
+    compression: Compression,
+    pool: Option<&Arc<ThreadPool>>,
+) -> io::Result<Output> {
     let name = target.display_name();
     let (sink, commit) = match target {
         OutputTarget::Stdout => (
@@ -231,7 +259,7 @@ pub fn create_output(target: OutputTarget, compression: Compression) -> io::Resu
         ),
         OutputTarget::Path(path) => open_path(&path).map_err(|e| named(&name, e))?,
     };
-    let encoder = Encoder::new(sink, compression).map_err(|e| named(&name, e))?;
+    let encoder = Encoder::new(sink, compression, pool).map_err(|e| named(&name, e))?;
     Ok(Output {
         encoder: Some(encoder),
         commit,

@@ -716,3 +716,37 @@ fn bgzf_level1_incompressible_then_text() {
     let (_, content) = parse_bgzf(&bytes);
     assert!(content == data);
 }
+
+#[test]
+fn parallel_bgzf_is_byte_identical_to_serial_whatever_the_writes() {
+    let data = protein_text(3_000_000);
+    let serial = bgzf(&data);
+    for threads in [1, 2, 5] {
+        let pool = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap(),
+        );
+        // Uneven write sizes must not move block boundaries.
+        let mut w = ParallelBgzfWriter::new(Vec::new(), Arc::clone(&pool));
+        let mut rest = &data[..];
+        let mut step = 1usize;
+        while !rest.is_empty() {
+            let n = step.min(rest.len());
+            w.write_all(&rest[..n]).unwrap();
+            rest = &rest[n..];
+            step = step * 7 % 300_007 + 1;
+        }
+        let parallel = w.finish().unwrap();
+        assert!(parallel == serial, "{threads} threads");
+    }
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap(),
+    );
+    let empty = ParallelBgzfWriter::new(Vec::new(), pool).finish().unwrap();
+    assert_eq!(empty, bgzf(b""));
+}

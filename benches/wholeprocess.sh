@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# Whole-process benchmarks of protmask, measured as ratios within one run.
+#
+#   bash benches/wholeprocess.sh                 # from the repository root
+#   MB=100 REPEATS=5 KEEP=1 bash benches/wholeprocess.sh
+#
+# See benches/README.md for what each row means. Environment variables:
+#   MB=400          size of the main synthetic input (megabytes, 10^6 bytes)
+#   PY_MB=50        size of the input for the Python reference comparison
+#   REPEATS=3       timed runs per command (median wall time reported, max RSS)
+#   OUT=benches/results.md   where the markdown report goes (also printed)
+#   KEEP=0          1 = keep generated inputs and outputs in benches/data (and reuse
+#                   inputs next time); 0 = delete them at the end (the .venv is kept)
+#   DATA=benches/data        working directory (gitignored)
+#   SHARED=../shared         folder holding tools/gen_fasta.py (relative to the repo root)
+#   SEED=1          gen_fasta.py seed
+#   PROTMASK=path   use this binary instead of building with `cargo build --release`
+#   INSTALL=1       0 = never install anything (apt-get / pip); missing tools are reported
+#   PYTHON=python3  interpreter for gen_fasta.py and the reference (a venv is made from
+#                   it under $DATA/.venv when numpy or biopython is missing)
+#   SYNC=1          run `sync` (untimed) before every timed run, after deleting old outputs
+# A command that fails is reported in the table and the script carries on.
+
+set -uo pipefail
+
+MB=${MB:-400}
+PY_MB=${PY_MB:-50}
+REPEATS=${REPEATS:-3}
+OUT=${OUT:-benches/results.md}
+KEEP=${KEEP:-0}
+DATA=${DATA:-benches/data}
+SHARED=${SHARED:-../shared}
+SEED=${SEED:-1}
+INSTALL=${INSTALL:-1}
+PYTHON=${PYTHON:-python3}
+SYNC=${SYNC:-1}
+PROTMASK=${PROTMASK:-}
+
+say() { printf '[wholeprocess] %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+[ -f Cargo.toml ] && [ -d benches ] || die "run from the repository root: bash benches/wholeprocess.sh"
+GEN="$SHARED/tools/gen_fasta.py"
+[ -f "$GEN" ] || die "$GEN not found (set SHARED=/path/to/shared)"
+[[ "$REPEATS" =~ ^[1-9][0-9]*$ ]] || die "REPEATS must be a positive integer"
+T_START=$(date +%s)
+
+mkdir -p "$DATA"
+DATA=$(cd "$DATA" && pwd)
+OUTDIR="$DATA/out"
+LOGDIR="$DATA/logs"
+mkdir -p "$OUTDIR" "$LOGDIR"
+
+# ---------------------------------------------------------------- tools
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo -n "$@"
+    else return 1
+    fi
+}
+
+APT_UPDATED=0
+apt_install() { # package...
+    [ "$INSTALL" = 1 ] || return 1
+    command -v apt-get >/dev/null 2>&1 || return 1
+    if [ "$APT_UPDATED" = 0 ]; then
+        as_root apt-get update -qq >"$LOGDIR/apt.log" 2>&1 || return 1
+        APT_UPDATED=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >>"$LOGDIR/apt.log" 2>&1
+}
+
+need=()
+command -v seqkit >/dev/null 2>&1 || need+=(seqkit)
+[ -x /usr/bin/time ] || need+=(time)
+command -v pigz >/dev/null 2>&1 || need+=(pigz)
+if [ ${#need[@]} -gt 0 ]; then
+    say "installing ${need[*]} with apt-get"
+    apt_install "${need[@]}" || say "warning: could not install ${need[*]} (see $LOGDIR/apt.log); rows needing them will fail"
+fi
+HAVE_TIME=0; [ -x /usr/bin/time ] && HAVE_TIME=1
+[ "$HAVE_TIME" = 1 ] || say "warning: /usr/bin/time missing: no peak RSS"
+
+# Python with numpy + biopython: the given interpreter if it has them, else a venv.
+py_ok() { "$1" -c 'import numpy, Bio' >/dev/null 2>&1; }
+PY=""
+if py_ok "$PYTHON"; then PY=$(command -v "$PYTHON")
+elif [ -x "$DATA/.venv/bin/python" ] && py_ok "$DATA/.venv/bin/python"; then PY="$DATA/.venv/bin/python"
+elif [ "$INSTALL" = 1 ]; then
+    say "making $DATA/.venv with numpy and biopython"
+    if ! "$PYTHON" -m venv "$DATA/.venv" >"$LOGDIR/venv.log" 2>&1; then
+        apt_install python3-venv && "$PYTHON" -m venv "$DATA/.venv" >>"$LOGDIR/venv.log" 2>&1
+    fi
+    if [ -x "$DATA/.venv/bin/pip" ] && "$DATA/.venv/bin/pip" install -q numpy biopython >>"$LOGDIR/venv.log" 2>&1 \
+        && py_ok "$DATA/.venv/bin/python"; then
+        PY="$DATA/.venv/bin/python"
+    elif "$PYTHON" -m pip install -q --user numpy biopython >>"$LOGDIR/venv.log" 2>&1 && py_ok "$PYTHON"; then
+        PY=$(command -v "$PYTHON")
+    fi
+fi
+[ -n "$PY" ] || die "no Python with numpy and biopython (see $LOGDIR/venv.log); gen_fasta.py needs numpy"
+
+# ---------------------------------------------------------------- protmask
+if [ -z "$PROTMASK" ]; then
+    say "cargo build --release"
+    cargo build --release >"$LOGDIR/build.log" 2>&1 || die "cargo build failed: see $LOGDIR/build.log"
+    TARGET_DIR=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
+        "$PY" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])') || TARGET_DIR=target
+    PROTMASK="$TARGET_DIR/release/protmask"
+fi
+[ -x "$PROTMASK" ] || die "protmask binary $PROTMASK not found"
+PROTMASK=$(cd "$(dirname "$PROTMASK")" && pwd)/$(basename "$PROTMASK")
+say "protmask: $PROTMASK"
+
+# ---------------------------------------------------------------- data
+IN="$DATA/synth_${MB}MB_s${SEED}.fa"
+INGZ="$IN.gz"
+INPY="$DATA/synth_${PY_MB}MB_s${SEED}.fa"
+GZIP_TOOL="gzip -6"; command -v pigz >/dev/null 2>&1 && GZIP_TOOL="pigz -6"
+make_fasta() { # mb path
+    [ -s "$2" ] && return 0
+    say "generating $2 ($1 MB)"
+    "$PY" "$GEN" --mb "$1" --seed "$SEED" -o "$2.part" && mv "$2.part" "$2"
+}
+make_fasta "$MB" "$IN" || die "gen_fasta.py failed"
+make_fasta "$PY_MB" "$INPY" || die "gen_fasta.py failed"
+if [ ! -s "$INGZ" ]; then
+    say "compressing with $GZIP_TOOL (ordinary gzip, not BGZF)"
+    $GZIP_TOOL -c "$IN" >"$INGZ.part" && mv "$INGZ.part" "$INGZ" || die "compressing the input failed"
+fi
+size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
+IN_BYTES=$(size_of "$IN"); INPY_BYTES=$(size_of "$INPY"); INGZ_BYTES=$(size_of "$INGZ")
+count_records() { # file (plain or gzip)
+    if [ "$(head -c2 "$1" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then gzip -dc "$1" | grep -c '^>'
+    else grep -c '^>' "$1"; fi
+}
+IN_RECORDS=$(count_records "$IN"); INPY_RECORDS=$(count_records "$INPY")
+
+# ---------------------------------------------------------------- cases
+# Every command writes a fresh file under $OUTDIR (all outputs are deleted, untimed,
+# before every run: overwriting an existing file costs extra on ext4). Nothing goes to
+# /dev/null, so cat, seqkit and protmask get the same treatment.
+SEQKIT_DEFAULT_J=$(seqkit seq --help 2>/dev/null | sed -n 's/.*--threads.*(default \([0-9]*\)).*/\1/p' | head -1)
+SEQKIT_DEFAULT_J=${SEQKIT_DEFAULT_J:-?}
+
+IDS=(); declare -A LABEL CMD STDOUT OUTFILE INBYTES INREC
+add_case() { # id label stdout-file(or -) output-file input-bytes input-records cmd...
+    local id=$1; IDS+=("$id"); LABEL[$id]=$2; STDOUT[$id]=$3; OUTFILE[$id]=$4
+    INBYTES[$id]=$5; INREC[$id]=$6; shift 6
+    CMD[$id]=$(printf '%q ' "$@")
+}
+O="$OUTDIR"
+add_case cat        "cat IN > out.fa"                          "$O/cat.fa" "$O/cat.fa" "$IN_BYTES" "$IN_RECORDS" cat "$IN"
+add_case seqkit_j1  "seqkit seq -w 60 -j 1 IN -o out.fa"       - "$O/seqkit_j1.fa" "$IN_BYTES" "$IN_RECORDS" env -u SEQKIT_THREADS seqkit seq -w 60 -j 1 "$IN" -o "$O/seqkit_j1.fa"
+add_case seqkit     "seqkit seq -w 60 IN -o out.fa (default -j $SEQKIT_DEFAULT_J)" - "$O/seqkit.fa" "$IN_BYTES" "$IN_RECORDS" env -u SEQKIT_THREADS seqkit seq -w 60 "$IN" -o "$O/seqkit.fa"
+if [ "$SEQKIT_DEFAULT_J" != 2 ]; then
+add_case seqkit_j2  "seqkit seq -w 60 -j 2 IN -o out.fa"       - "$O/seqkit_j2.fa" "$IN_BYTES" "$IN_RECORDS" env -u SEQKIT_THREADS seqkit seq -w 60 -j 2 "$IN" -o "$O/seqkit_j2.fa"
+fi
+add_case pm_j1      "protmask mask -q -j1 IN -o out.fa"        - "$O/pm_j1.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j1 "$IN" -o "$O/pm_j1.fa"
+add_case pm_j2      "protmask mask -q -j2 IN -o out.fa"        - "$O/pm_j2.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 "$IN" -o "$O/pm_j2.fa"
+add_case seqkit_gz  "seqkit seq -w 60 IN.gz -o out.fa.gz (default -j $SEQKIT_DEFAULT_J)" - "$O/seqkit.fa.gz" "$IN_BYTES" "$IN_RECORDS" env -u SEQKIT_THREADS seqkit seq -w 60 "$INGZ" -o "$O/seqkit.fa.gz"
+add_case pm_gz_j1   "protmask mask -q -j1 IN.gz -o out.fa.gz"  - "$O/pm_gz_j1.fa.gz" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j1 "$INGZ" -o "$O/pm_gz_j1.fa.gz"
+add_case pm_gz_j2   "protmask mask -q -j2 IN.gz -o out.fa.gz"  - "$O/pm_gz_j2.fa.gz" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 "$INGZ" -o "$O/pm_gz_j2.fa.gz"
+add_case py_ref     "reference_mask.py IN$PY_MB -o out.fa -r rates.csv" - "$O/py_ref.fa" "$INPY_BYTES" "$INPY_RECORDS" "$PY" benches/reference_mask.py "$INPY" -o "$O/py_ref.fa" -r "$O/py_ref.csv"
+add_case pm_py_j2   "protmask mask -q -j2 IN$PY_MB -o out.fa -r rates.csv" - "$O/pm_py_j2.fa" "$INPY_BYTES" "$INPY_RECORDS" "$PROTMASK" mask -q -j2 "$INPY" -o "$O/pm_py_j2.fa" -r "$O/pm_py_j2.csv"
+
+# ---------------------------------------------------------------- timing
+RAW="$DATA/raw.tsv"   # id  repeat  wall_s  maxrss_kb  exit  out_bytes  records_ok
+: >"$RAW"
+clean_outputs() { find "$OUTDIR" -mindepth 1 -delete 2>/dev/null; [ "$SYNC" = 1 ] && sync; return 0; }
+
+run_once() { # id repeat
+    local id=$1 rep=$2 tf="$LOGDIR/$1.time" t0 t1 rc rss out bytes ok=-
+    clean_outputs
+    out=${STDOUT[$id]}; [ "$out" = - ] && out="$LOGDIR/$id.stdout"
+    t0=$(date +%s%N)
+    if [ "$HAVE_TIME" = 1 ]; then
+        eval "/usr/bin/time -v -o \"\$tf\" ${CMD[$id]}" >"$out" 2>"$LOGDIR/$id.stderr"
+    else
+        eval "${CMD[$id]}" >"$out" 2>"$LOGDIR/$id.stderr"
+    fi
+    rc=$?
+    t1=$(date +%s%N)
+    rss=$(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$tf" 2>/dev/null | head -1)
+    bytes=$(size_of "${OUTFILE[$id]}")
+    if [ "$rep" = 1 ] && [ "$rc" = 0 ]; then # untimed check: same number of records out as in
+        if [ "$(count_records "${OUTFILE[$id]}" 2>/dev/null)" = "${INREC[$id]}" ]; then ok=yes; else ok=NO; fi
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$rep" \
+        "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", (b-a)/1e9}')" "${rss:-NA}" "$rc" "$bytes" "$ok" >>"$RAW"
+    say "  $id run $rep: $(tail -1 "$RAW" | cut -f3)s rss ${rss:-?}kB exit $rc"
+    [ "$rc" = 0 ] || say "  $id FAILED (exit $rc): $(tail -3 "$LOGDIR/$id.stderr" | tr '\n' ' ')"
+}
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+say "warming the page cache"
+cat "$IN" "$INGZ" "$INPY" >/dev/null
+T_BENCH=$(date +%s)
+# Round-robin: every repeat runs every command once, so slow drifts in the machine's
+# load hit all commands alike.
+for rep in $(seq 1 "$REPEATS"); do
+    say "round $rep/$REPEATS"
+    for id in "${IDS[@]}"; do run_once "$id" "$rep"; done
+done
+clean_outputs
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+T_END=$(date +%s)
+
+# ---------------------------------------------------------------- report
+export_case_table() {
+    for id in "${IDS[@]}"; do
+        printf '%s\t%s\t%s\t%s\n' "$id" "${LABEL[$id]}" "${INBYTES[$id]}" "${INREC[$id]}"
+    done
+}
+CASES="$DATA/cases.tsv"; export_case_table >"$CASES"
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+mem=$(awk '/^MemTotal/ {printf "%.1f GB", $2*1024/1e9}' /proc/meminfo)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+dirty=$(git --no-optional-locks status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ' (uncommitted changes)')
+MACHINE=$(cat <<EOF
+| | |
+|---|---|
+| date | $(date -u '+%Y-%m-%d %H:%M UTC') |
+| nproc | $(nproc) |
+| CPU | ${cpu:-?} |
+| memory | $mem |
+| kernel | $(uname -sr) |
+| rustc | $(rustc -V 2>/dev/null || echo '?') |
+| protmask | $("$PROTMASK" --version 2>/dev/null || echo '?'), commit $commit${dirty:-} |
+| seqkit | $(seqkit version 2>/dev/null || echo missing) (default threads here: $SEQKIT_DEFAULT_J) |
+| python | $("$PY" -c 'import sys,numpy,Bio; print(sys.version.split()[0], "numpy", numpy.__version__, "biopython", Bio.__version__)') |
+| inputs | $IN_BYTES B plain ($IN_RECORDS records, gen_fasta.py --mb $MB --seed $SEED), $INGZ_BYTES B gzip ($GZIP_TOOL), $INPY_BYTES B for Python ($INPY_RECORDS records) |
+| runs | $REPEATS per command, round-robin; load average before $LOAD_BEFORE, after $LOAD_AFTER; timed part $((T_END - T_BENCH)) s, whole script $((T_END - T_START)) s |
+EOF
+)
+
+export MACHINE
+"$PY" - "$RAW" "$CASES" "$OUT" "$LOGDIR" <<'PYEOF'
+import os, statistics, sys
+raw, cases_path, out_path, logdir = sys.argv[1:5]
+cases = []
+for line in open(cases_path):
+    cid, label, inbytes, inrec = line.rstrip("\n").split("\t")
+    cases.append((cid, label, int(inbytes)))
+runs = {}
+for line in open(raw):
+    cid, rep, wall, rss, rc, outb, ok = line.rstrip("\n").split("\t")
+    runs.setdefault(cid, []).append(dict(wall=float(wall), rss=None if rss == "NA" else int(rss),
+                                         rc=int(rc), out=int(outb), ok=ok))
+med, rssmb = {}, {}
+rows = []
+for cid, label, inbytes in cases:
+    rs = runs.get(cid, [])
+    good = [r for r in rs if r["rc"] == 0]
+    failed = [r for r in rs if r["rc"] != 0]
+    ok = next((r["ok"] for r in rs if r["ok"] != "-"), "-")
+    if good and not failed:
+        m = statistics.median(r["wall"] for r in good)
+        med[cid] = m
+        rss = [r["rss"] for r in good if r["rss"] is not None]
+        if rss:
+            rssmb[cid] = max(rss) * 1024 / 1e6
+        runs_s = " ".join(f"{r['wall']:.2f}" for r in good)
+        rss_s = f"{rssmb[cid]:.1f}" if cid in rssmb else "n/a"
+        rows.append(f"| `{label}` | {m:.3f} | {inbytes / 1e6 / m:.0f} | {rss_s} | "
+                    f"{good[-1]['out'] / 1e6:.1f} | {ok} | {runs_s} |")
+    else:
+        codes = ",".join(str(r["rc"]) for r in failed) or "not run"
+        rows.append(f"| `{label}` | FAILED (exit {codes}; see {logdir}/{cid}.stderr) | | | | | |")
+
+def ratio(a, b):
+    return med[a] / med[b] if a in med and b in med else None
+
+targets = []
+def target(name, value, ok, fmt):
+    if value is None:
+        targets.append(f"| {name} | not measured (a command failed) | MISSED |")
+    else:
+        targets.append(f"| {name} | {fmt.format(value)} | {'met' if ok(value) else 'MISSED'} |")
+
+target("protmask -j2 / seqkit seq -w 60, plain to plain (<= 1.15)", ratio("pm_j2", "seqkit"), lambda v: v <= 1.15, "{:.2f}x")
+target("protmask -j1 / -j2, plain (>= 1.7)", ratio("pm_j1", "pm_j2"), lambda v: v >= 1.7, "{:.2f}x")
+target("protmask -j1 / -j2, gzip to gzip (>= 1.8)", ratio("pm_gz_j1", "pm_gz_j2"), lambda v: v >= 1.8, "{:.2f}x")
+target("Python reference / protmask -j2, PY_MB input (>= 30)", ratio("py_ref", "pm_py_j2"), lambda v: v >= 30, "{:.1f}x")
+pm = [c for c in ("pm_j1", "pm_j2", "pm_gz_j1", "pm_gz_j2") if c in rssmb]
+peak = max((rssmb[c] for c in pm), default=None)
+if peak is not None and len(pm) < 4:
+    peak = None
+target("protmask peak RSS on the main input, max over j1/j2 plain/gzip (<= 100 MB)", peak, lambda v: v <= 100, "{:.1f} MB")
+
+info = []
+for name, a, b in (("protmask -j2 / cat", "pm_j2", "cat"),
+                   ("protmask -j1 / seqkit -j 1", "pm_j1", "seqkit_j1"),
+                   ("protmask -j2 / seqkit, gzip to gzip", "pm_gz_j2", "seqkit_gz"),
+                   ("seqkit -j 1 / seqkit default", "seqkit_j1", "seqkit")):
+    v = ratio(a, b)
+    info.append(f"| {name} | {'n/a' if v is None else f'{v:.2f}x'} |")
+
+md = "\n".join([
+    "# protmask whole-process benchmarks", "",
+    "Generated by `bash benches/wholeprocess.sh`. Wall time is the median of the runs; MB = 10^6 bytes;",
+    "MB/s is of the uncompressed input; peak RSS is the maximum over the runs (`/usr/bin/time -v`);",
+    "every command writes a fresh file (old outputs deleted and `sync`ed, untimed, before each run).",
+    "`records ok`: the output has as many records as the input (checked after the first run).", "",
+    "## Targets", "", "| target | measured | |", "|---|---|---|", *targets, "",
+    "## Commands", "",
+    "| command | median wall s | MB/s | peak RSS MB | output MB | records ok | runs (s) |",
+    "|---|---:|---:|---:|---:|---|---|", *rows, "",
+    "## Other ratios (informative)", "", "| ratio | measured |", "|---|---|", *info, "",
+    "## Machine", "", os.environ["MACHINE"], "",
+])
+with open(out_path, "w") as f:
+    f.write(md)
+print(md)
+PYEOF
+say "report written to $OUT"
+
+if [ "$KEEP" != 1 ]; then
+    rm -rf "$OUTDIR" "$RAW" "$CASES" "$IN" "$INGZ" "$INPY"   # logs/ and .venv stay
+else
+    say "kept inputs, logs and raw timings in $DATA"
+fi
+say "done in $(( $(date +%s) - T_START )) s"

@@ -1,0 +1,341 @@
+//! `protmask schedule`: what a schedule does, in numbers and in plots.
+//!
+//! Every number comes from the same `Schedule` object that `mask` samples from, and the
+//! `--samples` histogram is drawn by `Masker::sample_rate`, the very code path of `mask`,
+//! so what this command shows is what masking does.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::cli::{ScheduleArgs, ScheduleFormat};
+use crate::config::PRESETS;
+use crate::mask::{Corruption, Masker, Mode, Timesteps};
+use crate::plot::{PlotFormat, Series, render};
+use crate::schedule::{NAMES, Schedule};
+
+/// Quantile levels reported in the summary.
+pub const LEVELS: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
+/// Bins over [0,1] of the sample histogram and of the table's density histogram.
+pub const SAMPLE_BINS: usize = 40;
+const TABLE_BINS: usize = 20;
+
+#[derive(Serialize)]
+struct Report {
+    schedule: String,
+    canonical: String,
+    mean: f64,
+    quantiles: Vec<(f64, f64)>,
+    /// density(0.25) / density(0.75); `null` when undefined.
+    density_ratio_25_75: Option<f64>,
+    points: Vec<Point>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    samples: Option<Samples>,
+}
+
+#[derive(Serialize)]
+struct Point {
+    t: f64,
+    rate: f64,
+    /// A number, or the string "inf" where the density is unbounded.
+    density: Density,
+}
+
+#[derive(Clone, Copy)]
+struct Density(f64);
+
+impl Serialize for Density {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_finite() {
+            s.serialize_f64(self.0)
+        } else {
+            s.serialize_str(&fmt_density(self.0))
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Samples {
+    n: u64,
+    seed: u64,
+    mean: f64,
+    /// Counts of sampled rates in 40 equal bins over [0,1] (bin i = [i/40, (i+1)/40)).
+    histogram: Vec<u64>,
+    #[serde(skip)]
+    rates: Vec<f64>,
+}
+
+pub fn execute(args: ScheduleArgs) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if args.list {
+        write_list(&mut out)?;
+        return Ok(out.flush()?);
+    }
+    let plot_format = match &args.plot {
+        Some(p) => Some(PlotFormat::from_path(p).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let reports: Vec<Report> = args
+        .specs
+        .iter()
+        .map(|s| report(s, args.points, args.samples, args.seed))
+        .collect();
+    match args.format {
+        ScheduleFormat::Table => write_table(&mut out, &args.specs, &reports)?,
+        ScheduleFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &reports)?;
+            writeln!(out)?;
+        }
+        ScheduleFormat::Csv | ScheduleFormat::Tsv => {
+            let delimiter = if args.format == ScheduleFormat::Csv {
+                b','
+            } else {
+                b'\t'
+            };
+            write_delimited(&mut out, &reports, delimiter, args.summary)?;
+        }
+    }
+    out.flush()?;
+    if let (Some(path), Some(_)) = (&args.plot, plot_format) {
+        write_plot(path, &args.specs, &reports, args.plot_size)?;
+    }
+    Ok(())
+}
+
+fn report(s: &Schedule, points: u32, samples: u64, seed: u64) -> Report {
+    let n = points as usize;
+    let points = (0..n)
+        .map(|k| {
+            let t = k as f64 / (n - 1) as f64;
+            let rate = s.rate(t);
+            Point {
+                t,
+                rate,
+                density: Density(s.pdf(rate)),
+            }
+        })
+        .collect();
+    let ratio = s.pdf(0.25) / s.pdf(0.75);
+    Report {
+        schedule: s.spec().to_string(),
+        canonical: s.canonical(),
+        mean: s.mean(),
+        quantiles: LEVELS.iter().map(|&q| (q, s.quantile(q))).collect(),
+        density_ratio_25_75: (!ratio.is_nan()).then_some(ratio),
+        points,
+        samples: (samples > 0).then(|| draw_samples(s, samples, seed)),
+    }
+}
+
+/// `n` rates drawn exactly as `mask --schedule S --seed seed` draws them for records with
+/// IDs `sample0`, `sample1`, ... (bernoulli or exact does not matter: the rate comes first).
+fn draw_samples(s: &Schedule, n: u64, seed: u64) -> Samples {
+    let masker = Masker::new(
+        s.clone(),
+        Mode::Bernoulli,
+        Corruption::MASK_ONLY,
+        Timesteps::Iid,
+        None,
+        seed,
+    );
+    let rates: Vec<f64> = (0..n)
+        .map(|i| masker.sample_rate(format!("sample{i}").as_bytes()).1)
+        .collect();
+    let mut histogram = vec![0u64; SAMPLE_BINS];
+    for &r in &rates {
+        histogram[sample_bin(r)] += 1;
+    }
+    Samples {
+        n,
+        seed,
+        mean: rates.iter().sum::<f64>() / n as f64,
+        histogram,
+        rates,
+    }
+}
+
+/// The histogram bin of a rate: floor(r * 40), with r = 1 in the last bin.
+pub fn sample_bin(r: f64) -> usize {
+    ((r * SAMPLE_BINS as f64) as usize).min(SAMPLE_BINS - 1)
+}
+
+fn fmt_density(d: f64) -> String {
+    if d.is_infinite() {
+        "inf".into()
+    } else {
+        format!("{d}")
+    }
+}
+
+fn write_delimited(out: &mut impl Write, reports: &[Report], d: u8, summary: bool) -> Result<()> {
+    let mut w = csv::WriterBuilder::new().delimiter(d).from_writer(out);
+    if summary {
+        w.write_record([
+            "schedule",
+            "mean",
+            "q05",
+            "q25",
+            "q50",
+            "q75",
+            "q95",
+            "density_ratio_25_75",
+        ])?;
+        for r in reports {
+            let mut row = vec![r.schedule.clone(), r.mean.to_string()];
+            row.extend(r.quantiles.iter().map(|(_, v)| v.to_string()));
+            row.push(r.density_ratio_25_75.map_or("nan".into(), fmt_density));
+            w.write_record(&row)?;
+        }
+    } else {
+        w.write_record(["schedule", "t", "rate", "density"])?;
+        for r in reports {
+            for p in &r.points {
+                w.write_record([
+                    r.schedule.as_str(),
+                    &p.t.to_string(),
+                    &p.rate.to_string(),
+                    &fmt_density(p.density.0),
+                ])?;
+            }
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn write_table(out: &mut impl Write, specs: &[Schedule], reports: &[Report]) -> Result<()> {
+    for (s, r) in specs.iter().zip(reports) {
+        writeln!(out, "schedule {}", r.schedule)?;
+        if r.canonical != r.schedule {
+            writeln!(out, "  = {}", r.canonical)?;
+        }
+        let q: Vec<String> = r
+            .quantiles
+            .iter()
+            .map(|(l, v)| format!("q{:02.0} {v:.4}", l * 100.0))
+            .collect();
+        writeln!(out, "  mean rate {:.4}   {}", r.mean, q.join("  "))?;
+        if let Some(ratio) = r.density_ratio_25_75 {
+            writeln!(out, "  density(0.25) / density(0.75) = {ratio:.4}")?;
+        }
+        if let Some(smp) = &r.samples {
+            writeln!(
+                out,
+                "  {} samples (seed {}): mean rate {:.4}",
+                smp.n, smp.seed, smp.mean
+            )?;
+        }
+        writeln!(out, "  {:>8}  {:>10}  {:>10}", "t", "rate", "density")?;
+        for p in &r.points {
+            writeln!(
+                out,
+                "  {:>8.4}  {:>10.6}  {:>10}",
+                p.t,
+                p.rate,
+                if p.density.0.is_finite() {
+                    format!("{:.4}", p.density.0)
+                } else {
+                    fmt_density(p.density.0)
+                }
+            )?;
+        }
+        writeln!(out, "  probability of the rate, by bins of width 0.05:")?;
+        let masses: Vec<f64> = (0..TABLE_BINS)
+            .map(|i| {
+                let lo = i as f64 / TABLE_BINS as f64;
+                let hi = (i + 1) as f64 / TABLE_BINS as f64;
+                // The first bin includes an atom at 0.
+                let below = if i == 0 { 0.0 } else { s.cdf(lo) };
+                (s.cdf(hi) - below).max(0.0)
+            })
+            .collect();
+        let top = masses
+            .iter()
+            .cloned()
+            .fold(0.0, f64::max)
+            .max(f64::MIN_POSITIVE);
+        for (i, m) in masses.iter().enumerate() {
+            let bar = "#".repeat((m / top * 40.0).round() as usize);
+            writeln!(
+                out,
+                "  [{:.2}, {:.2}{} {:>6.4} {bar}",
+                i as f64 / TABLE_BINS as f64,
+                (i + 1) as f64 / TABLE_BINS as f64,
+                if i + 1 == TABLE_BINS { ']' } else { ')' },
+                m
+            )?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn write_list(out: &mut impl Write) -> Result<()> {
+    writeln!(out, "Schedules (r(t): t = 0 fully masked, t = 1 clean):")?;
+    let w = NAMES.iter().map(|n| n.0.len()).max().unwrap_or(0);
+    for (name, formula, source) in NAMES {
+        writeln!(out, "  {name:<w$}  {formula}")?;
+        writeln!(out, "  {:<w$}    source: {source}", "")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "Presets (mask --preset):")?;
+    for p in PRESETS {
+        let (m, r, k) = p.corruption;
+        writeln!(
+            out,
+            "  {:<8} schedule {}, mode {:?}, token {}, corrupt {m},{r},{k}, timesteps {:?}",
+            p.name, p.schedule, p.mode, p.token, p.timesteps
+        )?;
+        writeln!(out, "  {:<8}   source: {}", "", p.source)?;
+    }
+    Ok(())
+}
+
+fn write_plot(path: &Path, specs: &[Schedule], reports: &[Report], size: (u32, u32)) -> Result<()> {
+    let curves: Vec<Box<dyn Fn(f64) -> f64 + '_>> = specs
+        .iter()
+        .map(|s| Box::new(move |t| s.rate(t)) as Box<dyn Fn(f64) -> f64>)
+        .collect();
+    let densities: Vec<Box<dyn Fn(f64) -> f64 + '_>> = specs
+        .iter()
+        .map(|s| Box::new(move |r| s.pdf(r)) as Box<dyn Fn(f64) -> f64>)
+        .collect();
+    let series: Vec<Series> = reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Series {
+            label: &r.schedule,
+            curve: &*curves[i],
+            density: &*densities[i],
+            samples: r.samples.as_ref().map(|s| s.rates.as_slice()),
+        })
+        .collect();
+    // Render beside the target under a temporary name with the same extension, then
+    // rename, so a failed plot leaves nothing at the path.
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".protmask-").suffix(&ext);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let temp = builder
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write plot '{}'", path.display()))?
+        .into_temp_path();
+    render(&series, &temp, size.0, size.1).map_err(anyhow::Error::msg)?;
+    temp.persist(path)
+        .with_context(|| format!("cannot write plot '{}'", path.display()))?;
+    Ok(())
+}
