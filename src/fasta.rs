@@ -9,7 +9,7 @@ use bio::io::fasta::{FastaRead, Reader, Record};
 use memchr::memmem;
 use std::fmt::Write as _;
 
-use crate::mask::{Masker, Outcome, mark};
+use crate::mask::{Marks, Masker, Outcome, mark};
 
 /// Everything about the output format that does not touch the random draws.
 #[derive(Clone, Debug)]
@@ -97,8 +97,23 @@ fn skip_leading_blank_lines(data: &[u8]) -> Option<&[u8]> {
     (first == data.len() || data[first] == b'>').then(|| &data[first..])
 }
 
+/// A letter, `*`, `-` or `.`; branch-free so that `first_invalid` vectorises.
+#[inline(always)]
 fn is_residue(b: u8) -> bool {
-    b.is_ascii_alphabetic() || matches!(b, b'*' | b'-' | b'.')
+    ((b | 0x20).wrapping_sub(b'a') < 26) | (b == b'*') | (b == b'-') | (b == b'.')
+}
+
+/// The first byte of `seq` that is not a residue. Checks 64 bytes at a time without an
+/// early exit (so the compiler can use SIMD), and looks closer only at a bad chunk.
+fn first_invalid(seq: &[u8]) -> Option<usize> {
+    let chunk = seq
+        .chunks(64)
+        .position(|c| !c.iter().fold(true, |ok, &b| ok & is_residue(b)))?;
+    let start = chunk * 64;
+    seq[start..]
+        .iter()
+        .position(|&b| !is_residue(b))
+        .map(|i| start + i)
 }
 
 /// Mask every record of `block`, appending FASTA and rates rows to `out`.
@@ -122,7 +137,10 @@ pub fn process_block(
     let headers = header_starts(data);
     let mut reader = Reader::from_bufread(data);
     let mut record = Record::new();
-    let mut marks = Vec::new();
+    let mut marks = Marks::default();
+    let mut patched = Vec::new();
+    let patch =
+        opts.token.len() == 1 && masker.corruption.is_mask_only() && masker.maskable.is_none();
     let mut rates = opts.rates_delimiter.map(|d| {
         csv::WriterBuilder::new()
             .delimiter(d)
@@ -158,7 +176,7 @@ pub fn process_block(
         let header = raw_header(data, start);
         debug_assert!(header.starts_with(id.as_bytes()));
         let seq = record.seq();
-        if let Some(p) = seq.iter().position(|&b| !is_residue(b)) {
+        if let Some(p) = first_invalid(seq) {
             let b = seq[p];
             let shown = if b.is_ascii_graphic() {
                 format!("'{}'", b as char)
@@ -182,14 +200,25 @@ pub fn process_block(
                 &mut marks,
             );
             write_header(&mut out.fasta, header, id.len(), replicate, opts.replicates);
-            write_sequence(
-                &mut out.fasta,
-                seq,
-                &marks,
-                &opts.token,
-                &lut,
-                opts.line_width,
-            );
+            if patch {
+                write_patched(
+                    &mut out.fasta,
+                    &mut patched,
+                    seq,
+                    &marks,
+                    opts.token[0],
+                    opts.line_width,
+                );
+            } else {
+                write_sequence(
+                    &mut out.fasta,
+                    seq,
+                    &marks,
+                    &opts.token,
+                    &lut,
+                    opts.line_width,
+                );
+            }
             if let Some(w) = rates.as_mut() {
                 scratch.row(block.file, id, replicate, &outcome, &marks, opts.positions);
                 w.write_record(scratch.fields(opts.positions))
@@ -265,11 +294,48 @@ fn mark_bytes(token: &[u8]) -> [u8; 256] {
     lut
 }
 
+/// `write_sequence` for a one-byte token and pure masking, the common case, fast: copy
+/// the lines (or lines of tokens, when most positions are selected), then patch the
+/// positions Floyd's algorithm drew. Cost: a copy plus O(min(k, L-k)), not a look at
+/// every position.
+fn write_patched(
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    seq: &[u8],
+    marks: &Marks,
+    token: u8,
+    width: usize,
+) {
+    if seq.is_empty() {
+        return;
+    }
+    // Patch an unwrapped copy, then wrap it: two copies are cheaper than a division per
+    // drawn position.
+    scratch.clear();
+    if marks.drawn_selected {
+        scratch.extend_from_slice(seq);
+        for &p in &marks.drawn {
+            scratch[p as usize] = token;
+        }
+    } else {
+        scratch.resize(seq.len(), token);
+        for &p in &marks.drawn {
+            scratch[p as usize] = seq[p as usize];
+        }
+    }
+    let width = if width == 0 { seq.len() } else { width };
+    out.reserve(seq.len() + seq.len() / width + 1);
+    for line in scratch.chunks(width) {
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+}
+
 /// The sequence with its marks applied, `width` positions per line (0 = no wrapping).
 fn write_sequence(
     out: &mut Vec<u8>,
     seq: &[u8],
-    marks: &[u8],
+    marks: &Marks,
     token: &[u8],
     lut: &[u8; 256],
     width: usize,
@@ -278,7 +344,7 @@ fn write_sequence(
         return;
     }
     let width = if width == 0 { seq.len() } else { width };
-    for (s, m) in seq.chunks(width).zip(marks.chunks(width)) {
+    for (s, m) in seq.chunks(width).zip(marks.by_position.chunks(width)) {
         if let [tok] = token {
             // Branch-free: which positions are selected is random, so a `match` per
             // position mispredicts constantly.
@@ -447,6 +513,61 @@ mod tests {
         let text = String::from_utf8(out.fasta).unwrap();
         assert!(text.starts_with(">a desc\n>b\n"), "{text}");
         assert_eq!(out.stats.records, 2);
+    }
+
+    #[test]
+    fn first_invalid_finds_the_first_bad_byte_anywhere() {
+        assert_eq!(first_invalid(b""), None);
+        let good: Vec<u8> = (0..300).map(|i| b"ACDxyz*-.QWERTY"[i % 15]).collect();
+        assert_eq!(first_invalid(&good), None);
+        for bad_at in [0, 1, 63, 64, 65, 127, 128, 299] {
+            for bad in [b'1', b' ', 0u8, b'@', b'[', b'`', b'{', 0xff] {
+                let mut s = good.clone();
+                s[bad_at] = bad;
+                s[299] = if bad_at == 299 { bad } else { b'9' };
+                assert_eq!(first_invalid(&s), Some(bad_at), "byte {bad} at {bad_at}");
+            }
+        }
+        for b in 0..=255u8 {
+            assert_eq!(
+                is_residue(b),
+                b.is_ascii_alphabetic() || b"*-.".contains(&b),
+                "{b}"
+            );
+        }
+    }
+
+    #[test]
+    fn patched_writer_equals_the_general_writer() {
+        let masker = Masker::new(
+            "uniform".parse().unwrap(),
+            Mode::Bernoulli,
+            Corruption::MASK_ONLY,
+            Timesteps::Iid,
+            None,
+            5,
+        );
+        let lut = mark_bytes(b"_");
+        let mut marks = Marks::default();
+        let (mut complement, mut direct) = (0, 0);
+        for i in 0..400usize {
+            let seq: Vec<u8> = (0..i % 97)
+                .map(|j| b"ACDEFGHIKL"[(i * 7 + j) % 10])
+                .collect();
+            masker.mask_record(format!("r{i}").as_bytes(), &seq, 1, 0, 0.0, &mut marks);
+            if marks.drawn_selected {
+                direct += 1
+            } else {
+                complement += 1
+            }
+            for width in [0, 1, 7, 60] {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                write_patched(&mut a, &mut Vec::new(), &seq, &marks, b'_', width);
+                write_sequence(&mut b, &seq, &marks, b"_", &lut, width);
+                assert_eq!(a, b, "record {i} width {width}");
+            }
+        }
+        assert!(complement > 50 && direct > 50);
     }
 
     #[test]

@@ -67,7 +67,8 @@ impl Corruption {
     pub fn keep(&self) -> f64 {
         (1.0 - self.mask - self.random).max(0.0)
     }
-    fn is_mask_only(&self) -> bool {
+    /// Every selected position becomes the token (no replacement, no keeping).
+    pub fn is_mask_only(&self) -> bool {
         self.mask == 1.0
     }
 }
@@ -100,6 +101,25 @@ pub mod mark {
     /// Selected and kept as it was.
     pub const KEPT: u8 = 2;
     // Any other value: selected and replaced by that residue byte (an uppercase letter).
+}
+
+/// What becomes of each position of one record; reused from record to record.
+#[derive(Clone, Debug, Default)]
+pub struct Marks {
+    /// One `mark` per sequence position: the authoritative answer.
+    pub by_position: Vec<u8>,
+    /// The sequence positions Floyd's algorithm drew, in draw order: the selected ones if
+    /// `drawn_selected`, else the unselected ones. Lets formatting patch a copied line
+    /// instead of looking at every position.
+    pub drawn: Vec<u32>,
+    pub drawn_selected: bool,
+}
+
+impl std::ops::Deref for Marks {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.by_position
+    }
 }
 
 /// Everything the masker decides for one record.
@@ -189,13 +209,14 @@ impl Masker {
         replicate: u32,
         index: u64,
         shift: f64,
-        marks: &mut Vec<u8>,
+        marks: &mut Marks,
     ) -> Outcome {
         let mut draws = self.key.draws(replicate, id);
         let (t, rate) = self.timestep_and_rate(&mut draws, index, shift);
 
-        marks.clear();
-        marks.resize(seq.len(), mark::NONE);
+        let by_position = &mut marks.by_position;
+        by_position.clear();
+        by_position.resize(seq.len(), mark::NONE);
         let eligible: Option<Vec<u32>> = self.maskable.as_ref().map(|table| {
             (0..seq.len() as u32)
                 .filter(|&i| table[usize::from(seq[i as usize])])
@@ -211,13 +232,19 @@ impl Masker {
         };
 
         // Draws 3..: the positions, over the eligible index space.
+        marks.drawn.clear();
         match &eligible {
-            None => choose(&mut draws, marks, k),
+            None => {
+                marks.drawn_selected = choose(&mut draws, by_position, k, &mut marks.drawn);
+            }
             Some(idx) => {
                 let mut chosen = vec![mark::NONE; length];
-                choose(&mut draws, &mut chosen, k);
+                marks.drawn_selected = choose(&mut draws, &mut chosen, k, &mut marks.drawn);
                 for (e, &c) in chosen.iter().enumerate() {
-                    marks[idx[e] as usize] = c;
+                    by_position[idx[e] as usize] = c;
+                }
+                for d in marks.drawn.iter_mut() {
+                    *d = idx[*d as usize];
                 }
             }
         }
@@ -225,7 +252,7 @@ impl Masker {
         // Last draws: corruption of each selected position, ascending.
         if !self.corruption.is_mask_only() {
             let keep_from = self.corruption.mask + self.corruption.random;
-            for m in marks.iter_mut().filter(|m| **m != mark::NONE) {
+            for m in marks.by_position.iter_mut().filter(|m| **m != mark::NONE) {
                 let u = draws.unit();
                 *m = if u < self.corruption.mask {
                     mark::TOKEN
@@ -254,30 +281,55 @@ pub fn stratified_t(index: u64, shift: f64) -> f64 {
 }
 
 /// Select exactly `k` of `flags.len()` positions uniformly (all subsets equally likely),
-/// setting them to `mark::TOKEN`. Floyd's algorithm; when more than half are selected it
+/// setting them to `mark::TOKEN` (`flags` must come all `mark::NONE`). Floyd's algorithm; when more than half are selected it
 /// draws the unselected ones instead. Draws are 16-bit when the length is at most 65536,
-/// 64-bit otherwise.
-fn choose(draws: &mut Draws, flags: &mut [u8], k: usize) {
+/// 64-bit otherwise. The drawn positions are appended to `drawn`; returns whether they
+/// are the selected ones.
+fn choose(draws: &mut Draws, flags: &mut [u8], k: usize, drawn: &mut Vec<u32>) -> bool {
     let n = flags.len();
-    let (pick, fill, mark_picked) = if k <= n - k {
+    let selected = k <= n - k;
+    let (pick, fill, mark_picked) = if selected {
         (k, mark::NONE, mark::TOKEN)
     } else {
         (n - k, mark::TOKEN, mark::NONE)
     };
-    flags.fill(fill);
+    debug_assert!(
+        flags.iter().all(|&f| f == mark::NONE),
+        "flags start unselected"
+    );
+    if fill != mark::NONE {
+        flags.fill(fill);
+    }
+    drawn.reserve(pick);
     // Branch-free update: whether r was already picked is a coin flip to the predictor.
     if n <= 65536 {
         for j in (n - pick)..n {
             let r = draws.below_u16(j as u32 + 1) as usize;
             let at = if flags[r] == mark_picked { j } else { r };
             flags[at] = mark_picked;
+            drawn.push(at as u32);
         }
     } else {
         for j in (n - pick)..n {
             let r = draws.below_u64(j as u64 + 1) as usize;
             let at = if flags[r] == mark_picked { j } else { r };
             flags[at] = mark_picked;
+            drawn.push(at as u32);
         }
+    }
+    selected
+}
+
+/// ln(k!) = lgamma(k + 1). Up to 65536 from a table of exactly those `libm::lgamma`
+/// values, built once: the same numbers, without three lgamma calls per record.
+fn ln_factorial(k: u64) -> f64 {
+    const TABLED: u64 = 65536;
+    static TABLE: std::sync::OnceLock<Box<[f64]>> = std::sync::OnceLock::new();
+    if k <= TABLED {
+        TABLE.get_or_init(|| (0..=TABLED).map(|i| libm::lgamma(i as f64 + 1.0)).collect())
+            [k as usize]
+    } else {
+        libm::lgamma(k as f64 + 1.0)
     }
 }
 
@@ -295,7 +347,7 @@ pub fn binomial(n: u64, p: f64, u: f64) -> u64 {
     let nf = n as f64;
     let mode = (((nf + 1.0) * p).floor() as u64).min(n);
     let mf = mode as f64;
-    let ln_pmf = libm::lgamma(nf + 1.0) - libm::lgamma(mf + 1.0) - libm::lgamma(nf - mf + 1.0)
+    let ln_pmf = ln_factorial(n) - ln_factorial(mode) - ln_factorial(n - mode)
         + mf * libm::log(p)
         + (nf - mf) * libm::log1p(-p);
     let pmode = libm::exp(ln_pmf);
@@ -402,7 +454,7 @@ mod tests {
     #[test]
     fn sample_rate_is_what_mask_record_draws() {
         let m = masker("betalinear30", Mode::Bernoulli, Corruption::MASK_ONLY);
-        let mut marks = Vec::new();
+        let mut marks = Marks::default();
         for i in 0..100 {
             let id = format!("sample{i}");
             let o = m.mask_record(
@@ -429,7 +481,7 @@ mod tests {
     fn exact_mode_selects_floor_or_ceil_of_rl() {
         let m = masker("uniform", Mode::Exact, Corruption::MASK_ONLY);
         let seq = vec![b'A'; 137];
-        let mut marks = Vec::new();
+        let mut marks = Marks::default();
         for i in 0..2000 {
             let id = format!("r{i}");
             let o = m.mask_record(id.as_bytes(), &seq, 1, 0, 0.0, &mut marks);
@@ -444,7 +496,7 @@ mod tests {
         // With a fixed rate, k over many records has mean rL and variance rL(1-r).
         let m = masker("0.3", Mode::Bernoulli, Corruption::MASK_ONLY);
         let seq = vec![b'A'; 200];
-        let mut marks = Vec::new();
+        let mut marks = Marks::default();
         let ks: Vec<f64> = (0..20_000)
             .map(|i| {
                 let id = format!("s{i}");
@@ -465,12 +517,12 @@ mod tests {
         for spec in ["0.2", "0.8"] {
             let m = masker(spec, Mode::Exact, Corruption::MASK_ONLY);
             let seq = vec![b'A'; 10];
-            let mut marks = Vec::new();
+            let mut marks = Marks::default();
             let mut hits = [0u32; 10];
             for i in 0..20_000 {
                 let id = format!("p{i}");
                 m.mask_record(id.as_bytes(), &seq, 1, 0, 0.0, &mut marks);
-                for (h, &x) in hits.iter_mut().zip(&marks) {
+                for (h, &x) in hits.iter_mut().zip(marks.iter()) {
                     *h += u32::from(x != mark::NONE);
                 }
             }
@@ -490,12 +542,12 @@ mod tests {
         let c = Corruption::new(0.8, 0.1, 0.1).unwrap();
         let m = masker("0.5", Mode::Exact, c);
         let seq = vec![b'B'; 100]; // B is not a standard residue, so a replacement shows
-        let mut marks = Vec::new();
+        let mut marks = Marks::default();
         let (mut tok, mut rnd, mut kept) = (0u32, 0u32, 0u32);
         for i in 0..2000 {
             let id = format!("c{i}");
             m.mask_record(id.as_bytes(), &seq, 1, 0, 0.0, &mut marks);
-            for &x in &marks {
+            for &x in marks.iter() {
                 match x {
                     mark::NONE => {}
                     mark::TOKEN => tok += 1,
@@ -523,7 +575,7 @@ mod tests {
             t
         });
         let seq = b"AKAKKAAK";
-        let mut marks = Vec::new();
+        let mut marks = Marks::default();
         let o = m.mask_record(b"id", seq, 1, 0, 0.0, &mut marks);
         assert_eq!(o.length, 4);
         assert_eq!(o.masked, 4);
