@@ -9,9 +9,9 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
@@ -65,9 +65,59 @@ struct Work {
     seq: u64,
     file: usize,
     first_index: u64,
+    /// A recycled buffer; the block is `data[..len]`.
     data: Vec<u8>,
+    len: usize,
     /// The last block of its input.
     last: bool,
+}
+
+/// Buffers handed back after use, so that in the steady state nothing is allocated (or
+/// faulted in, or zeroed) per block. At most a few per thread circulate (see the tokens).
+#[derive(Default)]
+struct Recycler {
+    inputs: Mutex<Vec<Vec<u8>>>,
+    outputs: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Recycler {
+    /// A buffer of at least `len` initialised bytes (contents unspecified).
+    fn input(&self, len: usize) -> Vec<u8> {
+        let mut v = self
+            .inputs
+            .lock()
+            .map(|mut l| l.pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        if v.len() < len {
+            v.resize(len, 0);
+        }
+        v
+    }
+
+    fn give_input(&self, v: Vec<u8>) {
+        if let Ok(mut l) = self.inputs.lock() {
+            l.push(v);
+        }
+    }
+
+    /// An empty buffer, with the capacity it had last time.
+    fn output(&self) -> Vec<u8> {
+        self.outputs
+            .lock()
+            .map(|mut l| l.pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    fn give_output(&self, mut v: Vec<u8>) {
+        v.clear();
+        if let Ok(mut l) = self.outputs.lock() {
+            l.push(v);
+        }
+    }
 }
 
 /// A unit of work done (or the error that stopped it), tagged for reordering.
@@ -84,6 +134,7 @@ struct Shared {
     format: FormatOptions,
     shifts: Vec<f64>,
     names: Vec<String>,
+    recycler: Recycler,
 }
 
 pub fn run(job: Job) -> Result<Summary> {
@@ -97,6 +148,7 @@ pub fn run(job: Job) -> Result<Summary> {
         format: job.format,
         shifts,
         names,
+        recycler: Recycler::default(),
     });
     let pool = Arc::new(
         rayon::ThreadPoolBuilder::new()
@@ -161,11 +213,12 @@ pub fn run(job: Job) -> Result<Summary> {
                     let shared = Arc::clone(&shared);
                     let tx = done_tx.clone();
                     pool.spawn(move || {
-                        let result = mask_work(&w, &shared);
+                        let (seq, file, last) = (w.seq, w.file, w.last);
+                        let result = mask_work(w, &shared);
                         let _ = tx.send(Done {
-                            seq: w.seq,
-                            file: w.file,
-                            last: w.last,
+                            seq,
+                            file,
+                            last,
                             result,
                         });
                     });
@@ -173,8 +226,15 @@ pub fn run(job: Job) -> Result<Summary> {
                 };
                 let mut seq = 0u64;
                 for (file, input) in inputs.iter().enumerate() {
-                    let outcome =
-                        read_blocks(input, file, block_size, &progress, &mut seq, &mut dispatch);
+                    let outcome = read_blocks(
+                        input,
+                        file,
+                        block_size,
+                        &progress,
+                        &shared.recycler,
+                        &mut seq,
+                        &mut dispatch,
+                    );
                     if let Err(e) = outcome {
                         let _ = done_tx.send(Done {
                             seq,
@@ -232,6 +292,7 @@ pub fn run(job: Job) -> Result<Summary> {
                     r.write_all(&out.rates)
                         .with_context(|| format!("cannot write '{}'", path.display()))?;
                 }
+                shared.recycler.give_output(out.fasta);
                 if d.last
                     && let Some((_, o)) = per_file.take()
                 {
@@ -285,25 +346,26 @@ fn rates_header_bytes(format: &FormatOptions) -> Vec<u8> {
     w.into_inner().expect("writing to memory cannot fail")
 }
 
-fn mask_work(w: &Work, shared: &Shared) -> Result<BlockOutput> {
+fn mask_work(w: Work, shared: &Shared) -> Result<BlockOutput> {
     let name = &shared.names[w.file];
     let block = Block {
-        data: &w.data,
+        data: &w.data[..w.len],
         file: name,
         first_index: w.first_index,
     };
     let mut out = BlockOutput {
-        fasta: Vec::with_capacity(w.data.len() + w.data.len() / 8),
+        fasta: shared.recycler.output(),
         ..BlockOutput::default()
     };
-    process_block(
+    let result = process_block(
         &block,
         &shared.masker,
         &shared.format,
         &shared.shifts,
         &mut out,
-    )
-    .map_err(|e| anyhow!("{name}: {e}"))?;
+    );
+    shared.recycler.give_input(w.data);
+    result.map_err(|e| anyhow!("{name}: {e}"))?;
     Ok(out)
 }
 
@@ -315,6 +377,7 @@ fn read_blocks(
     file: usize,
     block_size: usize,
     progress: &Progress,
+    recycler: &Recycler,
     seq: &mut u64,
     dispatch: &mut impl FnMut(Work) -> bool,
 ) -> Result<()> {
@@ -322,63 +385,63 @@ fn read_blocks(
     let (_, mut reader) =
         crate::io::open_input_counted(input, progress.counter(file)).map_err(|e| anyhow!("{e}"))?;
     progress.start_file(file);
-    let mut buf: Vec<u8> = Vec::with_capacity(block_size + block_size / 4);
-    let mut first_index = 0u64;
+    let spare = block_size / 4;
+    let mut buf = recycler.input(block_size + spare);
+    let mut filled = 0usize;
     let mut searched = 0usize;
+    let mut first_index = 0u64;
     loop {
-        // Fill to at least block_size (or the end of input).
-        let target = buf.len().max(searched) + block_size;
-        let eof = fill(&mut reader, &mut buf, target)
+        // Fill to block_size more bytes than were searched (or to the end of input).
+        let target = filled + block_size;
+        if buf.len() < target {
+            buf.resize(target + spare, 0);
+        }
+        let eof = fill(&mut reader, &mut buf[..target], &mut filled)
             .with_context(|| format!("{name}: read error after record {first_index}"))?;
         let cut = if eof {
-            Some(buf.len())
+            Some(filled)
         } else {
             // The last "\n>" in what has not been searched yet (a record larger than the
             // block simply grows the buffer until its end is found).
-            memmem::rfind(&buf[searched.saturating_sub(1)..], b"\n>")
-                .map(|i| searched.saturating_sub(1) + i + 1)
+            let from = searched.saturating_sub(1);
+            memmem::rfind(&buf[from..filled], b"\n>").map(|i| from + i + 1)
         };
         let Some(cut) = cut else {
-            searched = buf.len();
+            searched = filled;
             continue;
         };
-        let rest = buf.split_off(cut);
-        let data = std::mem::replace(&mut buf, rest);
-        let records = header_starts(&data).len() as u64;
+        // The bytes after the cut start the next block.
+        let carry = filled - cut;
+        let mut next = recycler.input((carry + block_size + spare).max(block_size + spare));
+        next[..carry].copy_from_slice(&buf[cut..filled]);
+        let records = header_starts(&buf[..cut]).len() as u64;
         let work = Work {
             seq: *seq,
             file,
             first_index,
-            data,
+            data: std::mem::replace(&mut buf, next),
+            len: cut,
             last: eof,
         };
         *seq += 1;
         first_index += records;
+        filled = carry;
         searched = 0;
         if !dispatch(work) || eof {
             progress.finish_file(file);
             return Ok(());
         }
-        buf.reserve(block_size);
     }
 }
 
-/// Read until `buf` holds `target` bytes; true at end of input.
-fn fill(reader: &mut impl Read, buf: &mut Vec<u8>, target: usize) -> std::io::Result<bool> {
-    while buf.len() < target {
-        let old = buf.len();
-        buf.resize(target, 0);
-        match reader.read(&mut buf[old..]) {
-            Ok(0) => {
-                buf.truncate(old);
-                return Ok(true);
-            }
-            Ok(n) => buf.truncate(old + n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(old),
-            Err(e) => {
-                buf.truncate(old);
-                return Err(e);
-            }
+/// Read into `buf[*filled..]` until it is full; true at end of input.
+fn fill(reader: &mut impl Read, buf: &mut [u8], filled: &mut usize) -> std::io::Result<bool> {
+    while *filled < buf.len() {
+        match reader.read(&mut buf[*filled..]) {
+            Ok(0) => return Ok(true),
+            Ok(n) => *filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(false)

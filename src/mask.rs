@@ -113,6 +113,8 @@ pub struct Marks {
     /// instead of looking at every position.
     pub drawn: Vec<u32>,
     pub drawn_selected: bool,
+    /// The random stream, kept to be restarted for the next record (cheaper than a new one).
+    draws: Option<Draws>,
 }
 
 impl std::ops::Deref for Marks {
@@ -211,8 +213,12 @@ impl Masker {
         shift: f64,
         marks: &mut Marks,
     ) -> Outcome {
-        let mut draws = self.key.draws(replicate, id);
-        let (t, rate) = self.timestep_and_rate(&mut draws, index, shift);
+        match marks.draws.as_mut() {
+            Some(d) => self.key.restart(d, replicate, id),
+            None => marks.draws = Some(self.key.draws(replicate, id)),
+        }
+        let draws = marks.draws.as_mut().expect("set just above");
+        let (t, rate) = self.timestep_and_rate(draws, index, shift);
 
         let by_position = &mut marks.by_position;
         by_position.clear();
@@ -235,11 +241,11 @@ impl Masker {
         marks.drawn.clear();
         match &eligible {
             None => {
-                marks.drawn_selected = choose(&mut draws, by_position, k, &mut marks.drawn);
+                marks.drawn_selected = choose(draws, by_position, k, &mut marks.drawn);
             }
             Some(idx) => {
                 let mut chosen = vec![mark::NONE; length];
-                marks.drawn_selected = choose(&mut draws, &mut chosen, k, &mut marks.drawn);
+                marks.drawn_selected = choose(draws, &mut chosen, k, &mut marks.drawn);
                 for (e, &c) in chosen.iter().enumerate() {
                     by_position[idx[e] as usize] = c;
                 }

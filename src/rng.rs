@@ -91,6 +91,14 @@ impl SeedKey {
             pos: BUF,
         }
     }
+
+    /// Point `draws` (made by `self.draws`) at the start of another record's stream: the
+    /// same stream `self.draws(replicate, id)` would give, without a new key setup.
+    pub fn restart(&self, draws: &mut Draws, replicate: u32, id: &[u8]) {
+        draws.rng.set_word_pos(0);
+        draws.rng.set_stream(stream_id(self.seed, replicate, id));
+        draws.pos = BUF;
+    }
 }
 
 const BUF: usize = 256;
@@ -99,6 +107,7 @@ const BUF: usize = 256;
 ///
 /// Draws take 2 bytes (`u16`) or 8 bytes (`u64`), little-endian, wherever the previous
 /// draw stopped; a draw may straddle the 256-byte refill boundary.
+#[derive(Clone, Debug)]
 pub struct Draws {
     rng: ChaCha8Rng,
     buf: [u8; BUF],
@@ -243,6 +252,23 @@ mod tests {
         for _ in 0..1000 {
             assert_eq!(d.below_u16(1), 0);
             assert!(d.below_u16(65536) < 65536);
+        }
+    }
+
+    #[test]
+    fn restart_gives_the_same_stream_as_a_fresh_start() {
+        let key = SeedKey::new(99);
+        let mut reused = key.draws(1, b"first");
+        for _ in 0..77 {
+            reused.next_u64();
+        }
+        for (rep, id) in [(1u32, &b"a"[..]), (2, b"a"), (1, b"bb"), (3, b"")] {
+            key.restart(&mut reused, rep, id);
+            let mut fresh = key.draws(rep, id);
+            for _ in 0..100 {
+                assert_eq!(reused.next_u64(), fresh.next_u64());
+                assert_eq!(reused.next_u16(), fresh.next_u16());
+            }
         }
     }
 
