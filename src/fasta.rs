@@ -81,38 +81,46 @@ pub fn header_starts(data: &[u8]) -> Vec<usize> {
     starts
 }
 
-/// A block as rust-bio's input. bio asks for one line at a time; std's `read_line` on a
-/// slice searches for the line end with a generic loop, which dominates on 60-residue
-/// lines, so this finds it with the SIMD `memchr` crate instead. Same lines, same errors.
+/// A block as rust-bio's input. The block is checked to be UTF-8 once, as a whole, so the
+/// lines bio asks for one at a time need no check of their own; and their ends are found
+/// with the SIMD `memchr` crate, not std's generic loop (which dominates on 60-residue
+/// lines).
 struct BlockLines<'a> {
-    rest: &'a [u8],
+    rest: &'a str,
 }
 
 impl std::io::Read for BlockLines<'_> {
+    /// Whole characters only (bio reads through `read_line`; this is for completeness).
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.rest.read(buf)
+        let mut n = self.rest.len().min(buf.len());
+        while !self.rest.is_char_boundary(n) {
+            n -= 1;
+        }
+        let (head, tail) = self.rest.split_at(n);
+        buf[..n].copy_from_slice(head.as_bytes());
+        self.rest = tail;
+        Ok(n)
     }
 }
 
 impl std::io::BufRead for BlockLines<'_> {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        Ok(self.rest)
+        Ok(self.rest.as_bytes())
     }
 
+    /// Consumes whole characters: a cut inside one moves past it.
     fn consume(&mut self, amount: usize) {
-        self.rest = &self.rest[amount..];
+        let mut at = amount.min(self.rest.len());
+        while !self.rest.is_char_boundary(at) {
+            at += 1;
+        }
+        self.rest = &self.rest[at..];
     }
 
     fn read_line(&mut self, buf: &mut String) -> std::io::Result<usize> {
-        let end = memchr::memchr(b'\n', self.rest).map_or(self.rest.len(), |i| i + 1);
+        let end = memchr::memchr(b'\n', self.rest.as_bytes()).map_or(self.rest.len(), |i| i + 1);
         let (line, rest) = self.rest.split_at(end);
-        let text = std::str::from_utf8(line).map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "stream did not contain valid UTF-8",
-            )
-        })?;
-        buf.push_str(text);
+        buf.push_str(line);
         self.rest = rest;
         Ok(end)
     }
@@ -172,7 +180,10 @@ pub fn process_block(
         },
     })?;
     let headers = header_starts(data);
-    let mut reader = Reader::from_bufread(BlockLines { rest: data });
+    let text = std::str::from_utf8(data).map_err(|_| {
+        invalid_utf8(data, &headers, block.first_index).expect("from_utf8 found a bad byte")
+    })?;
+    let mut reader = Reader::from_bufread(BlockLines { rest: text });
     let mut record = Record::new();
     let mut marks = Marks::default();
     let mut patched = Vec::new();
@@ -194,15 +205,9 @@ pub fn process_block(
             id: id.map(str::to_owned),
             message,
         };
-        reader.read(&mut record).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::InvalidData {
-                // bio reads one line ahead, so find the record that holds the bad bytes.
-                invalid_utf8(data, &headers, block.first_index)
-                    .unwrap_or_else(|| fail(None, e.to_string()))
-            } else {
-                fail(None, e.to_string())
-            }
-        })?;
+        reader
+            .read(&mut record)
+            .map_err(|e| fail(None, e.to_string()))?;
         let id = record.id();
         if id.is_empty() {
             return Err(fail(

@@ -306,22 +306,22 @@ fn choose(draws: &mut Draws, flags: &mut [u8], k: usize, drawn: &mut Vec<u32>) -
     if fill != mark::NONE {
         flags.fill(fill);
     }
-    drawn.reserve(pick);
     // Branch-free update: whether r was already picked is a coin flip to the predictor.
+    // (`extend` over a range knows its length: no capacity check per position.)
     if n <= 65536 {
-        for j in (n - pick)..n {
+        drawn.extend((n - pick..n).map(|j| {
             let r = draws.below_u16(j as u32 + 1) as usize;
             let at = if flags[r] == mark_picked { j } else { r };
             flags[at] = mark_picked;
-            drawn.push(at as u32);
-        }
+            at as u32
+        }));
     } else {
-        for j in (n - pick)..n {
+        drawn.extend((n - pick..n).map(|j| {
             let r = draws.below_u64(j as u64 + 1) as usize;
             let at = if flags[r] == mark_picked { j } else { r };
             flags[at] = mark_picked;
-            drawn.push(at as u32);
-        }
+            at as u32
+        }));
     }
     selected
 }
