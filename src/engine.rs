@@ -68,6 +68,8 @@ struct Work {
     /// A recycled buffer; the block is `data[..len]`.
     data: Vec<u8>,
     len: usize,
+    /// Offsets of the block's header lines, found while cutting it.
+    headers: Vec<usize>,
     /// The last block of its input.
     last: bool,
 }
@@ -352,6 +354,7 @@ fn mask_work(w: Work, shared: &Shared) -> Result<BlockOutput> {
         data: &w.data[..w.len],
         file: name,
         first_index: w.first_index,
+        headers: Some(&w.headers),
     };
     let mut out = BlockOutput {
         fasta: shared.recycler.output(),
@@ -414,13 +417,15 @@ fn read_blocks(
         let carry = filled - cut;
         let mut next = recycler.input((carry + block_size + spare).max(block_size + spare));
         next[..carry].copy_from_slice(&buf[cut..filled]);
-        let records = header_starts(&buf[..cut]).len() as u64;
+        let headers = header_starts(&buf[..cut]);
+        let records = headers.len() as u64;
         let work = Work {
             seq: *seq,
             file,
             first_index,
             data: std::mem::replace(&mut buf, next),
             len: cut,
+            headers,
             last: eof,
         };
         *seq += 1;

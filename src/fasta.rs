@@ -30,6 +30,8 @@ pub struct Block<'a> {
     pub file: &'a str,
     /// 0-based number (within its input) of the block's first record.
     pub first_index: u64,
+    /// `header_starts(data)`, if the caller already has it (the engine's reader does).
+    pub headers: Option<&'a [usize]>,
 }
 
 /// Totals over records, for the summary line and the manifest.
@@ -179,9 +181,17 @@ pub fn process_block(
             "text before the first '>' header; is this FASTA?".into()
         },
     })?;
-    let headers = header_starts(data);
+    let computed;
+    let headers = match block.headers {
+        // Offsets into `block.data`: still right unless blank lines were skipped.
+        Some(h) if data.len() == block.data.len() => h,
+        _ => {
+            computed = header_starts(data);
+            &computed[..]
+        }
+    };
     let text = std::str::from_utf8(data).map_err(|_| {
-        invalid_utf8(data, &headers, block.first_index).expect("from_utf8 found a bad byte")
+        invalid_utf8(data, headers, block.first_index).expect("from_utf8 found a bad byte")
     })?;
     let mut reader = Reader::from_bufread(BlockLines { rest: text });
     let mut record = Record::new();
@@ -497,6 +507,7 @@ mod tests {
             data,
             file: "in.fa",
             first_index: 0,
+            headers: None,
         };
         let mut out = BlockOutput::default();
         let shifts = vec![0.0; opts.replicates as usize];
