@@ -21,6 +21,7 @@ use crate::fasta::{Block, BlockOutput, FormatOptions, Stats, header_starts, proc
 use crate::io::{Compression, InputSource, Output, OutputTarget, PendingOutput, create_output_on};
 use crate::mask::Masker;
 use crate::progress::Progress;
+use crate::report::RowWriter;
 
 /// Input bytes per block: large enough to amortise the hand-offs, small enough that a
 /// few blocks per thread stay well inside the memory budget.
@@ -172,8 +173,11 @@ pub fn run(job: Job) -> Result<Summary> {
                 Compression::from_path(path),
             )
             .with_context(|| format!("cannot create rates table '{}'", path.display()))?;
-            out.write_all(&rates_header_bytes(&shared.format))
-                .with_context(|| format!("cannot write '{}'", path.display()))?;
+            out.write_all(&RowWriter::header(
+                shared.format.rates_delimiter.unwrap_or(b','),
+                shared.format.positions,
+            ))
+            .with_context(|| format!("cannot write '{}'", path.display()))?;
             Some((path.clone(), out))
         }
         None => None,
@@ -337,15 +341,6 @@ fn target_name(t: &OutputTarget) -> String {
         OutputTarget::Stdout => "stdout".into(),
         OutputTarget::Path(p) => p.display().to_string(),
     }
-}
-
-fn rates_header_bytes(format: &FormatOptions) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(format.rates_delimiter.unwrap_or(b','))
-        .from_writer(Vec::new());
-    w.write_record(crate::fasta::rates_header(format.positions))
-        .expect("writing to memory cannot fail");
-    w.into_inner().expect("writing to memory cannot fail")
 }
 
 fn mask_work(w: Work, shared: &Shared) -> Result<BlockOutput> {

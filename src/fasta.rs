@@ -7,9 +7,9 @@
 
 use bio::io::fasta::{FastaRead, Reader, Record};
 use memchr::memmem;
-use std::fmt::Write as _;
 
-use crate::mask::{Marks, Masker, Outcome, mark};
+use crate::mask::{Marks, Masker, mark};
+use crate::report::RowWriter;
 
 /// Everything about the output format that does not touch the random draws.
 #[derive(Clone, Debug)]
@@ -199,13 +199,9 @@ pub fn process_block(
     let mut patched = Vec::new();
     let patch =
         opts.token.len() == 1 && masker.corruption.is_mask_only() && masker.maskable.is_none();
-    let mut rates = opts.rates_delimiter.map(|d| {
-        csv::WriterBuilder::new()
-            .delimiter(d)
-            .has_headers(false)
-            .from_writer(std::mem::take(&mut out.rates))
-    });
-    let mut scratch = RowScratch::default();
+    let rows = opts
+        .rates_delimiter
+        .map(|d| RowWriter::new(block.file, d, opts.positions));
     let lut = mark_bytes(&opts.token);
 
     for (i, &start) in headers.iter().enumerate() {
@@ -271,10 +267,8 @@ pub fn process_block(
                     opts.line_width,
                 );
             }
-            if let Some(w) = rates.as_mut() {
-                scratch.row(block.file, id, replicate, &outcome, &marks, opts.positions);
-                w.write_record(scratch.fields(opts.positions))
-                    .map_err(|e| fail(Some(id), e.to_string()))?;
+            if let Some(w) = &rows {
+                w.row(&mut out.rates, id, replicate, &outcome, &marks);
             }
             let s = &mut out.stats;
             s.records += 1;
@@ -296,13 +290,6 @@ pub fn process_block(
             id: None,
             message: "unexpected data after the last record".into(),
         });
-    }
-    if let Some(w) = rates {
-        out.rates = w.into_inner().map_err(|e| RecordError {
-            number: block.first_index + 1,
-            id: None,
-            message: e.to_string(),
-        })?;
     }
     Ok(())
 }
@@ -416,77 +403,6 @@ fn write_sequence(
         }
         out.push(b'\n');
     }
-}
-
-/// Reused buffers for the text of one rates row.
-#[derive(Default)]
-struct RowScratch {
-    replicate: String,
-    length: String,
-    t: String,
-    rate: String,
-    masked: String,
-    positions: String,
-    file: String,
-    id: String,
-}
-
-impl RowScratch {
-    fn row(
-        &mut self,
-        file: &str,
-        id: &str,
-        replicate: u32,
-        o: &Outcome,
-        marks: &[u8],
-        with_positions: bool,
-    ) {
-        fn set(s: &mut String, v: impl std::fmt::Display) {
-            s.clear();
-            let _ = write!(s, "{v}");
-        }
-        set(&mut self.file, file);
-        set(&mut self.id, id);
-        set(&mut self.replicate, replicate);
-        set(&mut self.length, o.length);
-        set(&mut self.t, o.t);
-        set(&mut self.rate, o.rate);
-        set(&mut self.masked, o.masked);
-        self.positions.clear();
-        if with_positions {
-            for (p, _) in marks.iter().enumerate().filter(|(_, m)| **m != mark::NONE) {
-                if !self.positions.is_empty() {
-                    self.positions.push(';');
-                }
-                let _ = write!(self.positions, "{p}");
-            }
-        }
-    }
-
-    fn fields(&self, with_positions: bool) -> Vec<&str> {
-        let mut f = vec![
-            self.file.as_str(),
-            &self.id,
-            &self.replicate,
-            &self.length,
-            &self.t,
-            &self.rate,
-            &self.masked,
-        ];
-        if with_positions {
-            f.push(&self.positions);
-        }
-        f
-    }
-}
-
-/// The rates table's header row.
-pub fn rates_header(positions: bool) -> Vec<&'static str> {
-    let mut h = vec!["file", "id", "replicate", "length", "t", "rate", "masked"];
-    if positions {
-        h.push("positions");
-    }
-    h
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod io;
 pub mod mask;
 pub mod plot;
 pub mod progress;
+pub mod report;
 pub mod rng;
 pub mod schedule;
 
