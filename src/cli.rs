@@ -138,6 +138,10 @@ pub struct MaskArgs {
     #[arg(short, long, value_name = "PATH", help_heading = "OUTPUT")]
     pub rates: Option<PathBuf>,
 
+    /// Write a JSON provenance record (options, RNG scheme, inputs' and outputs' sizes, record counts and SHA-256) to PATH, last
+    #[arg(long, value_name = "PATH", help_heading = "OUTPUT")]
+    pub manifest: Option<PathBuf>,
+
     /// Add a 'positions' column (0-based selected positions, ';'-separated) to the rates table
     #[arg(long, requires = "rates", help_heading = "OUTPUT")]
     pub positions: bool,

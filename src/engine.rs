@@ -18,10 +18,13 @@ use anyhow::{Context, Result, anyhow};
 use memchr::memmem;
 
 use crate::fasta::{Block, BlockOutput, FormatOptions, Stats, header_starts, process_block};
-use crate::io::{Compression, InputSource, Output, OutputTarget, PendingOutput, create_output_on};
+use crate::io::{
+    Compression, FileDigest, InputSource, Output, OutputTarget, PendingOutput, create_output_on,
+};
 use crate::mask::Masker;
 use crate::progress::Progress;
 use crate::report::RowWriter;
+use sha2::{Digest, Sha256};
 
 /// Input bytes per block: large enough to amortise the hand-offs, small enough that a
 /// few blocks per thread stay well inside the memory budget.
@@ -50,6 +53,20 @@ pub struct Job {
     pub threads: usize,
     pub block_size: usize,
     pub progress: bool,
+    /// Compute the size and SHA-256 of every input and output (for a manifest).
+    pub digests: bool,
+}
+
+/// One output of a finished job.
+#[derive(Clone, Debug)]
+pub struct OutputReport {
+    /// `fasta` or `rates`.
+    pub role: &'static str,
+    /// As given (`-` for stdout).
+    pub path: String,
+    /// FASTA records or table rows.
+    pub records: u64,
+    pub digest: Option<FileDigest>,
 }
 
 /// What a finished job reports.
@@ -58,6 +75,9 @@ pub struct Summary {
     pub stats: Stats,
     /// Records read per input (replicates not counted).
     pub input_records: Vec<u64>,
+    /// Size and SHA-256 of each input, with `Job::digests`.
+    pub input_digests: Vec<Option<FileDigest>>,
+    pub outputs: Vec<OutputReport>,
     pub elapsed: Duration,
 }
 
@@ -161,9 +181,12 @@ pub fn run(job: Job) -> Result<Summary> {
             .context("cannot start worker threads")?,
     );
     // Outputs compress on the same workers, so `-j` bounds all the computing threads.
+    let digests = job.digests;
     let open = |target: OutputTarget, compression: Compression| {
-        create_output_on(target, compression, Some(&pool))
+        create_output_on(target, compression, Some(&pool), digests)
     };
+    let input_digests: Arc<Mutex<Vec<Option<FileDigest>>>> =
+        Arc::new(Mutex::new(vec![None; job.inputs.len()]));
 
     // Open the outputs before reading anything, so a bad output path fails fast.
     let mut rates_out = match &job.rates {
@@ -209,6 +232,7 @@ pub fn run(job: Job) -> Result<Summary> {
         let progress = progress.clone();
         let block_size = job.block_size;
         let pool = Arc::clone(&pool);
+        let input_digests = Arc::clone(&input_digests);
         std::thread::Builder::new()
             .name("protmask-reader".into())
             .spawn(move || {
@@ -238,9 +262,15 @@ pub fn run(job: Job) -> Result<Summary> {
                         block_size,
                         &progress,
                         &shared.recycler,
+                        digests,
                         &mut seq,
                         &mut dispatch,
                     );
+                    let outcome = outcome.map(|digest| {
+                        if let Ok(mut all) = input_digests.lock() {
+                            all[file] = digest;
+                        }
+                    });
                     if let Err(e) = outcome {
                         let _ = done_tx.send(Done {
                             seq,
@@ -323,15 +353,36 @@ pub fn run(job: Job) -> Result<Summary> {
     }
 
     // Everything was written: publish the outputs, the table last.
+    let replicates = u64::from(shared.format.replicates);
     if let Some(o) = single {
-        o.finish()?;
+        let path = o.name().to_string();
+        let digest = o.finish()?;
+        summary.outputs.push(OutputReport {
+            role: "fasta",
+            path,
+            records: summary.stats.records,
+            digest,
+        });
     }
-    for p in finished {
+    for (file, p) in finished.into_iter().enumerate() {
+        summary.outputs.push(OutputReport {
+            role: "fasta",
+            path: p.name().to_string(),
+            records: summary.input_records[file] * replicates,
+            digest: p.digest.clone(),
+        });
         p.commit()?;
     }
-    if let Some((_, r)) = rates_out {
-        r.finish()?;
+    if let Some((path, r)) = rates_out {
+        let digest = r.finish()?;
+        summary.outputs.push(OutputReport {
+            role: "rates",
+            path: path.display().to_string(),
+            records: summary.stats.records,
+            digest,
+        });
     }
+    summary.input_digests = input_digests.lock().map(|d| d.clone()).unwrap_or_default();
     summary.elapsed = start.elapsed();
     Ok(summary)
 }
@@ -376,12 +427,18 @@ fn read_blocks(
     block_size: usize,
     progress: &Progress,
     recycler: &Recycler,
+    digest: bool,
     seq: &mut u64,
     dispatch: &mut impl FnMut(Work) -> bool,
-) -> Result<()> {
+) -> Result<Option<FileDigest>> {
     let name = input.display_name();
-    let (_, mut reader) =
-        crate::io::open_input_counted(input, progress.counter(file)).map_err(|e| anyhow!("{e}"))?;
+    let counter = progress.counter(file);
+    let hasher = digest.then(|| Arc::new(Mutex::new(Sha256::new())));
+    let (_, mut reader) = match &hasher {
+        Some(h) => crate::io::open_input_hashed(input, Arc::clone(&counter), Arc::clone(h)),
+        None => crate::io::open_input_counted(input, Arc::clone(&counter)),
+    }
+    .map_err(|e| anyhow!("{e}"))?;
     progress.start_file(file);
     let spare = block_size / 4;
     let mut buf = recycler.input(block_size + spare);
@@ -429,7 +486,15 @@ fn read_blocks(
         searched = 0;
         if !dispatch(work) || eof {
             progress.finish_file(file);
-            return Ok(());
+            drop(reader);
+            return match hasher {
+                Some(h) => Ok(Some(crate::io::finish_input_digest(
+                    input,
+                    &h,
+                    counter.load(std::sync::atomic::Ordering::Relaxed),
+                )?)),
+                None => Ok(None),
+            };
         }
     }
 }

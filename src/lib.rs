@@ -11,6 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod fasta;
 pub mod io;
+pub mod manifest;
 pub mod mask;
 pub mod plot;
 pub mod progress;

@@ -13,8 +13,10 @@ use crate::cli::MaskArgs;
 use crate::config::resolve;
 use crate::engine::{Job, OutputPlan, Summary, run};
 use crate::fasta::FormatOptions;
-use crate::io::{Compression, InputSource, OutputTarget, same_file_guard};
+use crate::io::{Compression, InputSource, OutputTarget, create_output, same_file_guard};
+use crate::manifest::{FileEntry, Manifest, Options, mode_name, timesteps_name};
 use crate::mask::Masker;
+use std::io::Write as _;
 
 pub fn execute(args: MaskArgs) -> Result<()> {
     let inputs = gather_inputs(&args)?;
@@ -31,11 +33,13 @@ pub fn execute(args: MaskArgs) -> Result<()> {
         OutputPlan::Single { .. } => vec![],
         OutputPlan::PerFile { paths } => paths.clone(),
     };
-    if let Some(r) = &args.rates {
-        if written.iter().any(|w| w == r) {
-            bail!("the rates table '{}' is also the FASTA output", r.display());
+    for (what, path) in [("rates table", &args.rates), ("manifest", &args.manifest)] {
+        if let Some(p) = path {
+            if written.iter().any(|w| w == p) {
+                bail!("the {what} '{}' is also another output", p.display());
+            }
+            written.push(p.clone());
         }
-        written.push(r.clone());
     }
     same_file_guard(&inputs, &written).map_err(anyhow::Error::msg)?;
 
@@ -47,6 +51,26 @@ pub fn execute(args: MaskArgs) -> Result<()> {
         args.corrupt,
         args.timesteps,
     );
+    let manifest_options = args.manifest.as_ref().map(|_| Options {
+        preset: resolved.preset.to_string(),
+        schedule: resolved.schedule.spec().to_string(),
+        schedule_resolved: resolved.schedule.canonical(),
+        mode: mode_name(resolved.mode).into(),
+        mask_token: resolved.token.clone(),
+        corrupt: [
+            resolved.corruption.mask(),
+            resolved.corruption.random(),
+            resolved.corruption.keep(),
+        ],
+        maskable: args.maskable.clone(),
+        timesteps: timesteps_name(resolved.timesteps).into(),
+        seed: args.seed,
+        replicates: args.replicates,
+        line_width: args.line_width,
+        positions: args.positions,
+        compress: args.compress.map(|c| c.name().to_string()),
+        outdir: args.outdir.is_some(),
+    });
     let masker = Masker::new(
         resolved.schedule,
         resolved.mode,
@@ -74,11 +98,71 @@ pub fn execute(args: MaskArgs) -> Result<()> {
         threads,
         block_size: usize::try_from(args.block_size).unwrap_or(usize::MAX),
         progress: !args.quiet && std::io::stderr().is_terminal(),
+        digests: args.manifest.is_some(),
     };
+    let input_names: Vec<String> = job.inputs.iter().map(InputSource::display_name).collect();
     let summary = run(job)?;
+    if let (Some(path), Some(options)) = (&args.manifest, manifest_options) {
+        write_manifest(path, options, &input_names, &summary)?;
+    }
     if !args.quiet {
         eprintln!("{}", summary_line(&summary));
     }
+    Ok(())
+}
+
+/// The manifest of a finished run, written atomically, last.
+fn write_manifest(
+    path: &Path,
+    options: Options,
+    input_names: &[String],
+    summary: &Summary,
+) -> Result<()> {
+    let digest_of = |d: &Option<crate::io::FileDigest>| {
+        d.clone()
+            .context("internal error: a digest was not computed")
+    };
+    let mut inputs = Vec::new();
+    for (i, name) in input_names.iter().enumerate() {
+        let d = digest_of(&summary.input_digests[i])?;
+        inputs.push(FileEntry {
+            role: None,
+            path: name.clone(),
+            bytes: d.bytes,
+            records: summary.input_records[i],
+            sha256: d.sha256,
+        });
+    }
+    let mut outputs = Vec::new();
+    for o in &summary.outputs {
+        let d = digest_of(&o.digest)?;
+        outputs.push(FileEntry {
+            role: Some(o.role.to_string()),
+            path: o.path.clone(),
+            bytes: d.bytes,
+            records: o.records,
+            sha256: d.sha256,
+        });
+    }
+    let manifest = Manifest {
+        tool: crate::manifest::TOOL.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        rng_scheme: crate::rng::SCHEME_VERSION,
+        command_line: std::env::args().collect(),
+        working_directory: std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
+        options,
+        inputs,
+        outputs,
+    };
+    let mut text = serde_json::to_string_pretty(&manifest)?;
+    text.push('\n');
+    let mut out = create_output(OutputTarget::Path(path.to_path_buf()), Compression::None)
+        .with_context(|| format!("cannot create manifest '{}'", path.display()))?;
+    out.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write manifest '{}'", path.display()))?;
+    out.finish()?;
     Ok(())
 }
 
@@ -159,7 +243,7 @@ fn output_plan(args: &MaskArgs, inputs: &[InputSource]) -> Result<OutputPlan> {
 }
 
 /// ',' for `.csv`, tab for `.tsv`, after any compression extension.
-fn rates_delimiter(path: &Path) -> Result<u8> {
+pub fn rates_delimiter(path: &Path) -> Result<u8> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())

@@ -3,12 +3,13 @@
 //! Invariants: the sniffed bytes are never lost; a truncated compressed stream is an
 //! `io::Error` at the end, never a silent short read; open errors name the file.
 
+use sha2::{Digest, Sha256};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Buffer under the decoders (and for plain input): large reads keep syscalls rare.
 pub const INPUT_BUFFER_SIZE: usize = 1 << 20;
@@ -109,11 +110,22 @@ impl fmt::Display for Format {
 pub struct CountingReader<R> {
     inner: R,
     counter: Arc<AtomicU64>,
+    hasher: Option<Arc<Mutex<Sha256>>>,
 }
 
 impl<R: Read> CountingReader<R> {
     pub fn new(inner: R, counter: Arc<AtomicU64>) -> Self {
-        CountingReader { inner, counter }
+        CountingReader {
+            inner,
+            counter,
+            hasher: None,
+        }
+    }
+
+    /// Also feed every byte read to `hasher` (for a manifest's SHA-256 of the input).
+    pub fn hashing(mut self, hasher: Arc<Mutex<Sha256>>) -> Self {
+        self.hasher = Some(hasher);
+        self
     }
 }
 
@@ -121,6 +133,11 @@ impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(h) = &self.hasher
+            && let Ok(mut h) = h.lock()
+        {
+            h.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -133,7 +150,7 @@ impl<R: Read> Read for CountingReader<R> {
 /// or corrupt compressed stream reads as an error such as
 /// `unexpected end of compressed stream (gzip; the file is truncated)`.
 pub fn open_input(src: &InputSource) -> io::Result<(Format, Box<dyn Read + Send>)> {
-    open_inner(src, None)
+    open_inner(src, None, None)
 }
 
 /// Like [`open_input`], and adds every byte read from the file or stdin (the compressed
@@ -144,7 +161,54 @@ pub fn open_input_counted(
     src: &InputSource,
     counter: Arc<AtomicU64>,
 ) -> io::Result<(Format, Box<dyn Read + Send>)> {
-    open_inner(src, Some(counter))
+    open_inner(src, Some(counter), None)
+}
+
+/// Like [`open_input_counted`], and feeds the same (compressed) bytes to `hasher`. A
+/// decoder may stop before the end of the file: [`finish_input_digest`] hashes the rest.
+pub fn open_input_hashed(
+    src: &InputSource,
+    counter: Arc<AtomicU64>,
+    hasher: Arc<Mutex<Sha256>>,
+) -> io::Result<(Format, Box<dyn Read + Send>)> {
+    open_inner(src, Some(counter), Some(hasher))
+}
+
+/// The size and SHA-256 of a whole input read through [`open_input_hashed`], where
+/// `consumed` bytes went through the hasher: for a file, any bytes after those are read
+/// and hashed now, so the digest is always of the complete file.
+pub fn finish_input_digest(
+    src: &InputSource,
+    hasher: &Mutex<Sha256>,
+    consumed: u64,
+) -> io::Result<super::FileDigest> {
+    let mut h = hasher
+        .lock()
+        .map_err(|_| io::Error::other("input hasher poisoned"))?
+        .clone();
+    let mut bytes = consumed;
+    if let InputSource::Path(p) = src {
+        use std::io::{Seek, SeekFrom};
+        let name = src.display_name();
+        let mut f = File::open(p).map_err(|e| named(&name, e))?;
+        if f.metadata().map(|m| m.is_file()).unwrap_or(false) {
+            f.seek(SeekFrom::Start(consumed))
+                .map_err(|e| named(&name, e))?;
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                let n = f.read(&mut buf).map_err(|e| named(&name, e))?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+                bytes += n as u64;
+            }
+        }
+    }
+    Ok(super::FileDigest {
+        bytes,
+        sha256: hex::encode(h.finalize()),
+    })
 }
 
 /// The on-disk size of an input, when known (a regular file): the total for a progress
@@ -157,15 +221,18 @@ pub fn input_size(src: &InputSource) -> Option<u64> {
 fn open_inner(
     src: &InputSource,
     counter: Option<Arc<AtomicU64>>,
+    hasher: Option<Arc<Mutex<Sha256>>>,
 ) -> io::Result<(Format, Box<dyn Read + Send>)> {
     let name = src.display_name();
     let raw: Box<dyn Read + Send> = match src {
         InputSource::Stdin => Box::new(io::stdin()),
         InputSource::Path(p) => Box::new(File::open(p).map_err(|e| named(&name, e))?),
     };
-    let raw: Box<dyn Read + Send> = match counter {
-        Some(c) => Box::new(CountingReader::new(raw, c)),
-        None => raw,
+    let raw: Box<dyn Read + Send> = match (counter, hasher) {
+        (Some(c), Some(h)) => Box::new(CountingReader::new(raw, c).hashing(h)),
+        (Some(c), None) => Box::new(CountingReader::new(raw, c)),
+        (None, Some(h)) => Box::new(CountingReader::new(raw, Arc::default()).hashing(h)),
+        (None, None) => raw,
     };
     let (format, reader) = sniff_and_decode(raw).map_err(|e| named(&name, e))?;
     Ok((format, reader))

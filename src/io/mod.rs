@@ -7,9 +7,12 @@ pub mod input;
 pub mod output;
 
 pub use bgzf::{BgzfWriter, ParallelBgzfWriter, compress_block};
-pub use input::{CountingReader, Format, InputSource, input_size, open_input, open_input_counted};
+pub use input::{
+    CountingReader, Format, InputSource, finish_input_digest, input_size, open_input,
+    open_input_counted, open_input_hashed,
+};
 pub use output::{
-    Compression, Output, OutputTarget, PendingOutput, create_output, create_output_on,
+    Compression, FileDigest, Output, OutputTarget, PendingOutput, create_output, create_output_on,
     same_file_guard,
 };
 

@@ -12,6 +12,7 @@ use std::str::FromStr;
 use tempfile::TempPath;
 
 use rayon::ThreadPool;
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 use super::bgzf::{BgzfWriter, ParallelBgzfWriter};
@@ -121,33 +122,64 @@ impl OutputTarget {
     }
 }
 
-/// The byte sink under the compressor.
-enum Sink {
+/// Where the bytes go.
+enum Dest {
     Stdout(BufWriter<Stdout>),
     File(BufWriter<File>),
 }
 
+/// The byte sink under the compressor: the destination, and optionally a running SHA-256
+/// and count of exactly the bytes that reach it (for manifests).
+struct Sink {
+    dest: Dest,
+    digest: Option<(Sha256, u64)>,
+}
+
+impl Sink {
+    fn new(dest: Dest, digest: bool) -> Sink {
+        Sink {
+            dest,
+            digest: digest.then(|| (Sha256::new(), 0)),
+        }
+    }
+
+    fn dest(&mut self) -> &mut dyn Write {
+        match &mut self.dest {
+            Dest::Stdout(w) => w,
+            Dest::File(w) => w,
+        }
+    }
+}
+
 impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Sink::Stdout(w) => w.write(buf),
-            Sink::File(w) => w.write(buf),
+        let n = self.dest().write(buf)?;
+        if let Some((h, count)) = &mut self.digest {
+            h.update(&buf[..n]);
+            *count += n as u64;
         }
+        Ok(n)
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        match self {
-            Sink::Stdout(w) => w.write_all(buf),
-            Sink::File(w) => w.write_all(buf),
+        self.dest().write_all(buf)?;
+        if let Some((h, count)) = &mut self.digest {
+            h.update(buf);
+            *count += buf.len() as u64;
         }
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Sink::Stdout(w) => w.flush(),
-            Sink::File(w) => w.flush(),
-        }
+        self.dest().flush()
     }
+}
+
+/// The size and SHA-256 (lowercase hex) of what an output wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileDigest {
+    pub bytes: u64,
+    pub sha256: String,
 }
 
 enum Encoder {
@@ -240,25 +272,28 @@ pub struct Output {
 /// and the link kept. An existing non-regular file (`/dev/null`, a FIFO, a terminal) is
 /// written in place, not replaced. Errors are one line naming the path.
 pub fn create_output(target: OutputTarget, compression: Compression) -> io::Result<Output> {
-    create_output_on(target, compression, None)
+    create_output_on(target, compression, None, false)
 }
 
 /// [`create_output`], compressing on `pool` (gzip as BGZF in parallel batches, zstd with
 /// as many workers as the pool has threads). The bytes are the same as without a pool
-/// for gzip, and the same for any pool size for zstd.
+/// for gzip, and the same for any pool size for zstd. With `digest`, the output keeps a
+/// SHA-256 of the bytes it writes, returned by `finish` (or `close`).
 pub fn create_output_on(
     target: OutputTarget,
     compression: Compression,
     pool: Option<&Arc<ThreadPool>>,
+    digest: bool,
 ) -> io::Result<Output> {
     let name = target.display_name();
-    let (sink, commit) = match target {
+    let (dest, commit) = match target {
         OutputTarget::Stdout => (
-            Sink::Stdout(BufWriter::with_capacity(OUTPUT_BUFFER_SIZE, io::stdout())),
+            Dest::Stdout(BufWriter::with_capacity(OUTPUT_BUFFER_SIZE, io::stdout())),
             Commit::Nothing,
         ),
         OutputTarget::Path(path) => open_path(&path).map_err(|e| named(&name, e))?,
     };
+    let sink = Sink::new(dest, digest);
     let encoder = Encoder::new(sink, compression, pool).map_err(|e| named(&name, e))?;
     Ok(Output {
         encoder: Some(encoder),
@@ -267,7 +302,7 @@ pub fn create_output_on(
     })
 }
 
-fn open_path(path: &Path) -> io::Result<(Sink, Commit)> {
+fn open_path(path: &Path) -> io::Result<(Dest, Commit)> {
     // Follow a symlink to the file it names, so the link survives the rename.
     let target = match fs::symlink_metadata(path) {
         Ok(md) if md.file_type().is_symlink() => fs::canonicalize(path).unwrap_or(path.into()),
@@ -283,7 +318,7 @@ fn open_path(path: &Path) -> io::Result<(Sink, Commit)> {
         Ok(md) if !md.is_file() => {
             // Device, FIFO, socket: cannot be replaced atomically; write straight to it.
             let file = fs::OpenOptions::new().write(true).open(&target)?;
-            let sink = Sink::File(BufWriter::with_capacity(OUTPUT_BUFFER_SIZE, file));
+            let sink = Dest::File(BufWriter::with_capacity(OUTPUT_BUFFER_SIZE, file));
             return Ok((sink, Commit::Nothing));
         }
         _ => {}
@@ -308,7 +343,7 @@ fn open_path(path: &Path) -> io::Result<(Sink, Commit)> {
     }
     let temp = builder.tempfile_in(dir)?;
     let (file, temp) = temp.into_parts();
-    let sink = Sink::File(BufWriter::with_capacity(OUTPUT_BUFFER_SIZE, file));
+    let sink = Dest::File(BufWriter::with_capacity(OUTPUT_BUFFER_SIZE, file));
     Ok((sink, Commit::Rename { temp, target }))
 }
 
@@ -324,8 +359,11 @@ impl Output {
 
     /// End the compressed stream, flush, and (for a file) rename the temp file onto the
     /// target. Errors name the output.
-    pub fn finish(self) -> io::Result<()> {
-        self.close()?.commit()
+    pub fn finish(self) -> io::Result<Option<FileDigest>> {
+        let pending = self.close()?;
+        let digest = pending.digest.clone();
+        pending.commit()?;
+        Ok(digest)
     }
 
     /// End the compressed stream and flush, but do not publish yet: the complete file
@@ -335,11 +373,19 @@ impl Output {
         let encoder = self.encoder.take();
         let commit = std::mem::replace(&mut self.commit, Commit::Nothing);
         let name = std::mem::take(&mut self.name);
+        let mut digest = None;
         if let Some(encoder) = encoder {
             let sink = encoder.finish().map_err(|e| named(&name, e))?;
-            drop(sink);
+            digest = sink.digest.map(|(h, bytes)| FileDigest {
+                bytes,
+                sha256: hex::encode(h.finalize()),
+            });
         }
-        Ok(PendingOutput { commit, name })
+        Ok(PendingOutput {
+            commit,
+            name,
+            digest,
+        })
     }
 
     fn encoder(&mut self) -> io::Result<&mut dyn Write> {
@@ -368,9 +414,16 @@ impl Write for Output {
 pub struct PendingOutput {
     commit: Commit,
     name: String,
+    /// Size and SHA-256 of the complete output, when asked for.
+    pub digest: Option<FileDigest>,
 }
 
 impl PendingOutput {
+    /// The output as given.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Rename the temp file onto the target (nothing to do for stdout or a device).
     pub fn commit(self) -> io::Result<()> {
         if let Commit::Rename { temp, target } = self.commit {
