@@ -256,16 +256,13 @@ pub fn run(job: Job) -> Result<Summary> {
                 };
                 let mut seq = 0u64;
                 for (file, input) in inputs.iter().enumerate() {
-                    let outcome = read_blocks(
-                        input,
-                        file,
+                    let how = ReadSettings {
                         block_size,
-                        &progress,
-                        &shared.recycler,
-                        digests,
-                        &mut seq,
-                        &mut dispatch,
-                    );
+                        progress: &progress,
+                        recycler: &shared.recycler,
+                        digest: digests,
+                    };
+                    let outcome = read_blocks(input, file, &how, &mut seq, &mut dispatch);
                     let outcome = outcome.map(|digest| {
                         if let Ok(mut all) = input_digests.lock() {
                             all[file] = digest;
@@ -418,19 +415,32 @@ fn mask_work(w: Work, shared: &Shared) -> Result<BlockOutput> {
     Ok(out)
 }
 
+/// How the reader reads every input.
+#[derive(Clone, Copy)]
+struct ReadSettings<'a> {
+    block_size: usize,
+    progress: &'a Progress,
+    recycler: &'a Recycler,
+    /// Compute the input's SHA-256.
+    digest: bool,
+}
+
 /// Read one input and hand its blocks to `dispatch` (which returns false to stop).
 /// Every input yields at least one block, the last flagged, so its output is created
 /// even when it is empty.
 fn read_blocks(
     input: &InputSource,
     file: usize,
-    block_size: usize,
-    progress: &Progress,
-    recycler: &Recycler,
-    digest: bool,
+    how: &ReadSettings,
     seq: &mut u64,
     dispatch: &mut impl FnMut(Work) -> bool,
 ) -> Result<Option<FileDigest>> {
+    let ReadSettings {
+        block_size,
+        progress,
+        recycler,
+        digest,
+    } = *how;
     let name = input.display_name();
     let counter = progress.counter(file);
     let hasher = digest.then(|| Arc::new(Mutex::new(Sha256::new())));
