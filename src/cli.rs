@@ -31,6 +31,48 @@ pub enum Command {
     /// Show what noise schedules do: curve, density, mean and quantiles, as numbers or a plot
     #[command(after_help = SCHEDULE_EXAMPLES)]
     Schedule(ScheduleArgs),
+    /// Check that MASKED is a masking of ORIGINAL (and its rates table and manifest agree)
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
+}
+
+const VERIFY_EXAMPLES: &str = "Examples:
+  protmask verify data/NC_000932.faa masked.fa
+  protmask verify data/NC_000932.faa masked.fa --rates rates.csv
+  protmask verify data/NC_000932.faa masked.fa --rates rates.csv --manifest manifest.json
+Exit 0 when everything agrees; 1 with the first disagreement (file, record, position).";
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The FASTA that was masked (any compression)
+    pub original: String,
+
+    /// The masked FASTA (any compression)
+    pub masked: String,
+
+    /// The rates table written with MASKED: rows, counts and positions must agree with it
+    #[arg(short, long, value_name = "PATH")]
+    pub rates: Option<PathBuf>,
+
+    /// The manifest written with MASKED: checks every checksum, then re-runs the recorded job and compares the outputs' SHA-256
+    #[arg(long, value_name = "PATH")]
+    pub manifest: Option<PathBuf>,
+
+    /// The mask token used [default: the manifest's, else _]
+    #[arg(long, value_name = "STR", value_parser = parse_token)]
+    pub mask_token: Option<String>,
+
+    /// Fractions masked, replaced, kept that were used [default: the manifest's, else 1,0,0]
+    #[arg(long, value_name = "M,R,K", allow_hyphen_values = true)]
+    pub corrupt: Option<Corruption>,
+
+    /// Residues that were eligible [default: the manifest's, else all]
+    #[arg(long, value_name = "CHARS", value_parser = parse_maskable)]
+    pub maskable: Option<String>,
+
+    /// No summary line on success
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 const SCHEDULE_EXAMPLES: &str = "Examples:

@@ -18,6 +18,7 @@ pub mod progress;
 pub mod report;
 pub mod rng;
 pub mod schedule;
+pub mod verify;
 
 /// True when the error comes from writing to a closed pipe (`protmask mask x | head`),
 /// which is a normal way for a reader to stop, not a failure.

@@ -9,6 +9,7 @@ fn main() {
     let result = match cli.command {
         Command::Mask(args) => protmask::commands::mask::execute(*args),
         Command::Schedule(args) => protmask::commands::schedule::execute(args),
+        Command::Verify(args) => protmask::commands::verify::execute(args),
     };
     if let Err(err) = result {
         if protmask::is_broken_pipe(&err) {

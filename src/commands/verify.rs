@@ -1,0 +1,219 @@
+//! `protmask verify`: MASKED is a masking of ORIGINAL; with `--rates`, the table agrees;
+//! with `--manifest`, every checksum matches and the recorded job, run again, reproduces
+//! the recorded outputs byte for byte.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+use crate::cli::VerifyArgs;
+use crate::engine::run;
+use crate::io::{FileDigest, InputSource};
+use crate::manifest::{FileEntry, Manifest};
+use crate::mask::Corruption;
+use crate::verify::{Expect, verify};
+
+pub fn execute(args: VerifyArgs) -> Result<()> {
+    let manifest = args.manifest.as_deref().map(Manifest::read).transpose()?;
+    let recorded = manifest.as_ref().map(|m| &m.options);
+    let corruption = match (args.corrupt, recorded) {
+        (Some(c), _) => c,
+        (None, Some(o)) => o.corruption()?,
+        (None, None) => Corruption::MASK_ONLY,
+    };
+    let expect = Expect {
+        token: args
+            .mask_token
+            .clone()
+            .or_else(|| recorded.map(|o| o.mask_token.clone()))
+            .unwrap_or_else(|| "_".into())
+            .into_bytes(),
+        corruption,
+        maskable: args
+            .maskable
+            .clone()
+            .or_else(|| recorded.and_then(|o| o.maskable.clone()))
+            .map(String::into_bytes),
+    };
+    let original = InputSource::parse(&args.original);
+    let masked = InputSource::parse(&args.masked);
+    if original == InputSource::Stdin && masked == InputSource::Stdin {
+        bail!("ORIGINAL and MASKED cannot both be stdin");
+    }
+    // Checksums first: a file that is not the recorded one is the clearest message.
+    let recorded_inputs = match (&manifest, &args.manifest) {
+        (Some(m), Some(path)) => Some(check_checksums(
+            m,
+            path,
+            &original,
+            &masked,
+            args.rates.as_deref(),
+        )?),
+        _ => None,
+    };
+    let seen = verify(&original, &masked, args.rates.as_deref(), &expect)?;
+    let mut regenerated = 0;
+    if let (Some(m), Some(path), Some(inputs)) = (&manifest, &args.manifest, recorded_inputs) {
+        regenerated = regenerate(m, path, inputs)?;
+    }
+    if !args.quiet {
+        let mut line = format!(
+            "protmask: verified {} records{}, {} masked positions",
+            seen.records,
+            if seen.replicates > 1 {
+                format!(" x {} replicates", seen.replicates)
+            } else {
+                String::new()
+            },
+            seen.changed
+        );
+        if args.rates.is_some() {
+            line.push_str(&format!(", {} rates rows", seen.rows));
+        }
+        if manifest.is_some() {
+            line.push_str(&format!(
+                "; manifest checksums match and {regenerated} outputs regenerate byte-identical"
+            ));
+        }
+        eprintln!("{line}");
+    }
+    Ok(())
+}
+
+/// Size and SHA-256 of a file's bytes as stored (compressed or not).
+fn digest_file(path: &Path) -> Result<FileDigest> {
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot read '{}'", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("cannot read '{}'", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        bytes += n as u64;
+    }
+    Ok(FileDigest {
+        bytes,
+        sha256: hex::encode(h.finalize()),
+    })
+}
+
+fn same(entry: &FileEntry, d: &FileDigest) -> bool {
+    entry.sha256 == d.sha256 && entry.bytes == d.bytes
+}
+
+/// A recorded path: as given if it exists from here, else beside the manifest.
+fn locate(recorded: &str, manifest: &Path) -> Option<PathBuf> {
+    let p = PathBuf::from(recorded);
+    if p.exists() {
+        return Some(p);
+    }
+    let beside = manifest.parent()?.join(&p);
+    beside.exists().then_some(beside)
+}
+
+/// The files at hand are the ones the manifest records; returns the recorded inputs.
+fn check_checksums(
+    m: &Manifest,
+    manifest_path: &Path,
+    original: &InputSource,
+    masked: &InputSource,
+    rates: Option<&Path>,
+) -> Result<Vec<InputSource>> {
+    let mname = manifest_path.display();
+    // The inputs: ORIGINAL stands for a single recorded input; several are found by path.
+    let mut inputs = Vec::new();
+    for entry in &m.inputs {
+        let path = match (m.inputs.len(), original) {
+            (1, InputSource::Path(p)) => p.clone(),
+            _ => locate(&entry.path, manifest_path).with_context(|| {
+                format!("manifest '{mname}': input '{}' is missing", entry.path)
+            })?,
+        };
+        let d = digest_file(&path)?;
+        if !same(entry, &d) {
+            bail!(
+                "input '{}' is not the one manifest '{mname}' records for '{}': SHA-256 {} \
+                 ({} bytes) recorded, {} ({} bytes) found",
+                path.display(),
+                entry.path,
+                entry.sha256,
+                entry.bytes,
+                d.sha256,
+                d.bytes
+            );
+        }
+        inputs.push(InputSource::Path(path));
+    }
+    // The files at hand are the recorded outputs.
+    let outputs_of = |role: &'static str| {
+        m.outputs
+            .iter()
+            .filter(move |e| e.role.as_deref() == Some(role))
+    };
+    if let InputSource::Path(p) = masked {
+        let d = digest_file(p)?;
+        if !outputs_of("fasta").any(|e| same(e, &d)) {
+            bail!(
+                "'{}' is not a FASTA output recorded in manifest '{mname}' (SHA-256 {})",
+                p.display(),
+                d.sha256
+            );
+        }
+    }
+    if let Some(r) = rates {
+        let d = digest_file(r)?;
+        if !outputs_of("rates").any(|e| same(e, &d)) {
+            bail!(
+                "'{}' is not the rates table recorded in manifest '{mname}' (SHA-256 {})",
+                r.display(),
+                d.sha256
+            );
+        }
+    }
+    Ok(inputs)
+}
+
+/// Run the recorded job again and compare every output; returns how many there were.
+fn regenerate(m: &Manifest, manifest_path: &Path, inputs: Vec<InputSource>) -> Result<usize> {
+    let mname = manifest_path.display();
+    let dir = tempfile::Builder::new()
+        .prefix(".protmask-verify-")
+        .tempdir()
+        .context("cannot create a temporary directory to regenerate into")?;
+    let summary = run(m.job(inputs, dir.path())?)
+        .with_context(|| format!("regenerating from manifest '{mname}'"))?;
+    if summary.outputs.len() != m.outputs.len() {
+        bail!(
+            "regenerating from manifest '{mname}' gave {} outputs, it records {}",
+            summary.outputs.len(),
+            m.outputs.len()
+        );
+    }
+    for (got, want) in summary.outputs.iter().zip(&m.outputs) {
+        let d = got
+            .digest
+            .as_ref()
+            .context("internal error: no digest of a regenerated output")?;
+        if !same(want, d) || got.records != want.records {
+            bail!(
+                "regenerating from manifest '{mname}' does not reproduce {} output '{}': SHA-256 \
+                 {} ({} records) recorded, {} ({} records) regenerated",
+                want.role.as_deref().unwrap_or("an"),
+                want.path,
+                want.sha256,
+                want.records,
+                d.sha256,
+                got.records
+            );
+        }
+    }
+    Ok(summary.outputs.len())
+}

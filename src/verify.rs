@@ -1,0 +1,500 @@
+//! Checking that a masked FASTA is a masking of an original, streaming both (and the rates
+//! table) in step, so memory does not grow with the files.
+//!
+//! What "a masking" means: the same records in the same order (each repeated R times, IDs
+//! renamed `<id>_r<k>` when R > 1), the same descriptions, and at every position either
+//! the original residue, the mask token, or (when the corruption allows it) a standard
+//! residue. With the rates table, its rows must match the records and its counts and
+//! positions must agree with what the FASTA shows. The first disagreement is the error.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
+use std::rc::Rc;
+
+use bio::io::fasta::{FastaRead, Reader, Record};
+
+use crate::fasta::RecordError;
+use crate::io::{InputSource, open_input};
+use crate::mask::{Corruption, STANDARD_RESIDUES};
+use crate::report::rates_header;
+
+/// What the masking was allowed to do.
+#[derive(Clone, Debug)]
+pub struct Expect {
+    pub token: Vec<u8>,
+    pub corruption: Corruption,
+    /// Eligible residues, if restricted (`--maskable`).
+    pub maskable: Option<Vec<u8>>,
+}
+
+/// What a successful check saw.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Verified {
+    pub records: u64,
+    pub replicates: u32,
+    /// Positions that show as masked or replaced.
+    pub changed: u64,
+    pub rows: u64,
+}
+
+/// A disagreement, or a file that cannot be read: one line, naming file and record.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct VerifyError(pub String);
+
+fn err(msg: impl Into<String>) -> VerifyError {
+    VerifyError(msg.into())
+}
+
+/// A FASTA file read record by record with rust-bio, numbering records and refusing what
+/// bio would silently take for the end of the file (a bare `>`).
+struct Records {
+    name: String,
+    reader: Reader<EofWatch<BufReader<Box<dyn Read + Send>>>>,
+    at_eof: Rc<Cell<bool>>,
+    record: Record,
+    number: u64,
+}
+
+/// Passes lines through to bio and remembers whether the input really ended.
+struct EofWatch<B> {
+    inner: B,
+    at_eof: Rc<Cell<bool>>,
+}
+
+impl<B: BufRead> Read for EofWatch<B> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl<B: BufRead> BufRead for EofWatch<B> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, amount: usize) {
+        self.inner.consume(amount)
+    }
+    fn read_line(&mut self, buf: &mut String) -> std::io::Result<usize> {
+        let n = self.inner.read_line(buf)?;
+        if n == 0 {
+            self.at_eof.set(true);
+        }
+        Ok(n)
+    }
+}
+
+impl Records {
+    fn open(src: &InputSource) -> Result<Records, VerifyError> {
+        let name = src.display_name();
+        let (_, raw) = open_input(src).map_err(|e| err(e.to_string()))?;
+        let at_eof = Rc::new(Cell::new(false));
+        let watch = EofWatch {
+            inner: BufReader::with_capacity(1 << 20, raw),
+            at_eof: Rc::clone(&at_eof),
+        };
+        Ok(Records {
+            name,
+            reader: Reader::from_bufread(watch),
+            at_eof,
+            record: Record::new(),
+            number: 0,
+        })
+    }
+
+    /// The next record, or `None` at the end.
+    fn next(&mut self) -> Result<Option<Rec>, VerifyError> {
+        let number = self.number + 1;
+        let fail = |message: String| {
+            err(format!(
+                "{}: {}",
+                self.name,
+                RecordError {
+                    number,
+                    id: None,
+                    message
+                }
+            ))
+        };
+        self.reader.read(&mut self.record).map_err(|e| {
+            let msg = if e.kind() == std::io::ErrorKind::InvalidData {
+                "not valid UTF-8 text (binary data?)".to_string()
+            } else {
+                e.to_string()
+            };
+            fail(msg)
+        })?;
+        if self.record.is_empty() {
+            if self.at_eof.get() {
+                return Ok(None);
+            }
+            return Err(fail("header has no ID".into()));
+        }
+        if self.record.id().is_empty() {
+            return Err(fail("header has no ID".into()));
+        }
+        self.number = number;
+        Ok(Some(Rec::from(&self.record, number)))
+    }
+}
+
+/// An owned copy of what is compared of a record.
+#[derive(Clone, Debug)]
+struct Rec {
+    number: u64,
+    id: String,
+    desc: Option<String>,
+    seq: Vec<u8>,
+}
+
+impl Rec {
+    fn from(r: &Record, number: u64) -> Rec {
+        Rec {
+            number,
+            id: r.id().to_string(),
+            desc: r.desc().map(str::to_string),
+            seq: r.seq().to_vec(),
+        }
+    }
+}
+
+/// The rates table, row by row.
+struct Rows {
+    name: String,
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    positions: bool,
+    row: csv::StringRecord,
+    number: u64,
+}
+
+impl Rows {
+    fn open(path: &std::path::Path) -> Result<Rows, VerifyError> {
+        let src = InputSource::Path(path.to_path_buf());
+        let name = src.display_name();
+        let (_, raw) = open_input(&src).map_err(|e| err(e.to_string()))?;
+        let delimiter =
+            crate::commands::mask::rates_delimiter(path).map_err(|e| err(format!("{e:#}")))?;
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .from_reader(raw);
+        let header = reader
+            .headers()
+            .map_err(|e| err(format!("{name}: {e}")))?
+            .clone();
+        let cols: Vec<&str> = header.iter().collect();
+        let positions = if cols == rates_header(true) {
+            true
+        } else if cols == rates_header(false) {
+            false
+        } else {
+            return Err(err(format!(
+                "{name}: columns are '{}', expected '{}' (optionally with ',positions')",
+                cols.join(","),
+                rates_header(false).join(",")
+            )));
+        };
+        Ok(Rows {
+            name,
+            reader,
+            positions,
+            row: csv::StringRecord::new(),
+            number: 0,
+        })
+    }
+
+    fn next(&mut self) -> Result<bool, VerifyError> {
+        let more = self
+            .reader
+            .read_record(&mut self.row)
+            .map_err(|e| err(format!("{}: {e}", self.name)))?;
+        if more {
+            self.number += 1;
+        }
+        Ok(more)
+    }
+
+    fn field(&self, i: usize) -> &str {
+        self.row.get(i).unwrap_or("")
+    }
+
+    fn int(&self, i: usize, what: &str) -> Result<u64, VerifyError> {
+        self.field(i).parse().map_err(|_| {
+            err(format!(
+                "{}: row {}: {what} '{}' is not a whole number",
+                self.name,
+                self.number,
+                self.field(i)
+            ))
+        })
+    }
+}
+
+/// Check `masked` (and `rates`) against `original`.
+pub fn verify(
+    original: &InputSource,
+    masked: &InputSource,
+    rates: Option<&std::path::Path>,
+    expect: &Expect,
+) -> Result<Verified, VerifyError> {
+    let mut orig = Records::open(original)?;
+    let mut mask = Records::open(masked)?;
+    let mut rows = rates.map(Rows::open).transpose()?;
+    let mut seen = Verified::default();
+    let mut replicates: Option<u32> = None;
+    let mut pending: VecDeque<Rec> = VecDeque::new();
+
+    while let Some(o) = orig.next()? {
+        // How many replicates: found at the first record, then required of every one.
+        let r = match replicates {
+            Some(r) => r,
+            None => {
+                let r = count_replicates(&o, &mut mask, &mut pending)?;
+                replicates = Some(r);
+                r
+            }
+        };
+        for k in 1..=r {
+            let m = match pending.pop_front() {
+                Some(m) => m,
+                None => match mask.next()? {
+                    Some(m) => m,
+                    None => {
+                        return Err(err(format!(
+                            "{}: ends after {} records, but {} has more (record {} ({}))",
+                            mask.name, mask.number, orig.name, o.number, o.id
+                        )));
+                    }
+                },
+            };
+            let changed = compare(&o, &m, k, r, expect, &mask.name)?;
+            seen.changed += changed.len() as u64;
+            if let Some(rows) = rows.as_mut() {
+                check_row(rows, &o, &m, k, &changed, expect, &mask.name)?;
+                seen.rows += 1;
+            }
+        }
+        seen.records += 1;
+    }
+    let extra = match pending.pop_front() {
+        Some(m) => Some((m.number, m.id)),
+        None => mask.next()?.map(|r| (r.number, r.id)),
+    };
+    if let Some((number, id)) = extra {
+        return Err(err(format!(
+            "{}: record {number} ({id}) has no counterpart: {} ends after {} records",
+            mask.name, orig.name, orig.number
+        )));
+    }
+    if let Some(rows) = rows.as_mut()
+        && rows.next()?
+    {
+        return Err(err(format!(
+            "{}: row {} has no record: the FASTA ends before it",
+            rows.name, rows.number
+        )));
+    }
+    seen.replicates = replicates.unwrap_or(1);
+    Ok(seen)
+}
+
+/// Replicates of the first record: 1 if the masked ID is the original's, else the length
+/// of the run `<id>_r1`, `<id>_r2`, ... Every record read stays queued in `pending`.
+fn count_replicates(
+    o: &Rec,
+    mask: &mut Records,
+    pending: &mut VecDeque<Rec>,
+) -> Result<u32, VerifyError> {
+    let Some(first) = mask.next()? else {
+        return Err(err(format!(
+            "{}: has no records, but the original has record 1 ({})",
+            mask.name, o.id
+        )));
+    };
+    pending.push_back(first);
+    if pending[0].id != format!("{}_r1", o.id) || pending[0].id == o.id {
+        // One copy (or a mismatch, which `compare` reports).
+        return Ok(1);
+    }
+    while let Some(m) = mask.next()? {
+        let in_run = m.id == format!("{}_r{}", o.id, pending.len() + 1);
+        pending.push_back(m);
+        if !in_run {
+            return Ok(pending.len() as u32 - 1);
+        }
+    }
+    Ok(pending.len() as u32)
+}
+
+/// Compare one masked record with its original; returns the 0-based positions that show
+/// as selected (token or replacement).
+fn compare(
+    o: &Rec,
+    m: &Rec,
+    k: u32,
+    r: u32,
+    expect: &Expect,
+    masked_name: &str,
+) -> Result<Vec<usize>, VerifyError> {
+    let at = |msg: String| {
+        err(format!(
+            "{masked_name}: record {} ({}): {msg}",
+            m.number, m.id
+        ))
+    };
+    let want_id = if r > 1 {
+        format!("{}_r{k}", o.id)
+    } else {
+        o.id.clone()
+    };
+    if m.id != want_id {
+        return Err(at(format!(
+            "expected ID '{want_id}' (original record {}), found '{}': records removed, added or reordered?",
+            o.number, m.id
+        )));
+    }
+    if m.desc != o.desc {
+        return Err(at(format!(
+            "header differs from the original's: '{}' vs '{}'",
+            m.desc.as_deref().unwrap_or(""),
+            o.desc.as_deref().unwrap_or("")
+        )));
+    }
+    let token = &expect.token[..];
+    let may_replace = expect.corruption.random() > 0.0;
+    let mut changed = Vec::new();
+    let mut cur = 0usize;
+    for (p, &c) in o.seq.iter().enumerate() {
+        let eligible = expect.maskable.as_ref().is_none_or(|mk| mk.contains(&c));
+        let rest = &m.seq[cur.min(m.seq.len())..];
+        if rest.is_empty() {
+            return Err(at(format!(
+                "sequence ends at position {p}, the original has {} residues",
+                o.seq.len()
+            )));
+        }
+        if rest.starts_with(token) && eligible {
+            changed.push(p);
+            cur += token.len();
+            continue;
+        }
+        let f = rest[0];
+        if f == c {
+            cur += 1;
+        } else if may_replace && eligible && STANDARD_RESIDUES.contains(&f) {
+            changed.push(p);
+            cur += 1;
+        } else {
+            return Err(at(format!(
+                "position {p}: found '{}' where the original has '{}'{}",
+                f.escape_ascii(),
+                c.escape_ascii(),
+                if eligible {
+                    format!(
+                        " (neither it nor the mask token '{}'; wrong --mask-token?)",
+                        String::from_utf8_lossy(token)
+                    )
+                } else {
+                    " (not maskable)".to_string()
+                }
+            )));
+        }
+    }
+    if cur != m.seq.len() {
+        return Err(at(format!(
+            "{} characters more than the original's {} residues",
+            m.seq.len() - cur,
+            o.seq.len()
+        )));
+    }
+    Ok(changed)
+}
+
+/// The rates row of one masked record.
+fn check_row(
+    rows: &mut Rows,
+    o: &Rec,
+    m: &Rec,
+    k: u32,
+    changed: &[usize],
+    expect: &Expect,
+    masked_name: &str,
+) -> Result<(), VerifyError> {
+    if !rows.next()? {
+        return Err(err(format!(
+            "{}: ends after {} rows, but {masked_name} has record {} ({})",
+            rows.name, rows.number, m.number, m.id
+        )));
+    }
+    let name = rows.name.clone();
+    let n = rows.number;
+    let at = |msg: String| err(format!("{name}: row {n} ({}, replicate {k}): {msg}", o.id));
+    if rows.field(1) != o.id || rows.field(2) != k.to_string() {
+        return Err(at(format!(
+            "is for '{}' replicate {}, expected '{}' replicate {k}",
+            rows.field(1),
+            rows.field(2),
+            o.id
+        )));
+    }
+    let length = rows.int(3, "length")?;
+    let eligible = match &expect.maskable {
+        None => o.seq.len(),
+        Some(mk) => o.seq.iter().filter(|c| mk.contains(c)).count(),
+    } as u64;
+    if length != eligible {
+        return Err(at(format!(
+            "length {length}, but the record has {eligible} eligible positions"
+        )));
+    }
+    for (i, what) in [(4, "t"), (5, "rate")] {
+        let v: f64 = rows
+            .field(i)
+            .parse()
+            .map_err(|_| at(format!("{what} '{}' is not a number", rows.field(i))))?;
+        if !(0.0..=1.0).contains(&v) {
+            return Err(at(format!("{what} {v} is outside [0,1]")));
+        }
+    }
+    let masked = rows.int(6, "masked")?;
+    let visible = changed.len() as u64;
+    let hidden_allowed = expect.corruption.keep() > 0.0;
+    if visible > masked || (!hidden_allowed && visible != masked) {
+        return Err(at(format!(
+            "masked {masked}, but the FASTA shows {visible} selected positions"
+        )));
+    }
+    if rows.positions {
+        let listed: Vec<usize> = if rows.field(7).is_empty() {
+            Vec::new()
+        } else {
+            rows.field(7)
+                .split(';')
+                .map(|p| p.parse::<usize>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| at(format!("positions '{}' are not numbers", rows.field(7))))?
+        };
+        if listed.len() as u64 != masked {
+            return Err(at(format!(
+                "masked {masked}, but {} positions are listed",
+                listed.len()
+            )));
+        }
+        if !listed.windows(2).all(|w| w[0] < w[1]) {
+            return Err(at("positions are not ascending".into()));
+        }
+        if let Some(p) = changed.iter().find(|p| listed.binary_search(p).is_err()) {
+            return Err(at(format!(
+                "position {p} is masked in the FASTA but not listed"
+            )));
+        }
+        if !hidden_allowed && listed.len() != changed.len() {
+            let p = listed.iter().find(|p| changed.binary_search(p).is_err());
+            return Err(at(format!(
+                "position {} is listed but not masked in the FASTA",
+                p.copied().unwrap_or(0)
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,363 @@
+//! `protmask verify` and `--manifest`: a masking verifies; every kind of tampering fails
+//! with a message that says what; a manifest regenerates byte-identical outputs.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+
+struct Set {
+    dir: tempfile::TempDir,
+    original: PathBuf,
+}
+
+impl Set {
+    fn new() -> Set {
+        let dir = tempfile::tempdir().unwrap();
+        let original = write(dir.path(), "in.fa", std::fs::read(DATA).unwrap());
+        Set { dir, original }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Mask with `extra`, writing masked.fa, rates.csv (with positions) and manifest.json.
+    fn mask(&self, extra: &[&str]) {
+        protmask()
+            .current_dir(self.dir.path())
+            .args(["mask", "-q", "in.fa", "-o", "masked.fa", "-r", "rates.csv"])
+            .args(["--positions", "--manifest", "manifest.json"])
+            .args(extra)
+            .assert()
+            .success();
+    }
+
+    fn verify(&self, extra: &[&str]) -> (bool, String) {
+        let out = protmask()
+            .current_dir(self.dir.path())
+            .args(["verify", "in.fa", "masked.fa"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0) | Some(1)), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if !out.status.success() {
+            assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+        }
+        (out.status.success(), stderr)
+    }
+
+    fn fails(&self, extra: &[&str], needles: &[&str]) {
+        let (ok, stderr) = self.verify(extra);
+        assert!(!ok, "verify passed but should fail ({needles:?})");
+        for n in needles {
+            assert!(stderr.contains(n), "'{n}' not in: {stderr}");
+        }
+    }
+
+    fn edit(&self, name: &str, f: impl FnOnce(String) -> String) {
+        let p = self.path(name);
+        let text = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, f(text)).unwrap();
+    }
+}
+
+const FULL: &[&str] = &["--rates", "rates.csv", "--manifest", "manifest.json"];
+
+#[test]
+fn every_preset_verifies_with_rates_and_manifest() {
+    for preset in ["esm3", "esm2", "dplm", "evodiff", "mdlm"] {
+        let set = Set::new();
+        set.mask(&["--preset", preset]);
+        let (ok, stderr) = set.verify(FULL);
+        assert!(ok, "{preset}: {stderr}");
+        assert!(stderr.contains("85 records") && stderr.contains("regenerate byte-identical"));
+    }
+    // Replicates, a mixture, compression and a different seed too.
+    let set = Set::new();
+    protmask()
+        .current_dir(set.dir.path())
+        .args([
+            "mask",
+            "-q",
+            "in.fa",
+            "-o",
+            "masked.fa.gz",
+            "-r",
+            "rates.tsv.gz",
+        ])
+        .args(["--manifest", "m.json", "--replicates", "3", "--seed", "11"])
+        .args(["--schedule", "0.5*cosine+0.5*beta(2,5)", "--positions"])
+        .assert()
+        .success();
+    let out = protmask()
+        .current_dir(set.dir.path())
+        .args([
+            "verify",
+            "in.fa",
+            "masked.fa.gz",
+            "-r",
+            "rates.tsv.gz",
+            "--manifest",
+            "m.json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("x 3 replicates"));
+}
+
+#[test]
+fn a_changed_residue_at_an_unselected_position_fails() {
+    let set = Set::new();
+    set.mask(&[]);
+    // Record 1's sequence starts with M, unmasked or masked; make it a W that is neither.
+    set.edit("masked.fa", |t| {
+        let mut lines: Vec<String> = t.lines().map(str::to_string).collect();
+        let line = &mut lines[1];
+        let (i, c) = line
+            .char_indices()
+            .find(|(_, c)| *c != '_')
+            .expect("an unmasked residue");
+        assert_ne!(c, 'W');
+        line.replace_range(i..i + 1, "W");
+        lines.join("\n") + "\n"
+    });
+    set.fails(&[], &["masked.fa", "record 1", "found 'W'"]);
+}
+
+#[test]
+fn a_removed_record_fails() {
+    let set = Set::new();
+    set.mask(&[]);
+    set.edit("masked.fa", |t| {
+        let records: Vec<&str> = t.split_inclusive('\n').collect();
+        let starts: Vec<usize> = (0..records.len())
+            .filter(|&i| records[i].starts_with('>'))
+            .collect();
+        [&records[..starts[4]], &records[starts[5]..]]
+            .concat()
+            .concat()
+    });
+    set.fails(
+        &[],
+        &["record 5", "expected ID", "removed, added or reordered"],
+    );
+    // And the last one: the masked file ends early.
+    set.mask(&[]);
+    set.edit("masked.fa", |t| {
+        let cut = t.rfind("\n>").unwrap() + 1;
+        t[..cut].to_string()
+    });
+    set.fails(&[], &["ends after 84 records"]);
+}
+
+#[test]
+fn reordered_records_fail() {
+    let set = Set::new();
+    set.mask(&[]);
+    set.edit("masked.fa", |t| {
+        let mut recs: Vec<String> = t.split('>').skip(1).map(|r| format!(">{r}")).collect();
+        recs.swap(2, 3);
+        recs.concat()
+    });
+    set.fails(&[], &["record 3", "expected ID"]);
+}
+
+#[test]
+fn a_changed_header_fails() {
+    let set = Set::new();
+    set.mask(&[]);
+    set.edit("masked.fa", |t| {
+        t.replacen("ribosomal protein S12", "ribosomal protein S13", 1)
+    });
+    set.fails(&[], &["record 1", "header differs"]);
+}
+
+#[test]
+fn edited_rates_rows_fail() {
+    let set = Set::new();
+    set.mask(&[]);
+    // The masked count of row 2.
+    set.edit("rates.csv", |t| {
+        let mut lines: Vec<String> = t.lines().map(str::to_string).collect();
+        let mut f: Vec<String> = lines[2].split(',').map(str::to_string).collect();
+        let k: u64 = f[6].parse().unwrap();
+        f[6] = (k + 1).to_string();
+        lines[2] = f.join(",");
+        lines.join("\n") + "\n"
+    });
+    set.fails(&["--rates", "rates.csv"], &["rates.csv", "row 2", "masked"]);
+    // A listed position moved.
+    set.mask(&[]);
+    set.edit("rates.csv", |t| {
+        let mut lines: Vec<String> = t.lines().map(str::to_string).collect();
+        let mut f: Vec<String> = lines[1].split(',').map(str::to_string).collect();
+        let mut pos: Vec<u64> = f[7].split(';').map(|p| p.parse().unwrap()).collect();
+        let last = pos.len() - 1;
+        pos[last] += 1000; // beyond the sequence: no longer matches the FASTA
+        f[7] = pos.iter().map(u64::to_string).collect::<Vec<_>>().join(";");
+        lines[1] = f.join(",");
+        lines.join("\n") + "\n"
+    });
+    set.fails(&["--rates", "rates.csv"], &["row 1", "listed"]);
+    // The rate of a row: only the manifest can tell.
+    set.mask(&[]);
+    set.edit("rates.csv", |t| {
+        let mut lines: Vec<String> = t.lines().map(str::to_string).collect();
+        let mut f: Vec<String> = lines[3].split(',').map(str::to_string).collect();
+        f[5] = "0.5".into();
+        lines[3] = f.join(",");
+        lines.join("\n") + "\n"
+    });
+    assert!(set.verify(&["--rates", "rates.csv"]).0);
+    set.fails(FULL, &["rates.csv", "not the rates table recorded"]);
+}
+
+#[test]
+fn a_rates_table_with_wrong_columns_fails() {
+    let set = Set::new();
+    set.mask(&[]);
+    set.edit("rates.csv", |t| {
+        t.replacen("file,id,replicate", "file,name,replicate", 1)
+    });
+    set.fails(
+        &["--rates", "rates.csv"],
+        &["columns are", "file,id,replicate,length,t,rate,masked"],
+    );
+}
+
+#[test]
+fn a_wrong_token_fails_and_the_right_one_passes() {
+    let set = Set::new();
+    set.mask(&["--mask-token", "<mask>"]);
+    set.fails(&[], &["found '<'", "--mask-token"]);
+    assert!(set.verify(&["--mask-token", "<mask>"]).0);
+    assert!(
+        set.verify(&["--manifest", "manifest.json"]).0,
+        "the manifest knows the token"
+    );
+}
+
+#[test]
+fn an_extra_record_fails() {
+    let set = Set::new();
+    set.mask(&[]);
+    set.edit("masked.fa", |t| t + ">extra\nMKV\n");
+    set.fails(&[], &["record 86 (extra) has no counterpart"]);
+}
+
+#[test]
+fn manifest_problems_are_named() {
+    let set = Set::new();
+    set.mask(&[]);
+    // A different input.
+    set.edit("in.fa", |t| t.replacen("MPTIKQ", "MPTIKA", 1));
+    set.fails(
+        &["--manifest", "manifest.json"],
+        &["is not the one manifest", "SHA-256"],
+    );
+    // Another tool's manifest.
+    let set = Set::new();
+    set.mask(&[]);
+    set.edit("manifest.json", |t| {
+        t.replacen("\"tool\": \"protmask\"", "\"tool\": \"othermask\"", 1)
+    });
+    set.fails(
+        &["--manifest", "manifest.json"],
+        &["written by 'othermask'"],
+    );
+    // A newer RNG scheme.
+    let set = Set::new();
+    set.mask(&[]);
+    set.edit("manifest.json", |t| {
+        t.replacen("\"rng_scheme\": 1", "\"rng_scheme\": 2", 1)
+    });
+    set.fails(&["--manifest", "manifest.json"], &["RNG scheme 2, newer"]);
+    // Not JSON at all.
+    set.edit("manifest.json", |_| "hello".into());
+    set.fails(
+        &["--manifest", "manifest.json"],
+        &["not a protmask manifest"],
+    );
+}
+
+#[test]
+fn a_missing_input_of_a_multi_input_manifest_is_named() {
+    let set = Set::new();
+    let second = write(set.dir.path(), "second.fa", ">x\nMKVL\n");
+    protmask()
+        .current_dir(set.dir.path())
+        .args([
+            "mask",
+            "-q",
+            "in.fa",
+            "second.fa",
+            "-o",
+            "masked.fa",
+            "--manifest",
+            "m.json",
+        ])
+        .assert()
+        .success();
+    std::fs::remove_file(&second).unwrap();
+    let out = protmask()
+        .current_dir(set.dir.path())
+        .args(["verify", "in.fa", "masked.fa", "--manifest", "m.json"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("input 'second.fa' is missing"));
+}
+
+#[test]
+fn a_manifest_regenerates_byte_identical_outputs_elsewhere() {
+    // Make the set in one directory, move everything to another: verify regenerates from
+    // the manifest (inputs found beside it) and compares SHA-256.
+    let set = Set::new();
+    set.mask(&["--preset", "esm2", "--replicates", "2"]);
+    let moved = tempfile::tempdir().unwrap();
+    for f in ["in.fa", "masked.fa", "rates.csv", "manifest.json"] {
+        std::fs::copy(set.path(f), moved.path().join(f)).unwrap();
+    }
+    let out = protmask()
+        .current_dir(moved.path())
+        .args([
+            "verify",
+            "in.fa",
+            "masked.fa",
+            "-r",
+            "rates.csv",
+            "--manifest",
+            "manifest.json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 outputs regenerate byte-identical"));
+    // The manifest itself is reproducible: a second run writes the same options and
+    // checksums.
+    let m1: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(set.path("manifest.json")).unwrap()).unwrap();
+    set.mask(&["--preset", "esm2", "--replicates", "2"]);
+    let m2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(set.path("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m1["outputs"], m2["outputs"]);
+    assert_eq!(m1["options"]["seed"], 42);
+    assert_eq!(m1["rng_scheme"], 1);
+    assert_eq!(m1["inputs"][0]["records"], 85);
+    assert_eq!(m1["outputs"][0]["records"], 170);
+    assert_eq!(
+        m1["inputs"][0]["sha256"].as_str().unwrap(),
+        sha256_hex(Path::new(DATA))
+    );
+}
+
+fn sha256_hex(p: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
+}
