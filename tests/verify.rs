@@ -8,14 +8,13 @@ use std::path::{Path, PathBuf};
 
 struct Set {
     dir: tempfile::TempDir,
-    original: PathBuf,
 }
 
 impl Set {
     fn new() -> Set {
         let dir = tempfile::tempdir().unwrap();
-        let original = write(dir.path(), "in.fa", std::fs::read(DATA).unwrap());
-        Set { dir, original }
+        write(dir.path(), "in.fa", std::fs::read(DATA).unwrap());
+        Set { dir }
     }
 
     fn path(&self, name: &str) -> PathBuf {
