@@ -360,3 +360,42 @@ fn sha256_hex(p: &Path) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
 }
+
+/// Stratified timesteps make an evaluation set's rates cover the distribution evenly: the
+/// largest gap between the sorted rates' CDF values (on the circle) is below 2/n.
+#[test]
+fn stratified_rates_have_low_discrepancy() {
+    let schedule = protmask::schedule::Schedule::parse("betalinear30").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for n in [1000usize, 777] {
+        let input = write(dir.path(), "in.fa", synthetic_fasta(n, 31));
+        let gap = |timesteps: &str| {
+            let rates = dir.path().join("r.csv");
+            protmask()
+                .arg("mask")
+                .arg(&input)
+                .args(["-q", "-o", "/dev/null", "--timesteps", timesteps, "-r"])
+                .arg(&rates)
+                .assert()
+                .success();
+            let mut u: Vec<f64> = parse_rates(&std::fs::read_to_string(&rates).unwrap(), b',')
+                .iter()
+                .map(|r| schedule.cdf(r["rate"].parse().unwrap()))
+                .collect();
+            u.sort_by(f64::total_cmp);
+            u.windows(2)
+                .map(|w| w[1] - w[0])
+                .fold(u[0] + 1.0 - u[n - 1], f64::max)
+        };
+        let stratified = gap("stratified");
+        assert!(
+            stratified < 2.0 / n as f64,
+            "n={n}: stratified gap {stratified}"
+        );
+        let iid = gap("iid");
+        assert!(
+            iid > 2.0 / n as f64,
+            "n={n}: iid gap {iid} (the test must tell them apart)"
+        );
+    }
+}

@@ -42,20 +42,17 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
     if original == InputSource::Stdin && masked == InputSource::Stdin {
         bail!("ORIGINAL and MASKED cannot both be stdin");
     }
-    // Checksums first: a file that is not the recorded one is the clearest message.
+    // The inputs' checksums first (comparing against the wrong original misleads), then
+    // the masking itself (its message names the first bad position), then the outputs'
+    // checksums, then the regeneration.
     let recorded_inputs = match (&manifest, &args.manifest) {
-        (Some(m), Some(path)) => Some(check_checksums(
-            m,
-            path,
-            &original,
-            &masked,
-            args.rates.as_deref(),
-        )?),
+        (Some(m), Some(path)) => Some(check_inputs(m, path, &original)?),
         _ => None,
     };
     let seen = verify(&original, &masked, args.rates.as_deref(), &expect)?;
     let mut regenerated = 0;
     if let (Some(m), Some(path), Some(inputs)) = (&manifest, &args.manifest, recorded_inputs) {
+        check_outputs(m, path, &masked, args.rates.as_deref())?;
         regenerated = regenerate(m, path, inputs)?;
     }
     if !args.quiet {
@@ -119,13 +116,12 @@ fn locate(recorded: &str, manifest: &Path) -> Option<PathBuf> {
     beside.exists().then_some(beside)
 }
 
-/// The files at hand are the ones the manifest records; returns the recorded inputs.
-fn check_checksums(
+/// The inputs are the ones the manifest records (ORIGINAL stands for a single input;
+/// several are found by their recorded paths); returns them.
+fn check_inputs(
     m: &Manifest,
     manifest_path: &Path,
     original: &InputSource,
-    masked: &InputSource,
-    rates: Option<&Path>,
 ) -> Result<Vec<InputSource>> {
     let mname = manifest_path.display();
     // The inputs: ORIGINAL stands for a single recorded input; several are found by path.
@@ -152,7 +148,17 @@ fn check_checksums(
         }
         inputs.push(InputSource::Path(path));
     }
-    // The files at hand are the recorded outputs.
+    Ok(inputs)
+}
+
+/// MASKED and the rates table are files the manifest records.
+fn check_outputs(
+    m: &Manifest,
+    manifest_path: &Path,
+    masked: &InputSource,
+    rates: Option<&Path>,
+) -> Result<()> {
+    let mname = manifest_path.display();
     let outputs_of = |role: &'static str| {
         m.outputs
             .iter()
@@ -178,7 +184,7 @@ fn check_checksums(
             );
         }
     }
-    Ok(inputs)
+    Ok(())
 }
 
 /// Run the recorded job again and compare every output; returns how many there were.
