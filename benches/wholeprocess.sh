@@ -35,6 +35,7 @@ INSTALL=${INSTALL:-1}
 PYTHON=${PYTHON:-python3}
 SYNC=${SYNC:-1}
 PROTMASK=${PROTMASK:-}
+PROTMASK_GIVEN=0; [ -n "$PROTMASK" ] && PROTMASK_GIVEN=1
 
 say() { printf '[wholeprocess] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -165,12 +166,12 @@ add_case py_ref     "reference_mask.py IN$PY_MB -o out.fa -r rates.csv" - "$O/py
 add_case pm_py_j2   "protmask mask -q -j2 IN$PY_MB -o out.fa -r rates.csv" - "$O/pm_py_j2.fa" "$INPY_BYTES" "$INPY_RECORDS" "$PROTMASK" mask -q -j2 "$INPY" -o "$O/pm_py_j2.fa" -r "$O/pm_py_j2.csv"
 
 # ---------------------------------------------------------------- timing
-RAW="$DATA/raw.tsv"   # id  repeat  wall_s  maxrss_kb  exit  out_bytes  records_ok
+RAW="$DATA/raw.tsv"   # id  repeat  wall_s  maxrss_kb  exit  out_bytes  records_ok  cpu_s
 : >"$RAW"
 clean_outputs() { find "$OUTDIR" -mindepth 1 -delete 2>/dev/null; [ "$SYNC" = 1 ] && sync; return 0; }
 
 run_once() { # id repeat
-    local id=$1 rep=$2 tf="$LOGDIR/$1.time" t0 t1 rc rss out bytes ok=-
+    local id=$1 rep=$2 tf="$LOGDIR/$1.time" t0 t1 rc rss cpu out bytes ok=-
     clean_outputs
     out=${STDOUT[$id]}; [ "$out" = - ] && out="$LOGDIR/$id.stdout"
     t0=$(date +%s%N)
@@ -182,13 +183,14 @@ run_once() { # id repeat
     rc=$?
     t1=$(date +%s%N)
     rss=$(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$tf" 2>/dev/null | head -1)
+    cpu=$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ {s += $2; n++} END {if (n) printf "%.2f", s; else print "NA"}' "$tf" 2>/dev/null)
     bytes=$(size_of "${OUTFILE[$id]}")
     if [ "$rep" = 1 ] && [ "$rc" = 0 ]; then # untimed check: same number of records out as in
         if [ "$(count_records "${OUTFILE[$id]}" 2>/dev/null)" = "${INREC[$id]}" ]; then ok=yes; else ok=NO; fi
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$rep" \
-        "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", (b-a)/1e9}')" "${rss:-NA}" "$rc" "$bytes" "$ok" >>"$RAW"
-    say "  $id run $rep: $(tail -1 "$RAW" | cut -f3)s rss ${rss:-?}kB exit $rc"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$rep" \
+        "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", (b-a)/1e9}')" "${rss:-NA}" "$rc" "$bytes" "$ok" "${cpu:-NA}" >>"$RAW"
+    say "  $id run $rep: $(tail -1 "$RAW" | cut -f3)s cpu ${cpu:-?}s rss ${rss:-?}kB exit $rc"
     [ "$rc" = 0 ] || say "  $id FAILED (exit $rc): $(tail -3 "$LOGDIR/$id.stderr" | tr '\n' ' ')"
 }
 
@@ -218,6 +220,8 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 mem=$(awk '/^MemTotal/ {printf "%.1f GB", $2*1024/1e9}' /proc/meminfo)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 dirty=$(git --no-optional-locks status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ' (uncommitted changes)')
+if [ "$PROTMASK_GIVEN" = 1 ]; then built="prebuilt $PROTMASK (PROTMASK=; may not match the checkout)"
+else built="built here by cargo build --release"; fi
 MACHINE=$(cat <<EOF
 | | |
 |---|---|
@@ -227,7 +231,7 @@ MACHINE=$(cat <<EOF
 | memory | $mem |
 | kernel | $(uname -sr) |
 | rustc | $(rustc -V 2>/dev/null || echo '?') |
-| protmask | $("$PROTMASK" --version 2>/dev/null || echo '?'), commit $commit${dirty:-} |
+| protmask | $("$PROTMASK" --version 2>/dev/null || echo '?'), $built; checkout at commit $commit${dirty:-} |
 | seqkit | $(seqkit version 2>/dev/null || echo missing) (default threads here: $SEQKIT_DEFAULT_J) |
 | python | $("$PY" -c 'import sys,numpy,Bio; print(sys.version.split()[0], "numpy", numpy.__version__, "biopython", Bio.__version__)') |
 | inputs | $IN_BYTES B plain ($IN_RECORDS records, gen_fasta.py --mb $MB --seed $SEED), $INGZ_BYTES B gzip ($GZIP_TOOL), $INPY_BYTES B for Python ($INPY_RECORDS records) |
@@ -245,9 +249,10 @@ for line in open(cases_path):
     cases.append((cid, label, int(inbytes)))
 runs = {}
 for line in open(raw):
-    cid, rep, wall, rss, rc, outb, ok = line.rstrip("\n").split("\t")
+    cid, rep, wall, rss, rc, outb, ok, cpu = line.rstrip("\n").split("\t")
     runs.setdefault(cid, []).append(dict(wall=float(wall), rss=None if rss == "NA" else int(rss),
-                                         rc=int(rc), out=int(outb), ok=ok))
+                                         rc=int(rc), out=int(outb), ok=ok,
+                                         cpu=None if cpu == "NA" else float(cpu)))
 med, rssmb = {}, {}
 rows = []
 for cid, label, inbytes in cases:
@@ -263,11 +268,13 @@ for cid, label, inbytes in cases:
             rssmb[cid] = max(rss) * 1024 / 1e6
         runs_s = " ".join(f"{r['wall']:.2f}" for r in good)
         rss_s = f"{rssmb[cid]:.1f}" if cid in rssmb else "n/a"
-        rows.append(f"| `{label}` | {m:.3f} | {inbytes / 1e6 / m:.0f} | {rss_s} | "
+        cpus = [r["cpu"] for r in good if r["cpu"] is not None]
+        cpu_s = f"{statistics.median(cpus):.2f}" if cpus else "n/a"
+        rows.append(f"| `{label}` | {m:.3f} | {inbytes / 1e6 / m:.0f} | {cpu_s} | {rss_s} | "
                     f"{good[-1]['out'] / 1e6:.1f} | {ok} | {runs_s} |")
     else:
         codes = ",".join(str(r["rc"]) for r in failed) or "not run"
-        rows.append(f"| `{label}` | FAILED (exit {codes}; see {logdir}/{cid}.stderr) | | | | | |")
+        rows.append(f"| `{label}` | FAILED (exit {codes}; see {logdir}/{cid}.stderr) | | | | | | |")
 
 def ratio(a, b):
     return med[a] / med[b] if a in med and b in med else None
@@ -302,11 +309,12 @@ md = "\n".join([
     "Generated by `bash benches/wholeprocess.sh`. Wall time is the median of the runs; MB = 10^6 bytes;",
     "MB/s is of the uncompressed input; peak RSS is the maximum over the runs (`/usr/bin/time -v`);",
     "every command writes a fresh file (old outputs deleted and `sync`ed, untimed, before each run).",
-    "`records ok`: the output has as many records as the input (checked after the first run).", "",
+    "CPU s = user + system time (median); `records ok`: the output has as many records as the",
+    "input (checked after the first run). The machine may be shared: see the load average below.", "",
     "## Targets", "", "| target | measured | |", "|---|---|---|", *targets, "",
     "## Commands", "",
-    "| command | median wall s | MB/s | peak RSS MB | output MB | records ok | runs (s) |",
-    "|---|---:|---:|---:|---:|---|---|", *rows, "",
+    "| command | median wall s | MB/s | CPU s | peak RSS MB | output MB | records ok | runs (s) |",
+    "|---|---:|---:|---:|---:|---:|---|---|", *rows, "",
     "## Other ratios (informative)", "", "| ratio | measured |", "|---|---|", *info, "",
     "## Machine", "", os.environ["MACHINE"], "",
 ])

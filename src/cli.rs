@@ -34,6 +34,13 @@ pub enum Command {
     /// Check that MASKED is a masking of ORIGINAL (and its rates table and manifest agree)
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
+    /// Print a shell completion script: protmask completions bash > /etc/bash_completion.d/protmask
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): protmask man > protmask.1
+    Man,
 }
 
 const VERIFY_EXAMPLES: &str = "Examples:

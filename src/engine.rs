@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use memchr::memmem;
 
 use crate::fasta::{Block, BlockOutput, FormatOptions, Stats, header_starts, process_block};
@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 
 /// Input bytes per block: large enough to amortise the hand-offs, small enough that a
 /// few blocks per thread stay well inside the memory budget.
-pub const DEFAULT_BLOCK_SIZE: u64 = 2 << 20;
+pub const DEFAULT_BLOCK_SIZE: u64 = 1 << 20;
 
 /// Where the masked FASTA goes.
 #[derive(Clone, Debug)]
@@ -326,6 +326,7 @@ pub fn run(job: Job) -> Result<Summary> {
                         .with_context(|| format!("cannot write '{}'", path.display()))?;
                 }
                 shared.recycler.give_output(out.fasta);
+                shared.recycler.give_output(out.rates);
                 if d.last
                     && let Some((_, o)) = per_file.take()
                 {
@@ -401,6 +402,7 @@ fn mask_work(w: Work, shared: &Shared) -> Result<BlockOutput> {
     };
     let mut out = BlockOutput {
         fasta: shared.recycler.output(),
+        rates: shared.recycler.output(),
         ..BlockOutput::default()
     };
     let result = process_block(
@@ -442,6 +444,7 @@ fn read_blocks(
         digest,
     } = *how;
     let name = input.display_name();
+    let size_at_open = crate::io::input_size(input);
     let counter = progress.counter(file);
     let hasher = digest.then(|| Arc::new(Mutex::new(Sha256::new())));
     let (_, mut reader) = match &hasher {
@@ -456,13 +459,20 @@ fn read_blocks(
     let mut searched = 0usize;
     let mut first_index = 0u64;
     loop {
-        // Fill to block_size more bytes than were searched (or to the end of input).
-        let target = filled + block_size;
+        // Fill to block_size more bytes (or to the end of input). A record longer than a
+        // block grows the buffer by half instead, so reading it costs O(n), not
+        // O(n²/block), without leaving much of the (zeroed, so resident) buffer unused.
+        let target = filled + block_size.max(if searched > 0 { filled / 2 } else { 0 });
         if buf.len() < target {
             buf.resize(target + spare, 0);
         }
         let eof = fill(&mut reader, &mut buf[..target], &mut filled)
             .with_context(|| format!("{name}: read error after record {first_index}"))?;
+        if eof {
+            // Before the last block is handed on: the error must take its place in order.
+            let consumed = counter.load(std::sync::atomic::Ordering::Relaxed);
+            check_unchanged(input, size_at_open, consumed)?;
+        }
         let cut = if eof {
             Some(filled)
         } else {
@@ -477,8 +487,14 @@ fn read_blocks(
         };
         // The bytes after the cut start the next block.
         let carry = filled - cut;
-        let mut next = recycler.input((carry + block_size + spare).max(block_size + spare));
-        next[..carry].copy_from_slice(&buf[cut..filled]);
+        // The next block's buffer, starting with the carried bytes; none after the last.
+        let next = if eof {
+            Vec::new()
+        } else {
+            let mut next = recycler.input(carry + block_size + spare);
+            next[..carry].copy_from_slice(&buf[cut..filled]);
+            next
+        };
         let headers = header_starts(&buf[..cut]);
         let records = headers.len() as u64;
         let work = Work {
@@ -507,6 +523,24 @@ fn read_blocks(
             };
         }
     }
+}
+
+/// A file that grew or shrank while it was read gave a torn input: refuse it rather than
+/// mask part of it. (`size_at_open` is `None` for stdin and pipes, which cannot be told.)
+fn check_unchanged(input: &InputSource, size_at_open: Option<u64>, consumed: u64) -> Result<()> {
+    let Some(size) = size_at_open else {
+        return Ok(());
+    };
+    let now = crate::io::input_size(input);
+    if consumed != size || now != Some(size) {
+        bail!(
+            "{}: the file changed while it was being read ({size} bytes when opened, {consumed} \
+             read, {} now); not masking a torn input",
+            input.display_name(),
+            now.map_or("gone".to_string(), |n| format!("{n} bytes"))
+        );
+    }
+    Ok(())
 }
 
 /// Read into `buf[*filled..]` until it is full; true at end of input.

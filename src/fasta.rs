@@ -222,6 +222,15 @@ pub fn process_block(
             ));
         }
         let header = raw_header(data, start);
+        if let Some(&c) = header
+            .iter()
+            .find(|&&c| c < 0x20 && c != b'\t' || c == 0x7f)
+        {
+            return Err(fail(
+                Some(id),
+                format!("the header holds a control character (byte 0x{c:02x})"),
+            ));
+        }
         debug_assert!(header.starts_with(id.as_bytes()));
         let seq = record.seq();
         if let Some(p) = first_invalid(seq) {
@@ -333,6 +342,9 @@ fn mark_bytes(token: &[u8]) -> [u8; 256] {
     lut
 }
 
+/// Records longer than this are patched in the output itself (see `write_patched`).
+const PATCH_IN_PLACE: usize = 1 << 20;
+
 /// `write_sequence` for a one-byte token and pure masking, the common case, fast: copy
 /// the lines (or lines of tokens, when most positions are selected), then patch the
 /// positions Floyd's algorithm drew. Cost: a copy plus O(min(k, L-k)), not a look at
@@ -346,6 +358,26 @@ fn write_patched(
     width: usize,
 ) {
     if seq.is_empty() {
+        return;
+    }
+    let width = if width == 0 { seq.len() } else { width };
+    if seq.len() > PATCH_IN_PLACE {
+        // A huge record: patch the wrapped output itself (a division per drawn position)
+        // rather than hold another copy of it.
+        let start = out.len();
+        for line in seq.chunks(width) {
+            if marks.drawn_selected {
+                out.extend_from_slice(line);
+            } else {
+                out.resize(out.len() + line.len(), token);
+            }
+            out.push(b'\n');
+        }
+        let body = &mut out[start..];
+        for &p in &marks.drawn {
+            let p = p as usize;
+            body[p + p / width] = if marks.drawn_selected { token } else { seq[p] };
+        }
         return;
     }
     // Patch an unwrapped copy, then wrap it: two copies are cheaper than a division per
@@ -362,7 +394,6 @@ fn write_patched(
             scratch[p as usize] = seq[p as usize];
         }
     }
-    let width = if width == 0 { seq.len() } else { width };
     out.reserve(seq.len() + seq.len() / width + 1);
     for line in scratch.chunks(width) {
         out.extend_from_slice(line);

@@ -5,6 +5,7 @@
 //! and corrupt positions (`mask`) -> format -> write, with a rates row beside it
 //! (`report`). The library is usable without the CLI; `commands` holds the subcommands.
 
+pub mod cleanup;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -5,11 +5,14 @@ use clap::Parser;
 use protmask::cli::{Cli, Command};
 
 fn main() {
+    protmask::cleanup::install_signal_handler();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Mask(args) => protmask::commands::mask::execute(*args),
         Command::Schedule(args) => protmask::commands::schedule::execute(args),
         Command::Verify(args) => protmask::commands::verify::execute(args),
+        Command::Completions { shell } => protmask::commands::meta::completions(shell),
+        Command::Man => protmask::commands::meta::man(),
     };
     if let Err(err) = result {
         if protmask::is_broken_pipe(&err) {

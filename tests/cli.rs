@@ -517,3 +517,29 @@ fn help_lists_the_contract_options() {
         assert!(text.contains(flag), "{flag} missing from help");
     }
 }
+
+#[test]
+fn completions_and_man_page_are_generated() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = String::from_utf8(run_ok(&["completions", shell])).unwrap();
+        for word in [
+            "mask",
+            "schedule",
+            "verify",
+            "schedule",
+            "preset",
+            "replicates",
+        ] {
+            assert!(out.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    let man = String::from_utf8(run_ok(&["man"])).unwrap();
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH protmask 1"),
+        "{}",
+        &man[..80]
+    );
+    assert!(man.contains(".SH NAME") && man.contains("protmask"));
+    assert!(man.contains("mask") && man.contains("verify") && man.contains("schedule"));
+    protmask().args(["completions", "tcsh"]).assert().code(2);
+}

@@ -2,5 +2,6 @@
 //! prints what the user sees. No masking logic lives here.
 
 pub mod mask;
+pub mod meta;
 pub mod schedule;
 pub mod verify;

@@ -334,6 +334,7 @@ fn write_plot(path: &Path, specs: &[Schedule], reports: &[Report], size: (u32, u
         .tempfile_in(dir)
         .with_context(|| format!("cannot write plot '{}'", path.display()))?
         .into_temp_path();
+    let _registered = crate::cleanup::Registered::new(&temp);
     render(&series, &temp, size.0, size.1).map_err(anyhow::Error::msg)?;
     temp.persist(path)
         .with_context(|| format!("cannot write plot '{}'", path.display()))?;

@@ -194,6 +194,7 @@ fn regenerate(m: &Manifest, manifest_path: &Path, inputs: Vec<InputSource>) -> R
         .prefix(".protmask-verify-")
         .tempdir()
         .context("cannot create a temporary directory to regenerate into")?;
+    let _registered = crate::cleanup::Registered::new(dir.path());
     let summary = run(m.job(inputs, dir.path())?)
         .with_context(|| format!("regenerating from manifest '{mname}'"))?;
     if summary.outputs.len() != m.outputs.len() {

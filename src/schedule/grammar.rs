@@ -13,6 +13,9 @@ use super::dist::{Beta, Curve, Dist, Law};
 
 /// Largest accepted Beta parameter (the continued fraction needs O(sqrt(a+b)) terms).
 const MAX_BETA_PARAM: f64 = 1e6;
+/// Below this a Beta's mass crowds into the last representable doubles near 0 or 1, and
+/// its quantile can no longer be inverted monotonically in f64 (found by fuzzing).
+const MIN_BETA_PARAM: f64 = 1e-3;
 /// Tolerance on the sum of mixture weights.
 const WEIGHT_SUM_TOL: f64 = 1e-9;
 
@@ -303,14 +306,17 @@ impl<'a> Parser<'a> {
             "beta30" => Ok(Item::Dist(Dist::Beta(Beta::new(3.0, 7.0)))),
             "beta" => match nums.as_deref() {
                 Some(&[a, b])
-                    if a > 0.0 && b > 0.0 && a <= MAX_BETA_PARAM && b <= MAX_BETA_PARAM =>
+                    if (MIN_BETA_PARAM..=MAX_BETA_PARAM).contains(&a)
+                        && (MIN_BETA_PARAM..=MAX_BETA_PARAM).contains(&b) =>
                 {
                     Ok(Item::Dist(Dist::Beta(Beta::new(a, b))))
                 }
                 Some(&[a, b]) if a > 0.0 && b > 0.0 => Err(self.error_at(
                     text,
                     name.col,
-                    format!("beta parameters must be <= {MAX_BETA_PARAM}, got '{text}'"),
+                    format!(
+                        "beta parameters must be between {MIN_BETA_PARAM} and {MAX_BETA_PARAM}, got '{text}'"
+                    ),
                 )),
                 Some(&[_, _]) => Err(self.error_at(
                     text,

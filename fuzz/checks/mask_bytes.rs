@@ -1,0 +1,187 @@
+//! Arbitrary bytes as FASTA through the whole mask path. Bytes 0 and 1 pick the options,
+//! the rest is the input. Every input is masked by `fasta::process_block` directly; some are
+//! also run through `engine::run` (the real input path: sniffing, gzip decoding, cutting
+//! into blocks of a fuzzed size, the ordered writer), plain or gzip-wrapped, whose output
+//! must then be the same as the direct one. Errors are fine; panics and disagreements
+//! are not.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use protmask::engine::{self, Job, OutputPlan};
+use protmask::fasta::{Block, BlockOutput, FormatOptions, header_starts, process_block};
+use protmask::io::{Compression, Format, InputSource, OutputTarget};
+use protmask::mask::{Corruption, Masker, Mode, Timesteps};
+use protmask::report::RowWriter;
+use protmask::schedule::Schedule;
+
+/// Schedules parsed once (a table-based one takes milliseconds to build).
+fn schedules() -> &'static [Schedule; 4] {
+    static S: OnceLock<[Schedule; 4]> = OnceLock::new();
+    S.get_or_init(|| {
+        ["betalinear30", "0.5", "cosine", "uniform"].map(|s| Schedule::parse(s).unwrap())
+    })
+}
+
+/// A scratch directory per thread (regression tests run in parallel), removed when the
+/// thread ends.
+fn scratch() -> std::path::PathBuf {
+    thread_local! {
+        static D: tempfile::TempDir = tempfile::tempdir().expect("temp dir");
+    }
+    D.with(|d| d.path().to_path_buf())
+}
+
+struct Setup {
+    masker: Masker,
+    format: FormatOptions,
+}
+
+/// Options from the selector bytes. `a`: bit 0 mode, 1 corruption, 2 maskable,
+/// 3 replicates, 4 timesteps, 5 positions column, 6-7 schedule. `b`: bits 0-1 line width,
+/// 2-3 token (the rest picks the engine's block size and compression).
+fn setup(a: u8, b: u8) -> Setup {
+    let sel = a;
+    let bit = |i: u8| a >> i & 1 == 1;
+    let masker = Masker::new(
+        schedules()[usize::from(a >> 6)].clone(),
+        if bit(0) { Mode::Exact } else { Mode::Bernoulli },
+        if bit(1) {
+            Corruption::new(0.8, 0.1, 0.1).unwrap()
+        } else {
+            Corruption::MASK_ONLY
+        },
+        if bit(4) {
+            Timesteps::Stratified
+        } else {
+            Timesteps::Iid
+        },
+        bit(2).then_some(&b"ACDEFGHIKLMNPQRSTVWYacgt"[..]),
+        u64::from(sel) * 7919,
+    );
+    let format = FormatOptions {
+        line_width: [60, 0, 1, 7][usize::from(b & 3)],
+        token: [&b"_"[..], b"<mask>", b"#", b"X"][usize::from(b >> 2 & 3)].to_vec(),
+        replicates: if bit(3) { 2 } else { 1 },
+        rates_delimiter: Some(if bit(5) { b'\t' } else { b',' }),
+        positions: bit(5),
+    };
+    Setup { masker, format }
+}
+
+fn direct(data: &[u8], s: &Setup, with_headers: bool) -> Option<BlockOutput> {
+    let shifts: Vec<f64> = (1..=s.format.replicates)
+        .map(|k| s.masker.stratified_shift(k))
+        .collect();
+    let headers = header_starts(data);
+    let block = Block {
+        data,
+        file: "in",
+        first_index: 0,
+        headers: with_headers.then_some(&headers[..]),
+    };
+    let mut out = BlockOutput::default();
+    process_block(&block, &s.masker, &s.format, &shifts, &mut out)
+        .ok()
+        .map(|_| out)
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// The FASTA and rates table (header row stripped) that `engine::run` writes, or `None`
+/// if it fails.
+fn through_engine(input: &[u8], block_size: usize, s: Setup) -> Option<(Vec<u8>, Vec<u8>)> {
+    let dir = scratch();
+    let dir = dir.as_path();
+    let in_path = dir.join("in");
+    std::fs::write(&in_path, input).unwrap();
+    let out: PathBuf = dir.join("out.fa");
+    let rates = dir.join("rates.csv");
+    let _ = std::fs::remove_file(&out);
+    let job = Job {
+        inputs: vec![InputSource::Path(in_path.clone())],
+        output: OutputPlan::Single {
+            target: OutputTarget::Path(out.clone()),
+            compression: Compression::None,
+        },
+        rates: Some(rates.clone()),
+        format: s.format.clone(),
+        masker: s.masker,
+        threads: 2,
+        block_size,
+        progress: false,
+        digests: block_size.is_multiple_of(2),
+    };
+    engine::run(job).ok()?;
+    let fasta = std::fs::read(&out).unwrap();
+    let mut table = std::fs::read(&rates).unwrap();
+    let header = RowWriter::header(s.format.rates_delimiter.unwrap(), s.format.positions);
+    assert!(
+        table.starts_with(&header),
+        "rates table without its header row"
+    );
+    table.drain(..header.len());
+    // Rows name the file as given: make them comparable with the direct run's "in".
+    let name = in_path.display().to_string();
+    let text = String::from_utf8(table).expect("rates rows are UTF-8");
+    let text = text
+        .lines()
+        .map(|l| {
+            format!(
+                "in{}\n",
+                l.strip_prefix(name.as_str()).expect("file column")
+            )
+        })
+        .collect::<String>();
+    Some((fasta, text.into_bytes()))
+}
+
+/// One input: returns normally, or panics on a bug.
+pub fn run(data: &[u8]) {
+    let [a, b, rest @ ..] = data else {
+        return;
+    };
+    let (a, b) = (*a, *b);
+    let with_headers = direct(rest, &setup(a, b), true);
+    let without = direct(rest, &setup(a, b), false);
+    assert_eq!(
+        with_headers.as_ref().map(|o| (&o.fasta, &o.rates)),
+        without.as_ref().map(|o| (&o.fasta, &o.rates)),
+        "precomputed header offsets change the result"
+    );
+    if let Some(out) = &with_headers {
+        let recs = out.fasta.iter().filter(|&&b| b == b'>').count() as u64;
+        assert!(recs >= out.stats.records, "fewer headers than records");
+        assert!(out.stats.masked <= out.stats.eligible && out.stats.eligible <= out.stats.residues);
+    }
+
+    // The real input path, for inputs of modest size (it writes files and starts threads).
+    if rest.len() > 2048 {
+        return;
+    }
+    let gz = b & 16 != 0;
+    let input = if gz { gzip(rest) } else { rest.to_vec() };
+    // A plain input that happens to start like a compressed one is decoded as such.
+    let comparable = gz || Format::detect(rest) == Format::Plain;
+    let block_size = 1 + usize::from(b >> 5) * 9;
+    let via_engine = through_engine(&input, block_size, setup(a, b));
+    if comparable {
+        match (&with_headers, &via_engine) {
+            (Some(d), Some((fasta, rates))) => {
+                assert_eq!(&d.fasta, fasta, "engine FASTA differs from one whole block");
+                assert_eq!(&d.rates, rates, "engine rates differ from one whole block");
+            }
+            (None, None) => {}
+            (d, e) => panic!(
+                "one whole block {} but the engine (block size {block_size}, gzip {gz}) {}",
+                if d.is_some() { "succeeds" } else { "fails" },
+                if e.is_some() { "succeeds" } else { "fails" },
+            ),
+        }
+    }
+}

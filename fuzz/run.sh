@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Run every fuzz target of protmask for a while on the stable toolchain and say what it found.
+#
+#   bash fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]     (default: 60 s, all targets)
+#
+# cargo-fuzz drives libFuzzer, which wants nightly-only flags (-Zsanitizer=address and
+# friends); RUSTC_BOOTSTRAP=1 lets the stable compiler accept them. SANITIZER=none in the
+# environment builds without AddressSanitizer (faster, and needs no -Z flag for it).
+# Each target resumes from its corpus in fuzz/corpus/<target>/ (the seed-* files are kept
+# in git, what the fuzzer adds is not); crashes land in fuzz/artifacts/<target>/ and logs
+# in fuzz/logs/<target>.log. Exits 1 if any target crashed.
+set -uo pipefail
+
+secs=${1:-60}
+shift || true
+cd "$(dirname "$0")"
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    targets=(schedule_parse mask_bytes verify_pair)
+fi
+
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    echo "installing cargo-fuzz from crates.io..." >&2
+    cargo install cargo-fuzz --locked || exit 2
+fi
+export RUSTC_BOOTSTRAP=1
+sanitizer=${SANITIZER:-address}
+
+echo "building the fuzz targets (release, sanitizer: $sanitizer)..." >&2
+cargo fuzz build -O --sanitizer "$sanitizer" || exit 2
+
+# Per-target options: the longest input worth trying and a dictionary of useful tokens.
+opts_for() {
+    case "$1" in
+        schedule_parse) echo "-max_len=256 -dict=dict/schedule_parse.dict" ;;
+        mask_bytes) echo "-max_len=4096 -dict=dict/fasta.dict" ;;
+        verify_pair) echo "-max_len=8192 -dict=dict/fasta.dict" ;;
+        *) echo "" ;;
+    esac
+}
+
+mkdir -p logs
+summary=()
+crashed=0
+for t in "${targets[@]}"; do
+    mkdir -p "corpus/$t" "artifacts/$t"
+    before=$(find "artifacts/$t" -type f | wc -l)
+    echo "== $t: ${secs}s" >&2
+    # shellcheck disable=SC2046
+    cargo fuzz run -O --sanitizer "$sanitizer" "$t" -- \
+        -max_total_time="$secs" -timeout=20 -print_final_stats=1 $(opts_for "$t") \
+        >"logs/$t.log" 2>&1
+    status=$?
+    after=$(find "artifacts/$t" -type f | wc -l)
+    last=$(grep -E '^#[0-9]+' "logs/$t.log" | tail -1)
+    runs=$(sed -nE 's/^Done ([0-9]+) runs in ([0-9]+) second.*/\1 runs in \2 s/p' "logs/$t.log")
+    cov=$(sed -nE 's/.*cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).*exec\/s: ([0-9]+).*/cov \1, features \2, corpus \3, \4 exec\/s/p' <<<"$last")
+    if [ "$status" -ne 0 ] || [ "$after" -gt "$before" ]; then
+        crashed=1
+        found="CRASH (exit $status): $(ls -t "artifacts/$t" | head -1)"
+        grep -m1 -A1 "panicked at" "logs/$t.log" >&2 || grep -m1 "ERROR:" "logs/$t.log" >&2 || true
+    else
+        found="no crash"
+    fi
+    summary+=("$t: ${runs:-?}; ${cov:-?}; $found")
+done
+
+echo
+echo "fuzzing summary ($(date -u +%Y-%m-%dT%H:%MZ), ${secs}s per target, sanitizer $sanitizer):"
+printf '  %s\n' "${summary[@]}"
+echo "logs: fuzz/logs/; crashing inputs: fuzz/artifacts/<target>/ (reproduce:"
+echo "  RUSTC_BOOTSTRAP=1 cargo fuzz run -O <target> fuzz/artifacts/<target>/<file>)"
+exit $crashed
