@@ -146,5 +146,10 @@ fn bench_process_block(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_rate, bench_mask_record, bench_process_block);
+criterion_group! {
+    name = benches;
+    // No plots: criterion's plotting backend needs system fonts, which CI machines lack.
+    config = Criterion::default().without_plots();
+    targets = bench_rate, bench_mask_record, bench_process_block
+}
 criterion_main!(benches);
