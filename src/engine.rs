@@ -100,19 +100,14 @@ struct Work {
 #[derive(Default)]
 struct Recycler {
     inputs: Mutex<Vec<Vec<u8>>>,
-    outputs: Mutex<Vec<Vec<u8>>>,
+    fasta: Mutex<Vec<Vec<u8>>>,
+    rates: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Recycler {
     /// A buffer of at least `len` initialised bytes (contents unspecified).
     fn input(&self, len: usize) -> Vec<u8> {
-        let mut v = self
-            .inputs
-            .lock()
-            .map(|mut l| l.pop())
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let mut v = take(&self.inputs);
         if v.len() < len {
             v.resize(len, 0);
         }
@@ -120,26 +115,33 @@ impl Recycler {
     }
 
     fn give_input(&self, v: Vec<u8>) {
-        if let Ok(mut l) = self.inputs.lock() {
-            l.push(v);
-        }
+        give(&self.inputs, v);
     }
 
-    /// An empty buffer, with the capacity it had last time.
-    fn output(&self) -> Vec<u8> {
-        self.outputs
-            .lock()
-            .map(|mut l| l.pop())
-            .ok()
-            .flatten()
-            .unwrap_or_default()
+    /// Empty output buffers, with the capacity they had last time (each kind its own
+    /// pool, so a small rates buffer never has to grow into a FASTA one).
+    fn outputs(&self) -> (Vec<u8>, Vec<u8>) {
+        (take(&self.fasta), take(&self.rates))
     }
 
-    fn give_output(&self, mut v: Vec<u8>) {
-        v.clear();
-        if let Ok(mut l) = self.outputs.lock() {
-            l.push(v);
-        }
+    fn give_outputs(&self, mut fasta: Vec<u8>, mut rates: Vec<u8>) {
+        fasta.clear();
+        rates.clear();
+        give(&self.fasta, fasta);
+        give(&self.rates, rates);
+    }
+}
+
+fn take(pool: &Mutex<Vec<Vec<u8>>>) -> Vec<u8> {
+    pool.lock()
+        .ok()
+        .and_then(|mut l| l.pop())
+        .unwrap_or_default()
+}
+
+fn give(pool: &Mutex<Vec<Vec<u8>>>, v: Vec<u8>) {
+    if let Ok(mut l) = pool.lock() {
+        l.push(v);
     }
 }
 
@@ -325,8 +327,7 @@ pub fn run(job: Job) -> Result<Summary> {
                     r.write_all(&out.rates)
                         .with_context(|| format!("cannot write '{}'", path.display()))?;
                 }
-                shared.recycler.give_output(out.fasta);
-                shared.recycler.give_output(out.rates);
+                shared.recycler.give_outputs(out.fasta, out.rates);
                 if d.last
                     && let Some((_, o)) = per_file.take()
                 {
@@ -400,9 +401,10 @@ fn mask_work(w: Work, shared: &Shared) -> Result<BlockOutput> {
         first_index: w.first_index,
         headers: Some(&w.headers),
     };
+    let (fasta, rates) = shared.recycler.outputs();
     let mut out = BlockOutput {
-        fasta: shared.recycler.output(),
-        rates: shared.recycler.output(),
+        fasta,
+        rates,
         ..BlockOutput::default()
     };
     let result = process_block(

@@ -222,9 +222,10 @@ pub fn process_block(
             ));
         }
         let header = raw_header(data, start);
-        if let Some(&c) = header
-            .iter()
-            .find(|&&c| c < 0x20 && c != b'\t' || c == 0x7f)
+        // Folded without an early exit so it vectorises; looked at closely only if bad.
+        let control = |c: u8| (c < 0x20 && c != b'\t') | (c == 0x7f);
+        if header.iter().fold(false, |bad, &c| bad | control(c))
+            && let Some(&c) = header.iter().find(|&&c| control(c))
         {
             return Err(fail(
                 Some(id),
