@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Buffer under the decoders (and for plain input): large reads keep syscalls rare.
+/// Buffer under the decoders (which read from it in place). Plain input has none: the
+/// caller reads it in large blocks, and a buffer would only copy every byte twice.
 pub const INPUT_BUFFER_SIZE: usize = 1 << 20;
 
 /// Longest magic number we sniff (xz, 6 bytes).
@@ -256,9 +257,14 @@ pub(super) fn sniff_and_decode<R: Read + Send + 'static>(
     }
     let format = Format::detect(&head[..got]);
     let head = Cursor::new(head[..got].to_vec());
-    let buffered = BufReader::with_capacity(INPUT_BUFFER_SIZE, head.chain(raw));
+    let stream = head.chain(raw);
+    if format == Format::Plain {
+        // No buffer of our own: the caller reads in large blocks, straight from the file.
+        return Ok((format, Box::new(stream)));
+    }
+    let buffered = BufReader::with_capacity(INPUT_BUFFER_SIZE, stream);
     let reader: Box<dyn Read + Send> = match format {
-        Format::Plain => Box::new(buffered),
+        Format::Plain => unreachable!("returned above"),
         Format::Gzip => Box::new(DecodeGuard::new(
             flate2::bufread::MultiGzDecoder::new(buffered),
             format,
