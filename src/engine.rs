@@ -19,7 +19,8 @@ use memchr::memmem;
 
 use crate::fasta::{Block, BlockOutput, FormatOptions, Stats, header_starts, process_block};
 use crate::io::{
-    Compression, FileDigest, InputSource, Output, OutputTarget, PendingOutput, create_output_on,
+    Compression, FileDigest, InputSource, Output, OutputDigest, OutputTarget, PendingOutput,
+    create_output_on,
 };
 use crate::mask::Masker;
 use crate::progress::Progress;
@@ -66,7 +67,7 @@ pub struct OutputReport {
     pub path: String,
     /// FASTA records or table rows.
     pub records: u64,
-    pub digest: Option<FileDigest>,
+    pub digest: Option<OutputDigest>,
 }
 
 /// What a finished job reports.

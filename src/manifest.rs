@@ -66,6 +66,12 @@ pub struct FileEntry {
     /// FASTA records (replicates counted for outputs) or table rows.
     pub records: u64,
     pub sha256: String,
+    /// For a compressed output: size and SHA-256 of its uncompressed content, which stays
+    /// the same when only the compressor changes (absent from older manifests).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content_sha256: Option<String>,
 }
 
 impl Options {

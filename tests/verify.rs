@@ -356,6 +356,110 @@ fn a_manifest_regenerates_byte_identical_outputs_elsewhere() {
     );
 }
 
+/// A compressed output made by another compressor (here: gzip at level 1 instead of BGZF
+/// at level 6, as a future protmask or its deflate library might) still verifies: the
+/// manifest records the uncompressed content's SHA-256 too, and regeneration accepts an
+/// output whose content is identical. A manifest without content digests (older builds)
+/// is served by the recorded file given as MASKED. A different content still fails.
+#[test]
+fn a_compressed_output_regenerates_by_content_whatever_the_compressor() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "in.fa", std::fs::read(DATA).unwrap());
+    protmask()
+        .current_dir(d)
+        .args([
+            "mask",
+            "-q",
+            "in.fa",
+            "-o",
+            "masked.fa.gz",
+            "-r",
+            "rates.csv",
+        ])
+        .args(["--manifest", "manifest.json"])
+        .assert()
+        .success();
+    let mut content = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(d.join("masked.fa.gz")).unwrap())
+        .read_to_end(&mut content)
+        .unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("manifest.json")).unwrap()).unwrap();
+    let fasta = &manifest["outputs"][0];
+    assert_eq!(fasta["role"], "fasta");
+    assert_eq!(fasta["content_bytes"], content.len() as u64);
+    assert_eq!(
+        fasta["content_sha256"].as_str().unwrap(),
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&content))
+    );
+    // The plain rates table records no content digest: its bytes are its content.
+    assert!(manifest["outputs"][1].get("content_sha256").is_none());
+
+    // Recompress the same content differently and record that file instead.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(1));
+    gz.write_all(&content).unwrap();
+    let other = gz.finish().unwrap();
+    assert_ne!(other, std::fs::read(d.join("masked.fa.gz")).unwrap());
+    std::fs::write(d.join("masked.fa.gz"), &other).unwrap();
+    let recorded = |m: &mut serde_json::Value| {
+        m["outputs"][0]["sha256"] =
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&other)).into();
+        m["outputs"][0]["bytes"] = (other.len() as u64).into();
+    };
+    let write_manifest = |m: &serde_json::Value| {
+        std::fs::write(
+            d.join("manifest.json"),
+            serde_json::to_string_pretty(m).unwrap(),
+        )
+        .unwrap()
+    };
+    let verify = || {
+        protmask()
+            .current_dir(d)
+            .args(["verify", "in.fa", "masked.fa.gz", "-r", "rates.csv"])
+            .args(["--manifest", "manifest.json"])
+            .output()
+            .unwrap()
+    };
+    let mut m = manifest.clone();
+    recorded(&mut m);
+    write_manifest(&m);
+    let out = verify();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("1 outputs regenerate byte-identical, 1 more with identical content"),
+        "{stderr}"
+    );
+
+    // An older manifest without content digests: the recorded file given as MASKED serves.
+    let mut old = m.clone();
+    for key in ["content_bytes", "content_sha256"] {
+        old["outputs"][0].as_object_mut().unwrap().remove(key);
+    }
+    write_manifest(&old);
+    let out = verify();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A recorded content that differs from what the job gives is still a failure.
+    let mut wrong = m.clone();
+    wrong["outputs"][0]["content_sha256"] = "0".repeat(64).into();
+    write_manifest(&wrong);
+    let out = verify();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("does not reproduce fasta output") && stderr.contains("uncompressed"),
+        "{stderr}"
+    );
+}
+
 fn sha256_hex(p: &Path) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(std::fs::read(p).unwrap()))

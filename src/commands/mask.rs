@@ -118,30 +118,31 @@ fn write_manifest(
     input_names: &[String],
     summary: &Summary,
 ) -> Result<()> {
-    let digest_of = |d: &Option<crate::io::FileDigest>| {
-        d.clone()
-            .context("internal error: a digest was not computed")
-    };
+    let missing = || anyhow::anyhow!("internal error: a digest was not computed");
     let mut inputs = Vec::new();
     for (i, name) in input_names.iter().enumerate() {
-        let d = digest_of(&summary.input_digests[i])?;
+        let d = summary.input_digests[i].clone().ok_or_else(missing)?;
         inputs.push(FileEntry {
             role: None,
             path: name.clone(),
             bytes: d.bytes,
             records: summary.input_records[i],
             sha256: d.sha256,
+            content_bytes: None,
+            content_sha256: None,
         });
     }
     let mut outputs = Vec::new();
     for o in &summary.outputs {
-        let d = digest_of(&o.digest)?;
+        let d = o.digest.clone().ok_or_else(missing)?;
         outputs.push(FileEntry {
             role: Some(o.role.to_string()),
             path: o.path.clone(),
-            bytes: d.bytes,
+            bytes: d.stored.bytes,
             records: o.records,
-            sha256: d.sha256,
+            sha256: d.stored.sha256,
+            content_bytes: d.content.as_ref().map(|c| c.bytes),
+            content_sha256: d.content.map(|c| c.sha256),
         });
     }
     let manifest = Manifest {

@@ -50,10 +50,17 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         _ => None,
     };
     let seen = verify(&original, &masked, args.rates.as_deref(), &expect)?;
-    let mut regenerated = 0;
+    let mut regenerated = Regenerated::default();
     if let (Some(m), Some(path), Some(inputs)) = (&manifest, &args.manifest, recorded_inputs) {
         check_outputs(m, path, &masked, args.rates.as_deref())?;
-        regenerated = regenerate(m, path, inputs)?;
+        // The outputs given here match their recorded checksums: they can stand in for a
+        // content digest that an older manifest lacks.
+        let mut on_hand = Vec::new();
+        if let InputSource::Path(p) = &masked {
+            on_hand.push(p.clone());
+        }
+        on_hand.extend(args.rates.clone());
+        regenerated = regenerate(m, path, inputs, &on_hand)?;
     }
     if !args.quiet {
         let mut line = format!(
@@ -71,8 +78,16 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         }
         if manifest.is_some() {
             line.push_str(&format!(
-                "; manifest checksums match and {regenerated} outputs regenerate byte-identical"
+                "; manifest checksums match and {} outputs regenerate byte-identical",
+                regenerated.identical
             ));
+            if regenerated.same_content > 0 {
+                line.push_str(&format!(
+                    ", {} more with identical content once uncompressed (compressed by \
+                     another compressor version)",
+                    regenerated.same_content
+                ));
+            }
         }
         eprintln!("{line}");
     }
@@ -81,13 +96,24 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
 
 /// Size and SHA-256 of a file's bytes as stored (compressed or not).
 fn digest_file(path: &Path) -> Result<FileDigest> {
-    let mut f =
+    let f =
         std::fs::File::open(path).with_context(|| format!("cannot read '{}'", path.display()))?;
+    digest_reader(f, path)
+}
+
+/// Size and SHA-256 of a file's content once decompressed (as `mask` would read it).
+fn content_digest(path: &Path) -> Result<FileDigest> {
+    let (_, reader) = crate::io::open_input(&InputSource::Path(path.to_path_buf()))
+        .with_context(|| format!("cannot read '{}'", path.display()))?;
+    digest_reader(reader, path)
+}
+
+fn digest_reader(mut reader: impl Read, path: &Path) -> Result<FileDigest> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut bytes = 0u64;
     loop {
-        let n = f
+        let n = reader
             .read(&mut buf)
             .with_context(|| format!("cannot read '{}'", path.display()))?;
         if n == 0 {
@@ -187,8 +213,23 @@ fn check_outputs(
     Ok(())
 }
 
-/// Run the recorded job again and compare every output; returns how many there were.
-fn regenerate(m: &Manifest, manifest_path: &Path, inputs: Vec<InputSource>) -> Result<usize> {
+/// How the regenerated outputs compare with the recorded ones.
+#[derive(Default)]
+struct Regenerated {
+    /// Byte for byte.
+    identical: usize,
+    /// Compressed outputs whose uncompressed content is identical while the compressed
+    /// bytes differ (another compressor or compressor version made them).
+    same_content: usize,
+}
+
+/// Run the recorded job again and compare every output.
+fn regenerate(
+    m: &Manifest,
+    manifest_path: &Path,
+    inputs: Vec<InputSource>,
+    on_hand: &[PathBuf],
+) -> Result<Regenerated> {
     let mname = manifest_path.display();
     let dir = tempfile::Builder::new()
         .prefix(".protmask-verify-")
@@ -204,23 +245,56 @@ fn regenerate(m: &Manifest, manifest_path: &Path, inputs: Vec<InputSource>) -> R
             m.outputs.len()
         );
     }
+    let mut result = Regenerated::default();
     for (got, want) in summary.outputs.iter().zip(&m.outputs) {
         let d = got
             .digest
             .as_ref()
             .context("internal error: no digest of a regenerated output")?;
-        if !same(want, d) || got.records != want.records {
-            bail!(
-                "regenerating from manifest '{mname}' does not reproduce {} output '{}': SHA-256 \
-                 {} ({} records) recorded, {} ({} records) regenerated",
-                want.role.as_deref().unwrap_or("an"),
-                want.path,
-                want.sha256,
-                want.records,
-                d.sha256,
-                got.records
-            );
+        let records_agree = got.records == want.records;
+        if same(want, &d.stored) && records_agree {
+            result.identical += 1;
+            continue;
         }
+        let recorded_content = match (&want.content_sha256, want.content_bytes) {
+            (Some(sha), Some(bytes)) => Some(FileDigest {
+                bytes,
+                sha256: sha.clone(),
+            }),
+            // A manifest from before content digests: the recorded file itself, if given.
+            _ => match on_hand
+                .iter()
+                .find(|p| digest_file(p).is_ok_and(|f| same(want, &f)))
+            {
+                Some(p) => Some(content_digest(p)?),
+                None => None,
+            },
+        };
+        let content_agrees = matches!(
+            (&d.content, &recorded_content),
+            (Some(c), Some(r)) if c == r
+        );
+        if content_agrees && records_agree {
+            result.same_content += 1;
+            continue;
+        }
+        let content = match (&d.content, &recorded_content) {
+            (Some(c), Some(r)) => format!(
+                "; uncompressed, SHA-256 {} recorded, {} regenerated",
+                r.sha256, c.sha256
+            ),
+            _ => String::new(),
+        };
+        bail!(
+            "regenerating from manifest '{mname}' does not reproduce {} output '{}': SHA-256 \
+             {} ({} records) recorded, {} ({} records) regenerated{content}",
+            want.role.as_deref().unwrap_or("an"),
+            want.path,
+            want.sha256,
+            want.records,
+            d.stored.sha256,
+            got.records
+        );
     }
-    Ok(summary.outputs.len())
+    Ok(result)
 }

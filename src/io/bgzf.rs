@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::io::{self, Write};
 
-use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+use flate2::Crc;
 
 /// Largest uncompressed payload of one block (what htslib uses).
 pub const BLOCK_DATA_SIZE: usize = 0xff00;
@@ -18,10 +18,8 @@ pub const DEFAULT_LEVEL: u32 = 6;
 const HEADER_SIZE: usize = 18;
 const FOOTER_SIZE: usize = 8;
 const MAX_CDATA: usize = MAX_BLOCK_SIZE - HEADER_SIZE - FOOTER_SIZE;
-/// Deflate's output room: more than its worst case for one block (zlib's deflateBound),
-/// so deflate always finishes the block; a result over [`MAX_CDATA`] is then replaced by
-/// a stored block.
-const SCRATCH_SIZE: usize = 2 * BLOCK_DATA_SIZE;
+/// Deflate's output room: what fits in one block.
+const SCRATCH_SIZE: usize = MAX_CDATA;
 
 /// The empty block that ends every BGZF file.
 pub const EOF_BLOCK: [u8; 28] = [
@@ -30,10 +28,12 @@ pub const EOF_BLOCK: [u8; 28] = [
 ];
 
 /// A reusable raw-deflate state plus scratch space: compresses blocks one at a time.
-/// One per thread; cheaper than a fresh deflate state per block.
+/// One per thread; cheaper than a fresh deflate state per block. libdeflate, as htslib
+/// uses: it compresses a whole block in one call, faster than zlib-rs here and smaller
+/// (docs/performance.md).
 pub struct BlockCompressor {
     level: u32,
-    deflate: Compress,
+    deflate: libdeflater::Compressor,
     scratch: Vec<u8>,
 }
 
@@ -41,9 +41,11 @@ impl BlockCompressor {
     /// `level` is the deflate level, 0..=9 (larger values are clamped to 9).
     pub fn new(level: u32) -> Self {
         let level = level.min(9);
+        let lvl = libdeflater::CompressionLvl::new(level as i32)
+            .expect("levels 0 to 9 are valid libdeflate levels");
         BlockCompressor {
             level,
-            deflate: Compress::new(Compression::new(level), false),
+            deflate: libdeflater::Compressor::new(lvl),
             scratch: vec![0; SCRATCH_SIZE],
         }
     }
@@ -65,27 +67,12 @@ impl BlockCompressor {
 
     fn one_block(&mut self, data: &[u8], out: &mut Vec<u8>) {
         debug_assert!(data.len() <= BLOCK_DATA_SIZE);
-        self.deflate.reset();
-        let status = self
-            .deflate
-            .compress(data, &mut self.scratch, FlushCompress::Finish);
-        // Deflate's expansion of incompressible data can exceed the block limit (level 1
-        // reaches ~105%): then store the block.
-        let fits = matches!(status, Ok(Status::StreamEnd))
-            && self.deflate.total_in() == data.len() as u64
-            && self.deflate.total_out() as usize <= MAX_CDATA;
-        if fits {
-            let cdata_len = self.deflate.total_out() as usize;
-            write_block(out, data, Some(&self.scratch[..cdata_len]));
-        } else {
-            // Incompressible data that deflate could not fit in 65536 bytes: one stored
-            // deflate block instead, which always fits as data <= 0xff00.
-            write_block(out, data, None);
-            if !matches!(status, Ok(Status::StreamEnd)) {
-                // Never reuse an unfinished stream: zlib-rs 0.6.8 panics when `reset` follows
-                // a level-1 stream that ran out of output room. Start afresh instead.
-                self.deflate = Compress::new(Compression::new(self.level), false);
-            }
+        // Room for at most MAX_CDATA bytes: libdeflate fails rather than overrun it, and
+        // incompressible data that does not fit is stored instead (always fits, as
+        // data <= 0xff00).
+        match self.deflate.deflate_compress(data, &mut self.scratch) {
+            Ok(cdata_len) => write_block(out, data, Some(&self.scratch[..cdata_len])),
+            Err(_) => write_block(out, data, None),
         }
     }
 

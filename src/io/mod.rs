@@ -12,8 +12,8 @@ pub use input::{
     open_input_counted, open_input_hashed,
 };
 pub use output::{
-    Compression, FileDigest, Output, OutputTarget, PendingOutput, create_output, create_output_on,
-    same_file_guard,
+    Compression, FileDigest, Output, OutputDigest, OutputTarget, PendingOutput, create_output,
+    create_output_on, same_file_guard,
 };
 
 #[cfg(test)]

@@ -182,6 +182,24 @@ pub struct FileDigest {
     pub sha256: String,
 }
 
+impl FileDigest {
+    fn of((hasher, bytes): (Sha256, u64)) -> FileDigest {
+        FileDigest {
+            bytes,
+            sha256: hex::encode(hasher.finalize()),
+        }
+    }
+}
+
+/// The digests of a finished output: of its bytes as stored and, when it is compressed,
+/// of its uncompressed content (which, unlike the compressed bytes, no compressor version
+/// can change).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputDigest {
+    pub stored: FileDigest,
+    pub content: Option<FileDigest>,
+}
+
 enum Encoder {
     Plain(Sink),
     Gzip(BgzfWriter<Sink>),
@@ -269,6 +287,8 @@ pub struct Output {
     encoder: Option<Encoder>,
     commit: Commit,
     name: String,
+    /// For a compressed output with digests: SHA-256 and count of the uncompressed bytes.
+    content: Option<(Sha256, u64)>,
 }
 
 /// Open an output. For a path: the parent directory must exist (else an error naming the
@@ -299,11 +319,13 @@ pub fn create_output_on(
         OutputTarget::Path(path) => open_path(&path).map_err(|e| named(&name, e))?,
     };
     let sink = Sink::new(dest, digest);
+    let content = (digest && compression != Compression::None).then(|| (Sha256::new(), 0));
     let encoder = Encoder::new(sink, compression, pool).map_err(|e| named(&name, e))?;
     Ok(Output {
         encoder: Some(encoder),
         commit,
         name,
+        content,
     })
 }
 
@@ -372,7 +394,7 @@ impl Output {
 
     /// End the compressed stream, flush, and (for a file) rename the temp file onto the
     /// target. Errors name the output.
-    pub fn finish(self) -> io::Result<Option<FileDigest>> {
+    pub fn finish(self) -> io::Result<Option<OutputDigest>> {
         let pending = self.close()?;
         let digest = pending.digest.clone();
         pending.commit()?;
@@ -386,12 +408,13 @@ impl Output {
         let encoder = self.encoder.take();
         let commit = std::mem::replace(&mut self.commit, Commit::Nothing);
         let name = std::mem::take(&mut self.name);
+        let content = self.content.take().map(FileDigest::of);
         let mut digest = None;
         if let Some(encoder) = encoder {
             let sink = encoder.finish().map_err(|e| named(&name, e))?;
-            digest = sink.digest.map(|(h, bytes)| FileDigest {
-                bytes,
-                sha256: hex::encode(h.finalize()),
+            digest = sink.digest.map(|stored| OutputDigest {
+                stored: FileDigest::of(stored),
+                content,
             });
         }
         Ok(PendingOutput {
@@ -411,11 +434,21 @@ impl Output {
 
 impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.encoder()?.write(buf)
+        let n = self.encoder()?.write(buf)?;
+        if let Some((h, count)) = &mut self.content {
+            h.update(&buf[..n]);
+            *count += n as u64;
+        }
+        Ok(n)
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.encoder()?.write_all(buf)
+        self.encoder()?.write_all(buf)?;
+        if let Some((h, count)) = &mut self.content {
+            h.update(buf);
+            *count += buf.len() as u64;
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -428,7 +461,7 @@ pub struct PendingOutput {
     commit: Commit,
     name: String,
     /// Size and SHA-256 of the complete output, when asked for.
-    pub digest: Option<FileDigest>,
+    pub digest: Option<OutputDigest>,
 }
 
 impl PendingOutput {
