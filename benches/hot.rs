@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the hot functions: the rate of a record (`Schedule::rate`), the mask
 //! of a record (`Masker::mask_record`), and a whole block parsed, masked and formatted
-//! (`fasta::process_block`).
+//! (`fasta::process_block`), and one BGZF block's deflate, zlib-rs against libdeflate (the
+//! measurement behind using libdeflate for `.gz` output).
 //!
 //!   cargo bench --bench hot                 # all
 //!   cargo bench --bench hot -- rate         # a filter
@@ -146,10 +147,39 @@ fn bench_process_block(c: &mut Criterion) {
     group.finish();
 }
 
+/// Raw deflate of one full BGZF block (65280 bytes of masked FASTA) at level 6, each
+/// library with a state reused across blocks as the writer does.
+fn bench_bgzf_deflate(c: &mut Criterion) {
+    let data = synthetic_fasta(1 << 20);
+    let block = &data[..protmask::io::bgzf::BLOCK_DATA_SIZE];
+    let mut out = vec![0u8; 2 * block.len()];
+    let mut group = c.benchmark_group("bgzf_block_deflate_level6");
+    group.throughput(Throughput::Bytes(block.len() as u64));
+    let mut zlib = flate2::Compress::new(flate2::Compression::new(6), false);
+    group.bench_function("zlib-rs", |b| {
+        b.iter(|| {
+            zlib.reset();
+            zlib.compress(black_box(block), &mut out, flate2::FlushCompress::Finish)
+                .expect("deflate");
+            zlib.total_out()
+        })
+    });
+    let level = libdeflater::CompressionLvl::new(6).expect("level 6");
+    let mut libdeflate = libdeflater::Compressor::new(level);
+    group.bench_function("libdeflate", |b| {
+        b.iter(|| {
+            libdeflate
+                .deflate_compress(black_box(block), &mut out)
+                .expect("deflate")
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // No plots: criterion's plotting backend needs system fonts, which CI machines lack.
     config = Criterion::default().without_plots();
-    targets = bench_rate, bench_mask_record, bench_process_block
+    targets = bench_rate, bench_mask_record, bench_process_block, bench_bgzf_deflate
 }
 criterion_main!(benches);
