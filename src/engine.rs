@@ -234,6 +234,7 @@ pub fn run(job: Job) -> Result<Summary> {
         let cancelled = Arc::clone(&cancelled);
         let progress = progress.clone();
         let block_size = job.block_size;
+        let threads = job.threads;
         let pool = Arc::clone(&pool);
         let input_digests = Arc::clone(&input_digests);
         std::thread::Builder::new()
@@ -264,6 +265,7 @@ pub fn run(job: Job) -> Result<Summary> {
                         progress: &progress,
                         recycler: &shared.recycler,
                         digest: digests,
+                        inflate_on: (threads > 1).then_some(&pool),
                     };
                     let outcome = read_blocks(input, file, &how, &mut seq, &mut dispatch);
                     let outcome = outcome.map(|digest| {
@@ -428,6 +430,9 @@ struct ReadSettings<'a> {
     recycler: &'a Recycler,
     /// Compute the input's SHA-256.
     digest: bool,
+    /// Inflate BGZF input on this pool (with two or more workers; with one, the reader
+    /// inflates it, on its own core, as it does other compressed input).
+    inflate_on: Option<&'a Arc<rayon::ThreadPool>>,
 }
 
 /// Read one input and hand its blocks to `dispatch` (which returns false to stop).
@@ -445,14 +450,17 @@ fn read_blocks(
         progress,
         recycler,
         digest,
+        inflate_on,
     } = *how;
     let name = input.display_name();
     let size_at_open = crate::io::input_size(input);
     let counter = progress.counter(file);
     let hasher = digest.then(|| Arc::new(Mutex::new(Sha256::new())));
     let (_, mut reader) = match &hasher {
-        Some(h) => crate::io::open_input_hashed(input, Arc::clone(&counter), Arc::clone(h)),
-        None => crate::io::open_input_counted(input, Arc::clone(&counter)),
+        Some(h) => {
+            crate::io::open_input_hashed(input, Arc::clone(&counter), Arc::clone(h), inflate_on)
+        }
+        None => crate::io::open_input_counted(input, Arc::clone(&counter), inflate_on),
     }
     .map_err(|e| anyhow!("{e}"))?;
     progress.start_file(file);

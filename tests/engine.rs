@@ -1,5 +1,6 @@
 //! The parallel engine: the same bytes for any thread count and any block size (down to
-//! blocks smaller than one record), for plain, gzip and zstd input and output.
+//! blocks smaller than one record), for plain, gzip (BGZF or not) and zstd input, and
+//! plain, gzip and zstd output.
 
 mod common;
 
@@ -26,9 +27,22 @@ fn identical_for_threads_and_block_sizes_across_compressions() {
     let dir = tempfile::tempdir().unwrap();
     // Long records (up to ~2,300 residues) so that small blocks cut inside none of them.
     let text = synthetic_fasta(1500, 21) + &std::fs::read_to_string(DATA).unwrap();
+    // BGZF input is inflated on the workers (with -j 2 and more); a BGZF part followed by
+    // an ordinary gzip member switches to the serial decoder mid-file.
+    let bgzf = |bytes: &[u8]| {
+        use std::io::Write;
+        let mut w = protmask::io::BgzfWriter::new(Vec::new());
+        w.write_all(bytes).unwrap();
+        w.finish().unwrap()
+    };
+    let (head, tail) = text.as_bytes().split_at(text.len() / 2);
+    let mut mixed = bgzf(head);
+    mixed.extend(gzip(tail));
     let inputs = [
         write(dir.path(), "in.fa", &text),
         write(dir.path(), "in.fa.gz", gzip(text.as_bytes())),
+        write(dir.path(), "in.bgzf.gz", bgzf(text.as_bytes())),
+        write(dir.path(), "in.mixed.gz", mixed),
         write(
             dir.path(),
             "in.fa.zst",

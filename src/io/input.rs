@@ -3,6 +3,8 @@
 //! Invariants: the sniffed bytes are never lost; a truncated compressed stream is an
 //! `io::Error` at the end, never a silent short read; open errors name the file.
 
+use flate2::bufread::MultiGzDecoder;
+use rayon::ThreadPool;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::fs::File;
@@ -10,6 +12,8 @@ use std::io::{self, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use super::bgzf_read::{Fallback, ParallelBgzfReader};
 
 /// Buffer under the decoders (which read from it in place). Plain input has none: the
 /// caller reads it in large blocks, and a buffer would only copy every byte twice.
@@ -151,18 +155,20 @@ impl<R: Read> Read for CountingReader<R> {
 /// or corrupt compressed stream reads as an error such as
 /// `unexpected end of compressed stream (gzip; the file is truncated)`.
 pub fn open_input(src: &InputSource) -> io::Result<(Format, Box<dyn Read + Send>)> {
-    open_inner(src, None, None)
+    open_inner(src, None, None, None)
 }
 
 /// Like [`open_input`], and adds every byte read from the file or stdin (the compressed
 /// bytes) to `counter` as they are read. The counter runs up to one buffer
 /// ([`INPUT_BUFFER_SIZE`]) ahead of what the caller has decoded; it reaches the file size
 /// at the end.
+/// With a `pool`, BGZF input is inflated on it in parallel (see [`super::bgzf_read`]).
 pub fn open_input_counted(
     src: &InputSource,
     counter: Arc<AtomicU64>,
+    pool: Option<&Arc<ThreadPool>>,
 ) -> io::Result<(Format, Box<dyn Read + Send>)> {
-    open_inner(src, Some(counter), None)
+    open_inner(src, Some(counter), None, pool)
 }
 
 /// Like [`open_input_counted`], and feeds the same (compressed) bytes to `hasher`. A
@@ -171,8 +177,9 @@ pub fn open_input_hashed(
     src: &InputSource,
     counter: Arc<AtomicU64>,
     hasher: Arc<Mutex<Sha256>>,
+    pool: Option<&Arc<ThreadPool>>,
 ) -> io::Result<(Format, Box<dyn Read + Send>)> {
-    open_inner(src, Some(counter), Some(hasher))
+    open_inner(src, Some(counter), Some(hasher), pool)
 }
 
 /// The size and SHA-256 of a whole input read through [`open_input_hashed`], where
@@ -223,6 +230,7 @@ fn open_inner(
     src: &InputSource,
     counter: Option<Arc<AtomicU64>>,
     hasher: Option<Arc<Mutex<Sha256>>>,
+    pool: Option<&Arc<ThreadPool>>,
 ) -> io::Result<(Format, Box<dyn Read + Send>)> {
     let name = src.display_name();
     let raw: Box<dyn Read + Send> = match src {
@@ -235,13 +243,22 @@ fn open_inner(
         (None, Some(h)) => Box::new(CountingReader::new(raw, Arc::default()).hashing(h)),
         (None, None) => raw,
     };
-    let (format, reader) = sniff_and_decode(raw).map_err(|e| named(&name, e))?;
+    let (format, reader) = sniff_and_decode_on(raw, pool).map_err(|e| named(&name, e))?;
     Ok((format, reader))
 }
 
 /// Read the magic bytes, put them back in front of the stream and wrap the decoder.
+#[cfg(test)]
 pub(super) fn sniff_and_decode<R: Read + Send + 'static>(
+    raw: R,
+) -> io::Result<(Format, Box<dyn Read + Send>)> {
+    sniff_and_decode_on(raw, None)
+}
+
+/// [`sniff_and_decode`], inflating BGZF on `pool` when there is one.
+pub(super) fn sniff_and_decode_on<R: Read + Send + 'static>(
     mut raw: R,
+    pool: Option<&Arc<ThreadPool>>,
 ) -> io::Result<(Format, Box<dyn Read + Send>)> {
     // A single read (or BufReader::fill_buf) may return fewer bytes than the magic number
     // (pipes, stdin): loop until we have MAX_MAGIC bytes or EOF.
@@ -265,10 +282,16 @@ pub(super) fn sniff_and_decode<R: Read + Send + 'static>(
     let buffered = BufReader::with_capacity(INPUT_BUFFER_SIZE, stream);
     let reader: Box<dyn Read + Send> = match format {
         Format::Plain => unreachable!("returned above"),
-        Format::Gzip => Box::new(DecodeGuard::new(
-            flate2::bufread::MultiGzDecoder::new(buffered),
-            format,
-        )),
+        Format::Gzip => {
+            // BGZF block by block (in parallel with a pool), anything else by the
+            // multi-member decoder, from the first member that is not a BGZF block on.
+            let serial: Fallback = Box::new(|rest| Box::new(MultiGzDecoder::new(rest)));
+            let pending = pool.map_or(1, |p| p.current_num_threads() + 2);
+            Box::new(DecodeGuard::new(
+                ParallelBgzfReader::new(Box::new(buffered), pool.cloned(), pending, serial),
+                format,
+            ))
+        }
         Format::Bzip2 => Box::new(DecodeGuard::new(
             bzip2::bufread::MultiBzDecoder::new(buffered),
             format,

@@ -3,6 +3,7 @@
 //! extension or `--compress`, gzip as BGZF. Nothing here knows about FASTA.
 
 pub mod bgzf;
+pub mod bgzf_read;
 pub mod input;
 pub mod output;
 

@@ -264,7 +264,7 @@ fn counted_input_counts_compressed_bytes() {
     assert_eq!(input_size(&src), Some(bytes.len() as u64));
     assert_eq!(input_size(&InputSource::Stdin), None);
     let counter = Arc::new(AtomicU64::new(0));
-    let (_, mut r) = open_input_counted(&src, counter.clone()).unwrap();
+    let (_, mut r) = open_input_counted(&src, counter.clone(), None).unwrap();
     let mut got = Vec::new();
     r.read_to_end(&mut got).unwrap();
     assert!(got == data);
@@ -750,4 +750,139 @@ fn parallel_bgzf_is_byte_identical_to_serial_whatever_the_writes() {
     );
     let empty = ParallelBgzfWriter::new(Vec::new(), pool).finish().unwrap();
     assert_eq!(empty, bgzf(b""));
+}
+
+// ---------- BGZF read block by block, in parallel ----------
+
+fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
+    Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap(),
+    )
+}
+
+/// Read `bytes` as an input, inflating on a pool of `threads` (0 = no pool).
+fn read_bgzf(bytes: &[u8], threads: usize) -> io::Result<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_file(dir.path(), "in.gz", bytes);
+    let pool = (threads > 0).then(|| pool(threads));
+    let (fmt, mut r) = open_input_counted(
+        &InputSource::Path(p),
+        Arc::new(AtomicU64::new(0)),
+        pool.as_ref(),
+    )?;
+    assert_eq!(fmt, Format::Gzip);
+    let mut out = Vec::new();
+    r.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+#[test]
+fn bgzf_reads_the_same_with_any_pool() {
+    // 3 MB: about 46 blocks, so batches of 16 and several in flight.
+    let data = protein_text(3_000_000);
+    let bytes = bgzf(&data);
+    for threads in [0, 1, 2, 5] {
+        assert!(
+            read_bgzf(&bytes, threads).unwrap() == data,
+            "{threads} threads"
+        );
+    }
+    // Only the EOF block, and an empty block before it.
+    assert!(read_bgzf(&bgzf(b""), 2).unwrap().is_empty());
+}
+
+#[test]
+fn bgzf_then_ordinary_gzip_members_are_all_read() {
+    // A BGZF file with an ordinary gzip member appended, and the reverse: the reader
+    // hands over to the serial decoder at the first member that is not BGZF.
+    let a = protein_text(500_000);
+    let b = protein_text(70_000);
+    for threads in [0, 2] {
+        let mut bytes = bgzf(&a);
+        bytes.extend(gzip(&b));
+        let got = read_bgzf(&bytes, threads).unwrap();
+        assert!(
+            got.len() == a.len() + b.len() && got[..a.len()] == a[..] && got[a.len()..] == b[..]
+        );
+        let mut bytes = gzip(&b);
+        bytes.extend(bgzf(&a));
+        let got = read_bgzf(&bytes, threads).unwrap();
+        assert!(
+            got.len() == a.len() + b.len() && got[..b.len()] == b[..] && got[b.len()..] == a[..]
+        );
+    }
+}
+
+#[test]
+fn bgzf_made_by_htslib_bgzip_reads_as_the_original() {
+    // tests/data/bgzip/NC_000932.faa.gz: `bgzip -c data/NC_000932.faa` (htslib 1.16).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bytes = fs::read(root.join("tests/data/bgzip/NC_000932.faa.gz")).unwrap();
+    let original = fs::read(root.join("data/NC_000932.faa")).unwrap();
+    assert_eq!(&bytes[12..14], b"BC", "the file is BGZF");
+    for threads in [0, 2] {
+        assert!(read_bgzf(&bytes, threads).unwrap() == original);
+    }
+}
+
+#[test]
+fn bgzf_truncated_anywhere_is_an_error_in_order() {
+    let data = protein_text(400_000);
+    let bytes = bgzf(&data);
+    // Every 997th byte, and the bytes around the last block boundaries.
+    let cuts = (6..bytes.len() - EOF_BLOCK.len())
+        .step_by(997)
+        .chain((bytes.len() - EOF_BLOCK.len() - 3)..bytes.len())
+        .filter(|&c| c != bytes.len() - EOF_BLOCK.len());
+    for cut in cuts {
+        for threads in [0, 2] {
+            let err = match read_bgzf(&bytes[..cut], threads) {
+                Ok(got) => panic!("cut at {cut}: read {} bytes, no error", got.len()),
+                Err(e) => e,
+            };
+            assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "cut {cut}: {err}");
+            assert!(
+                err.to_string()
+                    .contains("unexpected end of compressed stream")
+            );
+        }
+    }
+}
+
+#[test]
+fn bgzf_corruption_is_named() {
+    let data = protein_text(300_000);
+    let bytes = bgzf(&data);
+    let bsize = |at: usize| usize::from(u16::from_le_bytes([bytes[at + 16], bytes[at + 17]])) + 1;
+    let second = bsize(0);
+    let third = second + bsize(second);
+    // A flipped bit in the CRC-32 of the second block.
+    let mut bad_crc = bytes.clone();
+    bad_crc[third - 8] ^= 1;
+    // An ISIZE over 64 KiB in the second block.
+    let mut bad_isize = bytes.clone();
+    bad_isize[third - 2] = 0x7f;
+    // Garbage deflate data in the second block.
+    let mut bad_data = bytes.clone();
+    for b in &mut bad_data[second + 18..second + 60] {
+        *b = 0xff;
+    }
+    for (case, bytes, needle) in [
+        ("crc", &bad_crc, "CRC-32 mismatch"),
+        ("isize", &bad_isize, "over 64 KiB"),
+        ("deflate", &bad_data, "BGZF block at byte"),
+    ] {
+        for threads in [0, 2] {
+            let err = read_bgzf(bytes, threads).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains("corrupt gzip stream") && msg.contains(needle),
+                "{case} {threads}: {msg}"
+            );
+            assert!(msg.contains(&format!("at byte {second}")), "{case}: {msg}");
+        }
+    }
 }
