@@ -75,6 +75,7 @@ need=()
 command -v seqkit >/dev/null 2>&1 || need+=(seqkit)
 [ -x /usr/bin/time ] || need+=(time)
 command -v pigz >/dev/null 2>&1 || need+=(pigz)
+command -v bgzip >/dev/null 2>&1 || need+=(tabix)
 if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]} with apt-get"
     apt_install "${need[@]}" || say "warning: could not install ${need[*]} (see $LOGDIR/apt.log); rows needing them will fail"
@@ -129,8 +130,21 @@ if [ ! -s "$INGZ" ]; then
     say "compressing with $GZIP_TOOL (ordinary gzip, not BGZF)"
     $GZIP_TOOL -c "$IN" >"$INGZ.part" && mv "$INGZ.part" "$INGZ" || die "compressing the input failed"
 fi
+# BGZF (what bgzip and protmask write), which protmask inflates on its worker pool.
+INBGZF="$IN.bgzf.gz"
+if [ ! -s "$INBGZF" ]; then
+    if command -v bgzip >/dev/null 2>&1; then
+        say "compressing with bgzip (BGZF)"
+        bgzip -c "$IN" >"$INBGZF.part" && mv "$INBGZF.part" "$INBGZF" || die "bgzip failed"
+    else
+        say "no bgzip: BGZF input made by protmask --schedule 0 (masks nothing)"
+        "$PROTMASK" mask -q --schedule 0 "$IN" -o "$INBGZF.part.gz" && mv "$INBGZF.part.gz" "$INBGZF" ||
+            die "making the BGZF input failed"
+    fi
+fi
 size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
 IN_BYTES=$(size_of "$IN"); INPY_BYTES=$(size_of "$INPY"); INGZ_BYTES=$(size_of "$INGZ")
+INBGZF_BYTES=$(size_of "$INBGZF")
 count_records() { # file (plain or gzip)
     if [ "$(head -c2 "$1" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then gzip -dc "$1" | grep -c '^>'
     else grep -c '^>' "$1"; fi
@@ -162,6 +176,10 @@ add_case pm_j2      "protmask mask -q -j2 IN -o out.fa"        - "$O/pm_j2.fa" "
 add_case seqkit_gz  "seqkit seq -w 60 IN.gz -o out.fa.gz (default -j $SEQKIT_DEFAULT_J)" - "$O/seqkit.fa.gz" "$IN_BYTES" "$IN_RECORDS" env -u SEQKIT_THREADS seqkit seq -w 60 "$INGZ" -o "$O/seqkit.fa.gz"
 add_case pm_gz_j1   "protmask mask -q -j1 IN.gz -o out.fa.gz"  - "$O/pm_gz_j1.fa.gz" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j1 "$INGZ" -o "$O/pm_gz_j1.fa.gz"
 add_case pm_gz_j2   "protmask mask -q -j2 IN.gz -o out.fa.gz"  - "$O/pm_gz_j2.fa.gz" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 "$INGZ" -o "$O/pm_gz_j2.fa.gz"
+add_case pm_gzp_j1  "protmask mask -q -j1 IN.gz -o out.fa"     - "$O/pm_gzp_j1.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j1 "$INGZ" -o "$O/pm_gzp_j1.fa"
+add_case pm_gzp_j2  "protmask mask -q -j2 IN.gz -o out.fa"     - "$O/pm_gzp_j2.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 "$INGZ" -o "$O/pm_gzp_j2.fa"
+add_case pm_bgzf_j1 "protmask mask -q -j1 IN.bgzf.gz -o out.fa" - "$O/pm_bgzf_j1.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j1 "$INBGZF" -o "$O/pm_bgzf_j1.fa"
+add_case pm_bgzf_j2 "protmask mask -q -j2 IN.bgzf.gz -o out.fa" - "$O/pm_bgzf_j2.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 "$INBGZF" -o "$O/pm_bgzf_j2.fa"
 add_case py_ref     "reference_mask.py IN$PY_MB -o out.fa -r rates.csv" - "$O/py_ref.fa" "$INPY_BYTES" "$INPY_RECORDS" "$PY" benches/reference_mask.py "$INPY" -o "$O/py_ref.fa" -r "$O/py_ref.csv"
 add_case pm_py_j2   "protmask mask -q -j2 IN$PY_MB -o out.fa -r rates.csv" - "$O/pm_py_j2.fa" "$INPY_BYTES" "$INPY_RECORDS" "$PROTMASK" mask -q -j2 "$INPY" -o "$O/pm_py_j2.fa" -r "$O/pm_py_j2.csv"
 
@@ -234,7 +252,7 @@ MACHINE=$(cat <<EOF
 | protmask | $("$PROTMASK" --version 2>/dev/null || echo '?'), $built; checkout at commit $commit${dirty:-} |
 | seqkit | $(seqkit version 2>/dev/null || echo missing) (default threads here: $SEQKIT_DEFAULT_J) |
 | python | $("$PY" -c 'import sys,numpy,Bio; print(sys.version.split()[0], "numpy", numpy.__version__, "biopython", Bio.__version__)') |
-| inputs | $IN_BYTES B plain ($IN_RECORDS records, gen_fasta.py --mb $MB --seed $SEED), $INGZ_BYTES B gzip ($GZIP_TOOL), $INPY_BYTES B for Python ($INPY_RECORDS records) |
+| inputs | $IN_BYTES B plain ($IN_RECORDS records, gen_fasta.py --mb $MB --seed $SEED), $INGZ_BYTES B gzip ($GZIP_TOOL), $INBGZF_BYTES B BGZF, $INPY_BYTES B for Python ($INPY_RECORDS records) |
 | runs | $REPEATS per command, round-robin; load average before $LOAD_BEFORE, after $LOAD_AFTER; timed part $((T_END - T_BENCH)) s, whole script $((T_END - T_START)) s |
 EOF
 )
@@ -300,6 +318,9 @@ info = []
 for name, a, b in (("protmask -j2 / cat", "pm_j2", "cat"),
                    ("protmask -j1 / seqkit -j 1", "pm_j1", "seqkit_j1"),
                    ("protmask -j2 / seqkit, gzip to gzip", "pm_gz_j2", "seqkit_gz"),
+                   ("protmask -j1 / -j2, gzip (pigz) to plain", "pm_gzp_j1", "pm_gzp_j2"),
+                   ("protmask -j1 / -j2, BGZF to plain", "pm_bgzf_j1", "pm_bgzf_j2"),
+                   ("protmask -j2, gzip (pigz) / BGZF input, to plain", "pm_gzp_j2", "pm_bgzf_j2"),
                    ("seqkit -j 1 / seqkit default", "seqkit_j1", "seqkit")):
     v = ratio(a, b)
     info.append(f"| {name} | {'n/a' if v is None else f'{v:.2f}x'} |")
