@@ -346,7 +346,7 @@ PYEOF
 say "report written to $OUT"
 
 if [ "$KEEP" != 1 ]; then
-    rm -rf "$OUTDIR" "$RAW" "$CASES" "$IN" "$INGZ" "$INPY"   # logs/ and .venv stay
+    rm -rf "$OUTDIR" "$RAW" "$CASES" "$IN" "$INGZ" "$INBGZF" "$INPY"   # logs/ and .venv stay
 else
     say "kept inputs, logs and raw timings in $DATA"
 fi
