@@ -364,9 +364,8 @@ fn a_manifest_regenerates_byte_identical_outputs_elsewhere() {
 #[test]
 fn a_compressed_output_regenerates_by_content_whatever_the_compressor() {
     use std::io::{Read, Write};
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    write(d, "in.fa", std::fs::read(DATA).unwrap());
+    let set = Set::new();
+    let d = set.dir.path();
     protmask()
         .current_dir(d)
         .args([
