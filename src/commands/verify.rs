@@ -52,14 +52,9 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
     let seen = verify(&original, &masked, args.rates.as_deref(), &expect)?;
     let mut regenerated = Regenerated::default();
     if let (Some(m), Some(path), Some(inputs)) = (&manifest, &args.manifest, recorded_inputs) {
-        check_outputs(m, path, &masked, args.rates.as_deref())?;
         // The outputs given here match their recorded checksums: they can stand in for a
         // content digest that an older manifest lacks.
-        let mut on_hand = Vec::new();
-        if let InputSource::Path(p) = &masked {
-            on_hand.push(p.clone());
-        }
-        on_hand.extend(args.rates.clone());
+        let on_hand = check_outputs(m, path, &masked, args.rates.as_deref())?;
         regenerated = regenerate(m, path, inputs, &on_hand)?;
     }
     if !args.quiet {
@@ -177,19 +172,21 @@ fn check_inputs(
     Ok(inputs)
 }
 
-/// MASKED and the rates table are files the manifest records.
+/// MASKED and the rates table are files the manifest records; returns them (the files,
+/// not stdin) with their digests.
 fn check_outputs(
     m: &Manifest,
     manifest_path: &Path,
     masked: &InputSource,
     rates: Option<&Path>,
-) -> Result<()> {
+) -> Result<Vec<(PathBuf, FileDigest)>> {
     let mname = manifest_path.display();
     let outputs_of = |role: &'static str| {
         m.outputs
             .iter()
             .filter(move |e| e.role.as_deref() == Some(role))
     };
+    let mut checked = Vec::new();
     if let InputSource::Path(p) = masked {
         let d = digest_file(p)?;
         if !outputs_of("fasta").any(|e| same(e, &d)) {
@@ -199,6 +196,7 @@ fn check_outputs(
                 d.sha256
             );
         }
+        checked.push((p.clone(), d));
     }
     if let Some(r) = rates {
         let d = digest_file(r)?;
@@ -209,8 +207,9 @@ fn check_outputs(
                 d.sha256
             );
         }
+        checked.push((r.to_path_buf(), d));
     }
-    Ok(())
+    Ok(checked)
 }
 
 /// How the regenerated outputs compare with the recorded ones.
@@ -228,7 +227,7 @@ fn regenerate(
     m: &Manifest,
     manifest_path: &Path,
     inputs: Vec<InputSource>,
-    on_hand: &[PathBuf],
+    on_hand: &[(PathBuf, FileDigest)],
 ) -> Result<Regenerated> {
     let mname = manifest_path.display();
     let dir = tempfile::Builder::new()
@@ -262,11 +261,8 @@ fn regenerate(
                 sha256: sha.clone(),
             }),
             // A manifest from before content digests: the recorded file itself, if given.
-            _ => match on_hand
-                .iter()
-                .find(|p| digest_file(p).is_ok_and(|f| same(want, &f)))
-            {
-                Some(p) => Some(content_digest(p)?),
+            _ => match on_hand.iter().find(|(_, d)| same(want, d)) {
+                Some((p, _)) => Some(content_digest(p)?),
                 None => None,
             },
         };
