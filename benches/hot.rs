@@ -10,9 +10,11 @@
 
 use std::hint::black_box;
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use protmask::fasta::{Block, BlockOutput, FormatOptions, process_block};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use protmask::config::MaskConfig;
+use protmask::engine::BlockMasker;
 use protmask::mask::{Corruption, Masker, Mode, Timesteps};
+use protmask::records::Block;
 use protmask::schedule::Schedule;
 
 /// A small deterministic generator (SplitMix64) for synthetic inputs.
@@ -106,7 +108,7 @@ fn bench_mask_record(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 i = (i + 1) & 1023;
-                m.mask_record(black_box(&ids[i]), black_box(&seq), 1, 0, 0.0, &mut marks)
+                m.mask_record(black_box(&ids[i]), black_box(&seq), 1, 0, &mut marks)
             })
         });
     }
@@ -115,33 +117,32 @@ fn bench_mask_record(c: &mut Criterion) {
 
 fn bench_process_block(c: &mut Criterion) {
     let data = synthetic_fasta(1 << 20);
-    let m = masker("betalinear30", Mode::Bernoulli);
-    let shifts = [m.stratified_shift(1)];
+    let config = MaskConfig {
+        preset: "esm3".into(),
+        schedule: Schedule::parse("betalinear30").expect("schedule"),
+        mode: Mode::Bernoulli,
+        mask_token: "_".into(),
+        corrupt: Corruption::MASK_ONLY,
+        maskable: None,
+        timesteps: Timesteps::Iid,
+        seed: 42,
+        replicates: 1,
+        line_width: 60,
+        positions: false,
+        compress: None,
+        outdir: false,
+    };
     let mut group = c.benchmark_group("process_block_1MiB");
     group.throughput(Throughput::Bytes(data.len() as u64));
     for (name, rates) in [("fasta", None), ("fasta+rates_csv", Some(b','))] {
-        let opts = FormatOptions {
-            line_width: 60,
-            token: b"_".to_vec(),
-            replicates: 1,
-            rates_delimiter: rates,
-            positions: false,
-        };
+        let worker = BlockMasker::with(&config, rates, vec!["bench.fa".into()]);
         let block = Block {
             data: &data,
-            file: "bench.fa",
             first_index: 0,
             headers: None,
         };
         group.bench_function(name, |b| {
-            b.iter_batched_ref(
-                || BlockOutput {
-                    fasta: Vec::with_capacity(data.len() + 4096),
-                    ..BlockOutput::default()
-                },
-                |out| process_block(&block, &m, &opts, &shifts, out).expect("valid block"),
-                BatchSize::LargeInput,
-            )
+            b.iter(|| worker.mask(black_box(&block), 0).expect("valid block"))
         });
     }
     group.finish();

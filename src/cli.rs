@@ -5,8 +5,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 use crate::io::Compression;
-use crate::mask::Corruption;
+use crate::mask::{Corruption, Mode, Timesteps};
 use crate::schedule::Schedule;
+use crate::sink::RatesTable;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -184,8 +185,8 @@ pub struct MaskArgs {
     pub outdir: Option<PathBuf>,
 
     /// Per-sequence table file,id,replicate,length,t,rate,masked: .csv or .tsv, optionally .gz/.bz2/.xz/.zst
-    #[arg(short, long, value_name = "PATH", help_heading = "OUTPUT")]
-    pub rates: Option<PathBuf>,
+    #[arg(short, long, value_name = "PATH", value_parser = parse_rates, help_heading = "OUTPUT")]
+    pub rates: Option<RatesTable>,
 
     /// Write a JSON provenance record (options, RNG scheme, inputs' and outputs' sizes, record counts and SHA-256) to PATH, last
     #[arg(long, value_name = "PATH", help_heading = "OUTPUT")]
@@ -219,11 +220,11 @@ pub struct MaskArgs {
 
     /// Timesteps: iid t ~ U(0,1) per record, or stratified (low-discrepancy over each input's records, in order) [preset's; esm3: iid]
     #[arg(long, value_enum, help_heading = "SCHEDULE")]
-    pub timesteps: Option<TimestepsArg>,
+    pub timesteps: Option<Timesteps>,
 
     /// bernoulli: each eligible position with probability r; exact: floor(r*L + U) positions [preset's; esm3: bernoulli]
     #[arg(long, value_enum, help_heading = "MASKING")]
-    pub mode: Option<ModeArg>,
+    pub mode: Option<Mode>,
 
     /// What a masked position becomes, one or more characters: _ (ESM3), <mask> (ESM-2, Hugging Face), # (EvoDiff) [preset's; esm3: _]
     #[arg(long, value_name = "STR", value_parser = parse_token, help_heading = "MASKING")]
@@ -272,25 +273,35 @@ pub enum PresetName {
     Mdlm,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ModeArg {
-    Bernoulli,
-    Exact,
+fn parse_rates(s: &str) -> Result<RatesTable, String> {
+    if s == "-" {
+        return Err(
+            "the rates table is written to a file, not stdout: name it .csv or .tsv".into(),
+        );
+    }
+    RatesTable::new(std::path::Path::new(s)).map_err(|e| e.to_string())
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum TimestepsArg {
-    Iid,
-    Stratified,
-}
-
-fn parse_token(s: &str) -> Result<String, String> {
+/// A token must stay one readable piece of a FASTA sequence line, and of the table's
+/// `;`-joined positions: printable ASCII, no whitespace, no leading `>`, no `;`.
+pub fn parse_token(s: &str) -> Result<String, String> {
     if s.is_empty() {
         return Err("the mask token must not be empty".into());
     }
+    let shown = s.escape_debug();
     if s.starts_with('>') || s.chars().any(char::is_whitespace) {
         return Err(format!(
-            "'{s}' cannot be a mask token: it must not start with '>' or contain whitespace"
+            "'{shown}' cannot be a mask token: it must not start with '>' or contain whitespace"
+        ));
+    }
+    if !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "'{shown}' cannot be a mask token: it must be printable ASCII (no control or non-ASCII characters)"
+        ));
+    }
+    if s.contains(';') {
+        return Err(format!(
+            "'{shown}' cannot be a mask token: ';' separates positions in the rates table"
         ));
     }
     Ok(s.to_string())

@@ -1,10 +1,16 @@
-//! Presets, and the one place raw flags become a resolved configuration.
+//! Presets, and the one place raw flags become the resolved configuration of a run.
 //!
-//! A preset fills in schedule, mode, token, corruption and timesteps; any of those given
-//! explicitly wins. Everything after this point sees only resolved, validated values.
+//! `MaskConfig` is built once, from the flags and the preset (an explicit flag wins over
+//! the preset), and everything after reads it: the masker, the output formats, and the
+//! manifest, whose `options` are this struct serialised. Regeneration deserialises it, so
+//! there is no second builder and no enum-to-string helper. A new masking option is a
+//! clap field, a field here, and the code that uses it (docs/design.md, "Option flow").
 
-use crate::cli::{ModeArg, PresetName, TimestepsArg};
-use crate::mask::{Corruption, Mode, Timesteps};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{MaskArgs, PresetName};
+use crate::io::Compression;
+use crate::mask::{Corruption, Masker, Mode, Timesteps};
 use crate::schedule::Schedule;
 
 /// The conventions of one model family (CONTRACT.md, "Presets").
@@ -82,75 +88,179 @@ pub fn preset(name: PresetName) -> &'static Preset {
         .expect("every PresetName has a preset")
 }
 
-/// The masking choices after the preset and explicit flags are combined.
-#[derive(Clone, Debug)]
-pub struct Resolved {
-    pub preset: &'static str,
+/// Everything that decides the output bytes of a run, resolved (preset applied). Its JSON
+/// form is a manifest's `options`; the field names are part of the manifest format.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MaskConfig {
+    pub preset: String,
+    /// Serialised as `schedule` (as given) and `schedule_resolved` (what regenerates it).
+    #[serde(flatten)]
     pub schedule: Schedule,
     pub mode: Mode,
-    pub token: String,
-    pub corruption: Corruption,
+    pub mask_token: String,
+    /// Fractions masked, replaced, kept.
+    pub corrupt: Corruption,
+    /// Eligible residues; `None` = all.
+    pub maskable: Option<String>,
     pub timesteps: Timesteps,
+    pub seed: u64,
+    pub replicates: u32,
+    /// Residues per FASTA line; 0 = unwrapped.
+    pub line_width: usize,
+    /// The rates table has a `positions` column.
+    pub positions: bool,
+    /// Compression of stdout, when the FASTA went there.
+    #[serde(with = "compression_name")]
+    pub compress: Option<Compression>,
+    /// One output per input (`--outdir`) rather than one output.
+    pub outdir: bool,
 }
 
-pub fn resolve(
-    preset_name: PresetName,
-    schedule: Option<Schedule>,
-    mode: Option<ModeArg>,
-    token: Option<String>,
-    corruption: Option<Corruption>,
-    timesteps: Option<TimestepsArg>,
-) -> Resolved {
-    let p = preset(preset_name);
-    let (m, r, k) = p.corruption;
-    Resolved {
-        preset: p.name,
-        schedule: schedule
-            .unwrap_or_else(|| Schedule::parse(p.schedule).expect("preset schedules are valid")),
-        mode: match mode {
-            Some(ModeArg::Bernoulli) => Mode::Bernoulli,
-            Some(ModeArg::Exact) => Mode::Exact,
-            None => p.mode,
-        },
-        token: token.unwrap_or_else(|| p.token.to_string()),
-        corruption: corruption
-            .unwrap_or_else(|| Corruption::new(m, r, k).expect("preset corruptions are valid")),
-        timesteps: match timesteps {
-            Some(TimestepsArg::Iid) => Timesteps::Iid,
-            Some(TimestepsArg::Stratified) => Timesteps::Stratified,
-            None => p.timesteps,
-        },
+impl MaskConfig {
+    /// The flags, with the preset filling in what was not given.
+    pub fn resolve(args: &MaskArgs) -> MaskConfig {
+        let p = preset(args.preset);
+        let (m, r, k) = p.corruption;
+        MaskConfig {
+            preset: p.name.to_string(),
+            schedule: args.schedule.clone().unwrap_or_else(|| {
+                Schedule::parse(p.schedule).expect("preset schedules are valid")
+            }),
+            mode: args.mode.unwrap_or(p.mode),
+            mask_token: args.mask_token.clone().unwrap_or_else(|| p.token.into()),
+            corrupt: args
+                .corrupt
+                .unwrap_or_else(|| Corruption::new(m, r, k).expect("preset corruptions are valid")),
+            maskable: args.maskable.clone(),
+            timesteps: args.timesteps.unwrap_or(p.timesteps),
+            seed: args.seed,
+            replicates: args.replicates,
+            line_width: args.line_width,
+            positions: args.positions,
+            compress: args.compress,
+            outdir: args.outdir.is_some(),
+        }
+    }
+
+    /// The masker these options describe, with the shifts of every replicate computed.
+    pub fn masker(&self) -> Masker {
+        Masker::new(
+            self.schedule.clone(),
+            self.mode,
+            self.corrupt,
+            self.timesteps,
+            self.maskable.as_deref().map(str::as_bytes),
+            self.seed,
+        )
+        .with_replicates(self.replicates)
+    }
+}
+
+/// `compress` as its `--compress` name (`"gz"`, ...) or null.
+mod compression_name {
+    use crate::io::Compression;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(c: &Option<Compression>, s: S) -> Result<S::Ok, S::Error> {
+        match c {
+            Some(c) => s.serialize_some(c.name()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Compression>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|n| n.parse().map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    fn resolve(flags: &[&str]) -> MaskConfig {
+        let argv = ["protmask", "mask"].iter().chain(flags);
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+        let crate::cli::Command::Mask(args) = cli.command else {
+            panic!("not mask")
+        };
+        MaskConfig::resolve(&args)
+    }
 
     #[test]
     fn every_preset_resolves_and_flags_override() {
-        for name in [
-            PresetName::Esm3,
-            PresetName::Esm2,
-            PresetName::Dplm,
-            PresetName::Evodiff,
-            PresetName::Mdlm,
-        ] {
-            let r = resolve(name, None, None, None, None, None);
-            assert_eq!(r.schedule.spec(), preset(name).schedule);
+        for p in PRESETS {
+            let c = resolve(&["--preset", p.name]);
+            assert_eq!(c.schedule.spec(), p.schedule);
+            assert_eq!((c.mode, c.timesteps), (p.mode, p.timesteps));
+            assert_eq!(c.mask_token, p.token);
         }
-        let r = resolve(
-            PresetName::Esm2,
-            Some("cosine".parse().unwrap()),
-            Some(ModeArg::Bernoulli),
-            Some("X".into()),
-            None,
-            None,
-        );
+        let c = resolve(&[
+            "--preset",
+            "esm2",
+            "--schedule",
+            "cosine",
+            "--mode",
+            "bernoulli",
+            "--mask-token",
+            "X",
+        ]);
         assert_eq!(
-            (r.schedule.spec(), r.mode, r.token.as_str()),
+            (c.schedule.spec(), c.mode, c.mask_token.as_str()),
             ("cosine", Mode::Bernoulli, "X")
         );
-        assert_eq!(r.corruption.random(), 0.1);
+        assert_eq!(c.corrupt.random(), 0.1);
+    }
+
+    /// The manifest's options are this struct as JSON: the field names and value forms of
+    /// manifests written before it existed still read, and a round trip is lossless.
+    #[test]
+    fn json_round_trip_and_the_recorded_field_names() {
+        let c = resolve(&["--preset", "mdlm", "--maskable", "ACD", "--compress", "zst"]);
+        let json = serde_json::to_value(&c).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut want = vec![
+            "preset",
+            "schedule",
+            "schedule_resolved",
+            "mode",
+            "mask_token",
+            "corrupt",
+            "maskable",
+            "timesteps",
+            "seed",
+            "replicates",
+            "line_width",
+            "positions",
+            "compress",
+            "outdir",
+        ];
+        let mut got = keys.clone();
+        want.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, want);
+        assert_eq!(json["mode"], "bernoulli");
+        assert_eq!(json["timesteps"], "stratified");
+        assert_eq!(json["compress"], "zst");
+        assert_eq!(json["corrupt"], serde_json::json!([1.0, 0.0, 0.0]));
+        let back: MaskConfig = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), json);
+        // A resolved schedule rebuilds the curve even if the given name were unknown.
+        let mut renamed = json.clone();
+        renamed["schedule"] = "some-future-name".into();
+        let back: MaskConfig = serde_json::from_value(renamed).unwrap();
+        assert_eq!(back.schedule.spec(), "some-future-name");
+        assert_eq!(back.schedule.rate(0.3), c.schedule.rate(0.3));
+        // A corruption that does not sum to 1 is refused on the way in.
+        let mut bad = json;
+        bad["corrupt"] = serde_json::json!([0.5, 0.1, 0.1]);
+        assert!(serde_json::from_value::<MaskConfig>(bad).is_err());
     }
 }

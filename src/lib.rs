@@ -1,25 +1,33 @@
 //! protmask: mask protein FASTA by the noise schedules of masked protein language models.
 //!
-//! The data flows one way: open input (`io`) -> cut into blocks and parse (`engine`,
-//! `fasta`) -> per-record RNG (`rng`) -> draw t, schedule gives r (`schedule`) -> choose
-//! and corrupt positions (`mask`) -> format -> write, with a rates row beside it
-//! (`report`). The library is usable without the CLI; `commands` holds the subcommands.
+//! The data flows one way: open input (`io`) -> cut into blocks and parse (`records`)
+//! -> per-record RNG (`rng`) -> draw t, schedule gives r (`schedule`) -> choose and
+//! corrupt positions (`mask`) -> format each output (`sink`: FASTA, rates table) ->
+//! write in order (`engine`). `config` resolves the flags once; `manifest` records a run
+//! and `check` verifies one. The library is usable without the CLI; `commands` holds the
+//! subcommands and nothing in the library imports from it.
 
+pub mod check;
 pub mod cleanup;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod engine;
-pub mod fasta;
 pub mod io;
 pub mod manifest;
 pub mod mask;
 pub mod plot;
 pub mod progress;
-pub mod report;
+pub mod records;
 pub mod rng;
 pub mod schedule;
-pub mod verify;
+pub mod sink;
+
+/// A usage error found after parsing (flags that cannot work together): exit 2, as
+/// clap's own usage errors do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 /// True when the error comes from writing to a closed pipe (`protmask mask x | head`),
 /// which is a normal way for a reader to stop, not a failure.

@@ -18,6 +18,10 @@ fn main() {
         if protmask::is_broken_pipe(&err) {
             std::process::exit(0);
         }
+        if let Some(usage) = err.downcast_ref::<protmask::UsageError>() {
+            eprintln!("error: {usage}\n\nFor more information, try '--help'.");
+            std::process::exit(2);
+        }
         eprintln!("protmask: error: {}", protmask::one_line(&err));
         std::process::exit(1);
     }

@@ -1,25 +1,25 @@
 //! The provenance record of a `mask` run (`--manifest`), and the way back from it to a job.
 //!
-//! A manifest holds everything that decides the output bytes (every resolved option, the
-//! RNG scheme version) and what the run read and wrote (path, size, records, SHA-256), so
-//! an evaluation set can be checked, and regenerated, years later. It carries no
-//! timestamp: the same run writes the same manifest.
+//! A manifest holds everything that decides the output bytes (the resolved configuration,
+//! serialised as it is, and the RNG scheme version) and what the run read and wrote
+//! (path, size, records, SHA-256), so an evaluation set can be checked, and regenerated,
+//! years later. It carries no timestamp: the same run writes the same manifest.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Job, OutputPlan};
-use crate::fasta::FormatOptions;
-use crate::io::{Compression, InputSource, OutputTarget};
-use crate::mask::{Corruption, Masker, Mode, Timesteps};
+use crate::config::MaskConfig;
+use crate::engine::{Input, Job, OutputPlan, Summary};
+use crate::io::{Compression, FileDigest, OutputTarget, create_output};
 use crate::rng::SCHEME_VERSION;
-use crate::schedule::Schedule;
+use crate::sink::RatesTable;
 
 pub const TOOL: &str = "protmask";
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Manifest {
     pub tool: String,
     pub version: String,
@@ -27,32 +27,10 @@ pub struct Manifest {
     /// The command line as typed (informative; regeneration uses `options`).
     pub command_line: Vec<String>,
     pub working_directory: String,
-    pub options: Options,
+    /// Every option that decides the output bytes, resolved (preset applied).
+    pub options: MaskConfig,
     pub inputs: Vec<FileEntry>,
     pub outputs: Vec<FileEntry>,
-}
-
-/// Every option that decides the output bytes, resolved (preset applied).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Options {
-    pub preset: String,
-    /// The schedule as given, and its fully resolved form.
-    pub schedule: String,
-    pub schedule_resolved: String,
-    pub mode: String,
-    pub mask_token: String,
-    /// Fractions masked, replaced, kept.
-    pub corrupt: [f64; 3],
-    pub maskable: Option<String>,
-    pub timesteps: String,
-    pub seed: u64,
-    pub replicates: u32,
-    pub line_width: usize,
-    pub positions: bool,
-    /// Compression of stdout, when the FASTA went there.
-    pub compress: Option<String>,
-    /// One output per input (`--outdir`) rather than one output.
-    pub outdir: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -74,56 +52,77 @@ pub struct FileEntry {
     pub content_sha256: Option<String>,
 }
 
-impl Options {
-    pub fn mode(&self) -> Result<Mode> {
-        match self.mode.as_str() {
-            "bernoulli" => Ok(Mode::Bernoulli),
-            "exact" => Ok(Mode::Exact),
-            other => bail!("unknown mode '{other}'"),
-        }
+impl FileEntry {
+    /// Whether `d` is this file's stored bytes.
+    pub fn stored_is(&self, d: &FileDigest) -> bool {
+        self.sha256 == d.sha256 && self.bytes == d.bytes
     }
 
-    pub fn timesteps(&self) -> Result<Timesteps> {
-        match self.timesteps.as_str() {
-            "iid" => Ok(Timesteps::Iid),
-            "stratified" => Ok(Timesteps::Stratified),
-            other => bail!("unknown timesteps '{other}'"),
-        }
-    }
-
-    pub fn corruption(&self) -> Result<Corruption> {
-        let [m, r, k] = self.corrupt;
-        Corruption::new(m, r, k).map_err(anyhow::Error::msg)
-    }
-
-    pub fn masker(&self) -> Result<Masker> {
-        let schedule = Schedule::parse(&self.schedule_resolved)?;
-        Ok(Masker::new(
-            schedule,
-            self.mode()?,
-            self.corruption()?,
-            self.timesteps()?,
-            self.maskable.as_deref().map(str::as_bytes),
-            self.seed,
-        ))
-    }
-}
-
-pub fn mode_name(m: Mode) -> &'static str {
-    match m {
-        Mode::Bernoulli => "bernoulli",
-        Mode::Exact => "exact",
-    }
-}
-
-pub fn timesteps_name(t: Timesteps) -> &'static str {
-    match t {
-        Timesteps::Iid => "iid",
-        Timesteps::Stratified => "stratified",
+    /// The recorded digest of the uncompressed content, if the manifest has it.
+    pub fn content(&self) -> Option<FileDigest> {
+        Some(FileDigest {
+            bytes: self.content_bytes?,
+            sha256: self.content_sha256.clone()?,
+        })
     }
 }
 
 impl Manifest {
+    /// The manifest of a finished run (which computed every digest, having a manifest).
+    pub fn of_run(job: &Job, summary: &Summary) -> Result<Manifest> {
+        let missing = || anyhow::anyhow!("internal error: a digest was not computed");
+        let mut inputs = Vec::new();
+        for (input, report) in job.inputs.iter().zip(&summary.inputs) {
+            let d = report.digest.clone().ok_or_else(missing)?;
+            inputs.push(FileEntry {
+                role: None,
+                path: input.name.clone(),
+                bytes: d.bytes,
+                records: report.records,
+                sha256: d.sha256,
+                content_bytes: None,
+                content_sha256: None,
+            });
+        }
+        let mut outputs = Vec::new();
+        for o in &summary.outputs {
+            let d = o.digest.clone().ok_or_else(missing)?;
+            outputs.push(FileEntry {
+                role: Some(o.role.to_string()),
+                path: o.path.clone(),
+                bytes: d.stored.bytes,
+                records: o.records,
+                sha256: d.stored.sha256,
+                content_bytes: d.content.as_ref().map(|c| c.bytes),
+                content_sha256: d.content.map(|c| c.sha256),
+            });
+        }
+        Ok(Manifest {
+            tool: TOOL.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            rng_scheme: SCHEME_VERSION,
+            command_line: std::env::args().collect(),
+            working_directory: std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            options: job.config.clone(),
+            inputs,
+            outputs,
+        })
+    }
+
+    /// Write it atomically.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(self)?;
+        text.push('\n');
+        let mut out = create_output(OutputTarget::Path(path.to_path_buf()), Compression::None)
+            .with_context(|| format!("cannot create manifest '{}'", path.display()))?;
+        out.write_all(text.as_bytes())
+            .with_context(|| format!("cannot write manifest '{}'", path.display()))?;
+        out.finish()?;
+        Ok(())
+    }
+
     pub fn read(path: &Path) -> Result<Manifest> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read manifest '{}'", path.display()))?;
@@ -158,9 +157,17 @@ impl Manifest {
         Ok(m)
     }
 
-    /// The recorded job, reading `inputs` (in the recorded order) and writing every
-    /// recorded output under `outdir` with its recorded file name (stdout as `stdout`).
-    pub fn job(&self, inputs: Vec<InputSource>, outdir: &Path) -> Result<Job> {
+    pub fn outputs_of<'a>(&'a self, role: &'a str) -> impl Iterator<Item = &'a FileEntry> {
+        self.outputs
+            .iter()
+            .filter(move |e| e.role.as_deref() == Some(role))
+    }
+
+    /// The recorded job, reading `sources` (one per recorded input, in order; each named
+    /// as recorded, so the rates table's `file` column is the recorded one wherever the
+    /// inputs are now) and writing every recorded output under `outdir` with its recorded
+    /// file name (stdout as `stdout`), with a manifest there too.
+    pub fn job(&self, sources: Vec<crate::io::InputSource>, outdir: &Path) -> Result<Job> {
         let o = &self.options;
         let in_outdir = |p: &str| -> PathBuf {
             let name = Path::new(p)
@@ -168,15 +175,7 @@ impl Manifest {
                 .map_or_else(|| "stdout".into(), |n| n.to_owned());
             outdir.join(name)
         };
-        let fasta: Vec<&FileEntry> = self
-            .outputs
-            .iter()
-            .filter(|e| e.role.as_deref() == Some("fasta"))
-            .collect();
-        let rates = self
-            .outputs
-            .iter()
-            .find(|e| e.role.as_deref() == Some("rates"));
+        let fasta: Vec<&FileEntry> = self.outputs_of("fasta").collect();
         let output = if o.outdir {
             OutputPlan::PerFile {
                 paths: fasta.iter().map(|e| in_outdir(&e.path)).collect(),
@@ -188,37 +187,36 @@ impl Manifest {
                     fasta.len()
                 );
             };
-            let compression = match (&o.compress, single.path.as_str()) {
-                (Some(c), "-") => c.parse().map_err(anyhow::Error::msg)?,
-                (None, "-") => Compression::None,
-                (_, path) => Compression::from_path(Path::new(path)),
+            let compression = match single.path.as_str() {
+                "-" => o.compress.unwrap_or(Compression::None),
+                path => Compression::from_path(Path::new(path)),
             };
             OutputPlan::Single {
                 target: OutputTarget::Path(in_outdir(&single.path)),
                 compression,
             }
         };
-        let rates_path = rates.map(|r| in_outdir(&r.path));
-        let rates_delimiter = match &rates_path {
-            Some(p) => Some(crate::commands::mask::rates_delimiter(p)?),
+        let rates = match self.outputs_of("rates").next() {
+            Some(r) => Some(RatesTable::new(&in_outdir(&r.path))?),
             None => None,
         };
+        let inputs = sources
+            .into_iter()
+            .zip(&self.inputs)
+            .map(|(source, entry)| Input {
+                source,
+                name: entry.path.clone(),
+            })
+            .collect();
         Ok(Job {
+            config: o.clone(),
             inputs,
-            output,
-            rates: rates_path,
-            format: FormatOptions {
-                line_width: o.line_width,
-                token: o.mask_token.as_bytes().to_vec(),
-                replicates: o.replicates,
-                rates_delimiter,
-                positions: o.positions,
-            },
-            masker: o.masker()?,
+            fasta: output,
+            rates,
+            manifest: Some(outdir.join(".manifest.json")),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             block_size: crate::engine::DEFAULT_BLOCK_SIZE as usize,
             progress: false,
-            digests: true,
         })
     }
 }

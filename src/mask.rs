@@ -9,7 +9,10 @@ use crate::rng::{Draws, SeedKey};
 use crate::schedule::Schedule;
 
 /// How many of the L eligible positions are selected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Each eligible position independently with probability r: k ~ Binomial(L, r).
     Bernoulli,
@@ -18,7 +21,10 @@ pub enum Mode {
 }
 
 /// How timesteps are drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Timesteps {
     /// t ~ U(0,1) from the record's own stream.
     Iid,
@@ -30,7 +36,9 @@ pub enum Timesteps {
 pub const STANDARD_RESIDUES: &[u8; 20] = b"ACDEFGHIKLMNPQRSTVWY";
 
 /// Fractions of the selected positions that are masked, replaced, kept. Always sums to 1.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// In a manifest: `[mask, random, keep]`, checked again when read.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "[f64; 3]", try_from = "[f64; 3]")]
 pub struct Corruption {
     mask: f64,
     random: f64,
@@ -70,6 +78,19 @@ impl Corruption {
     /// Every selected position becomes the token (no replacement, no keeping).
     pub fn is_mask_only(&self) -> bool {
         self.mask == 1.0
+    }
+}
+
+impl From<Corruption> for [f64; 3] {
+    fn from(c: Corruption) -> [f64; 3] {
+        [c.mask(), c.random(), c.keep()]
+    }
+}
+
+impl TryFrom<[f64; 3]> for Corruption {
+    type Error = String;
+    fn try_from([m, r, k]: [f64; 3]) -> Result<Self, String> {
+        Corruption::new(m, r, k)
     }
 }
 
@@ -113,6 +134,10 @@ pub struct Marks {
     /// instead of looking at every position.
     pub drawn: Vec<u32>,
     pub drawn_selected: bool,
+    /// `drawn` lists every drawn position. Not so for sequences longer than
+    /// `DRAWN_LIMIT`, where the list (4 bytes a position) would cost more memory than the
+    /// record: formatting then reads `by_position`.
+    pub drawn_complete: bool,
     /// The random stream, kept to be restarted for the next record (cheaper than a new one).
     draws: Option<Draws>,
 }
@@ -145,6 +170,8 @@ pub struct Masker {
     /// `None`: every position is eligible.
     pub maskable: Option<Box<[bool; 256]>>,
     key: SeedKey,
+    /// `stratified_shift(k)` of replicates 1..=len, computed once (`with_replicates`).
+    shifts: Vec<f64>,
 }
 
 impl Masker {
@@ -170,11 +197,25 @@ impl Masker {
             timesteps,
             maskable,
             key: SeedKey::new(seed),
+            shifts: Vec::new(),
         }
     }
 
-    pub fn seed(&self) -> u64 {
-        self.key.seed()
+    /// Compute the stratification shifts of replicates 1..=n ahead, so that records do not
+    /// each draw theirs (any other replicate still works, computing its shift per call).
+    pub fn with_replicates(mut self, n: u32) -> Self {
+        self.shifts = (1..=n).map(|k| self.stratified_shift(k)).collect();
+        self
+    }
+
+    fn shift(&self, replicate: u32) -> f64 {
+        match self.timesteps {
+            Timesteps::Iid => 0.0,
+            Timesteps::Stratified => match self.shifts.get(replicate as usize - 1) {
+                Some(&s) => s,
+                None => self.stratified_shift(replicate),
+            },
+        }
     }
 
     /// The rotation of the stratified sequence for one replicate: the first draw of the
@@ -197,12 +238,11 @@ impl Masker {
     /// The (t, rate) that `mask_record` draws for a record `id` (replicate 1, the first
     /// record of its input): the sampler behind `protmask schedule --samples`.
     pub fn sample_rate(&self, id: &[u8]) -> (f64, f64) {
-        let shift = self.stratified_shift(1);
-        self.timestep_and_rate(&mut self.key.draws(1, id), 0, shift)
+        self.timestep_and_rate(&mut self.key.draws(1, id), 0, self.shift(1))
     }
 
     /// Decide the mask of one record. `index` is the 0-based record number within its
-    /// input (used only by stratified timesteps, with `shift` from `stratified_shift`).
+    /// input (used only by stratified timesteps). `replicate` counts from 1.
     /// `marks` is cleared and filled with one `mark` per sequence position.
     pub fn mask_record(
         &self,
@@ -210,9 +250,9 @@ impl Masker {
         seq: &[u8],
         replicate: u32,
         index: u64,
-        shift: f64,
         marks: &mut Marks,
     ) -> Outcome {
+        let shift = self.shift(replicate);
         match marks.draws.as_mut() {
             Some(d) => self.key.restart(d, replicate, id),
             None => marks.draws = Some(self.key.draws(replicate, id)),
@@ -242,10 +282,12 @@ impl Masker {
         match &eligible {
             None => {
                 marks.drawn_selected = choose(draws, by_position, k, &mut marks.drawn);
+                marks.drawn_complete = seq.len() <= DRAWN_LIMIT;
             }
             Some(idx) => {
                 let mut chosen = vec![mark::NONE; length];
                 marks.drawn_selected = choose(draws, &mut chosen, k, &mut marks.drawn);
+                marks.drawn_complete = length <= DRAWN_LIMIT;
                 for (e, &c) in chosen.iter().enumerate() {
                     by_position[idx[e] as usize] = c;
                 }
@@ -286,10 +328,14 @@ pub fn stratified_t(index: u64, shift: f64) -> f64 {
     if t >= 1.0 { t - 1.0 } else { t }
 }
 
+/// Sequences (eligible index spaces) longer than this keep no list of drawn positions.
+pub const DRAWN_LIMIT: usize = 1 << 20;
+
 /// Select exactly `k` of `flags.len()` positions uniformly (all subsets equally likely),
 /// setting them to `mark::TOKEN` (`flags` must come all `mark::NONE`). Floyd's algorithm; when more than half are selected it
 /// draws the unselected ones instead. Draws are 16-bit when the length is at most 65536,
-/// 64-bit otherwise. The drawn positions are appended to `drawn`; returns whether they
+/// 64-bit otherwise. The drawn positions are appended to `drawn` (up to `DRAWN_LIMIT`
+/// positions); returns whether they
 /// are the selected ones.
 fn choose(draws: &mut Draws, flags: &mut [u8], k: usize, drawn: &mut Vec<u32>) -> bool {
     let n = flags.len();
@@ -315,13 +361,20 @@ fn choose(draws: &mut Draws, flags: &mut [u8], k: usize, drawn: &mut Vec<u32>) -
             flags[at] = mark_picked;
             at as u32
         }));
-    } else {
+    } else if n <= DRAWN_LIMIT {
         drawn.extend((n - pick..n).map(|j| {
             let r = draws.below_u64(j as u64 + 1) as usize;
             let at = if flags[r] == mark_picked { j } else { r };
             flags[at] = mark_picked;
             at as u32
         }));
+    } else {
+        // The same draws, without the list (see `Marks::drawn_complete`).
+        for j in n - pick..n {
+            let r = draws.below_u64(j as u64 + 1) as usize;
+            let at = if flags[r] == mark_picked { j } else { r };
+            flags[at] = mark_picked;
+        }
     }
     selected
 }
@@ -463,14 +516,7 @@ mod tests {
         let mut marks = Marks::default();
         for i in 0..100 {
             let id = format!("sample{i}");
-            let o = m.mask_record(
-                id.as_bytes(),
-                b"ACDEF",
-                1,
-                0,
-                m.stratified_shift(1),
-                &mut marks,
-            );
+            let o = m.mask_record(id.as_bytes(), b"ACDEF", 1, 0, &mut marks);
             assert_eq!(m.sample_rate(id.as_bytes()), (o.t, o.rate));
         }
     }
@@ -490,7 +536,7 @@ mod tests {
         let mut marks = Marks::default();
         for i in 0..2000 {
             let id = format!("r{i}");
-            let o = m.mask_record(id.as_bytes(), &seq, 1, 0, 0.0, &mut marks);
+            let o = m.mask_record(id.as_bytes(), &seq, 1, 0, &mut marks);
             let rl = o.rate * 137.0;
             assert!(o.masked == rl.floor() as usize || o.masked == rl.ceil() as usize);
             assert_eq!(marks.iter().filter(|&&x| x != mark::NONE).count(), o.masked);
@@ -506,7 +552,7 @@ mod tests {
         let ks: Vec<f64> = (0..20_000)
             .map(|i| {
                 let id = format!("s{i}");
-                let o = m.mask_record(id.as_bytes(), &seq, 1, 0, 0.0, &mut marks);
+                let o = m.mask_record(id.as_bytes(), &seq, 1, 0, &mut marks);
                 assert_eq!(marks.iter().filter(|&&x| x != mark::NONE).count(), o.masked);
                 o.masked as f64
             })
@@ -527,7 +573,7 @@ mod tests {
             let mut hits = [0u32; 10];
             for i in 0..20_000 {
                 let id = format!("p{i}");
-                m.mask_record(id.as_bytes(), &seq, 1, 0, 0.0, &mut marks);
+                m.mask_record(id.as_bytes(), &seq, 1, 0, &mut marks);
                 for (h, &x) in hits.iter_mut().zip(marks.iter()) {
                     *h += u32::from(x != mark::NONE);
                 }
@@ -552,7 +598,7 @@ mod tests {
         let (mut tok, mut rnd, mut kept) = (0u32, 0u32, 0u32);
         for i in 0..2000 {
             let id = format!("c{i}");
-            m.mask_record(id.as_bytes(), &seq, 1, 0, 0.0, &mut marks);
+            m.mask_record(id.as_bytes(), &seq, 1, 0, &mut marks);
             for &x in marks.iter() {
                 match x {
                     mark::NONE => {}
@@ -582,7 +628,7 @@ mod tests {
         });
         let seq = b"AKAKKAAK";
         let mut marks = Marks::default();
-        let o = m.mask_record(b"id", seq, 1, 0, 0.0, &mut marks);
+        let o = m.mask_record(b"id", seq, 1, 0, &mut marks);
         assert_eq!(o.length, 4);
         assert_eq!(o.masked, 4);
         for (i, &c) in seq.iter().enumerate() {

@@ -76,10 +76,6 @@ impl SeedKey {
         }
     }
 
-    pub fn seed(&self) -> u64 {
-        self.seed
-    }
-
     /// The draws of one record (or, with the empty ID that no record may have, of the
     /// run-wide stratification shift of one replicate).
     pub fn draws(&self, replicate: u32, id: &[u8]) -> Draws {

@@ -70,7 +70,13 @@ fn bad_record_deep_in_a_file_is_named() {
         fails(
             &p,
             &["-j", j, "--block-size", "5000"],
-            &["deep.fa", "record 3001", "(broken)", "'1'", "position 3"],
+            &[
+                "deep.fa",
+                "record 3001",
+                "(broken)",
+                "'1'",
+                "position 2 (0-based)",
+            ],
         );
     }
 }
@@ -151,14 +157,17 @@ fn output_that_is_an_input_is_refused_before_reading() {
         .clone();
     assert!(String::from_utf8_lossy(&out.stderr).contains("same file"));
     assert_eq!(std::fs::read_to_string(&p).unwrap(), ">a\nMK\n");
-    // The rates table too, and an outdir that would write over its input.
+    // The rates table too (named as a table), and an outdir that would write over its
+    // input.
+    let table = write(dir.path(), "x.csv", ">a\nMK\n");
     protmask()
         .arg("mask")
-        .arg(&p)
+        .arg(&table)
         .args(["-o", "-", "-r"])
-        .arg(&p)
+        .arg(&table)
         .assert()
         .code(1);
+    assert_eq!(std::fs::read_to_string(&table).unwrap(), ">a\nMK\n");
     protmask()
         .arg("mask")
         .arg(&p)
@@ -217,9 +226,37 @@ fn bad_paths_are_runtime_errors() {
             .clone();
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    assert!(run(&["-r", "rates.txt"]).contains(".csv or .tsv"));
     assert!(run(&["-o", "/nonexistent/dir/out.fa"]).contains("/nonexistent/dir/out.fa"));
+}
+
+/// Issue 12, point 9: flags that cannot work together, or a table name that is neither
+/// CSV nor TSV, are usage errors (exit 2), before anything is read or written.
+#[test]
+fn issue12_9_usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "x.fa", ">a\nMK\n");
     let out = dir.path().join("o.fa");
-    assert!(run(&["--compress", "gz", "-o", out.to_str().unwrap()]).contains("--compress"));
+    let o = out.to_str().unwrap();
+    let d = dir.path().join("d");
+    let d = d.to_str().unwrap();
+    for (stdin, args, needle) in [
+        (false, vec!["-r", "rates.txt"], ".csv or .tsv"),
+        (false, vec!["-r", "-"], "not stdout"),
+        (false, vec!["--compress", "gz", "-o", o], "--compress"),
+        (true, vec!["-O", d], "stdin"),
+    ] {
+        let mut cmd = protmask();
+        cmd.arg("mask");
+        if stdin {
+            cmd.write_stdin(">a\nMK\n");
+        } else {
+            cmd.arg(&p);
+        }
+        let res = cmd.args(&args).assert().code(2).get_output().clone();
+        let stderr = String::from_utf8_lossy(&res.stderr);
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panick"));
+    }
     assert!(!out.exists());
+    assert!(!std::path::Path::new(d).exists(), "-O made its directory");
 }

@@ -16,13 +16,14 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use protmask::engine::{self, DEFAULT_BLOCK_SIZE, Job, OutputPlan};
-use protmask::fasta::{Block, BlockOutput, FormatOptions, process_block};
+use protmask::check::{Expect, verify};
+use protmask::config::MaskConfig;
+use protmask::engine::{self, BlockMasker, DEFAULT_BLOCK_SIZE, Input, Job, OutputPlan, Stats};
 use protmask::io::{Compression, InputSource, OutputTarget};
 use protmask::mask::{Corruption, Marks, Masker, Mode, STANDARD_RESIDUES, Timesteps, mark};
-use protmask::report::RowWriter;
+use protmask::records::Block;
 use protmask::schedule::Schedule;
-use protmask::verify::{Expect, verify};
+use protmask::sink::{RatesFormat, RatesTable};
 
 const SPECS: &[&str] = &[
     "betalinear30",
@@ -88,27 +89,33 @@ impl Cfg {
         TOKENS[self.token].as_bytes()
     }
     fn masker(&self) -> Masker {
-        Masker::new(
-            schedule(self.schedule),
-            self.mode,
-            self.corruption(),
-            if self.stratified {
+        self.config(false).masker()
+    }
+    fn config(&self, positions: bool) -> MaskConfig {
+        MaskConfig {
+            preset: "esm3".into(),
+            schedule: schedule(self.schedule),
+            mode: self.mode,
+            mask_token: String::from_utf8(self.token().to_vec()).unwrap(),
+            corrupt: self.corruption(),
+            maskable: self
+                .maskable()
+                .map(|m| String::from_utf8(m.to_vec()).unwrap()),
+            timesteps: if self.stratified {
                 Timesteps::Stratified
             } else {
                 Timesteps::Iid
             },
-            self.maskable(),
-            self.seed,
-        )
-    }
-    fn format(&self, positions: bool) -> FormatOptions {
-        FormatOptions {
-            line_width: self.line_width,
-            token: self.token().to_vec(),
+            seed: self.seed,
             replicates: self.replicates,
-            rates_delimiter: Some(if self.tab { b'\t' } else { b',' }),
+            line_width: self.line_width,
             positions,
+            compress: None,
+            outdir: false,
         }
+    }
+    fn delimiter(&self) -> u8 {
+        if self.tab { b'\t' } else { b',' }
     }
     fn expect(&self) -> Expect {
         Expect {
@@ -207,31 +214,36 @@ fn to_fasta(records: &[Rec], width: usize) -> Vec<u8> {
     out
 }
 
-fn shifts(masker: &Masker, replicates: u32) -> Vec<f64> {
-    (1..=replicates)
-        .map(|k| masker.stratified_shift(k))
-        .collect()
+/// A block's FASTA and rates rows.
+struct Masked {
+    fasta: Vec<u8>,
+    rates: Vec<u8>,
+    #[allow(dead_code)]
+    stats: Stats,
 }
 
-/// `process_block` over the whole input as one block.
-fn mask_block(data: &[u8], cfg: &Cfg, positions: bool) -> BlockOutput {
-    let masker = cfg.masker();
+/// The engine's block worker over the whole input as one block, named "in.fa".
+fn mask_block(data: &[u8], cfg: &Cfg, positions: bool) -> Masked {
+    let masker = BlockMasker::with(
+        &cfg.config(positions),
+        Some(cfg.delimiter()),
+        vec!["in.fa".into()],
+    );
     let block = Block {
         data,
-        file: "in.fa",
         first_index: 0,
         headers: None,
     };
-    let mut out = BlockOutput::default();
-    process_block(
-        &block,
-        &masker,
-        &cfg.format(positions),
-        &shifts(&masker, cfg.replicates),
-        &mut out,
-    )
-    .expect("valid FASTA masks");
-    out
+    let mut out = masker.mask(&block, 0).expect("valid FASTA masks");
+    Masked {
+        rates: out.bufs.pop().unwrap(),
+        fasta: out.bufs.pop().unwrap(),
+        stats: out.stats,
+    }
+}
+
+fn table_header(delimiter: u8, positions: bool) -> Vec<u8> {
+    RatesFormat::new(delimiter, positions, &[]).header()
 }
 
 /// (header line without '>', sequence lines) of a FASTA text.
@@ -311,7 +323,7 @@ fn read_positions(out: &[u8], token: &[u8], len: usize) -> Vec<Option<u8>> {
 }
 
 /// Every per-record invariant, checked on the FASTA and rates rows of one block.
-fn check_block(records: &[Rec], cfg: &Cfg, out: &BlockOutput) -> Result<(), TestCaseError> {
+fn check_block(records: &[Rec], cfg: &Cfg, out: &Masked) -> Result<(), TestCaseError> {
     let fasta = parse_fasta(&out.fasta);
     let rows = parse_rows(&out.rates, if cfg.tab { b'\t' } else { b',' }, true);
     let r = cfg.replicates as usize;
@@ -430,20 +442,24 @@ fn run_engine(
     block_size: usize,
 ) -> (Vec<u8>, Vec<u8>) {
     let out = dir.join(format!("out-{threads}-{block_size}.fa"));
-    let rates = dir.join(format!("rates-{threads}-{block_size}.csv"));
+    let ext = if cfg.tab { "tsv" } else { "csv" };
+    let rates = dir.join(format!("rates-{threads}-{block_size}.{ext}"));
     let job = Job {
-        inputs: inputs.iter().cloned().map(InputSource::Path).collect(),
-        output: OutputPlan::Single {
+        config: cfg.config(true),
+        inputs: inputs
+            .iter()
+            .cloned()
+            .map(|p| Input::new(InputSource::Path(p)))
+            .collect(),
+        fasta: OutputPlan::Single {
             target: OutputTarget::Path(out.clone()),
             compression: Compression::None,
         },
-        rates: Some(rates.clone()),
-        format: cfg.format(true),
-        masker: cfg.masker(),
+        rates: Some(RatesTable::new(&rates).unwrap()),
+        manifest: None,
         threads,
         block_size,
         progress: false,
-        digests: false,
     };
     engine::run(job).expect("engine run");
     (std::fs::read(out).unwrap(), std::fs::read(rates).unwrap())
@@ -475,9 +491,9 @@ proptest! {
         for (i, rec) in recs.iter().enumerate() {
             for replicate in 1..=cfg.replicates {
                 let shift = masker.stratified_shift(replicate);
-                let o = masker.mask_record(rec.id.as_bytes(), &rec.seq, replicate, i as u64, shift, &mut reused);
+                let o = masker.mask_record(rec.id.as_bytes(), &rec.seq, replicate, i as u64, &mut reused);
                 let mut fresh = Marks::default();
-                let o2 = masker.mask_record(rec.id.as_bytes(), &rec.seq, replicate, i as u64, shift, &mut fresh);
+                let o2 = masker.mask_record(rec.id.as_bytes(), &rec.seq, replicate, i as u64, &mut fresh);
                 prop_assert_eq!(&o, &o2);
                 prop_assert_eq!(&reused.by_position, &fresh.by_position);
 
@@ -551,7 +567,7 @@ proptest! {
         std::fs::write(&masked, if gz { gzip(&out.fasta) } else { out.fasta.clone() }).unwrap();
         let d = if cfg.tab { b'\t' } else { b',' };
         let rates = dir.path().join(if cfg.tab { "rates.tsv" } else { "rates.csv" });
-        let mut table = RowWriter::header(d, true);
+        let mut table = table_header(d, true);
         table.extend_from_slice(&out.rates);
         std::fs::write(&rates, &table).unwrap();
 
@@ -632,7 +648,7 @@ proptest! {
         let reference = run_engine(dir.path(), std::slice::from_ref(&plain), &cfg, 1, default);
         let block = mask_block(&input, &cfg, true);
         prop_assert_eq!(&reference.0, &block.fasta);
-        let mut table = RowWriter::header(if cfg.tab { b'\t' } else { b',' }, true);
+        let mut table = table_header(cfg.delimiter(), true);
         let name = plain.display().to_string();
         // The block was masked as "in.fa"; the engine names the input by its path.
         for row in String::from_utf8(block.rates.clone()).unwrap().lines() {

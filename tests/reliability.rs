@@ -20,8 +20,28 @@ fn bad(name: &str) -> PathBuf {
 }
 
 /// Run `mask` on a bad file: exit 1, one line naming the file and each needle, and
-/// nothing left in the output directory.
+/// nothing left in the output directory. `verify FILE FILE` refuses it with the same
+/// message (one record layer for both: issue 11; before it, verify passed `AC1D`).
 fn refused(name: &str, needles: &[&str]) {
+    let verify = protmask()
+        .arg("verify")
+        .arg(bad(name))
+        .arg(bad(name))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    assert_eq!(verify.status.code(), Some(1), "verify {name}: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "verify {name}: {stderr}"
+    );
+    for n in needles.iter().chain([&name]) {
+        assert!(
+            stderr.contains(n),
+            "verify {name}: '{n}' missing from: {stderr}"
+        );
+    }
     let dir = tempfile::tempdir().unwrap();
     let out = protmask()
         .arg("mask")
@@ -76,7 +96,7 @@ fn bad_corpus_is_refused_with_a_message_naming_file_and_record() {
     refused("binary.bin", &["record 1"]);
     refused(
         "nul_in_sequence.fa",
-        &["record 2 (p2)", "0x00", "position 4"],
+        &["record 2 (p2)", "0x00", "position 3 (0-based)"],
     );
     refused(
         "nul_in_header.fa",
@@ -97,10 +117,13 @@ fn bad_corpus_is_refused_with_a_message_naming_file_and_record() {
     refused("bare_header.fa", &["record 2", "no ID"]);
     refused("bare_header_at_end.fa", &["record 2", "no ID"]);
     refused("no_id.fa", &["record 1", "no ID"]);
-    refused("digit_residue.fa", &["record 1 (p1)", "'1'", "position 4"]);
+    refused(
+        "digit_residue.fa",
+        &["record 1 (p1)", "'1'", "position 3 (0-based)"],
+    );
     refused(
         "space_in_sequence.fa",
-        &["record 1 (p1)", "0x20", "position 4"],
+        &["record 1 (p1)", "0x20", "position 3 (0-based)"],
     );
     for ext in ["gz", "bz2", "xz", "zst"] {
         refused(&format!("truncated.fa.{ext}"), &["truncated"]);

@@ -1,5 +1,5 @@
 //! Arbitrary bytes as FASTA through the whole mask path. Bytes 0 and 1 pick the options,
-//! the rest is the input. Every input is masked by `fasta::process_block` directly; some are
+//! the rest is the input. Every input is masked by the engine's block worker (`BlockMasker::mask`) directly; some are
 //! also run through `engine::run` (the real input path: sniffing, gzip decoding, cutting
 //! into blocks of a fuzzed size, the ordered writer), plain or gzip-wrapped, whose output
 //! must then be the same as the direct one. Errors are fine; panics and disagreements
@@ -9,12 +9,13 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use protmask::engine::{self, Job, OutputPlan};
-use protmask::fasta::{Block, BlockOutput, FormatOptions, header_starts, process_block};
+use protmask::config::MaskConfig;
+use protmask::engine::{self, BlockMasker, BlockOutput, Input, Job, OutputPlan};
 use protmask::io::{Compression, Format, InputSource, OutputTarget};
-use protmask::mask::{Corruption, Masker, Mode, Timesteps};
-use protmask::report::RowWriter;
+use protmask::mask::{Corruption, Mode, Timesteps};
+use protmask::records::{Block, header_starts};
 use protmask::schedule::Schedule;
+use protmask::sink::{RatesFormat, RatesTable};
 
 /// Schedules parsed once (a table-based one takes milliseconds to build).
 fn schedules() -> &'static [Schedule; 4] {
@@ -34,8 +35,8 @@ fn scratch() -> std::path::PathBuf {
 }
 
 struct Setup {
-    masker: Masker,
-    format: FormatOptions,
+    config: MaskConfig,
+    delimiter: u8,
 }
 
 /// Options from the selector bytes. `a`: bit 0 mode, 1 corruption, 2 maskable,
@@ -44,47 +45,45 @@ struct Setup {
 fn setup(a: u8, b: u8) -> Setup {
     let sel = a;
     let bit = |i: u8| a >> i & 1 == 1;
-    let masker = Masker::new(
-        schedules()[usize::from(a >> 6)].clone(),
-        if bit(0) { Mode::Exact } else { Mode::Bernoulli },
-        if bit(1) {
+    let config = MaskConfig {
+        preset: "esm3".into(),
+        schedule: schedules()[usize::from(a >> 6)].clone(),
+        mode: if bit(0) { Mode::Exact } else { Mode::Bernoulli },
+        mask_token: ["_", "<mask>", "#", "X"][usize::from(b >> 2 & 3)].into(),
+        corrupt: if bit(1) {
             Corruption::new(0.8, 0.1, 0.1).unwrap()
         } else {
             Corruption::MASK_ONLY
         },
-        if bit(4) {
+        maskable: bit(2).then(|| "ACDEFGHIKLMNPQRSTVWYacgt".into()),
+        timesteps: if bit(4) {
             Timesteps::Stratified
         } else {
             Timesteps::Iid
         },
-        bit(2).then_some(&b"ACDEFGHIKLMNPQRSTVWYacgt"[..]),
-        u64::from(sel) * 7919,
-    );
-    let format = FormatOptions {
-        line_width: [60, 0, 1, 7][usize::from(b & 3)],
-        token: [&b"_"[..], b"<mask>", b"#", b"X"][usize::from(b >> 2 & 3)].to_vec(),
+        seed: u64::from(sel) * 7919,
         replicates: if bit(3) { 2 } else { 1 },
-        rates_delimiter: Some(if bit(5) { b'\t' } else { b',' }),
+        line_width: [60, 0, 1, 7][usize::from(b & 3)],
         positions: bit(5),
+        compress: None,
+        outdir: false,
     };
-    Setup { masker, format }
+    Setup {
+        config,
+        delimiter: if bit(5) { b'\t' } else { b',' },
+    }
 }
 
 fn direct(data: &[u8], s: &Setup, with_headers: bool) -> Option<BlockOutput> {
-    let shifts: Vec<f64> = (1..=s.format.replicates)
-        .map(|k| s.masker.stratified_shift(k))
-        .collect();
     let headers = header_starts(data);
     let block = Block {
         data,
-        file: "in",
         first_index: 0,
         headers: with_headers.then_some(&headers[..]),
     };
-    let mut out = BlockOutput::default();
-    process_block(&block, &s.masker, &s.format, &shifts, &mut out)
+    BlockMasker::with(&s.config, Some(s.delimiter), vec!["in".into()])
+        .mask(&block, 0)
         .ok()
-        .map(|_| out)
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -101,26 +100,33 @@ fn through_engine(input: &[u8], block_size: usize, s: Setup) -> Option<(Vec<u8>,
     let in_path = dir.join("in");
     std::fs::write(&in_path, input).unwrap();
     let out: PathBuf = dir.join("out.fa");
-    let rates = dir.join("rates.csv");
+    // The table's name decides its delimiter.
+    let rates = dir.join(if s.delimiter == b'\t' {
+        "rates.tsv"
+    } else {
+        "rates.csv"
+    });
     let _ = std::fs::remove_file(&out);
+    let header = RatesFormat::new(s.delimiter, s.config.positions, &[]).header();
     let job = Job {
-        inputs: vec![InputSource::Path(in_path.clone())],
-        output: OutputPlan::Single {
+        config: s.config,
+        inputs: vec![Input::new(InputSource::Path(in_path.clone()))],
+        fasta: OutputPlan::Single {
             target: OutputTarget::Path(out.clone()),
             compression: Compression::None,
         },
-        rates: Some(rates.clone()),
-        format: s.format.clone(),
-        masker: s.masker,
+        rates: Some(RatesTable::new(&rates).unwrap()),
+        // Every other run digests its input and outputs, for a manifest.
+        manifest: block_size
+            .is_multiple_of(2)
+            .then(|| dir.join("manifest.json")),
         threads: 2,
         block_size,
         progress: false,
-        digests: block_size.is_multiple_of(2),
     };
     engine::run(job).ok()?;
     let fasta = std::fs::read(&out).unwrap();
     let mut table = std::fs::read(&rates).unwrap();
-    let header = RowWriter::header(s.format.rates_delimiter.unwrap(), s.format.positions);
     assert!(
         table.starts_with(&header),
         "rates table without its header row"
@@ -150,12 +156,12 @@ pub fn run(data: &[u8]) {
     let with_headers = direct(rest, &setup(a, b), true);
     let without = direct(rest, &setup(a, b), false);
     assert_eq!(
-        with_headers.as_ref().map(|o| (&o.fasta, &o.rates)),
-        without.as_ref().map(|o| (&o.fasta, &o.rates)),
+        with_headers.as_ref().map(|o| &o.bufs),
+        without.as_ref().map(|o| &o.bufs),
         "precomputed header offsets change the result"
     );
     if let Some(out) = &with_headers {
-        let recs = out.fasta.iter().filter(|&&b| b == b'>').count() as u64;
+        let recs = out.bufs[0].iter().filter(|&&b| b == b'>').count() as u64;
         assert!(recs >= out.stats.records, "fewer headers than records");
         assert!(out.stats.masked <= out.stats.eligible && out.stats.eligible <= out.stats.residues);
     }
@@ -173,8 +179,14 @@ pub fn run(data: &[u8]) {
     if comparable {
         match (&with_headers, &via_engine) {
             (Some(d), Some((fasta, rates))) => {
-                assert_eq!(&d.fasta, fasta, "engine FASTA differs from one whole block");
-                assert_eq!(&d.rates, rates, "engine rates differ from one whole block");
+                assert_eq!(
+                    &d.bufs[0], fasta,
+                    "engine FASTA differs from one whole block"
+                );
+                assert_eq!(
+                    &d.bufs[1], rates,
+                    "engine rates differ from one whole block"
+                );
             }
             (None, None) => {}
             (d, e) => panic!(

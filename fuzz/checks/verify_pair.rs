@@ -6,9 +6,9 @@
 
 use std::io::Write as _;
 
+use protmask::check::{Expect, verify};
 use protmask::io::InputSource;
 use protmask::mask::Corruption;
-use protmask::verify::{Expect, verify};
 
 /// A scratch directory per thread (regression tests run in parallel), removed when the
 /// thread ends.

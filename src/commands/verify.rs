@@ -8,19 +8,19 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
+use crate::check::{Expect, verify};
 use crate::cli::VerifyArgs;
 use crate::engine::run;
 use crate::io::{FileDigest, InputSource};
 use crate::manifest::{FileEntry, Manifest};
 use crate::mask::Corruption;
-use crate::verify::{Expect, verify};
 
 pub fn execute(args: VerifyArgs) -> Result<()> {
     let manifest = args.manifest.as_deref().map(Manifest::read).transpose()?;
     let recorded = manifest.as_ref().map(|m| &m.options);
     let corruption = match (args.corrupt, recorded) {
         (Some(c), _) => c,
-        (None, Some(o)) => o.corruption()?,
+        (None, Some(o)) => o.corrupt,
         (None, None) => Corruption::MASK_ONLY,
     };
     let expect = Expect {
@@ -124,7 +124,7 @@ fn digest_reader(mut reader: impl Read, path: &Path) -> Result<FileDigest> {
 }
 
 fn same(entry: &FileEntry, d: &FileDigest) -> bool {
-    entry.sha256 == d.sha256 && entry.bytes == d.bytes
+    entry.stored_is(d)
 }
 
 /// A recorded path: as given if it exists from here, else beside the manifest.
@@ -181,11 +181,7 @@ fn check_outputs(
     rates: Option<&Path>,
 ) -> Result<Vec<(PathBuf, FileDigest)>> {
     let mname = manifest_path.display();
-    let outputs_of = |role: &'static str| {
-        m.outputs
-            .iter()
-            .filter(move |e| e.role.as_deref() == Some(role))
-    };
+    let outputs_of = |role: &'static str| m.outputs_of(role);
     let mut checked = Vec::new();
     if let InputSource::Path(p) = masked {
         let d = digest_file(p)?;
@@ -255,13 +251,10 @@ fn regenerate(
             result.identical += 1;
             continue;
         }
-        let recorded_content = match (&want.content_sha256, want.content_bytes) {
-            (Some(sha), Some(bytes)) => Some(FileDigest {
-                bytes,
-                sha256: sha.clone(),
-            }),
+        let recorded_content = match want.content() {
+            Some(c) => Some(c),
             // A manifest from before content digests: the recorded file itself, if given.
-            _ => match on_hand.iter().find(|(_, d)| same(want, d)) {
+            None => match on_hand.iter().find(|(_, d)| same(want, d)) {
                 Some((p, _)) => Some(content_digest(p)?),
                 None => None,
             },

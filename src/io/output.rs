@@ -30,6 +30,17 @@ const BZIP2_LEVEL: u32 = 6;
 const XZ_LEVEL: u32 = 6;
 const ZSTD_LEVEL: i32 = 3;
 
+/// File name extensions of compressed outputs (lowercase).
+const EXTENSIONS: &[(&str, Compression)] = &[
+    ("gz", Compression::Gzip),
+    ("bgz", Compression::Gzip),
+    ("bgzf", Compression::Gzip),
+    ("bz2", Compression::Bzip2),
+    ("xz", Compression::Xz),
+    ("zst", Compression::Zstd),
+    ("zstd", Compression::Zstd),
+];
+
 /// Compression of an output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Compression {
@@ -50,12 +61,24 @@ impl Compression {
         let Some(ext) = p.extension().and_then(|e| e.to_str()) else {
             return Compression::None;
         };
-        match ext.to_ascii_lowercase().as_str() {
-            "gz" | "bgz" | "bgzf" => Compression::Gzip,
-            "bz2" => Compression::Bzip2,
-            "xz" => Compression::Xz,
-            "zst" | "zstd" => Compression::Zstd,
-            _ => Compression::None,
+        let ext = ext.to_ascii_lowercase();
+        EXTENSIONS
+            .iter()
+            .find(|(e, _)| *e == ext)
+            .map_or(Compression::None, |(_, c)| *c)
+    }
+
+    /// A file name without the compression extension that `from_path` reads (the name as
+    /// it is when there is none), compared case-insensitively.
+    pub fn strip_extension(name: &str) -> &str {
+        let Some((stem, ext)) = name.rsplit_once('.') else {
+            return name;
+        };
+        let ext = ext.to_ascii_lowercase();
+        if EXTENSIONS.iter().any(|(e, _)| *e == ext) {
+            stem
+        } else {
+            name
         }
     }
 

@@ -209,3 +209,39 @@ impl std::str::FromStr for Schedule {
         Schedule::parse(spec)
     }
 }
+
+impl Schedule {
+    /// The same schedule labelled with another spec: a manifest regenerates from the
+    /// resolved form while still reporting the spec its user typed.
+    pub fn relabelled(mut self, spec: &str) -> Schedule {
+        self.spec = spec.to_string();
+        self
+    }
+}
+
+/// In a manifest a schedule is two fields: the spec as given and its resolved form, from
+/// which it is rebuilt (named schedules could change meaning; the resolved form cannot).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ScheduleFields {
+    schedule: String,
+    schedule_resolved: String,
+}
+
+impl serde::Serialize for Schedule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ScheduleFields {
+            schedule: self.spec.clone(),
+            schedule_resolved: self.canonical(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Schedule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Schedule, D::Error> {
+        let f = ScheduleFields::deserialize(d)?;
+        Schedule::parse(&f.schedule_resolved)
+            .map(|s| s.relabelled(&f.schedule))
+            .map_err(serde::de::Error::custom)
+    }
+}

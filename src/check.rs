@@ -7,17 +7,14 @@
 //! residue. With the rates table, its rows must match the records and its counts and
 //! positions must agree with what the FASTA shows. The first disagreement is the error.
 
-use std::cell::Cell;
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read};
-use std::rc::Rc;
+use std::io::Read;
 
-use bio::io::fasta::{FastaRead, Reader, Record};
-
-use crate::fasta::RecordError;
 use crate::io::{InputSource, open_input};
 use crate::mask::{Corruption, STANDARD_RESIDUES};
-use crate::report::rates_header;
+use crate::records::RecordStream;
+use crate::records::stream::OwnedRecord;
+use crate::sink::rates::{RatesTable, rates_header};
 
 /// What the masking was allowed to do.
 #[derive(Clone, Debug)]
@@ -47,116 +44,40 @@ fn err(msg: impl Into<String>) -> VerifyError {
     VerifyError(msg.into())
 }
 
-/// A FASTA file read record by record with rust-bio, numbering records and refusing what
-/// bio would silently take for the end of the file (a bare `>`).
+/// A FASTA input read record by record through the record layer (`mask`'s rules).
 struct Records {
-    name: String,
-    reader: Reader<EofWatch<BufReader<Box<dyn Read + Send>>>>,
-    at_eof: Rc<Cell<bool>>,
-    record: Record,
-    number: u64,
-}
-
-/// Passes lines through to bio and remembers whether the input really ended.
-struct EofWatch<B> {
-    inner: B,
-    at_eof: Rc<Cell<bool>>,
-}
-
-impl<B: BufRead> Read for EofWatch<B> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.inner.read(buf)
-    }
-}
-
-impl<B: BufRead> BufRead for EofWatch<B> {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-    fn consume(&mut self, amount: usize) {
-        self.inner.consume(amount)
-    }
-    fn read_line(&mut self, buf: &mut String) -> std::io::Result<usize> {
-        let n = self.inner.read_line(buf)?;
-        if n == 0 {
-            self.at_eof.set(true);
-        }
-        Ok(n)
-    }
+    stream: RecordStream<Box<dyn Read + Send>>,
 }
 
 impl Records {
-    fn open(src: &InputSource) -> Result<Records, VerifyError> {
-        let name = src.display_name();
+    /// `also`: the bytes the file may hold besides residues.
+    fn open(src: &InputSource, also: &[u8]) -> Result<Records, VerifyError> {
         let (_, raw) = open_input(src).map_err(|e| err(e.to_string()))?;
-        let at_eof = Rc::new(Cell::new(false));
-        let watch = EofWatch {
-            inner: BufReader::with_capacity(1 << 20, raw),
-            at_eof: Rc::clone(&at_eof),
-        };
         Ok(Records {
-            name,
-            reader: Reader::from_bufread(watch),
-            at_eof,
-            record: Record::new(),
-            number: 0,
+            stream: RecordStream::new(src.display_name(), raw).allowing(also),
         })
+    }
+
+    fn name(&self) -> &str {
+        self.stream.name()
+    }
+
+    /// Records read so far.
+    fn number(&self) -> u64 {
+        self.stream.count()
     }
 
     /// The next record, or `None` at the end.
     fn next(&mut self) -> Result<Option<Rec>, VerifyError> {
-        let number = self.number + 1;
-        let fail = |message: String| {
-            err(format!(
-                "{}: {}",
-                self.name,
-                RecordError {
-                    number,
-                    id: None,
-                    message
-                }
-            ))
-        };
-        self.reader.read(&mut self.record).map_err(|e| {
-            let msg = if e.kind() == std::io::ErrorKind::InvalidData {
-                "not valid UTF-8 text (binary data?)".to_string()
-            } else {
-                e.to_string()
-            };
-            fail(msg)
-        })?;
-        if self.record.is_empty() {
-            if self.at_eof.get() {
-                return Ok(None);
-            }
-            return Err(fail("header has no ID".into()));
-        }
-        if self.record.id().is_empty() {
-            return Err(fail("header has no ID".into()));
-        }
-        self.number = number;
-        Ok(Some(Rec::from(&self.record, number)))
+        self.stream.next_record().map_err(|e| err(e.to_string()))
     }
 }
 
-/// An owned copy of what is compared of a record.
-#[derive(Clone, Debug)]
-struct Rec {
-    number: u64,
-    id: String,
-    desc: Option<String>,
-    seq: Vec<u8>,
-}
+type Rec = OwnedRecord;
 
-impl Rec {
-    fn from(r: &Record, number: u64) -> Rec {
-        Rec {
-            number,
-            id: r.id().to_string(),
-            desc: r.desc().map(str::to_string),
-            seq: r.seq().to_vec(),
-        }
-    }
+/// The header after the ID, as written (what masking copies unchanged).
+fn after_id(r: &Rec) -> &[u8] {
+    &r.header[r.id.len()..]
 }
 
 /// The rates table, row by row.
@@ -173,8 +94,9 @@ impl Rows {
         let src = InputSource::Path(path.to_path_buf());
         let name = src.display_name();
         let (_, raw) = open_input(&src).map_err(|e| err(e.to_string()))?;
-        let delimiter =
-            crate::commands::mask::rates_delimiter(path).map_err(|e| err(format!("{e:#}")))?;
+        let delimiter = RatesTable::new(path)
+            .map_err(|e| err(e.to_string()))?
+            .delimiter;
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .from_reader(raw);
@@ -237,8 +159,11 @@ pub fn verify(
     rates: Option<&std::path::Path>,
     expect: &Expect,
 ) -> Result<Verified, VerifyError> {
-    let mut orig = Records::open(original)?;
-    let mut mask = Records::open(masked)?;
+    let mut orig = Records::open(original, b"")?;
+    // MASKED may hold any token: every printable character passes the record layer, and
+    // `compare` then names a wrong one against the original, position by position.
+    let printable: Vec<u8> = (0x21..0x7f).collect();
+    let mut mask = Records::open(masked, &printable)?;
     let mut rows = rates.map(Rows::open).transpose()?;
     let mut seen = Verified::default();
     let mut replicates: Option<u32> = None;
@@ -262,15 +187,19 @@ pub fn verify(
                     None => {
                         return Err(err(format!(
                             "{}: ends after {} records, but {} has more (record {} ({}))",
-                            mask.name, mask.number, orig.name, o.number, o.id
+                            mask.name(),
+                            mask.number(),
+                            orig.name(),
+                            o.number,
+                            o.id
                         )));
                     }
                 },
             };
-            let changed = compare(&o, &m, k, r, expect, &mask.name)?;
+            let changed = compare(&o, &m, k, r, expect, mask.name())?;
             seen.changed += changed.len() as u64;
             if let Some(rows) = rows.as_mut() {
-                check_row(rows, &o, &m, k, &changed, expect, &mask.name)?;
+                check_row(rows, &o, &m, k, &changed, expect, mask.name())?;
                 seen.rows += 1;
             }
         }
@@ -283,7 +212,9 @@ pub fn verify(
     if let Some((number, id)) = extra {
         return Err(err(format!(
             "{}: record {number} ({id}) has no counterpart: {} ends after {} records",
-            mask.name, orig.name, orig.number
+            mask.name(),
+            orig.name(),
+            orig.number()
         )));
     }
     if let Some(rows) = rows.as_mut()
@@ -308,7 +239,8 @@ fn count_replicates(
     let Some(first) = mask.next()? else {
         return Err(err(format!(
             "{}: has no records, but the original has record 1 ({})",
-            mask.name, o.id
+            mask.name(),
+            o.id
         )));
     };
     pending.push_back(first);
@@ -353,11 +285,11 @@ fn compare(
             o.number, m.id
         )));
     }
-    if m.desc != o.desc {
+    if after_id(m) != after_id(o) {
         return Err(at(format!(
             "header differs from the original's: '{}' vs '{}'",
-            m.desc.as_deref().unwrap_or(""),
-            o.desc.as_deref().unwrap_or("")
+            String::from_utf8_lossy(after_id(m)).trim(),
+            String::from_utf8_lossy(after_id(o)).trim()
         )));
     }
     let token = &expect.token[..];

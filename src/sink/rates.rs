@@ -1,4 +1,6 @@
-//! The rates table: one row per emitted record, written straight into a block's buffer.
+//! The rates table: one row per emitted record, `file,id,replicate,length,t,rate,masked`
+//! (and `positions`), CSV or TSV by the file name, optionally compressed by extension.
+//! Everything about the table is here: its name rule, header, rows and positions.
 //!
 //! Rows are written by hand rather than through the csv crate's writer because a row per
 //! record is on the hot path; the quoting rule is the csv crate's (a field is quoted when
@@ -6,8 +8,12 @@
 //! `t` and `rate` use Rust's `{}`: the shortest decimal that reads back as the same f64.
 
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
+use crate::io::Compression;
 use crate::mask::{Marks, Outcome, mark};
+
+use super::Emitted;
 
 /// The columns, in order; `positions` only with `--positions`.
 pub fn rates_header(positions: bool) -> Vec<&'static str> {
@@ -18,32 +24,74 @@ pub fn rates_header(positions: bool) -> Vec<&'static str> {
     h
 }
 
-/// Writes rows for one input file.
-pub struct RowWriter {
-    delimiter: u8,
-    /// The `file` field and its delimiter, quoted once.
-    file_field: Vec<u8>,
-    positions: bool,
+/// A table file: its path and the delimiter its name calls for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RatesTable {
+    pub path: PathBuf,
+    pub delimiter: u8,
 }
 
-impl RowWriter {
-    pub fn new(file: &str, delimiter: u8, positions: bool) -> Self {
-        let mut file_field = Vec::with_capacity(file.len() + 3);
-        push_field(&mut file_field, file.as_bytes(), delimiter);
-        file_field.push(delimiter);
-        RowWriter {
+/// A table name that is neither `.csv` nor `.tsv`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("rates table '{0}': name it .csv or .tsv (optionally compressed, e.g. rates.tsv.gz)")]
+pub struct TableNameError(pub String);
+
+impl RatesTable {
+    /// `,` for `.csv`, tab for `.tsv`, after any compression extension that outputs take.
+    pub fn new(path: &Path) -> Result<RatesTable, TableNameError> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let base = Compression::strip_extension(&name);
+        let delimiter = if base.ends_with(".csv") {
+            b','
+        } else if base.ends_with(".tsv") {
+            b'\t'
+        } else {
+            return Err(TableNameError(path.display().to_string()));
+        };
+        Ok(RatesTable {
+            path: path.to_path_buf(),
             delimiter,
-            file_field,
+        })
+    }
+}
+
+/// Rows of the table for the inputs of one run.
+#[derive(Clone, Debug)]
+pub struct RatesFormat {
+    delimiter: u8,
+    positions: bool,
+    /// Per input: its `file` field and the delimiter after it, quoted once.
+    file_fields: Vec<Vec<u8>>,
+}
+
+impl RatesFormat {
+    /// `files`: the `file` column of each input, in the job's order.
+    pub fn new(delimiter: u8, positions: bool, files: &[String]) -> RatesFormat {
+        let file_fields = files
+            .iter()
+            .map(|file| {
+                let mut f = Vec::with_capacity(file.len() + 3);
+                push_field(&mut f, file.as_bytes(), delimiter);
+                f.push(delimiter);
+                f
+            })
+            .collect();
+        RatesFormat {
+            delimiter,
             positions,
+            file_fields,
         }
     }
 
     /// The header row.
-    pub fn header(delimiter: u8, positions: bool) -> Vec<u8> {
+    pub fn header(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        for (i, name) in rates_header(positions).iter().enumerate() {
+        for (i, name) in rates_header(self.positions).iter().enumerate() {
             if i > 0 {
-                out.push(delimiter);
+                out.push(self.delimiter);
             }
             out.extend_from_slice(name.as_bytes());
         }
@@ -51,11 +99,23 @@ impl RowWriter {
         out
     }
 
+    pub fn write(&self, out: &mut Vec<u8>, e: &Emitted) {
+        self.row(out, e.file, e.record.id, e.replicate, e.outcome, e.marks);
+    }
+
     /// Append the row of one emitted record. `marks.by_position` must be filled when the
     /// table has positions.
-    pub fn row(&self, out: &mut Vec<u8>, id: &str, replicate: u32, o: &Outcome, marks: &Marks) {
+    fn row(
+        &self,
+        out: &mut Vec<u8>,
+        file: usize,
+        id: &str,
+        replicate: u32,
+        o: &Outcome,
+        marks: &Marks,
+    ) {
         let d = self.delimiter;
-        out.extend_from_slice(&self.file_field);
+        out.extend_from_slice(&self.file_fields[file]);
         push_field(out, id.as_bytes(), d);
         // Writing into a Vec cannot fail.
         let _ = write!(
@@ -129,9 +189,9 @@ mod tests {
             for file in ["in.fa", "my,file.fa", "tab\there.fa", "-", "a\"b.fa"] {
                 for id in ["sp|P1|X", "a,b", "q\"uote", "t\tab"] {
                     for positions in [false, true] {
-                        let w = RowWriter::new(file, delimiter, positions);
+                        let w = RatesFormat::new(delimiter, positions, &[file.to_string()]);
                         let mut ours = Vec::new();
-                        w.row(&mut ours, id, 2, &outcome, &marks);
+                        w.row(&mut ours, 0, id, 2, &outcome, &marks);
                         let mut fields = vec![
                             file.to_string(),
                             id.to_string(),
@@ -152,8 +212,34 @@ mod tests {
                     }
                 }
             }
-            let header = RowWriter::header(delimiter, true);
+            let header = RatesFormat::new(delimiter, true, &[]).header();
             assert_eq!(header, csv_row(&rates_header(true), delimiter));
+        }
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    /// Every compression suffix an output takes is taken by the table too (`.bgzf` was
+    /// refused while `-o x.fa.bgzf` worked).
+    #[test]
+    fn every_output_compression_suffix_is_accepted() {
+        for ext in [
+            "", ".gz", ".bgz", ".bgzf", ".bz2", ".xz", ".zst", ".zstd", ".GZ",
+        ] {
+            for (base, d) in [("r.csv", b','), ("r.tsv", b'\t'), ("R.CSV", b',')] {
+                let p = format!("{base}{ext}");
+                assert_eq!(
+                    RatesTable::new(Path::new(&p)).map(|t| t.delimiter),
+                    Ok(d),
+                    "{p}"
+                );
+            }
+        }
+        for bad in ["r.txt", "r.csv.txt", "r", "-", "r.gz", "csv"] {
+            assert!(RatesTable::new(Path::new(bad)).is_err(), "{bad}");
         }
     }
 }

@@ -1,0 +1,154 @@
+//! Streaming, parallel, ordered processing of one or many inputs.
+//!
+//! Reader threads (`read`) open inputs, decompress them and cut them into blocks of whole
+//! records, several inputs at a time; a rayon pool masks blocks (`work`); the calling
+//! thread writes the results strictly in (input, block) order to every output (`write`).
+//! Tokens bound the blocks in flight per reader, so memory does not grow with the input.
+//! Because a record's output depends only on the record, the bytes are the same for any
+//! thread count, block size or number of concurrent readers.
+
+mod read;
+mod work;
+mod write;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::config::MaskConfig;
+use crate::io::{Compression, FileDigest, InputSource, OutputDigest, OutputTarget};
+use crate::progress::Progress;
+use crate::sink::RatesTable;
+
+pub use work::{BlockMasker, BlockOutput, Stats};
+
+/// Input bytes per block: large enough to amortise the hand-offs, small enough that a
+/// few blocks per thread stay well inside the memory budget.
+pub const DEFAULT_BLOCK_SIZE: u64 = 1 << 20;
+
+/// One input: where to read it, and the name its rows carry (the `file` column).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Input {
+    pub source: InputSource,
+    pub name: String,
+}
+
+impl Input {
+    /// An input named as given (`-` for stdin).
+    pub fn new(source: InputSource) -> Input {
+        let name = source.display_name();
+        Input { source, name }
+    }
+}
+
+/// Where the masked FASTA goes.
+#[derive(Clone, Debug)]
+pub enum OutputPlan {
+    /// All inputs concatenated into one output.
+    Single {
+        target: OutputTarget,
+        compression: Compression,
+    },
+    /// One output per input: `dir/<input file name>`, compressed by that name.
+    PerFile { paths: Vec<PathBuf> },
+}
+
+/// A complete, resolved masking job.
+pub struct Job {
+    pub config: MaskConfig,
+    pub inputs: Vec<Input>,
+    pub fasta: OutputPlan,
+    pub rates: Option<RatesTable>,
+    /// Write a manifest here, last (every input and output is then digested).
+    pub manifest: Option<PathBuf>,
+    pub threads: usize,
+    pub block_size: usize,
+    pub progress: bool,
+}
+
+/// One finished output.
+#[derive(Clone, Debug)]
+pub struct OutputReport {
+    /// `fasta` or `rates`.
+    pub role: &'static str,
+    /// As given (`-` for stdout).
+    pub path: String,
+    /// FASTA records or table rows.
+    pub records: u64,
+    /// With a manifest.
+    pub digest: Option<OutputDigest>,
+}
+
+/// One input, read.
+#[derive(Clone, Debug, Default)]
+pub struct InputReport {
+    /// Records read (replicates not counted).
+    pub records: u64,
+    /// With a manifest.
+    pub digest: Option<FileDigest>,
+}
+
+/// What a finished job reports.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub stats: Stats,
+    pub inputs: Vec<InputReport>,
+    pub outputs: Vec<OutputReport>,
+    pub elapsed: Duration,
+}
+
+pub fn run(job: Job) -> Result<Summary> {
+    let start = Instant::now();
+    let shared = Arc::new(BlockMasker::new(&job));
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(job.threads)
+            .thread_name(|i| format!("protmask-worker-{i}"))
+            .build()
+            .context("cannot start worker threads")?,
+    );
+    let digests = job.manifest.is_some();
+    // Open the outputs before reading anything, so a bad output path fails fast.
+    let mut sinks = write::Sinks::open(&job, &shared.formats, &pool, digests)?;
+    let sources: Vec<InputSource> = job.inputs.iter().map(|i| i.source.clone()).collect();
+    let progress = Progress::new(job.progress, &sources);
+    let cancelled = AtomicBool::new(false);
+    let reading = read::Reading {
+        inputs: &sources,
+        shared: &shared,
+        pool: &pool,
+        progress: &progress,
+        block_size: job.block_size,
+        digests,
+        cancelled: &cancelled,
+    };
+    let (done_tx, done_rx) = mpsc::channel();
+    let (written, inputs) = std::thread::scope(|s| {
+        let readers = read::spawn(s, &reading, job.threads, done_tx)?;
+        let written = sinks.write_in_order(&done_rx, &readers.tokens, &shared);
+        cancelled.store(true, Ordering::Relaxed);
+        let inputs = readers.join(done_rx);
+        anyhow::Ok((written, inputs))
+    })?;
+    progress.finish();
+    written?;
+    let mut inputs = inputs;
+    for (report, &records) in inputs.iter_mut().zip(&sinks.input_records) {
+        report.records = records;
+    }
+    let mut summary = Summary {
+        stats: sinks.stats,
+        inputs,
+        ..Summary::default()
+    };
+    summary.outputs = sinks.publish(&summary.inputs, shared.replicates)?;
+    summary.elapsed = start.elapsed();
+    if let Some(path) = &job.manifest {
+        crate::manifest::Manifest::of_run(&job, &summary)?.write(path)?;
+    }
+    Ok(summary)
+}

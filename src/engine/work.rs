@@ -1,0 +1,191 @@
+//! The work of one block, on a pool thread: parse its records (the record layer), mask
+//! each record once per replicate, and hand every emitted record to every output format.
+
+use anyhow::{Result, anyhow};
+
+use super::Job;
+use crate::config::MaskConfig;
+use crate::mask::{Marks, Masker};
+use crate::records::{Block, BlockRecords, BufferPool, Cut, Record, RecordError};
+use crate::sink::{Emitted, FastaFormat, RatesFormat, RecordFormat};
+
+/// A block holding one record larger than this is freed as soon as the record is parsed,
+/// before it is masked: a giant record then peaks at about 3 times its size (the parsed
+/// sequence, its marks, its output) rather than 4.
+const FREE_BLOCK_AFTER_PARSE: usize = 16 << 20;
+
+/// Totals over records, for the summary line.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Records emitted (replicates counted).
+    pub records: u64,
+    pub residues: u64,
+    pub eligible: u64,
+    pub masked: u64,
+    pub rate_sum: f64,
+}
+
+impl Stats {
+    pub fn add(&mut self, other: &Stats) {
+        self.records += other.records;
+        self.residues += other.residues;
+        self.eligible += other.eligible;
+        self.masked += other.masked;
+        self.rate_sum += other.rate_sum;
+    }
+}
+
+/// What one block produced: one buffer per output format, in the job's format order.
+#[derive(Debug, Default)]
+pub struct BlockOutput {
+    pub bufs: Vec<Vec<u8>>,
+    pub stats: Stats,
+    /// Records read from the input (replicates not counted).
+    pub input_records: u64,
+}
+
+/// Everything the workers share: the masker and the output formats of a run.
+pub struct BlockMasker {
+    pub(super) masker: Masker,
+    pub(super) formats: Vec<RecordFormat>,
+    pub(super) replicates: u32,
+    /// Each input's name (messages, the `file` column).
+    pub(super) names: Vec<String>,
+    /// Input blocks, and output buffers (one pool per format, so a small rates buffer
+    /// never has to grow into a FASTA one).
+    pub(super) inputs: BufferPool,
+    pub(super) outputs: Vec<BufferPool>,
+}
+
+impl BlockMasker {
+    pub(super) fn new(job: &Job) -> BlockMasker {
+        let names = job.inputs.iter().map(|i| i.name.clone()).collect();
+        BlockMasker::with(&job.config, job.rates.as_ref().map(|t| t.delimiter), names)
+    }
+
+    /// The FASTA and, with a delimiter, the rates table of inputs named `names`.
+    pub fn with(config: &MaskConfig, rates_delimiter: Option<u8>, names: Vec<String>) -> Self {
+        let mut formats = vec![RecordFormat::Fasta(FastaFormat::new(config))];
+        if let Some(d) = rates_delimiter {
+            formats.push(RecordFormat::Rates(RatesFormat::new(
+                d,
+                config.positions,
+                &names,
+            )));
+        }
+        BlockMasker {
+            masker: config.masker(),
+            outputs: formats.iter().map(|_| BufferPool::default()).collect(),
+            formats,
+            replicates: config.replicates,
+            names,
+            inputs: BufferPool::default(),
+        }
+    }
+
+    /// Mask one block of input `file` as the engine does (tests, fuzzing, benchmarks).
+    pub fn mask(&self, block: &Block, file: usize) -> Result<BlockOutput, RecordError> {
+        let mut out = BlockOutput {
+            bufs: vec![Vec::new(); self.formats.len()],
+            ..BlockOutput::default()
+        };
+        mask_records(block, file, self, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// Mask the block `cut` of input `file`; its buffer goes back to the pool.
+pub(super) fn mask_block(cut: Cut, file: usize, shared: &BlockMasker) -> Result<BlockOutput> {
+    let mut out = BlockOutput {
+        bufs: shared.outputs.iter().map(|p| p.take()).collect(),
+        ..BlockOutput::default()
+    };
+    let name = &shared.names[file];
+    let result = if cut.headers.len() == 1 && cut.len > FREE_BLOCK_AFTER_PARSE {
+        mask_giant(cut, file, shared, &mut out)
+    } else {
+        let result = mask_records(&cut.block(), file, shared, &mut out);
+        shared.inputs.give(cut.data);
+        result
+    };
+    result.map_err(|e| anyhow!("{name}: {e}"))?;
+    Ok(out)
+}
+
+fn mask_records(
+    block: &Block,
+    file: usize,
+    shared: &BlockMasker,
+    out: &mut BlockOutput,
+) -> Result<(), RecordError> {
+    let mut records = BlockRecords::new(block)?;
+    let mut emitter = Emitter::default();
+    while let Some(record) = records.next_record()? {
+        emitter.emit(&record, file, shared, out);
+    }
+    Ok(())
+}
+
+/// One record alone in a large block: parse it, free the block, then mask.
+fn mask_giant(
+    cut: Cut,
+    file: usize,
+    shared: &BlockMasker,
+    out: &mut BlockOutput,
+) -> Result<(), RecordError> {
+    let (number, header, parsed) = {
+        let mut records = BlockRecords::new(&cut.block())?;
+        let (number, header) = match records.next_record()? {
+            Some(r) => (r.number, r.header.to_vec()),
+            None => return Ok(()),
+        };
+        (number, header, records.finish()?)
+    };
+    drop(cut);
+    let record = Record {
+        number,
+        id: parsed.id(),
+        header: &header,
+        seq: parsed.seq(),
+    };
+    Emitter::default().emit(&record, file, shared, out);
+    Ok(())
+}
+
+/// Per-block state reused from record to record.
+#[derive(Default)]
+struct Emitter {
+    marks: Marks,
+    scratch: Vec<u8>,
+}
+
+impl Emitter {
+    fn emit(&mut self, record: &Record, file: usize, shared: &BlockMasker, out: &mut BlockOutput) {
+        out.input_records += 1;
+        for replicate in 1..=shared.replicates {
+            let outcome = shared.masker.mask_record(
+                record.id.as_bytes(),
+                record.seq,
+                replicate,
+                record.index(),
+                &mut self.marks,
+            );
+            let emitted = Emitted {
+                file,
+                record,
+                replicate,
+                outcome: &outcome,
+                marks: &self.marks,
+            };
+            for (format, buf) in shared.formats.iter().zip(out.bufs.iter_mut()) {
+                format.write(buf, &emitted, &mut self.scratch);
+            }
+            let s = &mut out.stats;
+            s.records += 1;
+            s.residues += record.seq.len() as u64;
+            s.eligible += outcome.length as u64;
+            s.masked += outcome.masked as u64;
+            s.rate_sum += outcome.rate;
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The masked FASTA: the header copied (the ID of replicate k renamed `<id>_r<k>` when
+//! there are several), then the sequence with its marks applied, wrapped by positions so
+//! that a multi-character token is never split across lines.
+
+use crate::config::MaskConfig;
+use crate::mask::{Marks, mark};
+
+use super::Emitted;
+
+/// How the masked FASTA is written.
+#[derive(Clone, Debug)]
+pub struct FastaFormat {
+    /// Residues (positions) per line; 0 = one line per sequence.
+    line_width: usize,
+    token: Vec<u8>,
+    replicates: u32,
+    /// One-byte token and pure masking of every position: `write_patched` applies.
+    patch: bool,
+    /// For a one-byte token: the byte each mark writes, 0 meaning "the residue itself".
+    lut: Box<[u8; 256]>,
+}
+
+impl FastaFormat {
+    pub fn new(config: &MaskConfig) -> FastaFormat {
+        let token = config.mask_token.as_bytes().to_vec();
+        FastaFormat {
+            line_width: config.line_width,
+            patch: token.len() == 1 && config.corrupt.is_mask_only() && config.maskable.is_none(),
+            lut: Box::new(mark_bytes(&token)),
+            token,
+            replicates: config.replicates,
+        }
+    }
+
+    pub fn write(&self, out: &mut Vec<u8>, e: &Emitted, scratch: &mut Vec<u8>) {
+        let r = e.record;
+        write_header(out, r.header, r.id.len(), e.replicate, self.replicates);
+        if self.patch && e.marks.drawn_complete {
+            write_patched(out, scratch, r.seq, e.marks, self.token[0], self.line_width);
+        } else {
+            write_sequence(out, r.seq, e.marks, &self.token, &self.lut, self.line_width);
+        }
+    }
+}
+
+/// `>` + the header, with the ID of replicate k renamed `<id>_r<k>` when there are several.
+fn write_header(out: &mut Vec<u8>, header: &[u8], id_len: usize, replicate: u32, replicates: u32) {
+    out.push(b'>');
+    if replicates > 1 {
+        out.extend_from_slice(&header[..id_len]);
+        out.extend_from_slice(format!("_r{replicate}").as_bytes());
+        out.extend_from_slice(&header[id_len..]);
+    } else {
+        out.extend_from_slice(header);
+    }
+    out.push(b'\n');
+}
+
+/// For a one-byte token: the byte each mark writes, 0 meaning "the residue itself".
+fn mark_bytes(token: &[u8]) -> [u8; 256] {
+    let mut lut = [0u8; 256];
+    for (i, v) in lut.iter_mut().enumerate().skip(3) {
+        *v = i as u8;
+    }
+    lut[usize::from(mark::TOKEN)] = token.first().copied().unwrap_or(0);
+    lut
+}
+
+/// `write_sequence` for a one-byte token and pure masking, the common case, fast: copy
+/// the sequence (or a run of tokens, when most positions are selected), patch the
+/// positions Floyd's algorithm drew, then wrap. Cost: two copies plus O(min(k, L-k)),
+/// not a look at every position.
+fn write_patched(
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    seq: &[u8],
+    marks: &Marks,
+    token: u8,
+    width: usize,
+) {
+    if seq.is_empty() {
+        return;
+    }
+    let width = if width == 0 { seq.len() } else { width };
+    scratch.clear();
+    if marks.drawn_selected {
+        scratch.extend_from_slice(seq);
+        for &p in &marks.drawn {
+            scratch[p as usize] = token;
+        }
+    } else {
+        scratch.resize(seq.len(), token);
+        for &p in &marks.drawn {
+            scratch[p as usize] = seq[p as usize];
+        }
+    }
+    out.reserve(seq.len() + seq.len() / width + 1);
+    for line in scratch.chunks(width) {
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+}
+
+/// The sequence with its marks applied, `width` positions per line (0 = no wrapping).
+fn write_sequence(
+    out: &mut Vec<u8>,
+    seq: &[u8],
+    marks: &Marks,
+    token: &[u8],
+    lut: &[u8; 256],
+    width: usize,
+) {
+    if seq.is_empty() {
+        return;
+    }
+    let width = if width == 0 { seq.len() } else { width };
+    out.reserve(seq.len() + seq.len() / width + 1);
+    for (s, m) in seq.chunks(width).zip(marks.by_position.chunks(width)) {
+        if let [tok] = token {
+            // Branch-free: which positions are selected is random, so a `match` per
+            // position mispredicts constantly.
+            debug_assert_eq!(lut[usize::from(mark::TOKEN)], *tok);
+            out.extend(s.iter().zip(m).map(|(&r, &m)| {
+                let v = lut[usize::from(m)];
+                if v == 0 { r } else { v }
+            }));
+        } else {
+            for (&r, &m) in s.iter().zip(m) {
+                match m {
+                    mark::NONE | mark::KEPT => out.push(r),
+                    mark::TOKEN => out.extend_from_slice(token),
+                    other => out.push(other),
+                }
+            }
+        }
+        out.push(b'\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mask::{Corruption, Masker, Mode, Timesteps};
+
+    #[test]
+    fn patched_writer_equals_the_general_writer() {
+        let masker = Masker::new(
+            "uniform".parse().unwrap(),
+            Mode::Bernoulli,
+            Corruption::MASK_ONLY,
+            Timesteps::Iid,
+            None,
+            5,
+        );
+        let lut = mark_bytes(b"_");
+        let mut marks = Marks::default();
+        let (mut complement, mut direct) = (0, 0);
+        for i in 0..400usize {
+            let seq: Vec<u8> = (0..i % 97)
+                .map(|j| b"ACDEFGHIKL"[(i * 7 + j) % 10])
+                .collect();
+            masker.mask_record(format!("r{i}").as_bytes(), &seq, 1, 0, &mut marks);
+            assert!(marks.drawn_complete);
+            if marks.drawn_selected {
+                direct += 1
+            } else {
+                complement += 1
+            }
+            for width in [0, 1, 7, 60] {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                write_patched(&mut a, &mut Vec::new(), &seq, &marks, b'_', width);
+                write_sequence(&mut b, &seq, &marks, b"_", &lut, width);
+                assert_eq!(a, b, "record {i} width {width}");
+            }
+        }
+        assert!(complement > 50 && direct > 50);
+    }
+}

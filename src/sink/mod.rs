@@ -1,0 +1,60 @@
+//! Output formats: how one emitted record becomes bytes in a block's buffer.
+//!
+//! A worker masks a record once and hands the result to every format the run writes
+//! (`RecordFormat`); the engine's writer appends each format's block buffers to its own
+//! output in block order. Each format lives in one module with everything about it (for
+//! the rates table: its header, delimiter, rows and positions). A new format is a new
+//! module and one arm in each `match` below.
+
+pub mod fasta;
+pub mod rates;
+
+pub use fasta::FastaFormat;
+pub use rates::{RatesFormat, RatesTable};
+
+use crate::mask::{Marks, Outcome};
+use crate::records::Record;
+
+/// One emitted record (a record × a replicate), as every format sees it.
+pub struct Emitted<'a> {
+    /// Index of the record's input in the job's inputs.
+    pub file: usize,
+    pub record: &'a Record<'a>,
+    /// 1-based.
+    pub replicate: u32,
+    pub outcome: &'a Outcome,
+    pub marks: &'a Marks,
+}
+
+/// A per-record output format.
+#[derive(Clone, Debug)]
+pub enum RecordFormat {
+    Fasta(FastaFormat),
+    Rates(RatesFormat),
+}
+
+impl RecordFormat {
+    /// The role recorded in a manifest.
+    pub fn role(&self) -> &'static str {
+        match self {
+            RecordFormat::Fasta(_) => "fasta",
+            RecordFormat::Rates(_) => "rates",
+        }
+    }
+
+    /// What comes before the first record (a header row), if anything.
+    pub fn preamble(&self) -> Vec<u8> {
+        match self {
+            RecordFormat::Fasta(_) => Vec::new(),
+            RecordFormat::Rates(r) => r.header(),
+        }
+    }
+
+    /// Append one emitted record. `scratch` is a buffer the caller keeps across records.
+    pub fn write(&self, out: &mut Vec<u8>, e: &Emitted, scratch: &mut Vec<u8>) {
+        match self {
+            RecordFormat::Fasta(f) => f.write(out, e, scratch),
+            RecordFormat::Rates(r) => r.write(out, e),
+        }
+    }
+}
