@@ -290,3 +290,62 @@ fn a_plot_that_cannot_be_written_is_an_error() {
         .clone();
     assert!(String::from_utf8_lossy(&out.stderr).contains(".svg or .png"));
 }
+
+/// Issue 12, point 13: weights within 1e-6 of 1 are accepted, normalised, and recorded
+/// normalised in the manifest, which regenerates the set bit for bit; `1/3` is a weight.
+#[test]
+fn issue12_13_normalised_weights_are_recorded_and_verify() {
+    const THIRDS: &str =
+        "0.3333333333333333*cosine+0.3333333333333333*linear+0.3333333333333333*cubic";
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "in.fa", synthetic_fasta(40, 3));
+    let mask = |spec: &str, name: &str| {
+        let rates = dir.path().join(format!("{name}.csv"));
+        let manifest = dir.path().join(format!("{name}.json"));
+        protmask()
+            .args(["mask", "-q", "--schedule", spec, "-o"])
+            .arg(dir.path().join(format!("{name}.fa")))
+            .arg("-r")
+            .arg(&rates)
+            .arg("--manifest")
+            .arg(&manifest)
+            .arg(&input)
+            .assert()
+            .success();
+        (
+            std::fs::read_to_string(rates).unwrap(),
+            std::fs::read_to_string(manifest).unwrap(),
+        )
+    };
+    let (decimals, manifest) = mask(
+        "0.33333333*cosine + 0.33333333*linear + 0.33333333*cubic",
+        "decimals",
+    );
+    assert!(manifest.contains(THIRDS), "{manifest}");
+    let (fractions, manifest) = mask("1/3*cosine + 1/3*linear + 1/3*cubic", "fractions");
+    assert!(manifest.contains(THIRDS), "{manifest}");
+    assert_eq!(decimals, fractions, "the same law, the same rates");
+    protmask()
+        .arg("verify")
+        .arg(&input)
+        .arg(dir.path().join("decimals.fa"))
+        .arg("--rates")
+        .arg(dir.path().join("decimals.csv"))
+        .arg("--manifest")
+        .arg(dir.path().join("decimals.json"))
+        .assert()
+        .success();
+
+    let text = stdout(&[
+        "schedule",
+        "0.33333333*cosine + 0.33333333*linear + 0.33333333*cubic",
+    ]);
+    assert!(text.contains(&format!("= {THIRDS}")), "{text}");
+    let out = protmask()
+        .args(["schedule", "0.5*cosine + 0.4*linear"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("weights sum to 0.9, not 1"));
+}
