@@ -881,38 +881,3 @@ fn schedule_is_clone_send_sync_debug() {
     assert_eq!(c.rate(0.3).to_bits(), s.rate(0.3).to_bits());
     assert!(format!("{s:?}").contains("0.8*beta(3,9)"));
 }
-
-/// `cargo test --release -- --ignored --nocapture timing`
-#[test]
-#[ignore]
-fn timing_rate_per_call() {
-    for spec in [
-        "betalinear30",
-        "cosine",
-        "linear",
-        "beta30",
-        "beta(2.5,1.5)",
-        "discrete(500)",
-        "0.5*cosine+0.5*beta(3,9)",
-        "beta(1e6,1e6)",
-    ] {
-        let built = std::time::Instant::now();
-        let s = sched(spec);
-        let parse_ms = built.elapsed().as_secs_f64() * 1e3;
-        let n = 1_000_000u32;
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let ts: Vec<f64> = (0..n)
-            .map(|_| (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64))
-            .collect();
-        let start = std::time::Instant::now();
-        let mut acc = 0.0;
-        for &t in &ts {
-            acc += s.rate(std::hint::black_box(t));
-        }
-        let ns = start.elapsed().as_nanos() as f64 / f64::from(n);
-        println!(
-            "{spec}: {ns:.1} ns per rate(), parse {parse_ms:.1} ms (mean {:.4})",
-            acc / f64::from(n)
-        );
-    }
-}
