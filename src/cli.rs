@@ -108,12 +108,13 @@ pub struct ScheduleArgs {
     pub summary: bool,
 
     /// Draw the curves and the densities to FILE.svg or FILE.png
-    #[arg(long, value_name = "FILE")]
-    pub plot: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", value_parser = clap::builder::TypedValueParser::try_map(
+        clap::builder::PathBufValueParser::new(), crate::plot::PlotFile::new))]
+    pub plot: Option<crate::plot::PlotFile>,
 
     /// Plot size in pixels, WIDTHxHEIGHT
-    #[arg(long, value_name = "WxH", default_value = "1200x500", value_parser = parse_size)]
-    pub plot_size: (u32, u32),
+    #[arg(long, value_name = "WxH", default_value = "1200x500")]
+    pub plot_size: crate::plot::PlotSize,
 
     /// Also draw N rates per schedule with the sampler `mask` uses and show their histogram
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -134,24 +135,6 @@ pub enum ScheduleFormat {
     Csv,
     Tsv,
     Json,
-}
-
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s
-        .split_once(['x', 'X'])
-        .ok_or_else(|| format!("'{s}': expected WIDTHxHEIGHT, such as 1200x500"))?;
-    let parse = |v: &str| {
-        v.trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (320..=16_384).contains(n))
-    };
-    match (parse(w), parse(h)) {
-        (Some(w), Some(h)) => Ok((w, h)),
-        _ => Err(format!(
-            "'{s}': width and height must be 320 to 16384 pixels"
-        )),
-    }
 }
 
 const MASK_EXAMPLES: &str = "Examples:

@@ -3,8 +3,12 @@
 //! The PNG rasteriser needs a font, so DejaVu Sans is compiled into the binary and registered
 //! with plotters' `ab_glyph` backend: no system font lookup (fontconfig) ever happens, and PNG
 //! output works on machines without any fonts installed.
+//! Drawing is pure: [`render`] returns the file's bytes, and the caller writes them (the
+//! command through the atomic output of `crate::io`). The histogram bins of sampled rates
+//! and the bounds of the image size are defined here, once.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
@@ -22,11 +26,11 @@ const FONT_FAMILY: &str = "sans-serif";
 /// Points on the grid the curves and densities are evaluated at (`i / GRID`, so any atom
 /// with at most three decimals, e.g. `fixed(0.15)`, is hit exactly and drawn as a spike).
 const GRID: usize = 2000;
-/// Histogram bins over [0, 1].
-const BINS: usize = 40;
-/// Largest and smallest accepted image side, in pixels.
-const MIN_SIDE: u32 = 320;
-const MAX_SIDE: u32 = 16_384;
+/// Histogram bins over [0, 1] of sampled rates, in the plot and in `schedule`'s report.
+pub const BINS: usize = 40;
+/// Smallest and largest accepted image side, in pixels.
+pub const MIN_SIDE: u32 = 320;
+pub const MAX_SIDE: u32 = 16_384;
 /// The density axis never goes above this (the 98th percentile decides below it).
 const DENSITY_CAP: f64 = 100.0;
 
@@ -81,36 +85,95 @@ impl PlotFormat {
     }
 }
 
-/// Write the plot to `path`, as SVG or PNG according to its extension (so a temporary file
-/// must keep the final extension). `width` and `height` are in pixels, each 320..=16384.
-/// An empty `series` is not an error: both panels are drawn with axes and no curves.
-pub fn render(series: &[Series], path: &Path, width: u32, height: u32) -> Result<(), String> {
-    let format = PlotFormat::from_path(path)?;
-    let fail = |what: &str| format!("cannot write plot '{}': {}", path.display(), one_line(what));
-    for (name, side) in [("width", width), ("height", height)] {
-        if !(MIN_SIDE..=MAX_SIDE).contains(&side) {
-            return Err(fail(&format!(
-                "{name} {side} is outside {MIN_SIDE}..={MAX_SIDE} pixels"
-            )));
+/// A plot file: its path, and the format its extension names (so a path that names no
+/// format cannot be held).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlotFile {
+    pub path: PathBuf,
+    pub format: PlotFormat,
+}
+
+impl PlotFile {
+    /// The path, if it ends in `.svg` or `.png` (else [`PlotFormat::from_path`]'s error).
+    pub fn new(path: PathBuf) -> Result<PlotFile, String> {
+        let format = PlotFormat::from_path(&path)?;
+        Ok(PlotFile { path, format })
+    }
+}
+
+/// Image size in pixels, each side within `MIN_SIDE..=MAX_SIDE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlotSize {
+    width: u32,
+    height: u32,
+}
+
+impl PlotSize {
+    pub fn new(width: u32, height: u32) -> Result<PlotSize, String> {
+        for (name, side) in [("width", width), ("height", height)] {
+            if !(MIN_SIDE..=MAX_SIDE).contains(&side) {
+                return Err(format!(
+                    "{name} {side} is outside {MIN_SIDE}..={MAX_SIDE} pixels"
+                ));
+            }
+        }
+        Ok(PlotSize { width, height })
+    }
+
+    pub fn width(self) -> u32 {
+        self.width
+    }
+
+    pub fn height(self) -> u32 {
+        self.height
+    }
+}
+
+/// `WIDTHxHEIGHT`, such as `1200x500` (`X` also separates).
+impl FromStr for PlotSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<PlotSize, String> {
+        let (w, h) = s
+            .split_once(['x', 'X'])
+            .ok_or_else(|| format!("'{s}': expected WIDTHxHEIGHT, such as 1200x500"))?;
+        let side = |v: &str| v.trim().parse::<u32>().ok();
+        match (side(w), side(h)) {
+            (Some(w), Some(h)) => PlotSize::new(w, h).map_err(|e| format!("'{s}': {e}")),
+            _ => Err(format!(
+                "'{s}': width and height must be whole numbers of pixels, {MIN_SIDE} to {MAX_SIDE}"
+            )),
         }
     }
-    register_bundled_font()?;
+}
 
+/// Draw the plot and return the bytes of the SVG or PNG file.
+/// An empty `series` is not an error: both panels are drawn with axes and no curves.
+pub fn render(series: &[Series], format: PlotFormat, size: PlotSize) -> Result<Vec<u8>, String> {
+    register_bundled_font()?;
     // The user's closures and plotters run under catch_unwind so that a panic anywhere in
     // drawing becomes an error message instead of aborting the command.
     let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        encode(format, series, width, height)
+        encode(format, series, size.width, size.height)
     }));
-    let bytes = match drawn {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(e)) => return Err(fail(&e)),
-        Err(_) => return Err(fail("the plotting code panicked")),
-    };
-    std::fs::write(path, bytes).map_err(|e| fail(&e.to_string()))
+    match drawn {
+        Ok(result) => result,
+        Err(_) => Err("the plotting code panicked".to_string()),
+    }
 }
 
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Counts of the finite samples in [0, 1] in `BINS` equal bins (bin i = [i/BINS,
+/// (i+1)/BINS), r = 1 in the last one), and how many samples were counted.
+pub fn bin_counts(samples: &[f64]) -> ([u64; BINS], u64) {
+    let mut counts = [0u64; BINS];
+    let mut n = 0;
+    for &r in samples {
+        if (0.0..=1.0).contains(&r) {
+            counts[((r * BINS as f64) as usize).min(BINS - 1)] += 1;
+            n += 1;
+        }
+    }
+    (counts, n)
 }
 
 fn register_bundled_font() -> Result<(), String> {
@@ -428,15 +491,7 @@ fn density_y_max(series: &[Series]) -> f64 {
 
 /// Density-normalised histogram of the finite samples in [0, 1] (`None` if there are none).
 fn histogram(samples: &[f64]) -> Option<[f64; BINS]> {
-    let mut counts = [0usize; BINS];
-    let mut n = 0usize;
-    for &r in samples {
-        if (0.0..=1.0).contains(&r) {
-            let b = ((r * BINS as f64) as usize).min(BINS - 1);
-            counts[b] += 1;
-            n += 1;
-        }
-    }
+    let (counts, n) = bin_counts(samples);
     if n == 0 {
         return None;
     }
@@ -450,7 +505,6 @@ fn histogram(samples: &[f64]) -> Option<[f64; BINS]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     fn linear_curve(t: f64) -> f64 {
         1.0 - t
@@ -501,16 +555,12 @@ mod tests {
         (0..500).map(|i| (i as f64 + 0.5) / 500.0).collect()
     }
 
-    fn temp(name: &str) -> PathBuf {
-        std::env::temp_dir().join(format!("protmask-plot-{}-{name}", std::process::id()))
+    fn size(w: u32, h: u32) -> PlotSize {
+        PlotSize::new(w, h).unwrap()
     }
 
-    fn render_to_string(series: &[Series], name: &str) -> String {
-        let path = temp(name);
-        render(series, &path, 1200, 520).unwrap();
-        let svg = std::fs::read_to_string(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        svg
+    fn render_to_string(series: &[Series]) -> String {
+        String::from_utf8(render(series, PlotFormat::Svg, size(1200, 520)).unwrap()).unwrap()
     }
 
     fn texts(svg: &str) -> Vec<String> {
@@ -528,7 +578,7 @@ mod tests {
 
     #[test]
     fn svg_has_labels_titles_and_axes() {
-        let svg = render_to_string(&three(None), "labels.svg");
+        let svg = render_to_string(&three(None));
         let texts = texts(&svg);
         for want in [
             "linear",
@@ -552,29 +602,28 @@ mod tests {
             density: &uniform,
             samples: None,
         }];
-        let texts = texts(&render_to_string(&series, "escape.svg"));
+        let texts = texts(&render_to_string(&series));
         assert!(texts.iter().any(|t| t == "a<b & \"c\""));
     }
 
     #[test]
     fn samples_add_histogram_bars_and_legend_entry() {
         let s = samples();
-        let without = render_to_string(&three(None), "nohist.svg");
-        let with = render_to_string(&three(Some(&s)), "hist.svg");
+        let without = render_to_string(&three(None));
+        let with = render_to_string(&three(Some(&s)));
         assert!(count_tag(&with, "rect") >= count_tag(&without, "rect") + BINS);
         assert!(texts(&with).iter().any(|t| t == "linear (500 samples)"));
     }
 
     #[test]
     fn png_decodes_to_requested_size_and_has_text() {
-        let path = temp("plot.PNG");
         let (w, h) = (900u32, 400u32);
-        render(&three(None), &path, w, h).unwrap();
-        let file = std::fs::File::open(&path).unwrap();
-        let mut reader = png::Decoder::new(file).read_info().unwrap();
+        let bytes = render(&three(None), PlotFormat::Png, size(w, h)).unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+            .read_info()
+            .unwrap();
         let mut buf = vec![0; reader.output_buffer_size()];
         let info = reader.next_frame(&mut buf).unwrap();
-        std::fs::remove_file(&path).unwrap();
         assert_eq!((info.width, info.height), (w, h));
         assert_eq!(info.color_type, png::ColorType::Rgb);
         let px = |x: u32, y: u32| {
@@ -619,18 +668,14 @@ mod tests {
                 samples: None,
             },
         ];
-        for name in ["weird.svg", "weird.png"] {
-            let path = temp(name);
-            render(&weird, &path, 640, 320).unwrap();
-            std::fs::remove_file(&path).unwrap();
-            let path = temp(&format!("empty-{name}"));
-            render(&[], &path, 640, 320).unwrap();
-            std::fs::remove_file(&path).unwrap();
+        for format in [PlotFormat::Svg, PlotFormat::Png] {
+            assert!(!render(&weird, format, size(640, 320)).unwrap().is_empty());
+            assert!(!render(&[], format, size(640, 320)).unwrap().is_empty());
         }
     }
 
     #[test]
-    fn errors_are_one_line_and_name_the_path() {
+    fn formats_come_from_the_extension_and_errors_name_the_path() {
         let e = PlotFormat::from_path(Path::new("x.jpg")).unwrap_err();
         assert!(
             e.contains("'x.jpg'") && e.contains(".svg") && e.contains(".png"),
@@ -646,12 +691,35 @@ mod tests {
             Ok(PlotFormat::Png)
         );
 
-        let bad = Path::new("/nonexistent-dir-protmask/x.svg");
-        let e = render(&three(None), bad, 800, 400).unwrap_err();
-        assert!(e.starts_with("cannot write plot '/nonexistent-dir-protmask/x.svg': "));
-        assert!(!e.contains('\n'));
-        let e = render(&three(None), &temp("tiny.png"), 10, 400).unwrap_err();
-        assert!(e.contains("width 10"), "{e}");
+        let file = PlotFile::new("a/b.Png".into()).unwrap();
+        assert_eq!(file.format, PlotFormat::Png);
+        assert_eq!(file.path, Path::new("a/b.Png"));
+        assert!(
+            PlotFile::new("x.jpg".into())
+                .unwrap_err()
+                .contains("'x.jpg'")
+        );
+    }
+
+    #[test]
+    fn plot_size_bounds_are_checked_once_here() {
+        assert_eq!("1200x500".parse(), Ok(size(1200, 500)));
+        assert_eq!(" 320 X 16384".parse(), Ok(size(320, 16_384)));
+        for (s, needle) in [
+            ("10x400", "width 10 is outside 320..=16384"),
+            ("400x16385", "height 16385 is outside 320..=16384"),
+            ("1200", "expected WIDTHxHEIGHT"),
+            ("axb", "whole numbers of pixels, 320 to 16384"),
+            ("-400x400", "whole numbers"),
+        ] {
+            let e = s.parse::<PlotSize>().unwrap_err();
+            assert!(
+                e.contains(needle) && e.contains(&format!("'{s}'")),
+                "{s}: {e}"
+            );
+        }
+        assert!(PlotSize::new(319, 400).is_err());
+        assert!(PlotSize::new(320, 16_384).is_ok());
     }
 
     #[test]
@@ -662,7 +730,7 @@ mod tests {
             density: &uniform,
             samples: None,
         }];
-        let e = render(&series, &temp("boom.svg"), 800, 400).unwrap_err();
+        let e = render(&series, PlotFormat::Svg, size(800, 400)).unwrap_err();
         assert!(e.contains("panicked"), "{e}");
     }
 
@@ -717,5 +785,11 @@ mod tests {
         assert!(h.iter().all(|d| (d - 1.0).abs() < 1e-12));
         assert_eq!(histogram(&[f64::NAN, 3.0]), None);
         assert_eq!(histogram(&[1.0]).unwrap()[BINS - 1], BINS as f64);
+        let (counts, n) = bin_counts(&[0.0, 0.0249, 0.025, 0.5, 1.0, -0.1, f64::NAN, 1.5]);
+        assert_eq!(n, 5);
+        assert_eq!(
+            (counts[0], counts[1], counts[20], counts[BINS - 1]),
+            (2, 1, 1, 1)
+        );
     }
 }

@@ -280,13 +280,178 @@ fn png_plot_decodes_to_the_requested_size() {
     assert_eq!((info.width, info.height), (900, 400));
 }
 
+/// Issue 12, point 9: a plot file that names no supported format is a usage error (exit 2,
+/// clap's message naming `--plot`), found before anything is printed. Exit 1 before.
 #[test]
-fn a_plot_that_cannot_be_written_is_an_error() {
-    let out = protmask()
-        .args(["schedule", "cosine", "--plot", "x.jpg"])
+fn issue12_9_plot_extension_is_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for path in ["x.jpg", "x", "plots/x.svg.gz", "."] {
+        let out = protmask()
+            .current_dir(dir.path())
+            .args(["schedule", "cosine", "--plot", path])
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--plot")
+                && err.contains(&format!("'{path}'"))
+                && err.contains(".svg or .png"),
+            "{path}: {err}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{path}: printed before the usage error"
+        );
+    }
+    assert!(dir_entries(dir.path()).is_empty(), "nothing written");
+    // Any case of the supported extensions is fine.
+    protmask()
+        .current_dir(dir.path())
+        .args(["schedule", "cosine", "--points", "2", "--plot", "x.SVG"])
         .assert()
-        .code(1)
+        .success();
+    assert_eq!(dir_entries(dir.path()), ["x.SVG"]);
+}
+
+/// Issue 12, point 14: a plot path that cannot be written fails before the table is printed,
+/// naming the user's path (not a hidden temp file), and leaves nothing behind.
+#[test]
+fn issue12_14_plot_path_checked_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir").join("x.svg");
+    let as_dir = dir.path().join("d.svg");
+    std::fs::create_dir(&as_dir).unwrap();
+    let read_only = dir.path().join("ro");
+    std::fs::create_dir(&read_only).unwrap();
+    let mut cases = vec![
+        (missing.clone(), "does not exist"),
+        (as_dir.clone(), "is a directory"),
+    ];
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o555)).unwrap();
+        // Root writes anywhere: test the unwritable directory only where it is unwritable.
+        if std::fs::File::create(read_only.join("probe")).is_err() {
+            cases.push((read_only.join("x.png"), "ermission denied"));
+        }
+    }
+    for (path, why) in &cases {
+        for format in ["table", "csv", "json"] {
+            let out = protmask()
+                .args(["schedule", "cosine", "betalinear30", "--samples", "100"])
+                .args(["--format", format, "--plot"])
+                .arg(path)
+                .assert()
+                .code(1)
+                .get_output()
+                .clone();
+            assert!(
+                out.stdout.is_empty(),
+                "{format}: the table was printed before the plot path was checked"
+            );
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(&format!("cannot write plot '{}'", path.display()))
+                    && err.contains(why),
+                "{}: {err}",
+                path.display()
+            );
+            assert!(!err.contains(".protmask-"), "names a temp file: {err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+        }
+    }
+    assert!(!missing.parent().unwrap().exists());
+    assert!(dir_entries(&as_dir).is_empty());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::remove_file(read_only.join("probe"));
+        std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    assert!(dir_entries(&read_only).is_empty());
+}
+
+/// A plot replaces an existing file only when complete, through the library's atomic
+/// output: no temp file is left beside it, and the file is readable by others (0644 before
+/// the umask, not the temp file's 0600).
+#[test]
+fn plot_replaces_an_existing_file_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = write(dir.path(), "s.svg", "old");
+    protmask()
+        .args(["schedule", "cosine", "--points", "2", "--plot"])
+        .arg(&svg)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&svg).unwrap();
+    roxmltree::Document::parse(&text).expect("the new SVG");
+    assert_eq!(dir_entries(dir.path()), ["s.svg"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&svg).unwrap().permissions().mode();
+        assert_eq!(mode & 0o444, 0o444, "mode {mode:o}");
+    }
+}
+
+/// Issue 12, point 13: weights within 1e-6 of 1 are accepted, normalised, and recorded
+/// normalised in the manifest, which regenerates the set bit for bit; `1/3` is a weight.
+#[test]
+fn issue12_13_normalised_weights_are_recorded_and_verify() {
+    const THIRDS: &str =
+        "0.3333333333333333*cosine+0.3333333333333333*linear+0.3333333333333333*cubic";
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "in.fa", synthetic_fasta(40, 3));
+    let mask = |spec: &str, name: &str| {
+        let rates = dir.path().join(format!("{name}.csv"));
+        let manifest = dir.path().join(format!("{name}.json"));
+        protmask()
+            .args(["mask", "-q", "--schedule", spec, "-o"])
+            .arg(dir.path().join(format!("{name}.fa")))
+            .arg("-r")
+            .arg(&rates)
+            .arg("--manifest")
+            .arg(&manifest)
+            .arg(&input)
+            .assert()
+            .success();
+        (
+            std::fs::read_to_string(rates).unwrap(),
+            std::fs::read_to_string(manifest).unwrap(),
+        )
+    };
+    let (decimals, manifest) = mask(
+        "0.33333333*cosine + 0.33333333*linear + 0.33333333*cubic",
+        "decimals",
+    );
+    assert!(manifest.contains(THIRDS), "{manifest}");
+    let (fractions, manifest) = mask("1/3*cosine + 1/3*linear + 1/3*cubic", "fractions");
+    assert!(manifest.contains(THIRDS), "{manifest}");
+    assert_eq!(decimals, fractions, "the same law, the same rates");
+    protmask()
+        .arg("verify")
+        .arg(&input)
+        .arg(dir.path().join("decimals.fa"))
+        .arg("--rates")
+        .arg(dir.path().join("decimals.csv"))
+        .arg("--manifest")
+        .arg(dir.path().join("decimals.json"))
+        .assert()
+        .success();
+
+    let text = stdout(&[
+        "schedule",
+        "0.33333333*cosine + 0.33333333*linear + 0.33333333*cubic",
+    ]);
+    assert!(text.contains(&format!("= {THIRDS}")), "{text}");
+    let out = protmask()
+        .args(["schedule", "0.5*cosine + 0.4*linear"])
+        .assert()
+        .code(2)
         .get_output()
         .clone();
-    assert!(String::from_utf8_lossy(&out.stderr).contains(".svg or .png"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("weights sum to 0.9, not 1"));
 }

@@ -3,23 +3,25 @@
 //! Every number comes from the same `Schedule` object that `mask` samples from, and the
 //! `--samples` histogram is drawn by `Masker::sample_rate`, the very code path of `mask`,
 //! so what this command shows is what masking does.
+//! A `--plot` file is opened (a temp file beside it) before anything is printed, so a path
+//! that cannot be written fails at once, and it appears only once complete.
 
 use std::io::{BufWriter, Write};
-use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::{ScheduleArgs, ScheduleFormat};
 use crate::config::PRESETS;
+use crate::io::{Compression, Output, OutputTarget, create_output};
 use crate::mask::{Corruption, Masker, Mode, Timesteps};
-use crate::plot::{PlotFormat, Series, render};
+use crate::plot::{PlotFile, PlotSize, Series, bin_counts, render};
 use crate::schedule::{NAMES, Schedule};
 
 /// Quantile levels reported in the summary.
 pub const LEVELS: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
-/// Bins over [0,1] of the sample histogram and of the table's density histogram.
-pub const SAMPLE_BINS: usize = 40;
+/// Bins over [0,1] of the table's text histogram of the exact law (the sample histogram
+/// has `crate::plot::BINS`).
 const TABLE_BINS: usize = 20;
 
 #[derive(Serialize)]
@@ -61,7 +63,8 @@ struct Samples {
     n: u64,
     seed: u64,
     mean: f64,
-    /// Counts of sampled rates in 40 equal bins over [0,1] (bin i = [i/40, (i+1)/40)).
+    /// Counts of sampled rates in 40 equal bins over [0,1] (bin i = [i/40, (i+1)/40), 1 in
+    /// the last), as `crate::plot::bin_counts` counts them.
     histogram: Vec<u64>,
     #[serde(skip)]
     rates: Vec<f64>,
@@ -74,8 +77,9 @@ pub fn execute(args: ScheduleArgs) -> Result<()> {
         write_list(&mut out)?;
         return Ok(out.flush()?);
     }
-    let plot_format = match &args.plot {
-        Some(p) => Some(PlotFormat::from_path(p).map_err(anyhow::Error::msg)?),
+    // Open the plot first: a path that cannot be written is an error before any output.
+    let plot = match &args.plot {
+        Some(file) => Some(open_plot(file)?),
         None => None,
     };
     let reports: Vec<Report> = args
@@ -99,8 +103,8 @@ pub fn execute(args: ScheduleArgs) -> Result<()> {
         }
     }
     out.flush()?;
-    if let (Some(path), Some(_)) = (&args.plot, plot_format) {
-        write_plot(path, &args.specs, &reports, args.plot_size)?;
+    if let (Some(file), Some(output)) = (&args.plot, plot) {
+        write_plot(file, output, &args.specs, &reports, args.plot_size)?;
     }
     Ok(())
 }
@@ -144,22 +148,13 @@ fn draw_samples(s: &Schedule, n: u64, seed: u64) -> Samples {
     let rates: Vec<f64> = (0..n)
         .map(|i| masker.sample_rate(format!("sample{i}").as_bytes()).1)
         .collect();
-    let mut histogram = vec![0u64; SAMPLE_BINS];
-    for &r in &rates {
-        histogram[sample_bin(r)] += 1;
-    }
     Samples {
         n,
         seed,
         mean: rates.iter().sum::<f64>() / n as f64,
-        histogram,
+        histogram: bin_counts(&rates).0.to_vec(),
         rates,
     }
-}
-
-/// The histogram bin of a rate: floor(r * 40), with r = 1 in the last bin.
-pub fn sample_bin(r: f64) -> usize {
-    ((r * SAMPLE_BINS as f64) as usize).min(SAMPLE_BINS - 1)
 }
 
 fn fmt_density(d: f64) -> String {
@@ -294,7 +289,20 @@ fn write_list(out: &mut impl Write) -> Result<()> {
     Ok(())
 }
 
-fn write_plot(path: &Path, specs: &[Schedule], reports: &[Report], size: (u32, u32)) -> Result<()> {
+/// The plot's output: a temp file beside the target, renamed onto it by `finish`; dropped
+/// (an error, a signal), it leaves nothing at the path.
+fn open_plot(file: &PlotFile) -> Result<Output> {
+    create_output(OutputTarget::Path(file.path.clone()), Compression::None)
+        .with_context(|| format!("cannot write plot '{}'", file.path.display()))
+}
+
+fn write_plot(
+    file: &PlotFile,
+    mut output: Output,
+    specs: &[Schedule],
+    reports: &[Report],
+    size: PlotSize,
+) -> Result<()> {
     let curves: Vec<Box<dyn Fn(f64) -> f64 + '_>> = specs
         .iter()
         .map(|s| Box::new(move |t| s.rate(t)) as Box<dyn Fn(f64) -> f64>)
@@ -313,30 +321,11 @@ fn write_plot(path: &Path, specs: &[Schedule], reports: &[Report], size: (u32, u
             samples: r.samples.as_ref().map(|s| s.rates.as_slice()),
         })
         .collect();
-    // Render beside the target under a temporary name with the same extension, then
-    // rename, so a failed plot leaves nothing at the path.
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let ext = path
-        .extension()
-        .map(|e| format!(".{}", e.to_string_lossy()))
-        .unwrap_or_default();
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".protmask-").suffix(&ext);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    let temp = builder
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write plot '{}'", path.display()))?
-        .into_temp_path();
-    let _registered = crate::cleanup::Registered::new(&temp);
-    render(&series, &temp, size.0, size.1).map_err(anyhow::Error::msg)?;
-    temp.persist(path)
-        .with_context(|| format!("cannot write plot '{}'", path.display()))?;
+    let context = || format!("cannot write plot '{}'", file.path.display());
+    let bytes = render(&series, file.format, size)
+        .map_err(anyhow::Error::msg)
+        .with_context(context)?;
+    output.write_all(&bytes).with_context(context)?;
+    output.finish().with_context(context)?;
     Ok(())
 }

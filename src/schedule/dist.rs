@@ -305,7 +305,7 @@ fn is_atom(r: f64, n: u32) -> bool {
 /// One weighted part of a mixture.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Component {
-    /// The weight as written (kept for the canonical form).
+    /// The weight as written, or as normalised by the parser (kept for the canonical form).
     pub(crate) weight: f64,
     /// The weight divided by the sum of the weights (used in all computations).
     pub(crate) share: f64,

@@ -2,11 +2,17 @@
 //!
 //! ```text
 //! spec      := term ('+' term)*
-//! term      := [number '*'] item
+//! term      := [weight '*'] item
+//! weight    := number | number '/' number
 //! item      := number | name ['(' [number (',' number)*] ')']
 //! ```
 //! Whitespace separates tokens and is otherwise ignored. Errors carry the offending
 //! token and its 1-based character column.
+//!
+//! Mixture weights must sum to 1 within [`WEIGHT_SUM_TOL`]. Sums within
+//! [`AS_WRITTEN_TOL`] keep their weights as written (what 0.1 accepted: every output made
+//! with them stays the same); other accepted sums are normalised so that the weights sum to
+//! exactly 1, and the canonical form, which prints them, re-parses to the same law.
 
 use super::ScheduleError;
 use super::dist::{Beta, Curve, Dist, Law};
@@ -16,8 +22,12 @@ const MAX_BETA_PARAM: f64 = 1e6;
 /// Below this a Beta's mass crowds into the last representable doubles near 0 or 1, and
 /// its quantile can no longer be inverted monotonically in f64 (found by fuzzing).
 const MIN_BETA_PARAM: f64 = 1e-3;
-/// Tolerance on the sum of mixture weights.
-const WEIGHT_SUM_TOL: f64 = 1e-9;
+/// Tolerance on the sum of mixture weights (`0.33333333` three times is accepted).
+const WEIGHT_SUM_TOL: f64 = 1e-6;
+/// Sums this close to 1 (float rounding, as in `0.7 + 0.2 + 0.1`) keep their weights as
+/// written: 0.1 accepted them so, dividing by the sum in every computation, and changing
+/// them would change outputs that published evaluation sets depend on.
+const AS_WRITTEN_TOL: f64 = 1e-9;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
@@ -28,6 +38,7 @@ enum Kind {
     RParen,
     Comma,
     Star,
+    Slash,
     Plus,
     Other,
 }
@@ -56,6 +67,7 @@ fn lex(spec: &str) -> Vec<Token<'_>> {
             ')' => Kind::RParen,
             ',' => Kind::Comma,
             '*' => Kind::Star,
+            '/' => Kind::Slash,
             '+' => Kind::Plus,
             c if c.is_ascii_alphabetic() || c == '_' => {
                 while i < chars.len() && (chars[i].1.is_ascii_alphanumeric() || chars[i].1 == '_') {
@@ -184,25 +196,7 @@ impl<'a> Parser<'a> {
     }
 
     fn term(&mut self) -> Result<Term<'a>, ScheduleError> {
-        let first = self.peek().ok_or_else(|| self.unexpected("a schedule"))?;
-        let weighted = matches!(first.kind, Kind::Number(_))
-            && self
-                .tokens
-                .get(self.pos + 1)
-                .is_some_and(|t| t.kind == Kind::Star);
-        let weight = if weighted {
-            self.pos += 2;
-            match first.kind {
-                Kind::Number(w) if w > 0.0 => Some((w, first)),
-                _ => {
-                    return Err(
-                        self.error(first, format!("weight must be > 0, got '{}'", first.text))
-                    );
-                }
-            }
-        } else {
-            None
-        };
+        let weight = self.weight()?;
         let item_first = self.peek().ok_or_else(|| self.unexpected("a schedule"))?;
         let item = self.item()?;
         let end = self.tokens[self.pos - 1];
@@ -213,6 +207,64 @@ impl<'a> Parser<'a> {
             first: item_first,
             text,
         })
+    }
+
+    /// An optional `weight '*'` before an item: a positive number or fraction `a/b`.
+    fn weight(&mut self) -> Result<Option<(f64, Token<'a>)>, ScheduleError> {
+        let Some(first) = self.peek() else {
+            return Err(self.unexpected("a schedule"));
+        };
+        let Kind::Number(a) = first.kind else {
+            return Ok(None);
+        };
+        let kind_at = |k: usize| self.tokens.get(self.pos + k).map(|t| t.kind);
+        let (value, tok) = match kind_at(1) {
+            Some(Kind::Star) => {
+                self.pos += 2;
+                (a, first)
+            }
+            Some(Kind::Slash) => {
+                let denominator = self.tokens.get(self.pos + 2).copied();
+                let b = match denominator {
+                    Some(Token {
+                        kind: Kind::Number(b),
+                        ..
+                    }) => b,
+                    Some(tok) if tok.kind == Kind::BadNumber => {
+                        return Err(self.error(tok, format!("invalid number '{}'", tok.text)));
+                    }
+                    _ => {
+                        self.pos += 2;
+                        return Err(self.unexpected("a number after '/'"));
+                    }
+                };
+                let last = self.tokens[self.pos + 2];
+                let text = &self.spec[first.start..last.start + last.text.len()];
+                let tok = Token {
+                    kind: Kind::Number(a / b),
+                    text,
+                    start: first.start,
+                    col: first.col,
+                };
+                if kind_at(3) != Some(Kind::Star) {
+                    return Err(self.error(
+                        tok,
+                        format!("a fraction is allowed only as a weight, as in '{text}*cosine'"),
+                    ));
+                }
+                if b == 0.0 {
+                    return Err(self.error(tok, format!("weight '{text}' divides by zero")));
+                }
+                self.pos += 4;
+                (a / b, tok)
+            }
+            _ => return Ok(None),
+        };
+        if value > 0.0 && value.is_finite() {
+            Ok(Some((value, tok)))
+        } else {
+            Err(self.error(tok, format!("weight must be > 0, got '{}'", tok.text)))
+        }
     }
 
     fn item(&mut self) -> Result<Item, ScheduleError> {
@@ -401,11 +453,25 @@ impl<'a> Parser<'a> {
             return Err(self.error_at(
                 whole,
                 first.col,
-                format!("weights sum to {}, not 1", short(sum)),
+                format!(
+                    "weights sum to {}, not 1 (within {WEIGHT_SUM_TOL:e})",
+                    short(sum)
+                ),
             ));
         }
         if terms.len() == 1 {
             return Ok(terms.remove(0).item.into_law());
+        }
+        if (sum - 1.0).abs() > AS_WRITTEN_TOL {
+            parts = normalise(&parts, sum).ok_or_else(|| {
+                self.error_at(
+                    whole,
+                    first.col,
+                    "weights cannot be normalised to sum to exactly 1; \
+                     give weights that sum to 1"
+                        .to_string(),
+                )
+            })?;
         }
         let mut dists = Vec::with_capacity(terms.len());
         for (term, w) in terms.into_iter().zip(parts) {
@@ -434,6 +500,30 @@ impl Item {
             Item::Mixture(law) => law,
         }
     }
+}
+
+/// The weights divided by their sum, the last one then moved by at most a few ulps so
+/// that they sum (left to right, as `Law::mixture` sums them) to exactly 1.0: re-parsed from
+/// the canonical form they are then used as written, so the law is the same bit for bit.
+/// `None` in the (theoretical) case where no positive last weight does that.
+pub(super) fn normalise(weights: &[f64], sum: f64) -> Option<Vec<f64>> {
+    let mut shares: Vec<f64> = weights.iter().map(|w| w / sum).collect();
+    let (last, rest) = shares.split_last_mut()?;
+    let head: f64 = rest.iter().sum();
+    if head + *last != 1.0 {
+        // Exact when head >= 0.5 (Sterbenz), else within half an ulp of 1 - head, whose
+        // sum with head rounds to 1; the loop only guards that reasoning.
+        let mut x = 1.0 - head;
+        for _ in 0..4 {
+            match (head + x).partial_cmp(&1.0)? {
+                std::cmp::Ordering::Equal => break,
+                std::cmp::Ordering::Less => x = x.next_up(),
+                std::cmp::Ordering::Greater => x = x.next_down(),
+            }
+        }
+        *last = x;
+    }
+    (head + *last == 1.0 && *last > 0.0).then_some(shares)
 }
 
 /// A sum of weights for a message: 12 significant decimals, trailing zeros dropped.

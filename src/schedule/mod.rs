@@ -82,7 +82,7 @@ pub const NAMES: &[(&str, &str, &str)] = &[
     ),
     (
         "w1*S1 + w2*S2 + ...",
-        "mixture: weights > 0 summing to 1, components not mixtures",
+        "mixture: weights > 0, decimals or fractions a/b, summing to 1 (within 1e-6, then normalised), components not mixtures",
         "distribution",
     ),
 ];
