@@ -19,6 +19,8 @@
 #   PYTHON=python3  interpreter for gen_fasta.py and the reference (a venv is made from
 #                   it under $DATA/.venv when numpy or biopython is missing)
 #   SYNC=1          run `sync` (untimed) before every timed run, after deleting old outputs
+#   SHARD_MB=60     text of the sharded-input rows: one compressed file of it against two
+#                   compressed shards of the same text (xz, gzip, zstd), at -j2
 # A command that fails is reported in the table and the script carries on.
 
 set -uo pipefail
@@ -35,6 +37,7 @@ INSTALL=${INSTALL:-1}
 PYTHON=${PYTHON:-python3}
 SYNC=${SYNC:-1}
 PROTMASK=${PROTMASK:-}
+SHARD_MB=${SHARD_MB:-60}
 PROTMASK_GIVEN=0; [ -n "$PROTMASK" ] && PROTMASK_GIVEN=1
 
 say() { printf '[wholeprocess] %s\n' "$*" >&2; }
@@ -151,6 +154,25 @@ count_records() { # file (plain or gzip)
 }
 IN_RECORDS=$(count_records "$IN"); INPY_RECORDS=$(count_records "$INPY")
 
+# Sharded input: the same text as one compressed file and as two compressed shards (cut
+# at a record boundary), for each of xz, gzip and zstd: do inputs decompress in parallel?
+INSH="$DATA/synth_${SHARD_MB}MB_s${SEED}.fa"
+make_fasta "$SHARD_MB" "$INSH" || die "gen_fasta.py failed"
+INSH_BYTES=$(size_of "$INSH"); INSH_RECORDS=$(count_records "$INSH")
+if [ ! -s "$INSH.b" ]; then
+    half=$((INSH_RECORDS / 2))
+    awk -v half="$half" -v a="$INSH.a" -v b="$INSH.b" \
+        '/^>/ { n++ } { if (n <= half) print > a; else print > b }' "$INSH" || die "splitting failed"
+fi
+declare -A SHARD_TOOL=([xz]="xz -6 -T1 -c" [gz]="$GZIP_TOOL -c" [zst]="zstd -q -3 -c")
+for ext in xz gz zst; do
+    for part in "" .a .b; do
+        f="$INSH$part.$ext"
+        [ -s "$f" ] || ${SHARD_TOOL[$ext]} "$INSH$part" >"$f.part" && mv "$f.part" "$f" ||
+            die "compressing $f failed"
+    done
+done
+
 # ---------------------------------------------------------------- cases
 # Every command writes a fresh file under $OUTDIR (all outputs are deleted, untimed,
 # before every run: overwriting an existing file costs extra on ext4). Nothing goes to
@@ -180,6 +202,10 @@ add_case pm_gzp_j1  "protmask mask -q -j1 IN.gz -o out.fa"     - "$O/pm_gzp_j1.f
 add_case pm_gzp_j2  "protmask mask -q -j2 IN.gz -o out.fa"     - "$O/pm_gzp_j2.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 "$INGZ" -o "$O/pm_gzp_j2.fa"
 add_case pm_bgzf_j1 "protmask mask -q -j1 IN.bgzf.gz -o out.fa" - "$O/pm_bgzf_j1.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j1 "$INBGZF" -o "$O/pm_bgzf_j1.fa"
 add_case pm_bgzf_j2 "protmask mask -q -j2 IN.bgzf.gz -o out.fa" - "$O/pm_bgzf_j2.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 "$INBGZF" -o "$O/pm_bgzf_j2.fa"
+for ext in xz gz zst; do
+add_case "pm_${ext}_one" "protmask mask -q -j2 IN$SHARD_MB.$ext -o out.fa" - "$O/pm_${ext}_one.fa" "$INSH_BYTES" "$INSH_RECORDS" "$PROTMASK" mask -q -j2 "$INSH.$ext" -o "$O/pm_${ext}_one.fa"
+add_case "pm_${ext}_two" "protmask mask -q -j2 IN$SHARD_MB.a.$ext IN$SHARD_MB.b.$ext -o out.fa" - "$O/pm_${ext}_two.fa" "$INSH_BYTES" "$INSH_RECORDS" "$PROTMASK" mask -q -j2 "$INSH.a.$ext" "$INSH.b.$ext" -o "$O/pm_${ext}_two.fa"
+done
 add_case py_ref     "reference_mask.py IN$PY_MB -o out.fa -r rates.csv" - "$O/py_ref.fa" "$INPY_BYTES" "$INPY_RECORDS" "$PY" benches/reference_mask.py "$INPY" -o "$O/py_ref.fa" -r "$O/py_ref.csv"
 add_case pm_py_j2   "protmask mask -q -j2 IN$PY_MB -o out.fa -r rates.csv" - "$O/pm_py_j2.fa" "$INPY_BYTES" "$INPY_RECORDS" "$PROTMASK" mask -q -j2 "$INPY" -o "$O/pm_py_j2.fa" -r "$O/pm_py_j2.csv"
 
@@ -308,6 +334,9 @@ target("protmask -j2 / seqkit seq -w 60, plain to plain (<= 1.15)", ratio("pm_j2
 target("protmask -j1 / -j2, plain (>= 1.7)", ratio("pm_j1", "pm_j2"), lambda v: v >= 1.7, "{:.2f}x")
 target("protmask -j1 / -j2, gzip to gzip (>= 1.8)", ratio("pm_gz_j1", "pm_gz_j2"), lambda v: v >= 1.8, "{:.2f}x")
 target("Python reference / protmask -j2, PY_MB input (>= 30)", ratio("py_ref", "pm_py_j2"), lambda v: v >= 30, "{:.1f}x")
+target("one xz file / two xz shards of its text, -j2 (>= 1.6)", ratio("pm_xz_one", "pm_xz_two"), lambda v: v >= 1.6, "{:.2f}x")
+target("one gzip file / two gzip shards, -j2 (> 1)", ratio("pm_gz_one", "pm_gz_two"), lambda v: v > 1.0, "{:.2f}x")
+target("one zstd file / two zstd shards, -j2 (> 1)", ratio("pm_zst_one", "pm_zst_two"), lambda v: v > 1.0, "{:.2f}x")
 pm = [c for c in ("pm_j1", "pm_j2", "pm_gz_j1", "pm_gz_j2") if c in rssmb]
 peak = max((rssmb[c] for c in pm), default=None)
 if peak is not None and len(pm) < 4:
@@ -346,7 +375,7 @@ PYEOF
 say "report written to $OUT"
 
 if [ "$KEEP" != 1 ]; then
-    rm -rf "$OUTDIR" "$RAW" "$CASES" "$IN" "$INGZ" "$INBGZF" "$INPY"   # logs/ and .venv stay
+    rm -rf "$OUTDIR" "$RAW" "$CASES" "$IN" "$INGZ" "$INBGZF" "$INPY" "$INSH"*   # logs/ and .venv stay
 else
     say "kept inputs, logs and raw timings in $DATA"
 fi

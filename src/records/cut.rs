@@ -141,20 +141,29 @@ impl<P: std::ops::Deref<Target = BufferPool>, R: Read> BlockCutter<P, R> {
                     self.filled -= BOM.len();
                 }
             }
-            let cut = if eof {
+            let from = searched.saturating_sub(1);
+            let unsearched = &self.buf[from..self.filled];
+            let cut = if searched > 0 {
+                // A record longer than a block: the block ends right after it, so that it
+                // is alone in its block (which is freed as soon as the record is parsed).
+                memmem::find(unsearched, b"\n>")
+                    .map(|i| from + i + 1)
+                    .or(eof.then_some(self.filled))
+            } else if eof {
                 Some(self.filled)
             } else {
                 // The last "\n>" in what has not been searched yet.
-                let from = searched.saturating_sub(1);
-                memmem::rfind(&self.buf[from..self.filled], b"\n>").map(|i| from + i + 1)
+                memmem::rfind(unsearched, b"\n>").map(|i| from + i + 1)
             };
             let Some(cut) = cut else {
                 searched = self.filled;
                 continue;
             };
+            // At the end of input with bytes left after the cut, they make one more block.
+            let last = eof && cut == self.filled;
             let carry = self.filled - cut;
             // The next block's buffer, starting with the carried bytes; none after the last.
-            let next = if eof {
+            let next = if last {
                 Vec::new()
             } else {
                 let mut next = self.pool.filled(carry + self.block_size + spare);
@@ -166,13 +175,13 @@ impl<P: std::ops::Deref<Target = BufferPool>, R: Read> BlockCutter<P, R> {
             let first_index = self.first_index;
             self.first_index += headers.len() as u64;
             self.filled = carry;
-            self.done = eof;
+            self.done = last;
             return Ok(Some(Cut {
                 data,
                 len: cut,
                 headers,
                 first_index,
-                last: eof,
+                last,
             }));
         }
     }
