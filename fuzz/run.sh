@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Run every fuzz target of protmask for a while on the stable toolchain and say what it found.
+# Run every fuzz target of protmask for a while and say what it found.
 #
 #   bash fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]     (default: 60 s, all targets)
 #
-# cargo-fuzz drives libFuzzer, which wants nightly-only flags (-Zsanitizer=address and
-# friends); RUSTC_BOOTSTRAP=1 lets the stable compiler accept them. SANITIZER=none in the
-# environment builds without AddressSanitizer (faster, and needs no -Z flag for it).
+# By default it builds without a sanitizer (cargo fuzz --sanitizer none): libFuzzer's
+# coverage instrumentation takes only stable -C flags, so this works with the stable
+# toolchain alone, on a fresh machine. Panics, overflow checks and the checks' assertions
+# still stop the fuzzer; what needs a sanitizer (out-of-bounds reads in C code, leaks) is
+# not seen. SANITIZER=address (or leak, memory, thread) opts into a sanitizer: that takes
+# -Zsanitizer, a nightly-only flag, so it uses the nightly toolchain when rustup has one
+# (rustup toolchain install nightly) and otherwise tries the stable compiler with
+# RUSTC_BOOTSTRAP=1, which cargo-fuzz 0.13.2 does not get past on every machine.
 # Each target resumes from its corpus in fuzz/corpus/<target>/ (the seed-* files are kept
 # in git, what the fuzzer adds is not); crashes land in fuzz/artifacts/<target>/ and logs
 # in fuzz/logs/<target>.log. Exits 1 if any target crashed.
@@ -23,11 +28,25 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
     echo "installing cargo-fuzz from crates.io..." >&2
     cargo install cargo-fuzz --locked || exit 2
 fi
-export RUSTC_BOOTSTRAP=1
-sanitizer=${SANITIZER:-address}
+sanitizer=${SANITIZER:-none}
+toolchain=() # cargo's +toolchain argument, if any
+if [ "$sanitizer" != none ]; then
+    if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+        toolchain=(+nightly)
+    else
+        echo "run.sh: SANITIZER=$sanitizer needs nightly Rust and none is installed; trying stable with RUSTC_BOOTSTRAP=1" >&2
+        export RUSTC_BOOTSTRAP=1
+    fi
+fi
+fuzz() { cargo "${toolchain[@]}" fuzz "$@"; }
 
-echo "building the fuzz targets (release, sanitizer: $sanitizer)..." >&2
-cargo fuzz build -O --sanitizer "$sanitizer" || exit 2
+echo "building the fuzz targets (release, sanitizer: $sanitizer${toolchain:+, ${toolchain[*]}})..." >&2
+if ! fuzz build -O --sanitizer "$sanitizer"; then
+    if [ "$sanitizer" != none ]; then
+        echo "run.sh: the $sanitizer build failed: install nightly (rustup toolchain install nightly), or run without SANITIZER (the default, no sanitizer, stable Rust)" >&2
+    fi
+    exit 2
+fi
 
 # Per-target options: the longest input worth trying and a dictionary of useful tokens.
 opts_for() {
@@ -47,7 +66,7 @@ for t in "${targets[@]}"; do
     before=$(find "artifacts/$t" -type f | wc -l)
     echo "== $t: ${secs}s" >&2
     # shellcheck disable=SC2046
-    cargo fuzz run -O --sanitizer "$sanitizer" "$t" -- \
+    fuzz run -O --sanitizer "$sanitizer" "$t" -- \
         -max_total_time="$secs" -timeout=20 -print_final_stats=1 $(opts_for "$t") \
         >"logs/$t.log" 2>&1
     status=$?
@@ -68,6 +87,6 @@ done
 echo
 echo "fuzzing summary ($(date -u +%Y-%m-%dT%H:%MZ), ${secs}s per target, sanitizer $sanitizer):"
 printf '  %s\n' "${summary[@]}"
-echo "logs: fuzz/logs/; crashing inputs: fuzz/artifacts/<target>/ (reproduce:"
-echo "  RUSTC_BOOTSTRAP=1 cargo fuzz run -O <target> fuzz/artifacts/<target>/<file>)"
+echo "logs: fuzz/logs/; crashing inputs: fuzz/artifacts/<target>/ (reproduce, in fuzz/:"
+echo "  ${RUSTC_BOOTSTRAP:+RUSTC_BOOTSTRAP=1 }cargo ${toolchain[*]:+${toolchain[*]} }fuzz run -O --sanitizer $sanitizer <target> artifacts/<target>/<file>)"
 exit $crashed

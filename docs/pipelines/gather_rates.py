@@ -1,15 +1,98 @@
 #!/usr/bin/env python3
-"""Concatenate the rates tables of shards masked apart into one table.
+"""Concatenate the rates tables of parts masked apart into one table.
 
-    gather_rates.py [--file NAME] OUTPUT SHARD_TABLE_1 ... SHARD_TABLE_N
+    gather_rates.py [--file NAME]... OUTPUT TABLE_1 ... TABLE_N
 
-Writes one header row (the first table's), then every shard's rows in the order given.
-The tables must be plain (uncompressed) CSV, or TSV when named .tsv. With --file NAME,
-the first column (`file`, which names each shard) is set to NAME, the original input, so
-the result is byte for byte what `protmask mask NAME -r OUTPUT` writes. Every other byte
-of every row is copied unchanged. Python standard library only.
+Writes one header row (the first table's), then every table's rows in the order given.
+The tables are CSV or TSV (all the same), plain or compressed: gzip (BGZF included),
+bzip2, xz or zstd, detected from their first bytes as protmask does (zstd needs the
+Python module `zstandard`). OUTPUT is CSV, or TSV when named .tsv, compressed when its
+name ends in .gz, .bz2, .xz or .zst (before which .csv or .tsv gives the format).
+
+--file sets the first column (`file`, which names each part's input) so that the result is
+byte for byte what `protmask mask NAME_1 ... -r OUTPUT` writes: given once, NAME is the
+file of every table's rows; given N times, the k-th NAME is that of TABLE_k's rows (one
+input per table, or the same name for the shards of one input). Every other byte of every
+row is copied unchanged. Python standard library only (zstandard for zstd).
 """
+import bz2
+import gzip
+import io
+import lzma
+import os
 import sys
+
+PROG = "gather_rates.py"
+MAGIC = {
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"\x28\xb5\x2f\xfd": "zstd",
+}
+SUFFIX = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd"}
+
+
+class GatherError(Exception):
+    pass
+
+
+def zstandard_module(what):
+    try:
+        import zstandard
+    except ImportError:
+        raise GatherError(f"{what}: zstd needs the Python module 'zstandard' "
+                          "(pip install zstandard), or decompress it first") from None
+    return zstandard
+
+
+def open_table(path):
+    """A text stream of the table, decompressed whatever its name says."""
+    raw = open(path, "rb")
+    head = raw.peek(6)[:6] if hasattr(raw, "peek") else b""
+    kind = next((name for magic, name in MAGIC.items() if head.startswith(magic)), "plain")
+    if kind == "gzip":
+        stream = gzip.GzipFile(fileobj=raw, mode="rb")
+    elif kind == "bzip2":
+        stream = bz2.BZ2File(raw, "rb")
+    elif kind == "xz":
+        stream = lzma.LZMAFile(raw, "rb")
+    elif kind == "zstd":
+        try:
+            zstandard = zstandard_module(path)
+        except GatherError:
+            raw.close()
+            raise
+        stream = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+    else:
+        stream = raw
+    return io.TextIOWrapper(io.BufferedReader(stream) if kind == "zstd" else stream,
+                            encoding="utf-8", newline="")
+
+
+def output_kind(path):
+    for suffix, kind in SUFFIX.items():
+        if path.endswith(suffix):
+            return kind, path[: -len(suffix)]
+    return "plain", path
+
+
+def create_output(path):
+    kind, base = output_kind(path)
+    if kind == "zstd":
+        zstandard = zstandard_module(path)  # before anything is read or written
+    raw = open(path, "wb")
+    if kind == "gzip":
+        stream = gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0)
+    elif kind == "bzip2":
+        stream = bz2.BZ2File(raw, "wb")
+    elif kind == "xz":
+        stream = lzma.LZMAFile(raw, "wb")
+    elif kind == "zstd":
+        stream = zstandard.ZstdCompressor().stream_writer(raw, closefd=True)
+    else:
+        stream = raw
+    out = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    return out, raw, ("\t" if base.endswith(".tsv") else ",")
 
 
 def quote(field, delim):
@@ -32,35 +115,75 @@ def rest_after_first_field(line, delim):
     return line[line.index(delim):]
 
 
-def gather(output, tables, file_name=None):
-    delim = "\t" if output.endswith(".tsv") else ","
-    header = None
-    with open(output, "w", newline="", encoding="utf-8") as out:
-        for path in tables:
-            with open(path, newline="", encoding="utf-8") as fh:
-                first = fh.readline()
-                if not first:
-                    sys.exit(f"gather_rates.py: {path}: empty file, expected a header row")
-                if header is None:
-                    header = first
-                    out.write(header)
-                elif first != header:
-                    sys.exit(f"gather_rates.py: {path}: header differs from the first table's")
-                for line in fh:
-                    if file_name is not None:
-                        line = quote(file_name, delim) + rest_after_first_field(line, delim)
-                    out.write(line)
+def copy_table(out, path, k, names, delim, header):
+    """Write TABLE_k's rows (and, for the first, its header); return the header."""
+    with open_table(path) as fh:
+        first = fh.readline()
+        if not first:
+            raise GatherError(f"{path}: empty file, expected a header row")
+        if header is None:
+            if not first.startswith("file" + delim):
+                fmt = "TSV" if delim == "\t" else "CSV"
+                raise GatherError(f"{path}: header {first.rstrip()!r} is not that of a {fmt} "
+                                  f"rates table (the output's name asks for {fmt})")
+            header = first
+            out.write(header)
+        elif first != header:
+            raise GatherError(f"{path}: header differs from the first table's")
+        for n, line in enumerate(fh, start=2):
+            if names:
+                try:
+                    line = quote(names[k], delim) + rest_after_first_field(line, delim)
+                except ValueError:
+                    raise GatherError(f"{path}: line {n}: a row with one column") from None
+            out.write(line)
+    return header
+
+
+def gather(output, tables, file_names=()):
+    if len(file_names) not in (0, 1, len(tables)):
+        raise GatherError(f"{len(file_names)} --file names for {len(tables)} tables: "
+                          "give one for all, or one per table")
+    names = list(file_names) * len(tables) if len(file_names) == 1 else list(file_names)
+    out, raw, delim = create_output(output)
+    try:
+        header = None
+        for k, path in enumerate(tables):
+            try:
+                header = copy_table(out, path, k, names, delim, header)
+            except GatherError:
+                raise
+            except FileNotFoundError:
+                raise GatherError(f"{path}: no such file") from None
+            except Exception as e:  # a corrupt or truncated stream, bad UTF-8, ...
+                raise GatherError(f"{path}: cannot read: {e}") from None
+        out.close()
+    except BaseException:
+        try:
+            out.close()
+        except Exception:
+            raw.close()
+        os.unlink(output)  # nothing half-written is left at OUTPUT
+        raise
 
 
 def main(argv):
     args = argv[1:]
-    file_name = None
-    if args[:1] == ["--file"] and len(args) >= 2:
-        file_name, args = args[1], args[2:]
-    if len(args) < 2 or args[0] in ("-h", "--help"):
+    file_names = []
+    while args[:1] == ["--file"] and len(args) >= 2:
+        file_names.append(args[1])
+        args = args[2:]
+    if len(args) < 2 or args[0] in ("-h", "--help") or args[0].startswith("--"):
         print(__doc__, file=sys.stderr)
         return 2
-    gather(args[0], args[1:], file_name)
+    try:
+        gather(args[0], args[1:], file_names)
+    except GatherError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"{PROG}: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        return 1
     return 0
 
 

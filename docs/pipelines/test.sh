@@ -11,6 +11,7 @@ set -uo pipefail
 
 SNAKEMAKE_VERSION=9.27.1
 NUMPY_VERSION=2.4.6
+ZSTANDARD_VERSION=0.25.0 # gather_rates.py reads and writes .zst tables with it
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 P=$ROOT/docs/pipelines
@@ -37,11 +38,12 @@ VERSION=$(protmask --version) || die "protmask --version failed"
 echo "== using $PROTMASK ($VERSION)"
 
 if ! "$VENV/bin/snakemake" --version 2>/dev/null | grep -qx "$SNAKEMAKE_VERSION" ||
-  ! "$VENV/bin/python" -c "import numpy" 2>/dev/null; then
+  ! "$VENV/bin/python" -c "import numpy, zstandard" 2>/dev/null; then
   echo "== installing snakemake $SNAKEMAKE_VERSION into $VENV"
   python3 -m venv "$VENV" || die "python3 -m venv $VENV failed"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    "snakemake==$SNAKEMAKE_VERSION" "numpy==$NUMPY_VERSION" || die "pip install snakemake failed"
+    "snakemake==$SNAKEMAKE_VERSION" "numpy==$NUMPY_VERSION" "zstandard==$ZSTANDARD_VERSION" ||
+    die "pip install snakemake failed"
 fi
 SNAKEMAKE=$VENV/bin/snakemake
 PY=$VENV/bin/python
@@ -111,7 +113,7 @@ workflow_case data "$DATA" 3 ""
 rates_body_same "$T/wf-data/rates.csv" direct-data.csv && pass "workflow data: rates.csv equal without the file column" ||
   fail "workflow data: rates.csv equal without the file column"
 check "workflow data: a log per job, the mask logs with protmask's summary line" \
-  bash -c "test -s '$T/wf-data/logs/split.log' && test -e '$T/wf-data/logs/gather.log' &&
+  bash -c "test -s '$T/wf-data/logs/split/001.log' && test -e '$T/wf-data/logs/gather.log' &&
            test \$(grep -l '^protmask: ' '$T'/wf-data/logs/mask/*.log | wc -l) -eq 3"
 check "workflow data: a benchmark per job (split, 3 mask, gather)" \
   test "$(find "$T/wf-data/benchmarks" -name '*.tsv' | wc -l)" -eq 5
@@ -148,6 +150,132 @@ rc=$?
 check "protmask's error inside a job: non-zero exit, the message in that job's log" \
   bash -c "test $rc -ne 0 && grep -q 'bad' '$T/bad4/logs/mask/001.log' && grep -qi 'error' '$T/bad4/logs/mask/001.log'"
 check "protmask's error inside a job: no masked.fa left" test ! -e "$T/bad4/masked.fa"
+
+# --- 2b. issue 12: many files, compressed tables, the threads default ----------------------
+echo "== issue 12: many input files"
+# A folder of inputs as users have them: plain, gzipped (large enough to be split), an
+# awkward name (comma and quote: the file column must be quoted as protmask quotes it),
+# one given as ./x (the file column is the path as given, not a normalised one) and twice.
+mkdir -p many
+cp "$DATA" many/a.fa
+head -n 40000 gen.fa | gzip -c > many/b.fa.gz
+cp odd.fa 'many/c,"d".fa'
+cp "$P/snakemake/wrapper/test/proteins.fa" many/e.fa
+B_MB=$("$PY" -c 'import os; print(os.path.getsize("many/b.fa.gz") / 2e6)') # half of b's size
+cat > many.yaml <<YAML
+input: [./many/a.fa, many/b.fa.gz, 'many/c,"d".fa', many/e.fa, ./many/a.fa]
+shards: 3
+split_min_mb: $B_MB
+outdir: $T/wf-many
+extra: "--seed 5 --replicates 2"
+YAML
+rm -f protmask-calls
+if snakemake_run wf-many.log --configfile many.yaml; then
+  pass "issue12 many-files: a list of 5 inputs (one compressed, one given twice) runs"
+else
+  fail "issue12 many-files: a list of 5 inputs runs"; show wf-many.log
+fi
+protmask mask ./many/a.fa many/b.fa.gz 'many/c,"d".fa' many/e.fa ./many/a.fa --seed 5 --replicates 2 \
+  -o direct-many.fa -r direct-many.csv 2> /dev/null
+check "issue12 many-files: gathered FASTA equals one direct run over all the files" \
+  same "$T/wf-many/masked.fa" direct-many.fa
+check "issue12 many-files: gathered rates equal the direct run's, file column included" \
+  same "$T/wf-many/rates.csv" direct-many.csv
+check "issue12 many-files: the file column names each input as given (./many/a.fa; \"many/c,\"\"d\"\".fa\" quoted)" \
+  bash -c "grep -q '^\./many/a\.fa,' '$T/wf-many/rates.csv' && grep -q '^\"many/c,\"\"d\"\"\.fa\",' '$T/wf-many/rates.csv'"
+# The large input is split into 3 shards; the small ones are masked whole, from where they are.
+check "issue12 many-files: only the large input is split (1 split job; 3 + 4 mask jobs)" \
+  bash -c "test \$(ls '$T'/wf-many/logs/split/*.log | wc -l) -eq 1 && test -s '$T/wf-many/logs/split/002.log' &&
+           test \$(ls '$T'/wf-many/logs/mask/*.log | wc -l) -eq 7"
+check "issue12 many-files: small inputs are read by protmask where they are, not copied" \
+  grep -q -- '^mask many/e.fa ' protmask-calls
+
+echo "== issue 12: a glob as input"
+snakemake_run wf-glob.log --config 'input=many/*.fa*' shards=2 outdir="$T/wf-glob" extra="--preset esm2"
+rc=$?
+(export LC_ALL=C; protmask mask many/*.fa* --preset esm2 -o direct-glob.fa -r direct-glob.csv 2> /dev/null)
+check "issue12 many-files glob: input='many/*.fa*' runs (exit $rc)" test $rc -eq 0
+check "issue12 many-files glob: FASTA and rates equal protmask mask many/*.fa* (LC_ALL=C order), 4 files" \
+  bash -c "cmp -s '$T/wf-glob/masked.fa' direct-glob.fa && cmp -s '$T/wf-glob/rates.csv' direct-glob.csv &&
+           test \$(tail -n +2 direct-glob.csv | cut -c1-6 | sort -u | wc -l) -eq 4"
+rm -f protmask-calls
+snakemake_run wf-noglob.log --config 'input=[many/a.fa, "nothing/*.fa"]' outdir="$T/wf-noglob"
+rc=$?
+check "issue12 many-files glob: a pattern matching nothing is refused before any job, naming it" \
+  bash -c "test $rc -ne 0 && grep -q \"the pattern 'nothing/\*.fa' matches no file\" wf-noglob.log &&
+           test ! -e protmask-calls && test ! -e '$T/wf-noglob'"
+
+echo "== issue 12: stratified timesteps with many files"
+snakemake_run wf-mdlm.log --config 'input=[many/a.fa, many/e.fa]' shards=1 outdir="$T/wf-mdlm" extra="--preset mdlm"
+rc=$?
+protmask mask many/a.fa many/e.fa --preset mdlm -o direct-mdlm.fa -r direct-mdlm.csv 2> /dev/null
+check "issue12 many-files: --preset mdlm with every input masked whole equals the direct run" \
+  bash -c "test $rc -eq 0 && cmp -s '$T/wf-mdlm/masked.fa' direct-mdlm.fa && cmp -s '$T/wf-mdlm/rates.csv' direct-mdlm.csv"
+snakemake_run wf-mdlm2.log --configfile many.yaml --config outdir="$T/wf-mdlm2" extra="--preset mdlm"
+rc=$?
+check "issue12 many-files: --preset mdlm refused when an input would be split, naming it" \
+  bash -c "test $rc -ne 0 && grep -q \"stratified timesteps.*'many/b.fa.gz' would be split\" wf-mdlm2.log"
+
+echo "== issue 12: gather_rates.py on compressed tables"
+GR="$PY $P/gather_rates.py"
+protmask mask many/a.fa 'many/c,"d".fa' many/e.fa --seed 9 -o /dev/null -r direct-3.csv 2> /dev/null
+protmask mask many/e.fa 'many/c,"d".fa' many/e.fa --seed 9 -o /dev/null -r direct-ece.tsv 2> /dev/null
+protmask mask many/a.fa many/a.fa --seed 9 -o /dev/null -r direct-aa.csv 2> /dev/null
+ok=1
+for ext in gz bz2 xz zst; do
+  protmask mask many/a.fa --seed 9 -o /dev/null -r "t-a.csv.$ext" 2> /dev/null || ok=0
+  protmask mask many/e.fa --seed 9 -o /dev/null -r "t-e.tsv.$ext" 2> /dev/null || ok=0
+done
+protmask mask 'many/c,"d".fa' --seed 9 -o /dev/null -r t-c.csv.zst 2> /dev/null || ok=0
+protmask mask 'many/c,"d".fa' --seed 9 -o /dev/null -r t-c.tsv.xz 2> /dev/null || ok=0
+protmask mask many/e.fa --seed 9 -o /dev/null -r t-e.csv 2> /dev/null || ok=0
+check "issue12 gather_rates: protmask wrote the compressed tables" test $ok = 1
+check "issue12 gather_rates: .gz, .zst and plain CSV tables, one --file each, give the direct run's table" \
+  bash -c "$GR --file many/a.fa --file 'many/c,\"d\".fa' --file many/e.fa g1.csv t-a.csv.gz t-c.csv.zst t-e.csv &&
+           cmp -s g1.csv direct-3.csv"
+check "issue12 gather_rates: .bz2 and .xz CSV tables, one --file for all" \
+  bash -c "$GR --file many/a.fa g2.csv t-a.csv.bz2 t-a.csv.xz && cmp -s g2.csv direct-aa.csv"
+check "issue12 gather_rates: .gz, .xz, .zst TSV tables into a .tsv.gz that decompresses to the direct TSV" \
+  bash -c "$GR --file many/e.fa --file 'many/c,\"d\".fa' --file many/e.fa g3.tsv.gz t-e.tsv.gz t-c.tsv.xz t-e.tsv.zst &&
+           cmp -s <(gzip -dc g3.tsv.gz) direct-ece.tsv"
+check "issue12 gather_rates: .xz and .zst outputs decompress to the direct run's table" \
+  bash -c "$GR --file many/a.fa --file 'many/c,\"d\".fa' --file many/e.fa g4.csv.xz t-a.csv.bz2 t-c.csv.zst t-e.csv &&
+           $GR --file many/a.fa --file 'many/c,\"d\".fa' --file many/e.fa g4.csv.zst t-a.csv.xz t-c.csv.zst t-e.csv &&
+           cmp -s <(xz -dc g4.csv.xz) direct-3.csv &&
+           cmp -s <($PY -c 'import sys, zstandard; sys.stdout.buffer.write(zstandard.ZstdDecompressor().stream_reader(open(\"g4.csv.zst\", \"rb\")).read())') direct-3.csv"
+# Without the zstandard module: one clear line, exit 1, no output left.
+"$PY" -c 'import runpy, sys; sys.modules["zstandard"] = None; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__")' \
+  "$P/gather_rates.py" g5.csv t-a.csv.gz t-c.csv.zst > /dev/null 2> g5.err
+rc=$?
+check "issue12 gather_rates: a .zst table without the zstandard module is one clear error (exit $rc)" \
+  bash -c "test $rc -eq 1 && test \$(wc -l < g5.err) -eq 1 && grep -q \"t-c.csv.zst: zstd needs the Python module 'zstandard'\" g5.err && test ! -e g5.csv"
+head -c 200 t-a.csv.gz > trunc.csv.gz
+$GR g6.csv t-a.csv.gz trunc.csv.gz 2> g6.err
+rc=$?
+check "issue12 gather_rates: a truncated .gz table is one error naming it (exit $rc), no output left" \
+  bash -c "test $rc -eq 1 && test \$(wc -l < g6.err) -eq 1 && grep -q '^gather_rates.py: trunc.csv.gz: ' g6.err && test ! -e g6.csv"
+$GR g7.csv t-e.tsv.gz 2> g7.err
+rc=$?
+check "issue12 gather_rates: TSV tables into a .csv output are refused (exit $rc), not mixed" \
+  bash -c "test $rc -eq 1 && grep -q 't-e.tsv.gz: header .* is not that of a CSV rates table' g7.err && test ! -e g7.csv"
+$GR --file x --file y g8.csv t-a.csv.gz t-a.csv.gz t-a.csv.gz 2> g8.err
+rc=$?
+check "issue12 gather_rates: 2 --file names for 3 tables is an error (exit $rc)" \
+  bash -c "test $rc -eq 1 && grep -q '2 --file names for 3 tables' g8.err && test ! -e g8.csv"
+
+echo "== issue 12: the threads default agrees with the docs"
+SCHEMA_THREADS=$("$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["properties"]["threads"]["default"])' \
+  "$P/snakemake/config.schema.yaml")
+README_THREADS=$(sed -n 's/^| `threads` |.*| \([0-9]*\) |$/\1/p' "$P/snakemake/README.md")
+DOCS_THREADS=$(sed -n 's/.*`threads` in the Snakemake config, default \([0-9]*\).*/\1/p' "$ROOT/docs/pipelines.md")
+EXAMPLE_THREADS=$(sed -n 's/^threads: *\([0-9]*\).*/\1/p' "$P/snakemake/config.example.yaml")
+check "issue12 threads default: schema ($SCHEMA_THREADS) = snakemake/README.md ($README_THREADS) = pipelines.md ($DOCS_THREADS) = config.example.yaml ($EXAMPLE_THREADS)" \
+  bash -c "test -n '$SCHEMA_THREADS' && test '$SCHEMA_THREADS' = '$README_THREADS' &&
+           test '$SCHEMA_THREADS' = '$DOCS_THREADS' && test '$SCHEMA_THREADS' = '$EXAMPLE_THREADS'"
+rm -f protmask-calls
+"$SNAKEMAKE" -s "$P/snakemake/Snakefile" --cores 8 --config input=many/e.fa shards=1 outdir="$T/wf-threads" > wf-threads.log 2>&1
+check "issue12 threads default: a run without 'threads' (--cores 8) passes -j $DOCS_THREADS, as documented" \
+  bash -c "test -n '$DOCS_THREADS' && test \$(wc -l < protmask-calls) -eq 1 && grep -Eq -- ' -j $DOCS_THREADS( |\$)' protmask-calls"
 
 # --- 3. the Snakemake wrapper ---------------------------------------------------------------
 echo "== snakemake wrapper"
