@@ -242,6 +242,10 @@ pub struct MaskArgs {
     #[arg(long, value_name = "BYTES", default_value_t = crate::engine::DEFAULT_BLOCK_SIZE, value_parser = clap::value_parser!(u64).range(1..), hide = true, help_heading = "PERFORMANCE")]
     pub block_size: u64,
 
+    /// Bytes of later inputs' output held in memory before spilling to a temporary file (tuning and tests; output never depends on it)
+    #[arg(long, value_name = "BYTES", default_value_t = crate::engine::DEFAULT_SPILL_MEMORY, hide = true, help_heading = "PERFORMANCE")]
+    pub spill_memory: u64,
+
     /// No progress bar, no summary line
     #[arg(short, long, help_heading = "PERFORMANCE")]
     pub quiet: bool,

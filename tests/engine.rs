@@ -123,3 +123,122 @@ fn a_record_larger_than_the_block_is_handled() {
     let masked = parse_fasta(&std::fs::read_to_string(&a).unwrap());
     assert_eq!(masked[1].1.len(), long.len());
 }
+
+/// Issue 11: several inputs are read at once, and a later input's output is held (in
+/// memory, or spilled to a temporary file) until its turn. Shards in every compression,
+/// with any threads, block size and spill budget, give exactly the bytes of the whole
+/// file, and `-O` gives each shard's own output.
+#[test]
+fn issue11_shards_read_in_parallel_equal_the_whole_file() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let text = synthetic_fasta(1200, 5) + &std::fs::read_to_string(DATA).unwrap();
+    let whole = write(dir.path(), "whole.fa", &text);
+    // Five shards, cut at record starts, each compressed differently.
+    let starts: Vec<usize> = text.match_indices('>').map(|(i, _)| i).collect();
+    let cuts: Vec<usize> = (0..=5)
+        .map(|k| {
+            if k == 5 {
+                text.len()
+            } else {
+                starts[k * starts.len() / 5]
+            }
+        })
+        .collect();
+    let xz = |b: &[u8]| {
+        let mut e = xz2::write::XzEncoder::new(Vec::new(), 6);
+        e.write_all(b).unwrap();
+        e.finish().unwrap()
+    };
+    let bz2 = |b: &[u8]| {
+        let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::new(6));
+        e.write_all(b).unwrap();
+        e.finish().unwrap()
+    };
+    let part = |k: usize| text[cuts[k]..cuts[k + 1]].as_bytes();
+    let shards = [
+        write(dir.path(), "s0.fa.xz", xz(part(0))),
+        write(dir.path(), "s1.fa.gz", gzip(part(1))),
+        write(
+            dir.path(),
+            "s2.fa.zst",
+            zstd::encode_all(part(2), 3).unwrap(),
+        ),
+        write(dir.path(), "s3.fa", part(3)),
+        write(dir.path(), "s4.fa.bz2", bz2(part(4))),
+    ];
+    let out = dir.path().join("whole.out.fa");
+    let rates = dir.path().join("whole.csv");
+    mask_to(&whole, &out, &rates, &["-j", "1"]);
+    let want = std::fs::read(&out).unwrap();
+    let want_rows: Vec<String> = std::fs::read_to_string(&rates)
+        .unwrap()
+        .lines()
+        .map(|l| l.split_once(',').unwrap().1.to_string())
+        .collect();
+    for extra in [
+        &["-j", "1"][..],
+        &["-j", "2"],
+        &["-j", "4", "--block-size", "3000"],
+        &["-j", "2", "--spill-memory", "0"],
+        &["-j", "4", "--spill-memory", "5000", "--block-size", "2000"],
+    ] {
+        for ext in ["fa", "fa.gz"] {
+            let got = dir.path().join(format!("shards.out.{ext}"));
+            let got_rates = dir.path().join("shards.csv");
+            let _ = std::fs::remove_file(&got);
+            protmask()
+                .arg("mask")
+                .args(&shards)
+                .args(["-q", "-o"])
+                .arg(&got)
+                .arg("-r")
+                .arg(&got_rates)
+                .args(extra)
+                .assert()
+                .success();
+            let bytes = std::fs::read(&got).unwrap();
+            let bytes = if ext == "fa" { bytes } else { gunzip(&bytes) };
+            assert!(
+                bytes == want,
+                "{extra:?} {ext}: FASTA differs from the whole file's"
+            );
+            let table = std::fs::read_to_string(&got_rates).unwrap();
+            let rows: Vec<&str> = table.lines().collect();
+            assert_eq!(rows.len(), want_rows.len(), "{extra:?}");
+            for (row, want) in rows.iter().zip(&want_rows).skip(1) {
+                assert_eq!(row.split_once(',').unwrap().1, want, "{extra:?}");
+            }
+        }
+        // One output per shard, each the masking of that shard alone.
+        let outdir = dir.path().join("per");
+        let _ = std::fs::remove_dir_all(&outdir);
+        protmask()
+            .arg("mask")
+            .args(&shards)
+            .args(["-q", "-O"])
+            .arg(&outdir)
+            .args(extra)
+            .assert()
+            .success();
+        let mut joined = Vec::new();
+        for s in &shards {
+            let name = s.file_name().unwrap();
+            let bytes = std::fs::read(outdir.join(name)).unwrap();
+            joined.extend(
+                protmask::io::open_input(&protmask::io::InputSource::Path(outdir.join(name)))
+                    .map(|(_, mut r)| {
+                        let mut v = Vec::new();
+                        std::io::Read::read_to_end(&mut r, &mut v).unwrap();
+                        assert!(!v.is_empty() || bytes.is_empty());
+                        v
+                    })
+                    .unwrap(),
+            );
+        }
+        assert!(
+            joined == want,
+            "{extra:?}: -O outputs joined differ from the whole file's"
+        );
+    }
+}

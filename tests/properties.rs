@@ -459,6 +459,7 @@ fn run_engine(
         manifest: None,
         threads,
         block_size,
+        spill_memory: if block_size % 3 == 0 { 0 } else { 1 << 20 },
         progress: false,
     };
     engine::run(job).expect("engine run");

@@ -54,6 +54,7 @@ pub fn execute(args: MaskArgs) -> Result<()> {
             |n| n as usize,
         ),
         block_size: usize::try_from(args.block_size).unwrap_or(usize::MAX),
+        spill_memory: usize::try_from(args.spill_memory).unwrap_or(usize::MAX),
         progress: !args.quiet && std::io::stderr().is_terminal(),
     };
     let summary = run(job)?;

@@ -13,7 +13,7 @@ mod write;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,10 @@ pub use work::{BlockMasker, BlockOutput, Stats};
 /// Input bytes per block: large enough to amortise the hand-offs, small enough that a
 /// few blocks per thread stay well inside the memory budget.
 pub const DEFAULT_BLOCK_SIZE: u64 = 1 << 20;
+
+/// Output of later inputs held in memory (over all of them) before it spills to a
+/// temporary file, while an earlier input is still being written (see `write`).
+pub const DEFAULT_SPILL_MEMORY: u64 = 64 << 20;
 
 /// One input: where to read it, and the name its rows carry (the `file` column).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +71,8 @@ pub struct Job {
     pub manifest: Option<PathBuf>,
     pub threads: usize,
     pub block_size: usize,
+    /// See `DEFAULT_SPILL_MEMORY`.
+    pub spill_memory: usize,
     pub progress: bool,
 }
 
@@ -117,6 +123,7 @@ pub fn run(job: Job) -> Result<Summary> {
     let sources: Vec<InputSource> = job.inputs.iter().map(|i| i.source.clone()).collect();
     let progress = Progress::new(job.progress, &sources);
     let cancelled = AtomicBool::new(false);
+    let writing = AtomicUsize::new(0);
     let reading = read::Reading {
         inputs: &sources,
         shared: &shared,
@@ -125,11 +132,12 @@ pub fn run(job: Job) -> Result<Summary> {
         block_size: job.block_size,
         digests,
         cancelled: &cancelled,
+        writing: &writing,
     };
     let (done_tx, done_rx) = mpsc::channel();
     let (written, inputs) = std::thread::scope(|s| {
         let readers = read::spawn(s, &reading, job.threads, done_tx)?;
-        let written = sinks.write_in_order(&done_rx, &readers.tokens, &shared);
+        let written = sinks.write_in_order(&done_rx, &readers.tokens, &shared, &writing);
         cancelled.store(true, Ordering::Relaxed);
         let inputs = readers.join(done_rx);
         anyhow::Ok((written, inputs))
@@ -152,3 +160,6 @@ pub fn run(job: Job) -> Result<Summary> {
     }
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests;

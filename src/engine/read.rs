@@ -17,7 +17,7 @@ use rayon::ThreadPool;
 use sha2::{Digest, Sha256};
 
 use super::{BlockMasker, InputReport, work};
-use crate::io::InputSource;
+use crate::io::{Format, InputSource};
 use crate::progress::Progress;
 use crate::records::BlockCutter;
 
@@ -32,6 +32,8 @@ pub(super) struct Reading<'a> {
     pub digests: bool,
     /// Set when the writer stops: readers stop too.
     pub cancelled: &'a AtomicBool,
+    /// The input the writer is at.
+    pub writing: &'a AtomicUsize,
 }
 
 /// A block masked (or the error that stopped its input), tagged for reordering.
@@ -146,6 +148,18 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// Wait until the writer is at input `file`; false if the run is cancelled first.
+    fn wait_for_turn(&self, file: usize) -> bool {
+        let r = self.reading;
+        while r.writing.load(Ordering::Acquire) < file {
+            if r.cancelled.load(Ordering::Relaxed) {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        true
+    }
+
     fn send(&self, file: usize, block: u64, last: bool, result: Result<work::BlockOutput>) {
         let _ = self.done.send(Done {
             file,
@@ -169,12 +183,18 @@ impl Reader<'_> {
         // BGZF is inflated on the pool from -j2; with one worker the reader does it, on
         // its own core, as it does other compressed input.
         let inflate_on = (r.pool.current_num_threads() > 1).then_some(r.pool);
-        let (_, reader): (_, Box<dyn Read + Send>) = match &hasher {
+        let (format, reader): (_, Box<dyn Read + Send>) = match &hasher {
             Some(h) => {
                 crate::io::open_input_hashed(input, Arc::clone(&counter), Arc::clone(h), inflate_on)
             }
             None => crate::io::open_input_counted(input, Arc::clone(&counter), inflate_on),
         }?;
+        // Reading ahead pays only where decompressing is slower than masking (gzip, bzip2,
+        // xz): the output of a later input must be held until its turn, which costs fresh
+        // memory. Plain and zstd input, decoded faster than it is masked, waits its turn.
+        if matches!(format, Format::Plain | Format::Zstd) && !self.wait_for_turn(file) {
+            return Ok(None);
+        }
         r.progress.start_file(file);
         let mut cutter = BlockCutter::new(reader, r.block_size, &r.shared.inputs);
         loop {
