@@ -195,6 +195,27 @@ mod tests {
         assert_eq!(&key[..8], &0xe220_a839_7b1d_cdafu64.to_le_bytes());
     }
 
+    /// All 32 key bytes and two stream ids, computed by hand (a separate implementation,
+    /// in Python, of the steps written in docs/design.md "RNG scheme version 1"), so that
+    /// the written spec and the code cannot drift apart unnoticed.
+    #[test]
+    fn key_and_stream_id_match_the_written_spec() {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        assert_eq!(
+            hex(&key_from_seed(0)),
+            "afcd1d7b39a820e2f465b9a16a9e786e4f450980185dc406ec814c72a8b88bf8"
+        );
+        assert_eq!(
+            hex(&key_from_seed(42)),
+            "956eeb2f2632d7bd03f166b233e3ef28529f0f135767524794e34a0effe11c58"
+        );
+        assert_eq!(stream_id(42, 1, b"P1"), 0x011a_066c_9c4f_c227);
+        assert_eq!(
+            stream_id(42, 3, b"sp|P69905|HBA_HUMAN"),
+            0x973a_900c_eeb4_71ea
+        );
+    }
+
     #[test]
     fn stream_id_depends_on_every_part() {
         let base = stream_id(42, 1, b"P1");

@@ -82,6 +82,7 @@ fn unselected_positions_are_the_input_and_positions_match_the_table() {
     let masked = parse_fasta(&std::fs::read_to_string(&fa).unwrap());
     let rows = parse_rates(&std::fs::read_to_string(&rates).unwrap(), b'\t');
     assert_eq!(masked.len(), original.len());
+    assert_eq!(rows.len(), original.len());
     let (mut tokens, mut selected) = (0usize, 0usize);
     for ((o, m), row) in original.iter().zip(&masked).zip(&rows) {
         // Walk the masked sequence token by token.
@@ -457,7 +458,13 @@ fn stratified_rates_cover_the_range() {
 #[test]
 fn rates_rows_lie_on_the_curve() {
     let (_, rates) = mask_bytes(std::path::Path::new(DATA), &["--schedule", "cosine"]);
-    for row in parse_rates(&rates, b',') {
+    let rows = parse_rates(&rates, b',');
+    assert_eq!(
+        rows.len(),
+        85,
+        "a row per record (an empty table would pass the loop)"
+    );
+    for row in rows {
         let t: f64 = row["t"].parse().unwrap();
         let r: f64 = row["rate"].parse().unwrap();
         assert!((r - (std::f64::consts::FRAC_PI_2 * t).cos()).abs() < 1e-12);

@@ -35,7 +35,7 @@ pub fn execute(args: MaskArgs) -> Result<()> {
             written.push(p.clone());
         }
     }
-    same_file_guard(&inputs, &written).map_err(anyhow::Error::msg)?;
+    same_file_guard(&inputs, &written)?;
     if let OutputPlan::PerFile { paths } = &output
         && let Some(dir) = paths.first().and_then(|p| p.parent())
     {

@@ -181,29 +181,22 @@ fn check_outputs(
     rates: Option<&Path>,
 ) -> Result<Vec<(PathBuf, FileDigest)>> {
     let mname = manifest_path.display();
-    let outputs_of = |role: &'static str| m.outputs_of(role);
+    let given = [
+        ("fasta", "a FASTA output", masked.path()),
+        ("rates", "the rates table", rates),
+    ];
     let mut checked = Vec::new();
-    if let InputSource::Path(p) = masked {
+    for (role, what, path) in given {
+        let Some(p) = path else { continue };
         let d = digest_file(p)?;
-        if !outputs_of("fasta").any(|e| same(e, &d)) {
+        if !m.outputs_of(role).any(|e| same(e, &d)) {
             bail!(
-                "'{}' is not a FASTA output recorded in manifest '{mname}' (SHA-256 {})",
+                "'{}' is not {what} recorded in manifest '{mname}' (SHA-256 {})",
                 p.display(),
                 d.sha256
             );
         }
-        checked.push((p.clone(), d));
-    }
-    if let Some(r) = rates {
-        let d = digest_file(r)?;
-        if !outputs_of("rates").any(|e| same(e, &d)) {
-            bail!(
-                "'{}' is not the rates table recorded in manifest '{mname}' (SHA-256 {})",
-                r.display(),
-                d.sha256
-            );
-        }
-        checked.push((r.to_path_buf(), d));
+        checked.push((p.to_path_buf(), d));
     }
     Ok(checked)
 }

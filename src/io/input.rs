@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::bgzf_read::{Fallback, ParallelBgzfReader};
+use super::named;
 
 /// Buffer under the decoders (which read from it in place). Plain input has none: the
 /// caller reads it in large blocks, and a buffer would only copy every byte twice.
@@ -309,10 +310,6 @@ pub(super) fn sniff_and_decode_on<R: Read + Send + 'static>(
 }
 
 /// Prefix an error with the input's name, keeping its kind: one line, file first.
-fn named(name: &str, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{name}: {e}"))
-}
-
 /// Wraps a decoder so its errors read the same across formats, and so a stream that stops
 /// before its end is always an error. All four decoders already report truncation
 /// themselves (see `native_decoders_error_on_truncation` in tests.rs); this turns their

@@ -17,5 +17,10 @@ pub use output::{
     create_output_on, same_file_guard,
 };
 
+/// An io error naming the file it is about; its kind is kept.
+fn named(name: &str, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{name}: {e}"))
+}
+
 #[cfg(test)]
 mod tests;

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use super::bgzf::{BgzfWriter, ParallelBgzfWriter};
 use super::input::InputSource;
+use super::named;
 
 /// Buffer between the compressor (or the caller, uncompressed) and the file or stdout.
 pub const OUTPUT_BUFFER_SIZE: usize = 256 * 1024;
@@ -127,15 +128,6 @@ pub enum OutputTarget {
 }
 
 impl OutputTarget {
-    /// `-` is stdout; anything else is a path.
-    pub fn parse(s: &str) -> OutputTarget {
-        if s == "-" {
-            OutputTarget::Stdout
-        } else {
-            OutputTarget::Path(PathBuf::from(s))
-        }
-    }
-
     /// `-` for stdout, else the path as given.
     pub fn display_name(&self) -> String {
         match self {
@@ -405,10 +397,6 @@ fn open_path(path: &Path) -> io::Result<(Dest, Commit)> {
     ))
 }
 
-fn named(name: &str, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{name}: {e}"))
-}
-
 impl Output {
     /// The output as given (`-` for stdout).
     pub fn name(&self) -> &str {
@@ -503,10 +491,22 @@ impl PendingOutput {
     }
 }
 
+/// An output that is an input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "output '{}' is the same file as input '{}'; refusing to overwrite an input",
+    output.display(),
+    input.display()
+)]
+pub struct SameFile {
+    pub output: PathBuf,
+    pub input: PathBuf,
+}
+
 /// Refuse, before anything is read, an output that is the same file as an input: the same
 /// path (even if it does not exist yet), or the same file by device and inode (hard links,
 /// symlinks, `./x.fa` vs `x.fa`) when both exist. Stdin inputs are skipped.
-pub fn same_file_guard(inputs: &[InputSource], outputs: &[PathBuf]) -> Result<(), String> {
+pub fn same_file_guard(inputs: &[InputSource], outputs: &[PathBuf]) -> Result<(), SameFile> {
     // One look at each file (10,000 inputs against 10,000 outputs must not cost 10^8
     // stats): inputs by path and by identity, then each output against both.
     let mut by_path = std::collections::HashMap::new();
@@ -522,11 +522,10 @@ pub fn same_file_guard(inputs: &[InputSource], outputs: &[PathBuf]) -> Result<()
             .get(out.as_path())
             .or_else(|| file_identity(out).and_then(|id| by_identity.get(&id)));
         if let Some(inp) = clash {
-            return Err(format!(
-                "output '{}' is the same file as input '{}'; refusing to overwrite an input",
-                out.display(),
-                inp.display()
-            ));
+            return Err(SameFile {
+                output: out.clone(),
+                input: inp.to_path_buf(),
+            });
         }
     }
     Ok(())

@@ -656,15 +656,6 @@ fn output_to_dev_null_writes_in_place() {
     );
 }
 
-#[test]
-fn output_target_parse() {
-    assert_eq!(OutputTarget::parse("-"), OutputTarget::Stdout);
-    assert_eq!(
-        OutputTarget::parse("o.fa"),
-        OutputTarget::Path(PathBuf::from("o.fa"))
-    );
-}
-
 // ---------- same-file guard ----------
 
 #[test]
@@ -677,8 +668,9 @@ fn same_file_guard_cases() {
     let inputs = [InputSource::Stdin, InputSource::Path(a.clone())];
 
     let err = same_file_guard(&inputs, std::slice::from_ref(&hard)).unwrap_err();
+    assert_eq!((&err.output, &err.input), (&hard, &a));
     assert_eq!(
-        err,
+        err.to_string(),
         format!(
             "output '{}' is the same file as input '{}'; refusing to overwrite an input",
             hard.display(),

@@ -47,13 +47,18 @@ impl Record<'_> {
 
     /// The header after the ID and the whitespace that follows it (may be empty).
     pub fn description(&self) -> &[u8] {
-        let rest = &self.header[self.id.len()..];
-        let start = rest
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-            .unwrap_or(rest.len());
-        &rest[start..]
+        description(self.header, self.id.len())
     }
+}
+
+/// A header without its ID (`id_len` bytes) and the whitespace after it.
+pub fn description(header: &[u8], id_len: usize) -> &[u8] {
+    let rest = &header[id_len..];
+    let start = rest
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(rest.len());
+    &rest[start..]
 }
 
 /// A problem with one record: its 1-based number in its input and, if known, its ID.

@@ -19,12 +19,7 @@ pub struct OwnedRecord {
 impl OwnedRecord {
     /// The header after the ID and the whitespace that follows it (may be empty).
     pub fn description(&self) -> &[u8] {
-        let rest = &self.header[self.id.len()..];
-        let start = rest
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-            .unwrap_or(rest.len());
-        &rest[start..]
+        super::description(&self.header, self.id.len())
     }
 }
 
