@@ -10,6 +10,7 @@
 use std::collections::VecDeque;
 use std::io::Read;
 
+use crate::engine::Input;
 use crate::io::{InputSource, open_input};
 use crate::mask::{Corruption, STANDARD_RESIDUES};
 use crate::records::RecordStream;
@@ -23,6 +24,9 @@ pub struct Expect {
     pub corruption: Corruption,
     /// Eligible residues, if restricted (`--maskable`).
     pub maskable: Option<Vec<u8>>,
+    /// Replicates per record, when known (a manifest records them); else found from the
+    /// first record's run of `<id>_r1`, `<id>_r2`, ...
+    pub replicates: Option<u32>,
 }
 
 /// What a successful check saw.
@@ -51,10 +55,17 @@ struct Records {
 
 impl Records {
     /// `also`: the bytes the file may hold besides residues.
-    fn open(src: &InputSource, also: &[u8]) -> Result<Records, VerifyError> {
-        let (_, raw) = open_input(src).map_err(|e| err(e.to_string()))?;
+    fn open(input: &Input, also: &[u8]) -> Result<Records, VerifyError> {
+        let (_, raw) = open_input(&input.source).map_err(|e| {
+            let e = e.to_string();
+            // Name the file as the user gave it (a piped input was spooled elsewhere).
+            err(match e.strip_prefix(&input.source.display_name()) {
+                Some(rest) => format!("{}{rest}", input.name),
+                None => e,
+            })
+        })?;
         Ok(Records {
-            stream: RecordStream::new(src.display_name(), raw).allowing(also),
+            stream: RecordStream::new(input.name.clone(), raw).allowing(also),
         })
     }
 
@@ -159,6 +170,17 @@ pub fn verify(
     rates: Option<&std::path::Path>,
     expect: &Expect,
 ) -> Result<Verified, VerifyError> {
+    let (original, masked) = (Input::new(original.clone()), Input::new(masked.clone()));
+    verify_named(&original, &masked, rates, expect)
+}
+
+/// `verify`, naming each file in messages as `Input::name` says.
+pub fn verify_named(
+    original: &Input,
+    masked: &Input,
+    rates: Option<&std::path::Path>,
+    expect: &Expect,
+) -> Result<Verified, VerifyError> {
     let mut orig = Records::open(original, b"")?;
     // MASKED may hold any token: every printable character passes the record layer, and
     // `compare` then names a wrong one against the original, position by position.
@@ -166,7 +188,7 @@ pub fn verify(
     let mut mask = Records::open(masked, &printable)?;
     let mut rows = rates.map(Rows::open).transpose()?;
     let mut seen = Verified::default();
-    let mut replicates: Option<u32> = None;
+    let mut replicates: Option<u32> = expect.replicates;
     let mut pending: VecDeque<Rec> = VecDeque::new();
 
     while let Some(o) = orig.next()? {
@@ -249,11 +271,31 @@ fn count_replicates(
         return Ok(1);
     }
     while let Some(m) = mask.next()? {
-        let in_run = m.id == format!("{}_r{}", o.id, pending.len() + 1);
-        pending.push_back(m);
-        if !in_run {
-            return Ok(pending.len() as u32 - 1);
+        let n = pending.len();
+        if m.id == format!("{}_r{}", o.id, n + 1) {
+            pending.push_back(m);
+            continue;
         }
+        // The run stops; a later replicate of the same record means one is missing.
+        let later =
+            m.id.strip_prefix(&format!("{}_r", o.id))
+                .and_then(|k| k.parse::<u32>().ok())
+                .is_some_and(|k| k as usize > n + 1);
+        if later {
+            return Err(err(format!(
+                "{}: record {} ({}): replicate {}_r{} is missing (the run {}_r1..{}_r{n} \
+                 comes before it)",
+                mask.name(),
+                m.number,
+                m.id,
+                o.id,
+                n + 1,
+                o.id,
+                o.id
+            )));
+        }
+        pending.push_back(m);
+        return Ok(n as u32);
     }
     Ok(pending.len() as u32)
 }

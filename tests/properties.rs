@@ -122,6 +122,7 @@ impl Cfg {
             token: self.token().to_vec(),
             corruption: self.corruption(),
             maskable: self.maskable().map(<[u8]>::to_vec),
+            replicates: None,
         }
     }
     fn eligible(&self, c: u8) -> bool {
@@ -459,7 +460,7 @@ fn run_engine(
         manifest: None,
         threads,
         block_size,
-        spill_memory: if block_size % 3 == 0 { 0 } else { 1 << 20 },
+        spill_memory: if block_size.is_multiple_of(3) { 0 } else { 1 << 20 },
         progress: false,
     };
     engine::run(job).expect("engine run");

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
-use crate::check::{Expect, verify};
+use crate::check::{Expect, verify_named};
 use crate::cli::VerifyArgs;
+use crate::engine::Input;
 use crate::engine::run;
 use crate::io::{FileDigest, InputSource};
 use crate::manifest::{FileEntry, Manifest};
@@ -36,12 +37,31 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
             .clone()
             .or_else(|| recorded.and_then(|o| o.maskable.clone()))
             .map(String::into_bytes),
+        replicates: recorded.map(|o| o.replicates),
     };
     let original = InputSource::parse(&args.original);
     let masked = InputSource::parse(&args.masked);
     if original == InputSource::Stdin && masked == InputSource::Stdin {
         bail!("ORIGINAL and MASKED cannot both be stdin");
     }
+    // With a manifest a file is read more than once (its checksum, its records, and the
+    // inputs again to regenerate): stdin or a pipe is first copied to a temporary file,
+    // so that it is read once (a pipe cannot be read twice, nor opened again).
+    let spool = match &manifest {
+        Some(_) => Some(
+            tempfile::Builder::new()
+                .prefix(".protmask-verify-")
+                .tempdir()
+                .context("cannot create a temporary directory")?,
+        ),
+        None => None,
+    };
+    let _registered = spool
+        .as_ref()
+        .map(|d| crate::cleanup::Registered::new(d.path()));
+    let spool_dir = spool.as_ref().map(|d| d.path());
+    let original = spooled(original, &args.original, spool_dir, "original")?;
+    let masked = spooled(masked, &args.masked, spool_dir, "masked")?;
     // The inputs' checksums first (comparing against the wrong original misleads), then
     // the masking itself (its message names the first bad position), then the outputs'
     // checksums, then the regeneration.
@@ -49,13 +69,29 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         (Some(m), Some(path)) => Some(check_inputs(m, path, &original)?),
         _ => None,
     };
-    let seen = verify(&original, &masked, args.rates.as_deref(), &expect)?;
+    let seen = verify_named(&original, &masked, args.rates.as_deref(), &expect)?;
     let mut regenerated = Regenerated::default();
-    if let (Some(m), Some(path), Some(inputs)) = (&manifest, &args.manifest, recorded_inputs) {
+    if let (Some(m), Some(path), Some(inputs), Some(dir)) =
+        (&manifest, &args.manifest, recorded_inputs, spool_dir)
+    {
         // The outputs given here match their recorded checksums: they can stand in for a
         // content digest that an older manifest lacks.
-        let on_hand = check_outputs(m, path, &masked, args.rates.as_deref())?;
-        regenerated = regenerate(m, path, inputs, &on_hand)?;
+        let checked = check_outputs(m, path, &masked, args.rates.as_deref())?;
+        let regen_dir = dir.join("regenerated");
+        regenerated = regenerate(m, path, inputs, &checked.on_hand, &regen_dir)?;
+        if let Some(table) = checked.unrecorded_table {
+            let fresh = m
+                .outputs_of("rates")
+                .next()
+                .map(|e| regen_dir.join(Path::new(&e.path).file_name().unwrap_or_default()))
+                .context("the manifest records no rates table")?;
+            bail!(
+                "'{}' is not the rates table recorded in manifest '{}': {}",
+                table.display(),
+                path.display(),
+                first_table_difference(&table, &fresh)?
+            );
+        }
     }
     if !args.quiet {
         let mut line = format!(
@@ -139,16 +175,12 @@ fn locate(recorded: &str, manifest: &Path) -> Option<PathBuf> {
 
 /// The inputs are the ones the manifest records (ORIGINAL stands for a single input;
 /// several are found by their recorded paths); returns them.
-fn check_inputs(
-    m: &Manifest,
-    manifest_path: &Path,
-    original: &InputSource,
-) -> Result<Vec<InputSource>> {
+fn check_inputs(m: &Manifest, manifest_path: &Path, original: &Input) -> Result<Vec<InputSource>> {
     let mname = manifest_path.display();
     // The inputs: ORIGINAL stands for a single recorded input; several are found by path.
     let mut inputs = Vec::new();
     for entry in &m.inputs {
-        let path = match (m.inputs.len(), original) {
+        let path = match (m.inputs.len(), &original.source) {
             (1, InputSource::Path(p)) => p.clone(),
             _ => locate(&entry.path, manifest_path).with_context(|| {
                 format!("manifest '{mname}': input '{}' is missing", entry.path)
@@ -156,10 +188,13 @@ fn check_inputs(
         };
         let d = digest_file(&path)?;
         if !same(entry, &d) {
+            let shown = match m.inputs.len() {
+                1 => original.name.clone(),
+                _ => path.display().to_string(),
+            };
             bail!(
-                "input '{}' is not the one manifest '{mname}' records for '{}': SHA-256 {} \
+                "input '{shown}' is not the one manifest '{mname}' records for '{}': SHA-256 {} \
                  ({} bytes) recorded, {} ({} bytes) found",
-                path.display(),
                 entry.path,
                 entry.sha256,
                 entry.bytes,
@@ -172,33 +207,137 @@ fn check_inputs(
     Ok(inputs)
 }
 
-/// MASKED and the rates table are files the manifest records; returns them (the files,
-/// not stdin) with their digests.
+/// What `check_outputs` found.
+struct CheckedOutputs {
+    /// Given files that are recorded outputs, with their digests.
+    on_hand: Vec<(PathBuf, FileDigest)>,
+    /// A rates table given that is not the recorded one: its first difference from the
+    /// regenerated table is the error, once regenerated.
+    unrecorded_table: Option<PathBuf>,
+}
+
+/// MASKED is a FASTA output the manifest records (else an error); the rates table is
+/// checked the same way, but a table that is not the recorded one is reported after the
+/// regeneration, by its first differing row and column.
 fn check_outputs(
     m: &Manifest,
     manifest_path: &Path,
-    masked: &InputSource,
+    masked: &Input,
     rates: Option<&Path>,
-) -> Result<Vec<(PathBuf, FileDigest)>> {
+) -> Result<CheckedOutputs> {
     let mname = manifest_path.display();
-    let given = [
-        ("fasta", "a FASTA output", masked.path()),
-        ("rates", "the rates table", rates),
-    ];
-    let mut checked = Vec::new();
-    for (role, what, path) in given {
-        let Some(p) = path else { continue };
+    let mut checked = CheckedOutputs {
+        on_hand: Vec::new(),
+        unrecorded_table: None,
+    };
+    if let Some(p) = masked.source.path() {
         let d = digest_file(p)?;
-        if !m.outputs_of(role).any(|e| same(e, &d)) {
+        if !m.outputs_of("fasta").any(|e| same(e, &d)) {
             bail!(
-                "'{}' is not {what} recorded in manifest '{mname}' (SHA-256 {})",
-                p.display(),
+                "'{}' is not a FASTA output recorded in manifest '{mname}' (SHA-256 {})",
+                masked.name,
                 d.sha256
             );
         }
-        checked.push((p.to_path_buf(), d));
+        checked.on_hand.push((p.to_path_buf(), d));
+    }
+    if let Some(r) = rates {
+        let d = digest_file(r)?;
+        if m.outputs_of("rates").any(|e| same(e, &d)) {
+            checked.on_hand.push((r.to_path_buf(), d));
+        } else {
+            checked.unrecorded_table = Some(r.to_path_buf());
+        }
     }
     Ok(checked)
+}
+
+/// The first row and column where two rates tables differ, both values shown.
+fn first_table_difference(given: &Path, fresh: &Path) -> Result<String> {
+    let open = |p: &Path| -> Result<csv::Reader<Box<dyn Read + Send>>> {
+        let (_, raw) = crate::io::open_input(&InputSource::Path(p.to_path_buf()))
+            .with_context(|| format!("cannot read '{}'", p.display()))?;
+        let delimiter = crate::sink::RatesTable::new(p)?.delimiter;
+        Ok(csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(raw))
+    };
+    let (mut a, mut b) = (open(given)?, open(fresh)?);
+    let (mut ra, mut rb) = (csv::StringRecord::new(), csv::StringRecord::new());
+    let mut header = csv::StringRecord::new();
+    for row in 0u64.. {
+        let more_a = a.read_record(&mut ra).unwrap_or(false);
+        let more_b = b.read_record(&mut rb).unwrap_or(false);
+        if row == 0 {
+            header = rb.clone();
+        }
+        match (more_a, more_b) {
+            (false, false) => break,
+            (true, false) => {
+                return Ok(format!(
+                    "row {row} is extra (the regenerated table has {row} rows)"
+                ));
+            }
+            (false, true) => {
+                return Ok(format!(
+                    "it ends after {row} rows, the regenerated table has more"
+                ));
+            }
+            (true, true) => {}
+        }
+        let columns = ra.len().max(rb.len());
+        if let Some(c) = (0..columns).find(|&c| ra.get(c) != rb.get(c)) {
+            let name = header.get(c).unwrap_or("?");
+            if row == 0 {
+                return Ok(format!(
+                    "the header differs in column {} ('{}' here, '{name}' regenerated)",
+                    c + 1,
+                    ra.get(c).unwrap_or("")
+                ));
+            }
+            return Ok(format!(
+                "row {row} ({}, replicate {}): {name} is '{}' here, '{}' when regenerated",
+                rb.get(1).unwrap_or("?"),
+                rb.get(2).unwrap_or("?"),
+                ra.get(c).unwrap_or(""),
+                rb.get(c).unwrap_or("")
+            ));
+        }
+    }
+    Ok("the bytes differ but every field is equal (quoting or line endings)".into())
+}
+
+/// An input as given, or, if it is stdin or not a regular file and `spool` is set, a copy
+/// in `spool` read once from it; either way named as the user gave it.
+fn spooled(src: InputSource, given: &str, spool: Option<&Path>, what: &str) -> Result<Input> {
+    let regular = src
+        .path()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .is_some_and(|m| m.is_file());
+    let name = if src == InputSource::Stdin {
+        "-".to_string()
+    } else {
+        given.to_string()
+    };
+    let Some(dir) = spool.filter(|_| !regular) else {
+        return Ok(Input { source: src, name });
+    };
+    let copy = dir.join(what);
+    let mut reader: Box<dyn Read> = match &src {
+        InputSource::Stdin => Box::new(std::io::stdin()),
+        InputSource::Path(p) => {
+            Box::new(std::fs::File::open(p).with_context(|| format!("cannot read '{given}'"))?)
+        }
+    };
+    let mut out = std::fs::File::create(&copy)
+        .with_context(|| format!("cannot create '{}'", copy.display()))?;
+    std::io::copy(&mut reader, &mut out).with_context(|| format!("cannot read '{given}'"))?;
+    Ok(Input {
+        source: InputSource::Path(copy),
+        name,
+    })
 }
 
 /// How the regenerated outputs compare with the recorded ones.
@@ -217,14 +356,11 @@ fn regenerate(
     manifest_path: &Path,
     inputs: Vec<InputSource>,
     on_hand: &[(PathBuf, FileDigest)],
+    dir: &Path,
 ) -> Result<Regenerated> {
     let mname = manifest_path.display();
-    let dir = tempfile::Builder::new()
-        .prefix(".protmask-verify-")
-        .tempdir()
-        .context("cannot create a temporary directory to regenerate into")?;
-    let _registered = crate::cleanup::Registered::new(dir.path());
-    let summary = run(m.job(inputs, dir.path())?)
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create '{}'", dir.display()))?;
+    let summary = run(m.job(inputs, dir)?)
         .with_context(|| format!("regenerating from manifest '{mname}'"))?;
     if summary.outputs.len() != m.outputs.len() {
         bail!(

@@ -196,22 +196,26 @@ pub fn finish_input_digest(
         .map_err(|_| io::Error::other("input hasher poisoned"))?
         .clone();
     let mut bytes = consumed;
-    if let InputSource::Path(p) = src {
+    // Only a regular file is opened again (to hash what the decoder left unread): opening
+    // a named pipe again would wait for a writer that never comes.
+    let regular = src
+        .path()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .is_some_and(|m| m.is_file());
+    if let (InputSource::Path(p), true) = (src, regular) {
         use std::io::{Seek, SeekFrom};
         let name = src.display_name();
         let mut f = File::open(p).map_err(|e| named(&name, e))?;
-        if f.metadata().map(|m| m.is_file()).unwrap_or(false) {
-            f.seek(SeekFrom::Start(consumed))
-                .map_err(|e| named(&name, e))?;
-            let mut buf = vec![0u8; 1 << 16];
-            loop {
-                let n = f.read(&mut buf).map_err(|e| named(&name, e))?;
-                if n == 0 {
-                    break;
-                }
-                h.update(&buf[..n]);
-                bytes += n as u64;
+        f.seek(SeekFrom::Start(consumed))
+            .map_err(|e| named(&name, e))?;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = f.read(&mut buf).map_err(|e| named(&name, e))?;
+            if n == 0 {
+                break;
             }
+            h.update(&buf[..n]);
+            bytes += n as u64;
         }
     }
     Ok(super::FileDigest {

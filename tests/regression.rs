@@ -1,0 +1,392 @@
+//! Regression tests named after the case of the issue that found them (issue 12: "Evaluation
+//! sets that verify wherever they are moved, and the edges a new user hit"). Each failed
+//! before its fix.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::time::Duration;
+
+/// `protmask mask ARGS` run in `dir`: success.
+fn mask_in(dir: &Path, args: &[&str]) {
+    protmask()
+        .current_dir(dir)
+        .arg("mask")
+        .args(args)
+        .assert()
+        .success();
+}
+
+/// `protmask verify ARGS` run in `dir`: (exit code, stderr).
+fn verify_in(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = protmask()
+        .current_dir(dir)
+        .arg("verify")
+        .args(args)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A set made in `root/set` from NC_000932.faa, as the issue's repro does.
+fn make_set(root: &Path) -> std::path::PathBuf {
+    let set = root.join("set");
+    std::fs::create_dir(&set).unwrap();
+    std::fs::copy(DATA, set.join("NC_000932.faa")).unwrap();
+    mask_in(
+        &set,
+        &[
+            "NC_000932.faa",
+            "--positions",
+            "-o",
+            "masked.fa",
+            "-r",
+            "rates.csv",
+            "--manifest",
+            "manifest.json",
+            "-q",
+        ],
+    );
+    set
+}
+
+#[test]
+fn issue12_1_verify_a_set_from_another_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let set = make_set(root.path());
+    let args = [
+        "set/NC_000932.faa",
+        "set/masked.fa",
+        "--rates",
+        "set/rates.csv",
+        "--manifest",
+        "set/manifest.json",
+    ];
+    let (code, stderr) = verify_in(root.path(), &args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("regenerate byte-identical"), "{stderr}");
+    // `./x.fa` against `x.fa`, from inside the set.
+    let dotted = [
+        "./NC_000932.faa",
+        "./masked.fa",
+        "--rates",
+        "./rates.csv",
+        "--manifest",
+        "./manifest.json",
+    ];
+    assert_eq!(verify_in(&set, &dotted).0, 0);
+    // A renamed original, elsewhere.
+    std::fs::copy(set.join("NC_000932.faa"), root.path().join("renamed.fa")).unwrap();
+    let renamed = [
+        "renamed.fa",
+        "set/masked.fa",
+        "--rates",
+        "set/rates.csv",
+        "--manifest",
+        "set/manifest.json",
+    ];
+    let (code, stderr) = verify_in(root.path(), &renamed);
+    assert_eq!(code, 0, "{stderr}");
+    // The negative control: another original is refused by its checksum.
+    let other = write(root.path(), "other.fa", ">x\nMKV\n");
+    let mut wrong = renamed;
+    wrong[0] = other.to_str().unwrap();
+    let (code, stderr) = verify_in(root.path(), &wrong);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("is not the one manifest"), "{stderr}");
+}
+
+#[test]
+fn issue12_1_two_input_set_from_the_parent_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let set = root.path().join("set");
+    std::fs::create_dir(&set).unwrap();
+    let text = std::fs::read_to_string(DATA).unwrap();
+    let cut = text[1..].find('>').unwrap() + 1;
+    write(&set, "a.fa", &text[..cut]);
+    write(&set, "b.fa", &text[cut..]);
+    write(&set, "all.fa", &text);
+    mask_in(
+        &set,
+        &[
+            "a.fa",
+            "b.fa",
+            "-o",
+            "masked.fa",
+            "-r",
+            "rates.csv",
+            "--manifest",
+            "m.json",
+            "-q",
+        ],
+    );
+    let (code, stderr) = verify_in(
+        root.path(),
+        &[
+            "set/all.fa",
+            "set/masked.fa",
+            "--rates",
+            "set/rates.csv",
+            "--manifest",
+            "set/m.json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn issue12_3_a_set_made_from_stdin_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = std::fs::read(DATA).unwrap();
+    std::fs::write(dir.path().join("in.fa"), &input).unwrap();
+    protmask()
+        .current_dir(dir.path())
+        .args([
+            "mask",
+            "-q",
+            "-o",
+            "s.fa",
+            "-r",
+            "s.csv",
+            "--manifest",
+            "s.json",
+        ])
+        .write_stdin(input)
+        .assert()
+        .success();
+    let manifest = std::fs::read_to_string(dir.path().join("s.json")).unwrap();
+    assert!(
+        manifest.contains("\"path\": \"-\""),
+        "stdin recorded as '-'"
+    );
+    let (code, stderr) = verify_in(
+        dir.path(),
+        &["in.fa", "s.fa", "--rates", "s.csv", "--manifest", "s.json"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Feed `bytes` into the named pipe `fifo` from another thread.
+#[cfg(unix)]
+fn feed(fifo: &Path, bytes: Vec<u8>) -> std::thread::JoinHandle<()> {
+    let fifo = fifo.to_path_buf();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+        let _ = f.write_all(&bytes);
+    })
+}
+
+/// A named pipe with `--manifest` hung: the digest reopened the pipe. Now `mask` hashes
+/// while reading, and `verify` reads a pipe once (case 15 too: MASKED as a pipe).
+#[cfg(unix)]
+#[test]
+fn issue12_2_and_15_named_pipes_with_a_manifest_do_not_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = std::fs::read(DATA).unwrap();
+    std::fs::write(d.join("in.fa"), &input).unwrap();
+    mkfifo(&d.join("f"));
+    let writer = feed(&d.join("f"), input.clone());
+    protmask()
+        .current_dir(d)
+        .args([
+            "mask",
+            "f",
+            "-q",
+            "-o",
+            "x.fa",
+            "-r",
+            "x.csv",
+            "--manifest",
+            "m.json",
+        ])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .success();
+    writer.join().unwrap();
+    // ORIGINAL through a pipe.
+    let writer = feed(&d.join("f"), input);
+    let (code, stderr) = verify_in(
+        d,
+        &["f", "x.fa", "--rates", "x.csv", "--manifest", "m.json"],
+    );
+    writer.join().unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    // MASKED through a pipe (`verify ORIG <(cat masked.fa) --manifest m.json`).
+    let writer = feed(&d.join("f"), std::fs::read(d.join("x.fa")).unwrap());
+    let (code, stderr) = verify_in(d, &["in.fa", "f", "--manifest", "m.json"]);
+    writer.join().unwrap();
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn issue12_4_tokens_that_cannot_be_tokens_are_usage_errors() {
+    for token in ["\u{1}", "é", ";", "a;b", " x", ">x", "\t"] {
+        let out = protmask()
+            .args(["mask", "/nonexistent/in.fa", "--mask-token", token])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{token:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("cannot be a mask token"),
+            "{token:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn issue12_7_a_missing_middle_replicate_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy(DATA, d.join("in.fa")).unwrap();
+    mask_in(
+        d,
+        &[
+            "in.fa",
+            "--replicates",
+            "3",
+            "-o",
+            "m.fa",
+            "-q",
+            "--manifest",
+            "m.json",
+        ],
+    );
+    // Drop replicate 2 of the first record.
+    let text = std::fs::read_to_string(d.join("m.fa")).unwrap();
+    let records: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in records {
+        if line.starts_with('>') {
+            skipping = line.split_whitespace().next().unwrap().ends_with("_r2")
+                && out.matches('>').count() == 1;
+        }
+        if !skipping {
+            out.push_str(line);
+        }
+    }
+    std::fs::write(d.join("gap.fa"), &out).unwrap();
+    let first_id = text[1..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches("_r1")
+        .to_string();
+    // Without a manifest the count is found from the first record's run.
+    let (code, stderr) = verify_in(d, &["in.fa", "gap.fa"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(&format!("replicate {first_id}_r2 is missing")),
+        "{stderr}"
+    );
+    // With the manifest the count is known (3) and the expected ID is named.
+    let (code, stderr) = verify_in(d, &["in.fa", "gap.fa", "--manifest", "m.json"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(&format!("expected ID '{first_id}_r2'")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn issue12_8_a_changed_rates_value_is_named_by_row_and_column() {
+    let root = tempfile::tempdir().unwrap();
+    let set = make_set(root.path());
+    let table = std::fs::read_to_string(set.join("rates.csv")).unwrap();
+    let mut lines: Vec<String> = table.lines().map(str::to_string).collect();
+    let mut fields: Vec<String> = lines[3].split(',').map(str::to_string).collect();
+    let (id, old) = (fields[1].clone(), fields[5].clone());
+    fields[5] = "0.5".into();
+    lines[3] = fields.join(",");
+    std::fs::write(set.join("rates.csv"), lines.join("\n") + "\n").unwrap();
+    let (code, stderr) = verify_in(
+        &set,
+        &[
+            "NC_000932.faa",
+            "masked.fa",
+            "--rates",
+            "rates.csv",
+            "--manifest",
+            "manifest.json",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(&format!(
+            "row 3 ({id}, replicate 1): rate is '0.5' here, '{old}' when regenerated"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn issue12_10_a_refused_outdir_run_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a");
+    let b = dir.path().join("b");
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    write(&a, "x.fa", ">a\nMK\n");
+    write(&b, "x.fa", ">b\nMK\n");
+    let out = dir.path().join("out");
+    protmask()
+        .arg("mask")
+        .arg(a.join("x.fa"))
+        .arg(b.join("x.fa"))
+        .arg("-O")
+        .arg(&out)
+        .assert()
+        .code(1);
+    assert!(!out.exists(), "-O left its directory behind");
+}
+
+#[test]
+fn issue12_12_a_byte_order_mark_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = std::fs::read(DATA).unwrap();
+    let mut bom = b"\xef\xbb\xbf".to_vec();
+    bom.extend_from_slice(&plain);
+    let with = write(dir.path(), "bom.fa", &bom);
+    let run = |p: &Path| {
+        protmask()
+            .arg("mask")
+            .arg(p)
+            .arg("-q")
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    };
+    assert_eq!(run(&with), run(Path::new(DATA)));
+    // Also behind gzip, and with a one-byte block size (the mark split across reads).
+    let gz = write(dir.path(), "bom.fa.gz", gzip(&bom));
+    assert_eq!(run(&gz), run(Path::new(DATA)));
+    let tiny = protmask()
+        .arg("mask")
+        .arg(&with)
+        .args(["-q", "--block-size", "1"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(tiny, run(Path::new(DATA)));
+}
