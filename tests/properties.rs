@@ -460,7 +460,11 @@ fn run_engine(
         manifest: None,
         threads,
         block_size,
-        spill_memory: if block_size.is_multiple_of(3) { 0 } else { 1 << 20 },
+        spill_memory: if block_size.is_multiple_of(3) {
+            0
+        } else {
+            1 << 20
+        },
         progress: false,
     };
     engine::run(job).expect("engine run");

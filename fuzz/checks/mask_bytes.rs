@@ -122,7 +122,11 @@ fn through_engine(input: &[u8], block_size: usize, s: Setup) -> Option<(Vec<u8>,
             .then(|| dir.join("manifest.json")),
         threads: 2,
         block_size,
-        spill_memory: if block_size.is_multiple_of(3) { 0 } else { 1 << 20 },
+        spill_memory: if block_size.is_multiple_of(3) {
+            0
+        } else {
+            1 << 20
+        },
         progress: false,
     };
     engine::run(job).ok()?;
