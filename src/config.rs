@@ -24,6 +24,12 @@ pub struct Preset {
     pub timesteps: Timesteps,
     /// Where the convention comes from.
     pub source: &'static str,
+    /// The reference code it follows: repository, file, function (or the paper).
+    pub reference: &'static str,
+    /// What is reproduced exactly.
+    pub exact: &'static str,
+    /// What is not.
+    pub differs: &'static str,
 }
 
 pub const PRESETS: &[Preset] = &[
@@ -35,6 +41,12 @@ pub const PRESETS: &[Preset] = &[
         corruption: (1.0, 0.0, 0.0),
         timesteps: Timesteps::Iid,
         source: "ESM3 paper, appendix A.2.2.1 (sequence track); '_' is ESM3's sequence mask",
+        reference: "evolutionaryscale/esm, esm/utils/noise_schedules.py (the curves); ESM3 paper \
+                    appendix A.2.2.1 (betalinear30 for the sequence track)",
+        exact: "the rate law 0.8*Beta(3,9) + 0.2*U(0,1) per sequence; each residue masked \
+                independently with that rate; '_' as the mask",
+        differs: "ESM3's training code is not released: the per-residue draw follows the \
+                  paper's text; structure and function tracks are not masked",
     },
     Preset {
         name: "esm2",
@@ -44,6 +56,12 @@ pub const PRESETS: &[Preset] = &[
         corruption: (0.8, 0.1, 0.1),
         timesteps: Timesteps::Iid,
         source: "ESM-2/ESM-1b (fair-esm, fairseq): 15%, exact count floor(p*n + U), 80/10/10",
+        reference: "facebookresearch/fairseq, fairseq/data/mask_tokens_dataset.py, \
+                    MaskTokensDataset (ESM-1b era); ESM-2 paper (its training code is unreleased)",
+        exact: "count int(0.15*L + U) positions without replacement; of those 80% '<mask>', \
+                10% a random residue, 10% kept",
+        differs: "random residues come from the 20 standard amino acids (fairseq: every \
+                  non-special symbol; Hugging Face's collator: the whole vocabulary)",
     },
     Preset {
         name: "dplm",
@@ -53,15 +71,25 @@ pub const PRESETS: &[Preset] = &[
         corruption: (1.0, 0.0, 0.0),
         timesteps: Timesteps::Iid,
         source: "DPLM: t uniform on 1..500, each token masked with probability t/500",
+        reference: "bytedance/dplm, src/byprot/models/dplm/dplm.py (q_sample)",
+        exact: "t uniform on {1..500}, each residue masked independently with probability \
+                t/500 (Bernoulli, not an exact count), '<mask>'",
+        differs: "DPLM's special tokens (<cls>, <eos>) are not in FASTA; its draws come from \
+                  torch's generator, protmask's from the per-record stream",
     },
     Preset {
         name: "evodiff",
-        schedule: "uniform",
-        mode: Mode::Exact,
+        schedule: "linear",
+        mode: Mode::Oadm,
         token: "#",
         corruption: (1.0, 0.0, 0.0),
         timesteps: Timesteps::Iid,
-        source: "EvoDiff OADM: an exact count drawn without replacement, mask character '#'",
+        source: "EvoDiff OADM: k uniform on {2..L}, drawn without replacement, mask character '#'",
+        reference: "microsoft/evodiff, evodiff/collaters.py, OAMaskCollater",
+        exact: "t = randint(1, L) (L excluded), num_mask = L - t + 1: k uniform on {2..L} for \
+                L >= 2, k = L for L <= 1; positions without replacement; '#'",
+        differs: "the row's t is 1 - k/L (on the linear curve), not EvoDiff's integer t; \
+                  EvoDiff draws from numpy's global generator",
     },
     Preset {
         name: "mdlm",
@@ -71,6 +99,12 @@ pub const PRESETS: &[Preset] = &[
         corruption: (1.0, 0.0, 0.0),
         timesteps: Timesteps::Stratified,
         source: "MDLM: log-linear, mask probability (1-1e-3)t, t = (1-1e-3)u + 1e-3, u stratified",
+        reference: "kuleshov-group/mdlm, diffusion.py (_sample_t, q_xt), \
+                    noise_schedule.py (LogLinearNoise)",
+        exact: "move chance (1-eps)*t with eps = 1e-3 and t in [eps, 1]: rates uniform on \
+                [0.000999, 0.999]; each residue masked independently",
+        differs: "MDLM stratifies u over a batch (antithetic, a random offset); protmask \
+                  stratifies over an input in order (a rotated van der Corput sequence)",
     },
 ];
 

@@ -18,6 +18,10 @@ pub enum Mode {
     Bernoulli,
     /// Exactly k = floor(r·L + U), U ~ U(0,1).
     Exact,
+    /// EvoDiff's OADM count law (`OAMaskCollater`): k uniform on {2, ..., L} for L >= 2,
+    /// k = L for L <= 1. The schedule is not used: the row has rate = k/L and t = 1 - k/L
+    /// (so it lies on the linear curve).
+    Oadm,
 }
 
 /// How timesteps are drawn.
@@ -270,11 +274,22 @@ impl Masker {
         });
         let length = eligible.as_ref().map_or(seq.len(), Vec::len);
 
-        // Draw 2: one uniform that fixes k.
-        let u = draws.unit();
-        let k = match self.mode {
-            Mode::Bernoulli => binomial(length as u64, rate, u) as usize,
-            Mode::Exact => ((rate * length as f64 + u).floor() as usize).min(length),
+        // Draw 2: what fixes k (a uniform; for OADM, an integer below L - 1).
+        let (t, rate, k) = match self.mode {
+            Mode::Bernoulli => (
+                t,
+                rate,
+                binomial(length as u64, rate, draws.unit()) as usize,
+            ),
+            Mode::Exact => {
+                let u = draws.unit();
+                (
+                    t,
+                    rate,
+                    ((rate * length as f64 + u).floor() as usize).min(length),
+                )
+            }
+            Mode::Oadm => oadm(length, draws),
         };
 
         // Draws 3..: the positions, over the eligible index space.
@@ -318,6 +333,23 @@ impl Masker {
             masked: k,
         }
     }
+}
+
+/// EvoDiff OADM: `t = np.random.randint(1, L)` (upper bound excluded) and
+/// `num_mask = L - t + 1`, i.e. k uniform on {2, ..., L}; for L <= 1, k = L. Returns
+/// (t, rate, k) with rate = k/L and t = 1 - rate (rate 0 and t 1 for an empty record).
+fn oadm(length: usize, draws: &mut Draws) -> (f64, f64, usize) {
+    let k = if length >= 2 {
+        2 + draws.below_u64(length as u64 - 1) as usize
+    } else {
+        length
+    };
+    let rate = if length == 0 {
+        0.0
+    } else {
+        k as f64 / length as f64
+    };
+    (1.0 - rate, rate, k)
 }
 
 /// The i-th point of the van der Corput sequence in base 2, rotated by `shift` (mod 1).

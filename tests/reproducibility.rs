@@ -1,7 +1,8 @@
 //! Golden outputs: what fixed seeds produce, hard-coded. Reproducibility is the product's
 //! core promise, so a change that makes any of these fail changes what users' seeds give:
 //! that is a deliberate major version bump with a CHANGELOG entry, never a side effect.
-//! (RNG scheme version 1, protmask 0.x; regenerate only on purpose.)
+//! (RNG scheme version 1; regenerate only on purpose. 0.2.0 changed the evodiff preset
+//! on purpose, issue 13; every other golden output is as in 0.1.)
 
 mod common;
 
@@ -112,27 +113,29 @@ fn golden_dplm() {
 
 #[test]
 fn golden_evodiff() {
+    // Changed on purpose in 0.2.0 (issue 13): the evodiff preset now follows EvoDiff's
+    // OAMaskCollater, k uniform on {2..L}, rate = k/L, t = 1 - k/L (CHANGELOG.md).
     let (fasta, rates) = run(&["--preset", "evodiff"]);
     assert_eq!(
         fasta,
         r#">sp|P69905|HBA_HUMAN Hemoglobin subunit alpha
-###S#A#K##V#A#####G##A###G##A####F#S###T
-#TY#######H#S#####HG#K########V#####M###
-###L###H####
+MVLSPA#KTNV#A#WGKVGA#AG#YGAE#LERMFLSFPT#
+KTYFPH#DLSHGSAQ#KG#GKKVAD##TNAVAHVDDMPN#
+LSAL#DLHAHKL
 >tiny
-#K
+##
 >empty
 >P1 lowercase kept
-##########Q###########
+m#######Q####F#K#H#S##
 "#
     );
     assert_eq!(
         rates,
         r#"file,id,replicate,length,t,rate,masked,positions
--,sp|P69905|HBA_HUMAN,1,92,0.24463309581618786,0.7553669041838121,69,0;1;2;4;6;8;9;11;13;14;15;16;17;19;20;22;23;24;26;27;29;30;31;32;34;36;37;38;40;43;44;45;46;47;48;49;51;53;54;55;56;57;60;62;63;64;65;66;67;68;69;71;72;73;74;75;77;78;79;80;81;82;84;85;86;88;89;90;91
--,tiny,1,2,0.4642217786687317,0.5357782213312683,1,0
--,empty,1,0,0.5162225056125349,0.4837774943874651,0,
--,P1,1,22,0.03234434412567344,0.9676556558743266,21,0;1;2;3;4;5;6;7;8;9;11;12;13;14;15;16;17;18;19;20;21
+-,sp|P69905|HBA_HUMAN,1,92,0.8478260869565217,0.15217391304347827,14,6;11;13;20;23;28;39;46;55;58;65;66;79;84
+-,tiny,1,2,0,1,2,0;1
+-,empty,1,0,1,0,0,
+-,P1,1,22,0.2727272727272727,0.7272727272727273,16,1;2;3;4;5;6;7;9;10;11;12;14;16;18;20;21
 "#
     );
 }
@@ -237,8 +240,8 @@ fn golden_data_digests_per_preset() {
         ),
         (
             "evodiff",
-            "ffc674aeca75e4a1eeb1c7345ba05a47f853047ba58b4143de22995cced21d4f",
-            "f7f06fe0f0b820d30c5939403cbbe5b74739a0cf772fac8e32fed2a57e109110",
+            "f4a4051c1fe0581239bc5f416d598eb4c798c8925ce965eac4cecee2dc33f413",
+            "c2b8d8db9868db0cbdcbb0febc727e1cdcf75ac87bb93a1af5ccfc88a781b463",
         ),
         (
             "mdlm",

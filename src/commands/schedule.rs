@@ -276,15 +276,29 @@ fn write_list(out: &mut impl Write) -> Result<()> {
         writeln!(out, "  {:<w$}    source: {source}", "")?;
     }
     writeln!(out)?;
-    writeln!(out, "Presets (mask --preset):")?;
+    writeln!(
+        out,
+        "Presets (mask --preset), each with the reference code it follows:"
+    )?;
+    fn name(v: &impl clap::ValueEnum) -> String {
+        v.to_possible_value()
+            .map_or_else(String::new, |p| p.get_name().to_string())
+    }
     for p in PRESETS {
         let (m, r, k) = p.corruption;
         writeln!(
             out,
-            "  {:<8} schedule {}, mode {:?}, token {}, corrupt {m},{r},{k}, timesteps {:?}",
-            p.name, p.schedule, p.mode, p.token, p.timesteps
+            "  {:<8} schedule {}, mode {}, token {}, corrupt {m},{r},{k}, timesteps {}",
+            p.name,
+            p.schedule,
+            name(&p.mode),
+            p.token,
+            name(&p.timesteps)
         )?;
         writeln!(out, "  {:<8}   source: {}", "", p.source)?;
+        writeln!(out, "  {:<8}   reference: {}", "", p.reference)?;
+        writeln!(out, "  {:<8}   reproduced exactly: {}", "", p.exact)?;
+        writeln!(out, "  {:<8}   not reproduced: {}", "", p.differs)?;
     }
     Ok(())
 }
