@@ -131,6 +131,7 @@ fn bench_process_block(c: &mut Criterion) {
         positions: false,
         compress: None,
         outdir: false,
+        tokens: None,
     };
     let mut group = c.benchmark_group("process_block_1MiB");
     group.throughput(Throughput::Bytes(data.len() as u64));

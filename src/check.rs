@@ -472,3 +472,184 @@ fn check_row(
     }
     Ok(())
 }
+
+/// Check a dataset given as MASKED against `original`: the rows follow the records (each
+/// repeated with replicates 1..R), `sequence` and `description` are the original's,
+/// `masked_sequence` is a masking of it whose changed positions agree with `positions`
+/// and `masked`, `length` counts the eligible positions, and `input_ids`/`labels`, where
+/// present, are exactly the ESM ids of the masked and original residues.
+pub fn verify_dataset(
+    original: &Input,
+    dataset: &crate::sink::DatasetFile,
+    shown: &str,
+    expect: &Expect,
+) -> Result<Verified, VerifyError> {
+    let mut orig = Records::open(original, b"")?;
+    let rows = crate::sink::dataset::read_rows(dataset).map_err(|e| err(e.to_string()))?;
+    let mut seen = Verified::default();
+    let mut current: Option<Rec> = None;
+    let mut replicate = 0i64;
+    let mut max_replicate = 0i64;
+    for (i, row) in rows.enumerate() {
+        let row = row.map_err(err)?;
+        let n = i + 1;
+        let at = |msg: String| {
+            err(format!(
+                "{shown}: row {n} ({}, replicate {}): {msg}",
+                row.id, row.replicate
+            ))
+        };
+        if row.replicate == 1 {
+            if let Some(o) = &current
+                && let Some(r) = expect.replicates
+                && replicate != i64::from(r)
+            {
+                return Err(err(format!(
+                    "{shown}: record {} ({}) has {replicate} replicates, expected {r}",
+                    o.number, o.id
+                )));
+            }
+            current = orig.next()?;
+            seen.records += 1;
+        } else if row.replicate != replicate + 1 {
+            return Err(at(format!("expected replicate {}", replicate + 1)));
+        }
+        replicate = row.replicate;
+        max_replicate = max_replicate.max(replicate);
+        let Some(o) = &current else {
+            return Err(at(format!(
+                "has no record: {} ends after {} records",
+                orig.name(),
+                orig.number()
+            )));
+        };
+        if row.id != o.id {
+            return Err(at(format!(
+                "expected ID '{}' (original record {}): rows removed, added or reordered?",
+                o.id, o.number
+            )));
+        }
+        if row.description.as_bytes() != o.description() {
+            return Err(at(format!(
+                "description '{}', the original's is '{}'",
+                row.description,
+                String::from_utf8_lossy(o.description())
+            )));
+        }
+        if row.sequence.as_bytes() != o.seq.as_slice() {
+            return Err(at("sequence differs from the original's".into()));
+        }
+        // The masked sequence against the original, as a FASTA record would be.
+        let m = Rec {
+            number: o.number,
+            id: o.id.clone(),
+            header: o.header.clone(),
+            seq: row.masked_sequence.clone().into_bytes(),
+        };
+        let changed = compare(o, &m, 1, 1, expect, shown).map_err(|e| at(e.0))?;
+        seen.changed += changed.len() as u64;
+        let eligible = match &expect.maskable {
+            None => o.seq.len(),
+            Some(mk) => o.seq.iter().filter(|c| mk.contains(c)).count(),
+        } as i64;
+        if row.length != eligible {
+            return Err(at(format!(
+                "length {}, but the record has {eligible} eligible positions",
+                row.length
+            )));
+        }
+        for (what, v) in [("t", row.t), ("rate", row.rate)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(at(format!("{what} {v} is outside [0,1]")));
+            }
+        }
+        let positions: Vec<usize> = row
+            .positions
+            .iter()
+            .map(|&p| usize::try_from(p).ok().filter(|&p| p < o.seq.len()))
+            .collect::<Option<_>>()
+            .ok_or_else(|| at("a position is outside the sequence".into()))?;
+        if positions.len() as i64 != row.masked {
+            return Err(at(format!(
+                "masked {}, but {} positions are listed",
+                row.masked,
+                positions.len()
+            )));
+        }
+        if !positions.windows(2).all(|w| w[0] < w[1]) {
+            return Err(at("positions are not ascending".into()));
+        }
+        if let Some(p) = changed.iter().find(|p| positions.binary_search(p).is_err()) {
+            return Err(at(format!("position {p} is masked but not listed")));
+        }
+        if expect.corruption.keep() == 0.0 && positions.len() != changed.len() {
+            let p = positions.iter().find(|p| changed.binary_search(p).is_err());
+            return Err(at(format!(
+                "position {} is listed but not masked",
+                p.copied().unwrap_or(0)
+            )));
+        }
+        if let (Some(ids), Some(labels)) = (&row.input_ids, &row.labels) {
+            let (want_ids, want_labels) = esm_expected(o, &m.seq, &positions, expect);
+            if let Some(j) = (0..want_ids.len().max(ids.len()))
+                .find(|&j| ids.get(j) != want_ids.get(j).map(|&x| i64::from(x)).as_ref())
+            {
+                return Err(at(format!(
+                    "input_ids[{j}] is {:?}, expected {:?}",
+                    ids.get(j),
+                    want_ids.get(j)
+                )));
+            }
+            if let Some(j) = (0..want_labels.len().max(labels.len()))
+                .find(|&j| labels.get(j) != want_labels.get(j).map(|&x| i64::from(x)).as_ref())
+            {
+                return Err(at(format!(
+                    "labels[{j}] is {:?}, expected {:?}",
+                    labels.get(j),
+                    want_labels.get(j)
+                )));
+            }
+        }
+        seen.rows += 1;
+    }
+    if let Some(o) = orig.next()? {
+        return Err(err(format!(
+            "{shown}: ends after {} rows, but {} has more (record {} ({}))",
+            seen.rows,
+            orig.name(),
+            o.number,
+            o.id
+        )));
+    }
+    seen.replicates = u32::try_from(max_replicate.max(1)).unwrap_or(u32::MAX);
+    Ok(seen)
+}
+
+/// The ESM ids and labels a row must carry: the masked residues read position by position
+/// (a position showing the token is `<mask>`), the original's at selected positions.
+fn esm_expected(
+    o: &Rec,
+    masked: &[u8],
+    positions: &[usize],
+    expect: &Expect,
+) -> (Vec<i32>, Vec<i32>) {
+    use crate::sink::dataset::esm;
+    let token = &expect.token[..];
+    let (mut ids, mut labels) = (vec![esm::CLS], vec![esm::IGNORE]);
+    let mut cur = 0usize;
+    for (p, &c) in o.seq.iter().enumerate() {
+        let selected = positions.binary_search(&p).is_ok();
+        let rest = &masked[cur.min(masked.len())..];
+        let (id, step) = if selected && rest.starts_with(token) {
+            (esm::MASK, token.len())
+        } else {
+            (esm::id(rest.first().copied().unwrap_or(c)), 1)
+        };
+        cur += step;
+        ids.push(id);
+        labels.push(if selected { esm::id(c) } else { esm::IGNORE });
+    }
+    ids.push(esm::EOS);
+    labels.push(esm::IGNORE);
+    (ids, labels)
+}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::io::Compression;
 use crate::mask::{Corruption, Mode, Timesteps};
 use crate::schedule::Schedule;
-use crate::sink::RatesTable;
+use crate::sink::{DatasetFile, RatesTable, Vocab};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -171,6 +171,20 @@ pub struct MaskArgs {
     #[arg(short, long, value_name = "PATH", value_parser = parse_rates, help_heading = "OUTPUT")]
     pub rates: Option<RatesTable>,
 
+    /// One row per emitted record for ML code (all columns, no join needed): .parquet, or .jsonl (.jsonl.gz, .jsonl.zst). Alone, no FASTA goes to stdout
+    #[arg(long, value_name = "PATH", value_parser = parse_dataset, help_heading = "OUTPUT")]
+    pub dataset: Option<DatasetFile>,
+
+    /// Add input_ids and labels to the dataset in this vocabulary: esm (the 33-token ESM alphabet)
+    #[arg(
+        long,
+        value_name = "VOCAB",
+        value_enum,
+        requires = "dataset",
+        help_heading = "OUTPUT"
+    )]
+    pub tokens: Option<Vocab>,
+
     /// Write a JSON provenance record (options, RNG scheme, inputs' and outputs' sizes, record counts and SHA-256) to PATH, last
     #[arg(long, value_name = "PATH", help_heading = "OUTPUT")]
     pub manifest: Option<PathBuf>,
@@ -258,6 +272,10 @@ pub enum PresetName {
     Dplm,
     Evodiff,
     Mdlm,
+}
+
+fn parse_dataset(s: &str) -> Result<DatasetFile, String> {
+    DatasetFile::new(std::path::Path::new(s)).map_err(|e| e.to_string())
 }
 
 fn parse_rates(s: &str) -> Result<RatesTable, String> {

@@ -12,6 +12,7 @@ use crate::cli::{MaskArgs, PresetName};
 use crate::io::Compression;
 use crate::mask::{Corruption, Masker, Mode, Timesteps};
 use crate::schedule::Schedule;
+use crate::sink::Vocab;
 
 /// The conventions of one model family (CONTRACT.md, "Presets").
 #[derive(Clone, Debug)]
@@ -148,6 +149,9 @@ pub struct MaskConfig {
     pub compress: Option<Compression>,
     /// One output per input (`--outdir`) rather than one output.
     pub outdir: bool,
+    /// The dataset's token columns (`--tokens`); recorded only when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Vocab>,
 }
 
 impl MaskConfig {
@@ -173,6 +177,7 @@ impl MaskConfig {
             positions: args.positions,
             compress: args.compress,
             outdir: args.outdir.is_some(),
+            tokens: args.tokens,
         }
     }
 

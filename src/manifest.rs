@@ -15,7 +15,7 @@ use crate::config::MaskConfig;
 use crate::engine::{Input, Job, OutputPlan, Summary};
 use crate::io::{Compression, FileDigest, OutputTarget, create_output};
 use crate::rng::SCHEME_VERSION;
-use crate::sink::RatesTable;
+use crate::sink::{DatasetFile, RatesTable};
 
 pub const TOOL: &str = "protmask";
 
@@ -35,7 +35,7 @@ pub struct Manifest {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct FileEntry {
-    /// For outputs: `fasta` or `rates`.
+    /// For outputs: `fasta`, `rates` or `dataset`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub role: Option<String>,
     /// As given on the command line (`-` for stdin or stdout).
@@ -176,7 +176,9 @@ impl Manifest {
             outdir.join(name)
         };
         let fasta: Vec<&FileEntry> = self.outputs_of("fasta").collect();
-        let output = if o.outdir {
+        let output = if fasta.is_empty() && !o.outdir {
+            OutputPlan::None
+        } else if o.outdir {
             OutputPlan::PerFile {
                 paths: fasta.iter().map(|e| in_outdir(&e.path)).collect(),
             }
@@ -200,6 +202,10 @@ impl Manifest {
             Some(r) => Some(RatesTable::new(&in_outdir(&r.path))?),
             None => None,
         };
+        let dataset = match self.outputs_of("dataset").next() {
+            Some(d) => Some(DatasetFile::new(&in_outdir(&d.path))?),
+            None => None,
+        };
         let inputs = sources
             .into_iter()
             .zip(&self.inputs)
@@ -213,6 +219,7 @@ impl Manifest {
             inputs,
             fasta: output,
             rates,
+            dataset,
             manifest: Some(outdir.join(".manifest.json")),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             block_size: crate::engine::DEFAULT_BLOCK_SIZE as usize,

@@ -146,6 +146,24 @@ pub struct Marks {
     draws: Option<Draws>,
 }
 
+impl Marks {
+    /// The selected positions, ascending. Skips unselected stretches 8 positions at a
+    /// time (most of a record, at low rates).
+    pub fn selected(&self) -> impl Iterator<Item = usize> + Clone + '_ {
+        let m = &self.by_position;
+        m.chunks(8).enumerate().flat_map(move |(c, chunk)| {
+            let any =
+                chunk.len() == 8 && u64::from_ne_bytes(chunk.try_into().unwrap_or([1; 8])) == 0;
+            let base = c * 8;
+            chunk
+                .iter()
+                .enumerate()
+                .filter(move |(_, b)| !any && **b != mark::NONE)
+                .map(move |(i, _)| base + i)
+        })
+    }
+}
+
 impl std::ops::Deref for Marks {
     type Target = [u8];
     fn deref(&self) -> &[u8] {

@@ -112,6 +112,7 @@ impl Cfg {
             positions,
             compress: None,
             outdir: false,
+            tokens: None,
         }
     }
     fn delimiter(&self) -> u8 {
@@ -457,6 +458,7 @@ fn run_engine(
             compression: Compression::None,
         },
         rates: Some(RatesTable::new(&rates).unwrap()),
+        dataset: None,
         manifest: None,
         threads,
         block_size,

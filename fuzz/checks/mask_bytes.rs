@@ -67,6 +67,7 @@ fn setup(a: u8, b: u8) -> Setup {
         positions: bit(5),
         compress: None,
         outdir: false,
+        tokens: None,
     };
     Setup {
         config,
@@ -116,6 +117,7 @@ fn through_engine(input: &[u8], block_size: usize, s: Setup) -> Option<(Vec<u8>,
             compression: Compression::None,
         },
         rates: Some(RatesTable::new(&rates).unwrap()),
+        dataset: None,
         // Every other run digests its input and outputs, for a manifest.
         manifest: block_size
             .is_multiple_of(2)

@@ -23,11 +23,17 @@ pub fn execute(args: MaskArgs) -> Result<()> {
             target: OutputTarget::Path(p),
             ..
         } => vec![p.clone()],
-        OutputPlan::Single { .. } => vec![],
+        OutputPlan::Single { .. } | OutputPlan::None => vec![],
         OutputPlan::PerFile { paths } => paths.clone(),
     };
     let rates_path = args.rates.as_ref().map(|t| t.path.clone());
-    for (what, path) in [("rates table", &rates_path), ("manifest", &args.manifest)] {
+    let dataset_path = args.dataset.as_ref().map(|d| d.path.clone());
+    let others = [
+        ("rates table", &rates_path),
+        ("dataset", &dataset_path),
+        ("manifest", &args.manifest),
+    ];
+    for (what, path) in others {
         if let Some(p) = path {
             if written.iter().any(|w| w == p) {
                 bail!("the {what} '{}' is also another output", p.display());
@@ -48,6 +54,7 @@ pub fn execute(args: MaskArgs) -> Result<()> {
         inputs: inputs.into_iter().map(Input::new).collect(),
         fasta: output,
         rates: args.rates.clone(),
+        dataset: args.dataset.clone(),
         manifest: args.manifest.clone(),
         threads: args.threads.map_or_else(
             || std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -124,6 +131,17 @@ fn output_plan(args: &MaskArgs, inputs: &[InputSource]) -> Result<OutputPlan> {
             paths.push(dir.join(name));
         }
         return Ok(OutputPlan::PerFile { paths });
+    }
+    // A dataset alone writes no FASTA (no `-o /dev/null` needed).
+    if args.dataset.is_some() && args.output.is_none() {
+        if args.compress.is_some() {
+            return Err(UsageError(
+                "--compress applies to the FASTA on stdout; with --dataset alone none is written"
+                    .into(),
+            )
+            .into());
+        }
+        return Ok(OutputPlan::None);
     }
     let target = match &args.output {
         Some(p) if p.as_os_str() != "-" => OutputTarget::Path(p.clone()),

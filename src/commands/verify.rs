@@ -69,14 +69,39 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         (Some(m), Some(path)) => Some(check_inputs(m, path, &original)?),
         _ => None,
     };
-    let seen = verify_named(&original, &masked, args.rates.as_deref(), &expect)?;
+    // MASKED may be a dataset (`mask --dataset`), named by its extension.
+    let dataset = crate::sink::DatasetFile::new(Path::new(&args.masked))
+        .ok()
+        .map(|d| crate::sink::DatasetFile {
+            path: masked
+                .source
+                .path()
+                .map_or(d.path.clone(), Path::to_path_buf),
+            kind: d.kind,
+        });
+    if dataset.is_some() && args.rates.is_some() {
+        return Err(crate::UsageError(
+            "a dataset holds the rates table's columns itself: give --rates with a FASTA only"
+                .into(),
+        )
+        .into());
+    }
+    let seen = match &dataset {
+        Some(d) => crate::check::verify_dataset(&original, d, &masked.name, &expect)?,
+        None => verify_named(&original, &masked, args.rates.as_deref(), &expect)?,
+    };
     let mut regenerated = Regenerated::default();
     if let (Some(m), Some(path), Some(inputs), Some(dir)) =
         (&manifest, &args.manifest, recorded_inputs, spool_dir)
     {
         // The outputs given here match their recorded checksums: they can stand in for a
         // content digest that an older manifest lacks.
-        let checked = check_outputs(m, path, &masked, args.rates.as_deref())?;
+        let role = if dataset.is_some() {
+            "dataset"
+        } else {
+            "fasta"
+        };
+        let checked = check_outputs(m, path, &masked, role, args.rates.as_deref())?;
         let regen_dir = dir.join("regenerated");
         regenerated = regenerate(m, path, inputs, &checked.on_hand, &regen_dir)?;
         if let Some(table) = checked.unrecorded_table {
@@ -223,6 +248,7 @@ fn check_outputs(
     m: &Manifest,
     manifest_path: &Path,
     masked: &Input,
+    role: &str,
     rates: Option<&Path>,
 ) -> Result<CheckedOutputs> {
     let mname = manifest_path.display();
@@ -232,9 +258,14 @@ fn check_outputs(
     };
     if let Some(p) = masked.source.path() {
         let d = digest_file(p)?;
-        if !m.outputs_of("fasta").any(|e| same(e, &d)) {
+        if !m.outputs_of(role).any(|e| same(e, &d)) {
+            let what = if role == "dataset" {
+                "the dataset"
+            } else {
+                "a FASTA output"
+            };
             bail!(
-                "'{}' is not a FASTA output recorded in manifest '{mname}' (SHA-256 {})",
+                "'{}' is not {what} recorded in manifest '{mname}' (SHA-256 {})",
                 masked.name,
                 d.sha256
             );

@@ -22,9 +22,9 @@ use anyhow::{Context, Result};
 use crate::config::MaskConfig;
 use crate::io::{Compression, FileDigest, InputSource, OutputDigest, OutputTarget};
 use crate::progress::Progress;
-use crate::sink::RatesTable;
+use crate::sink::{DatasetFile, RatesTable};
 
-pub use work::{BlockMasker, BlockOutput, Stats};
+pub use work::{BlockMasker, BlockOutput, Outputs, Stats};
 
 /// Input bytes per block: large enough to amortise the hand-offs, small enough that a
 /// few blocks per thread stay well inside the memory budget.
@@ -59,6 +59,8 @@ pub enum OutputPlan {
     },
     /// One output per input: `dir/<input file name>`, compressed by that name.
     PerFile { paths: Vec<PathBuf> },
+    /// No FASTA (a run that writes only a dataset).
+    None,
 }
 
 /// A complete, resolved masking job.
@@ -67,6 +69,7 @@ pub struct Job {
     pub inputs: Vec<Input>,
     pub fasta: OutputPlan,
     pub rates: Option<RatesTable>,
+    pub dataset: Option<DatasetFile>,
     /// Write a manifest here, last (every input and output is then digested).
     pub manifest: Option<PathBuf>,
     pub threads: usize,
@@ -79,7 +82,7 @@ pub struct Job {
 /// One finished output.
 #[derive(Clone, Debug)]
 pub struct OutputReport {
-    /// `fasta` or `rates`.
+    /// `fasta`, `rates` or `dataset`.
     pub role: &'static str,
     /// As given (`-` for stdout).
     pub path: String,

@@ -26,6 +26,7 @@ fn job(dir: &std::path::Path, fasta: OutputPlan, spill_memory: usize) -> Job {
             .collect(),
         fasta,
         rates: a.rates.clone(),
+        dataset: None,
         manifest: None,
         threads: 1,
         block_size: 1,

@@ -7,7 +7,7 @@ use super::Job;
 use crate::config::MaskConfig;
 use crate::mask::{Marks, Masker};
 use crate::records::{Block, BlockRecords, BufferPool, Cut, Record, RecordError};
-use crate::sink::{Emitted, FastaFormat, RatesFormat, RecordFormat};
+use crate::sink::{DatasetFormat, DatasetKind, Emitted, FastaFormat, RatesFormat, RecordFormat};
 
 /// A block holding one record larger than this is freed as soon as the record is parsed,
 /// before it is masked: a giant record then peaks at about 3 times its size (the parsed
@@ -44,6 +44,15 @@ pub struct BlockOutput {
     pub input_records: u64,
 }
 
+/// Which outputs a run writes.
+#[derive(Clone, Copy, Debug)]
+pub struct Outputs {
+    pub fasta: bool,
+    /// The rates table's delimiter.
+    pub rates: Option<u8>,
+    pub dataset: Option<DatasetKind>,
+}
+
 /// Everything the workers share: the masker and the output formats of a run.
 pub struct BlockMasker {
     pub(super) masker: Masker,
@@ -60,18 +69,40 @@ pub struct BlockMasker {
 impl BlockMasker {
     pub(super) fn new(job: &Job) -> BlockMasker {
         let names = job.inputs.iter().map(|i| i.name.clone()).collect();
-        BlockMasker::with(&job.config, job.rates.as_ref().map(|t| t.delimiter), names)
+        let outputs = Outputs {
+            fasta: !matches!(job.fasta, super::OutputPlan::None),
+            rates: job.rates.as_ref().map(|t| t.delimiter),
+            dataset: job.dataset.as_ref().map(|d| d.kind),
+        };
+        BlockMasker::with_outputs(&job.config, outputs, names)
     }
 
     /// The FASTA and, with a delimiter, the rates table of inputs named `names`.
     pub fn with(config: &MaskConfig, rates_delimiter: Option<u8>, names: Vec<String>) -> Self {
-        let mut formats = vec![RecordFormat::Fasta(FastaFormat::new(config))];
-        if let Some(d) = rates_delimiter {
+        let outputs = Outputs {
+            fasta: true,
+            rates: rates_delimiter,
+            dataset: None,
+        };
+        BlockMasker::with_outputs(config, outputs, names)
+    }
+
+    /// The formats of `outputs` (in the order FASTA, rates, dataset), for inputs `names`.
+    pub fn with_outputs(config: &MaskConfig, outputs: Outputs, names: Vec<String>) -> Self {
+        let mut formats = Vec::new();
+        if outputs.fasta {
+            formats.push(RecordFormat::Fasta(FastaFormat::new(config)));
+        }
+        if let Some(d) = outputs.rates {
             formats.push(RecordFormat::Rates(RatesFormat::new(
                 d,
                 config.positions,
                 &names,
             )));
+        }
+        if let Some(kind) = outputs.dataset {
+            let format = DatasetFormat::new(kind, config.tokens, config, &names);
+            formats.push(RecordFormat::Dataset(format));
         }
         BlockMasker {
             masker: config.masker(),

@@ -25,12 +25,14 @@ use super::read::Done;
 use super::work::Stats;
 use super::{BlockMasker, InputReport, Job, OutputPlan, OutputReport};
 use crate::io::{Compression, Output, OutputTarget, PendingOutput, create_output_on};
-use crate::sink::RecordFormat;
+use crate::sink::{DatasetKind, ParquetSink, RecordFormat};
 
 /// Where one format's bytes go.
 enum Dest {
     /// Every input into one output.
     Single(Box<Output>),
+    /// Every input into one Parquet file (rows framed by the dataset format).
+    Parquet(Box<ParquetSink>),
     /// One output per input, each opened when its first block arrives.
     PerFile {
         paths: Vec<PathBuf>,
@@ -101,6 +103,27 @@ impl Sinks {
                     open: BTreeMap::new(),
                     closed: BTreeMap::new(),
                 },
+                (RecordFormat::Fasta(_), OutputPlan::None) => {
+                    return Err(anyhow!("internal error: a FASTA format without an output"));
+                }
+                (RecordFormat::Dataset(_), _) => {
+                    let file = job
+                        .dataset
+                        .as_ref()
+                        .context("a dataset format without a file")?;
+                    let out = open(OutputTarget::Path(file.path.clone()), file.compression())
+                        .with_context(|| {
+                            format!("cannot create dataset '{}'", file.path.display())
+                        })?;
+                    match file.kind {
+                        DatasetKind::Jsonl => Dest::Single(Box::new(out)),
+                        DatasetKind::Parquet => Dest::Parquet(Box::new(
+                            ParquetSink::new(out, job.config.tokens.is_some(), pool).with_context(
+                                || format!("cannot create dataset '{}'", file.path.display()),
+                            )?,
+                        )),
+                    }
+                }
                 (RecordFormat::Rates(_), _) => {
                     let table = job
                         .rates
@@ -225,7 +248,7 @@ impl Sinks {
                 Dest::PerFile { .. } => output_for(dest, opener, d.file)?
                     .write_all(&buf)
                     .with_context(|| format!("cannot write {}", dest_name(dest, d.file)))?,
-                Dest::Single(_) => {
+                Dest::Single(_) | Dest::Parquet(_) => {
                     let spill = &mut ahead.spills[i];
                     if spill.file.is_none() && buf.len() <= self.spill_memory {
                         self.spill_memory -= buf.len();
@@ -259,12 +282,16 @@ impl Sinks {
         shared: &BlockMasker,
     ) -> Result<()> {
         for (i, spill) in std::mem::take(&mut ahead.spills).into_iter().enumerate() {
-            let (_, Dest::Single(out)) = &mut self.dests[i] else {
-                continue;
+            let dest = &mut self.dests[i].1;
+            let name = dest_name(dest, 0);
+            let out: &mut dyn Write = match dest {
+                Dest::Single(o) => o.as_mut(),
+                Dest::Parquet(p) => p.as_mut(),
+                Dest::PerFile { .. } => continue,
             };
             for mut buf in spill.memory {
                 out.write_all(&buf)
-                    .with_context(|| format!("cannot write {}", out.name()))?;
+                    .with_context(|| format!("cannot write {name}"))?;
                 self.spill_memory += buf.len();
                 buf.clear();
                 shared.outputs[i].give(buf);
@@ -284,7 +311,7 @@ impl Sinks {
                     break;
                 }
                 out.write_all(&buf[..n])
-                    .with_context(|| format!("cannot write {}", out.name()))?;
+                    .with_context(|| format!("cannot write {name}"))?;
             }
         }
         while let Some(d) = ahead.pending.remove(&ahead.next_block) {
@@ -325,6 +352,16 @@ impl Sinks {
                         digest,
                     });
                 }
+                Dest::Parquet(p) => {
+                    let path = p.name().to_string();
+                    let digest = p.finish()?;
+                    reports.push(OutputReport {
+                        role,
+                        path,
+                        records: self.stats.records,
+                        digest,
+                    });
+                }
                 Dest::PerFile { closed, .. } => {
                     for (file, p) in closed {
                         reports.push(OutputReport {
@@ -347,9 +384,10 @@ fn output_for<'d>(
     dest: &'d mut Dest,
     (pool, digests): (&Arc<ThreadPool>, bool),
     file: usize,
-) -> Result<&'d mut Output> {
+) -> Result<&'d mut dyn Write> {
     match dest {
-        Dest::Single(o) => Ok(o),
+        Dest::Single(o) => Ok(o.as_mut()),
+        Dest::Parquet(p) => Ok(p.as_mut()),
         Dest::PerFile { paths, open, .. } => match open.entry(file) {
             std::collections::btree_map::Entry::Occupied(o) => Ok(o.into_mut()),
             std::collections::btree_map::Entry::Vacant(v) => {
@@ -370,6 +408,7 @@ fn output_for<'d>(
 fn dest_name(dest: &Dest, file: usize) -> String {
     match dest {
         Dest::Single(o) => o.name().to_string(),
+        Dest::Parquet(p) => p.name().to_string(),
         Dest::PerFile { paths, .. } => format!("'{}'", paths[file].display()),
     }
 }

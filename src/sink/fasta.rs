@@ -43,6 +43,18 @@ impl FastaFormat {
     }
 }
 
+impl FastaFormat {
+    /// The masked residues alone: no header, no wrapping, no line end (a dataset's
+    /// `masked_sequence`).
+    pub fn write_residues(&self, out: &mut Vec<u8>, e: &Emitted) {
+        let seq = e.record.seq;
+        write_sequence(out, seq, e.marks, &self.token, &self.lut, 0);
+        if !seq.is_empty() {
+            out.pop();
+        }
+    }
+}
+
 /// `>` + the header, with the ID of replicate k renamed `<id>_r<k>` when there are several.
 fn write_header(out: &mut Vec<u8>, header: &[u8], id_len: usize, replicate: u32, replicates: u32) {
     out.push(b'>');

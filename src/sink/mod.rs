@@ -6,9 +6,11 @@
 //! the rates table: its header, delimiter, rows and positions). A new format is a new
 //! module and one arm in each `match` below.
 
+pub mod dataset;
 pub mod fasta;
 pub mod rates;
 
+pub use dataset::{DatasetFile, DatasetFormat, DatasetKind, ParquetSink, Vocab};
 pub use fasta::FastaFormat;
 pub use rates::{RatesFormat, RatesTable};
 
@@ -31,6 +33,7 @@ pub struct Emitted<'a> {
 pub enum RecordFormat {
     Fasta(FastaFormat),
     Rates(RatesFormat),
+    Dataset(DatasetFormat),
 }
 
 impl RecordFormat {
@@ -39,13 +42,14 @@ impl RecordFormat {
         match self {
             RecordFormat::Fasta(_) => "fasta",
             RecordFormat::Rates(_) => "rates",
+            RecordFormat::Dataset(_) => "dataset",
         }
     }
 
     /// What comes before the first record (a header row), if anything.
     pub fn preamble(&self) -> Vec<u8> {
         match self {
-            RecordFormat::Fasta(_) => Vec::new(),
+            RecordFormat::Fasta(_) | RecordFormat::Dataset(_) => Vec::new(),
             RecordFormat::Rates(r) => r.header(),
         }
     }
@@ -55,6 +59,7 @@ impl RecordFormat {
         match self {
             RecordFormat::Fasta(f) => f.write(out, e, scratch),
             RecordFormat::Rates(r) => r.write(out, e),
+            RecordFormat::Dataset(d) => d.write(out, e, scratch),
         }
     }
 }

@@ -11,7 +11,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::io::Compression;
-use crate::mask::{Marks, Outcome, mark};
+use crate::mask::{Marks, Outcome};
 
 use super::Emitted;
 
@@ -130,7 +130,7 @@ impl RatesFormat {
         if self.positions {
             out.push(d);
             let mut first = true;
-            for (p, _) in marks.iter().enumerate().filter(|(_, m)| **m != mark::NONE) {
+            for p in marks.selected() {
                 if !first {
                     out.push(b';');
                 }
