@@ -390,3 +390,114 @@ fn issue12_12_a_byte_order_mark_is_skipped() {
         .clone();
     assert_eq!(tiny, run(Path::new(DATA)));
 }
+
+/// NC_000932.faa with every `L` turned into `X`, so that an `X` token meets `X` residues.
+fn with_x_residues(dir: &Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(DATA).unwrap();
+    let x: String = text
+        .lines()
+        .map(|l| match l.starts_with('>') {
+            true => format!("{l}\n"),
+            false => format!("{}\n", l.replace('L', "X")),
+        })
+        .collect();
+    write(dir, "x.fa", x)
+}
+
+#[test]
+fn issue12_4_residue_letter_token_warns_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    with_x_residues(d);
+    // One warning, before any input is read (a missing input still gets it first), and
+    // also with -q.
+    let out = protmask()
+        .current_dir(d)
+        .args(["mask", "missing.fa", "--mask-token", "X", "-q"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(lines[0].starts_with("protmask: warning: the mask token 'X' is also a residue"));
+    assert!(lines[1].contains("missing.fa"), "{stderr}");
+    // The default token gives no warning.
+    let out = protmask()
+        .current_dir(d)
+        .args(["mask", "x.fa", "-q", "-o", "plain.fa"])
+        .output()
+        .unwrap();
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = protmask()
+        .current_dir(d)
+        .args(["mask", "x.fa", "--mask-token", "X", "--positions"])
+        .args(["-r", "r.csv", "-o", "m.fa", "--manifest", "m.json", "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("warning").count(), 1, "{stderr}");
+    // Checked by the listed positions: with the table, with the manifest, with both.
+    for args in [
+        &["x.fa", "m.fa", "--rates", "r.csv", "--mask-token", "X"][..],
+        &["x.fa", "m.fa", "--manifest", "m.json"],
+        &["x.fa", "m.fa", "--rates", "r.csv", "--manifest", "m.json"],
+    ] {
+        let (code, stderr) = verify_in(d, args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+    }
+    let (_, stderr) = verify_in(
+        d,
+        &["x.fa", "m.fa", "--rates", "r.csv", "--mask-token", "X"],
+    );
+    let rows = parse_rates(&std::fs::read_to_string(d.join("r.csv")).unwrap(), b',');
+    let total: u64 = rows
+        .iter()
+        .map(|r| r["masked"].parse::<u64>().unwrap())
+        .sum();
+    assert!(
+        stderr.contains(&format!(", {total} masked positions")),
+        "exact count from the positions: {stderr}"
+    );
+
+    // Negative controls: an unlisted residue turned into X, and a listed X turned back.
+    let masked = std::fs::read_to_string(d.join("m.fa")).unwrap();
+    let records = parse_fasta(&masked);
+    let original = parse_fasta(&std::fs::read_to_string(d.join("x.fa")).unwrap());
+    let listed: Vec<usize> = rows[0]["positions"]
+        .split(';')
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let seq0 = original[0].1.as_bytes();
+    let unlisted = (0..seq0.len())
+        .find(|p| !listed.contains(p) && seq0[*p] != b'X')
+        .unwrap();
+    let listed_non_x = *listed.iter().find(|&&p| seq0[p] != b'X').unwrap();
+    for (p, byte, want) in [
+        (unlisted, b'X', format!("position {unlisted}: found 'X'")),
+        (
+            listed_non_x,
+            seq0[listed_non_x],
+            "but the FASTA shows".to_string(),
+        ),
+    ] {
+        let mut seq = records[0].1.clone().into_bytes();
+        seq[p] = byte;
+        let mut text = format!(">{}\n{}\n", records[0].0, String::from_utf8(seq).unwrap());
+        for (h, s) in &records[1..] {
+            text.push_str(&format!(">{h}\n{s}\n"));
+        }
+        write(d, "bad.fa", text);
+        let (code, stderr) = verify_in(
+            d,
+            &["x.fa", "bad.fa", "--rates", "r.csv", "--mask-token", "X"],
+        );
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains(&want), "{want}: {stderr}");
+    }
+}

@@ -2,6 +2,9 @@
 //!
 //! Every check that can fail without reading input happens here, first: unknown or
 //! clashing paths, an output that is an input.
+//!
+//! Warnings (one line each, `protmask: warning: ...` on stderr) are about what the user
+//! gets, not about progress, so `-q` does not silence them, as it does not silence errors.
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
@@ -14,6 +17,7 @@ use crate::cli::MaskArgs;
 use crate::config::MaskConfig;
 use crate::engine::{Input, Job, OutputPlan, Summary, run};
 use crate::io::{Compression, InputSource, OutputTarget, same_file_guard};
+use crate::records::is_residue_token;
 
 pub fn execute(args: MaskArgs) -> Result<()> {
     let inputs = gather_inputs(&args)?;
@@ -43,8 +47,17 @@ pub fn execute(args: MaskArgs) -> Result<()> {
             .with_context(|| format!("cannot create output directory '{}'", dir.display()))?;
     }
 
+    let config = MaskConfig::resolve(&args);
+    if is_residue_token(config.mask_token.as_bytes()) {
+        warn(&format!(
+            "the mask token '{}' is also a residue: a masked position cannot be told from an \
+             original '{}' by looking, so keep the selected positions (-r with --positions) \
+             or a manifest (--manifest); verify checks such a set by them",
+            config.mask_token, config.mask_token
+        ));
+    }
     let job = Job {
-        config: MaskConfig::resolve(&args),
+        config,
         inputs: inputs.into_iter().map(Input::new).collect(),
         fasta: output,
         rates: args.rates.clone(),
@@ -62,6 +75,11 @@ pub fn execute(args: MaskArgs) -> Result<()> {
         eprintln!("{}", summary_line(&summary));
     }
     Ok(())
+}
+
+/// One warning line on stderr.
+fn warn(message: &str) {
+    eprintln!("protmask: warning: {message}");
 }
 
 /// Inputs on the command line, then those listed in `--input-list`; none means stdin.
