@@ -501,3 +501,97 @@ fn issue12_4_residue_letter_token_warns_and_verifies() {
         assert!(stderr.contains(&want), "{want}: {stderr}");
     }
 }
+
+/// `protmask mask ARGS` (stdin `input`): its warning lines.
+fn warnings(args: &[&str], input: &[u8]) -> Vec<String> {
+    let out = protmask()
+        .arg("mask")
+        .args(args)
+        .write_stdin(input.to_vec())
+        .assert()
+        .success()
+        .get_output()
+        .stderr
+        .clone();
+    String::from_utf8_lossy(&out)
+        .lines()
+        .filter(|l| l.starts_with("protmask: warning:"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn issue12_5_duplicate_ids_warn_once() {
+    let data = std::fs::read(DATA).unwrap();
+    // Unique IDs: no warning.
+    assert!(warnings(&[DATA, "-o", "/dev/null"], b"").is_empty());
+    // A file given twice: every ID repeated, one line, the same whatever -j or block size
+    // (also with -q).
+    let twice = warnings(&[DATA, DATA, "-o", "/dev/null"], b"");
+    assert_eq!(twice.len(), 1, "{twice:?}");
+    assert!(
+        twice[0].contains("85 IDs occur more than once")
+            && twice[0].contains("the first 'gi|7525080|ref|NP_051037.1|' (record 1 of ")
+            && twice[0].contains("--replicates"),
+        "{twice:?}"
+    );
+    for extra in [&["-j", "1"][..], &["-j", "2", "--block-size", "500", "-q"]] {
+        let again = warnings(&[&[DATA, DATA, "-o", "/dev/null"][..], extra].concat(), b"");
+        assert_eq!(again, twice, "{extra:?}");
+    }
+    // Within one input (stdin): two records share the ID of a later one; the first
+    // repeated ID in input order is named, with its first record.
+    let text = String::from_utf8(data).unwrap();
+    let third = text.match_indices('>').nth(2).unwrap().0;
+    let fourth = text.match_indices('>').nth(3).unwrap().0;
+    let copy = &text[third..fourth];
+    let input = format!("{text}{copy}{copy}");
+    for extra in [&["-j", "1"][..], &["-j", "2", "--block-size", "300"]] {
+        let w = warnings(
+            &[&["-o", "/dev/null"][..], extra].concat(),
+            input.as_bytes(),
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("1 ID occurs more than once"), "{w:?}");
+        assert!(w[0].contains("(record 3 of -)"), "{w:?}");
+    }
+    // More IDs than the check keeps: a sample by hash, the same line for any -j and block
+    // size, and a run whose IDs all repeat is still caught.
+    let mut many = String::new();
+    for i in 0..150_000 {
+        many.push_str(&format!(">id{i}\nACD\n"));
+    }
+    let many = format!("{many}{many}");
+    let a = warnings(&["-o", "/dev/null", "-j", "1"], many.as_bytes());
+    let b = warnings(
+        &["-o", "/dev/null", "-j", "2", "--block-size", "20000"],
+        many.as_bytes(),
+    );
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a, b);
+    assert!(
+        a[0].contains("in a sample of 1 in 2 of the IDs of 300000 records"),
+        "{a:?}"
+    );
+}
+
+#[test]
+fn issue12_16_nothing_eligible_warns() {
+    let w = warnings(&[DATA, "--maskable", "ZZZ", "-o", "/dev/null", "-q"], b"");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("no position of the 26409 residues read was eligible")
+            && w[0].contains("--maskable 'ZZZ'"),
+        "{w:?}"
+    );
+    // Lowercase does not match uppercase residues.
+    let lower = warnings(
+        &["--maskable", "acdefghiklmnpqrstvwy", "-o", "/dev/null"],
+        b">a\nACD\n",
+    );
+    assert_eq!(lower.len(), 1, "{lower:?}");
+    // Some eligible position, or no residue at all: no warning.
+    assert!(warnings(&[DATA, "--maskable", "WZ", "-o", "/dev/null"], b"").is_empty());
+    assert!(warnings(&["--maskable", "Z", "-o", "/dev/null"], b"").is_empty());
+    assert!(warnings(&["--maskable", "Z", "-o", "/dev/null"], b">empty\n").is_empty());
+}

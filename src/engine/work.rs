@@ -1,9 +1,12 @@
 //! The work of one block, on a pool thread: parse its records (the record layer), mask
 //! each record once per replicate, and hand every emitted record to every output format.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use anyhow::{Result, anyhow};
 
 use super::Job;
+use super::duplicates::IdBatch;
 use crate::config::MaskConfig;
 use crate::mask::{Marks, Masker};
 use crate::records::{Block, BlockRecords, BufferPool, Cut, Record, RecordError};
@@ -42,6 +45,8 @@ pub struct BlockOutput {
     pub stats: Stats,
     /// Records read from the input (replicates not counted).
     pub input_records: u64,
+    /// Their IDs, for the duplicate check.
+    pub ids: IdBatch,
 }
 
 /// Everything the workers share: the masker and the output formats of a run.
@@ -55,6 +60,9 @@ pub struct BlockMasker {
     /// never has to grow into a FASTA one).
     pub(super) inputs: BufferPool,
     pub(super) outputs: Vec<BufferPool>,
+    /// IDs whose hash is above this cannot be kept by the duplicate check (the writer
+    /// lowers it): workers skip them.
+    pub(super) id_limit: AtomicU64,
 }
 
 impl BlockMasker {
@@ -80,6 +88,7 @@ impl BlockMasker {
             replicates: config.replicates,
             names,
             inputs: BufferPool::default(),
+            id_limit: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -162,6 +171,8 @@ struct Emitter {
 impl Emitter {
     fn emit(&mut self, record: &Record, file: usize, shared: &BlockMasker, out: &mut BlockOutput) {
         out.input_records += 1;
+        let limit = shared.id_limit.load(Ordering::Relaxed);
+        out.ids.push(record.id, record.number, limit);
         for replicate in 1..=shared.replicates {
             let outcome = shared.masker.mask_record(
                 record.id.as_bytes(),
