@@ -11,7 +11,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// Hashes kept at most (about 4.5 MB for the set; a repeated ID also keeps its name).
+/// Hashes kept at most (the set then takes about 9 MB; a repeated ID also keeps its name,
+/// at most `NAME_MAX` bytes).
 pub const CAP: usize = 1 << 17;
 
 /// Longest name kept for a repeated ID (longer ones are cut, at a character boundary).
