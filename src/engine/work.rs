@@ -128,6 +128,7 @@ fn mask_records(
     out: &mut BlockOutput,
 ) -> Result<(), RecordError> {
     let mut records = BlockRecords::new(block)?;
+    out.ids.reserve(records.len());
     let mut emitter = Emitter::default();
     while let Some(record) = records.next_record()? {
         emitter.emit(&record, file, shared, out);
