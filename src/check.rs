@@ -6,6 +6,11 @@
 //! the original residue, the mask token, or (when the corruption allows it) a standard
 //! residue. With the rates table, its rows must match the records and its counts and
 //! positions must agree with what the FASTA shows. The first disagreement is the error.
+//!
+//! A mask token made of residue letters (`X`) cannot be told from an original `X` by
+//! looking. With a `positions` column, such a set is checked by the listed positions (each
+//! listed position shows the token or a permitted corruption, every other position the
+//! original residue); without one, a masked count is checked as a range.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -13,8 +18,8 @@ use std::io::Read;
 use crate::engine::Input;
 use crate::io::{InputSource, open_input};
 use crate::mask::{Corruption, STANDARD_RESIDUES};
-use crate::records::RecordStream;
 use crate::records::stream::OwnedRecord;
+use crate::records::{RecordStream, is_residue_token};
 use crate::sink::rates::{RatesTable, rates_header};
 
 /// What the masking was allowed to do.
@@ -36,6 +41,9 @@ pub struct Verified {
     pub replicates: u32,
     /// Positions that show as masked or replaced.
     pub changed: u64,
+    /// Of `changed`, those that show a residue-letter token where the original has the
+    /// same residue, with no listed positions to tell whether they were selected.
+    pub uncertain: u64,
     pub rows: u64,
 }
 
@@ -151,6 +159,23 @@ impl Rows {
         self.row.get(i).unwrap_or("")
     }
 
+    /// The `positions` column of the current row, 0-based; `at` names the row in errors.
+    fn listed(&self, at: impl Fn(String) -> VerifyError) -> Result<Vec<usize>, VerifyError> {
+        let field = self.field(7);
+        if field.is_empty() {
+            return Ok(Vec::new());
+        }
+        let listed: Vec<usize> = field
+            .split(';')
+            .map(|p| p.parse::<usize>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| at(format!("positions '{field}' are not numbers")))?;
+        if !listed.windows(2).all(|w| w[0] < w[1]) {
+            return Err(at("positions are not ascending".into()));
+        }
+        Ok(listed)
+    }
+
     fn int(&self, i: usize, what: &str) -> Result<u64, VerifyError> {
         self.field(i).parse().map_err(|_| {
             err(format!(
@@ -190,6 +215,9 @@ pub fn verify_named(
     let mut seen = Verified::default();
     let mut replicates: Option<u32> = expect.replicates;
     let mut pending: VecDeque<Rec> = VecDeque::new();
+    // A residue-letter token is read by the table's positions, so its row comes first.
+    let by_positions =
+        is_residue_token(&expect.token) && rows.as_ref().is_some_and(|rows| rows.positions);
 
     while let Some(o) = orig.next()? {
         // How many replicates: found at the first record, then required of every one.
@@ -218,10 +246,21 @@ pub fn verify_named(
                     }
                 },
             };
-            let changed = compare(&o, &m, k, r, expect, mask.name())?;
-            seen.changed += changed.len() as u64;
+            let listed = match rows.as_mut() {
+                Some(rows) if by_positions => {
+                    next_row(rows, &o, &m, k, mask.name())?;
+                    Some(rows.listed(row_error(rows, &o, k))?)
+                }
+                _ => None,
+            };
+            let shown = compare(&o, &m, k, r, expect, mask.name(), listed.as_deref())?;
+            seen.changed += shown.changed.len() as u64;
+            seen.uncertain += shown.uncertain as u64;
             if let Some(rows) = rows.as_mut() {
-                check_row(rows, &o, &m, k, &changed, expect, mask.name())?;
+                if !by_positions {
+                    next_row(rows, &o, &m, k, mask.name())?;
+                }
+                check_row(rows, &o, k, &shown, expect)?;
                 seen.rows += 1;
             }
         }
@@ -300,8 +339,18 @@ fn count_replicates(
     Ok(pending.len() as u32)
 }
 
-/// Compare one masked record with its original; returns the 0-based positions that show
-/// as selected (token or replacement).
+/// What one masked record shows.
+struct Shown {
+    /// 0-based positions that show as selected (token or replacement), ascending.
+    changed: Vec<usize>,
+    /// Of those, how many show a token that the original also has there (a residue-letter
+    /// token read without listed positions): selected or not, the bytes are the same.
+    uncertain: usize,
+}
+
+/// Compare one masked record with its original. With `listed` (the table's positions),
+/// only a listed position may show the token or a replacement, and every other one must
+/// show the original residue; without it, the token is recognised wherever it appears.
 fn compare(
     o: &Rec,
     m: &Rec,
@@ -309,7 +358,8 @@ fn compare(
     r: u32,
     expect: &Expect,
     masked_name: &str,
-) -> Result<Vec<usize>, VerifyError> {
+    listed: Option<&[usize]>,
+) -> Result<Shown, VerifyError> {
     let at = |msg: String| {
         err(format!(
             "{masked_name}: record {} ({}): {msg}",
@@ -336,8 +386,12 @@ fn compare(
     }
     let token = &expect.token[..];
     let may_replace = expect.corruption.random() > 0.0;
-    let mut changed = Vec::new();
+    let mut shown = Shown {
+        changed: Vec::new(),
+        uncertain: 0,
+    };
     let mut cur = 0usize;
+    let mut next_listed = listed.map(|l| l.iter().peekable());
     for (p, &c) in o.seq.iter().enumerate() {
         let eligible = expect.maskable.as_ref().is_none_or(|mk| mk.contains(&c));
         let rest = &m.seq[cur.min(m.seq.len())..];
@@ -347,29 +401,38 @@ fn compare(
                 o.seq.len()
             )));
         }
-        if rest.starts_with(token) && eligible {
-            changed.push(p);
+        let selectable = match next_listed.as_mut() {
+            Some(l) => l.next_if_eq(&&p).is_some() && eligible,
+            None => eligible,
+        };
+        if rest.starts_with(token) && selectable {
+            if listed.is_none() && o.seq[p..].starts_with(token) {
+                shown.uncertain += 1;
+            }
+            shown.changed.push(p);
             cur += token.len();
             continue;
         }
         let f = rest[0];
         if f == c {
             cur += 1;
-        } else if may_replace && eligible && STANDARD_RESIDUES.contains(&f) {
-            changed.push(p);
+        } else if may_replace && selectable && eligible && STANDARD_RESIDUES.contains(&f) {
+            shown.changed.push(p);
             cur += 1;
         } else {
             return Err(at(format!(
                 "position {p}: found '{}' where the original has '{}'{}",
                 f.escape_ascii(),
                 c.escape_ascii(),
-                if eligible {
+                if !eligible {
+                    " (not maskable)".to_string()
+                } else if !selectable {
+                    " (the position is not listed in the rates table)".to_string()
+                } else {
                     format!(
                         " (neither it nor the mask token '{}'; wrong --mask-token?)",
                         String::from_utf8_lossy(token)
                     )
-                } else {
-                    " (not maskable)".to_string()
                 }
             )));
         }
@@ -381,17 +444,22 @@ fn compare(
             o.seq.len()
         )));
     }
-    Ok(changed)
+    Ok(shown)
 }
 
-/// The rates row of one masked record.
-fn check_row(
+/// Errors about the current row of record `o`, replicate `k`.
+fn row_error(rows: &Rows, o: &Rec, k: u32) -> impl Fn(String) -> VerifyError {
+    let (name, n, id) = (rows.name.clone(), rows.number, o.id.clone());
+    move |msg| err(format!("{name}: row {n} ({id}, replicate {k}): {msg}"))
+}
+
+/// Move to the row of masked record `m` (replicate `k` of `o`): it must be there and be
+/// that record's.
+fn next_row(
     rows: &mut Rows,
     o: &Rec,
     m: &Rec,
     k: u32,
-    changed: &[usize],
-    expect: &Expect,
     masked_name: &str,
 ) -> Result<(), VerifyError> {
     if !rows.next()? {
@@ -400,9 +468,7 @@ fn check_row(
             rows.name, rows.number, m.number, m.id
         )));
     }
-    let name = rows.name.clone();
-    let n = rows.number;
-    let at = |msg: String| err(format!("{name}: row {n} ({}, replicate {k}): {msg}", o.id));
+    let at = row_error(rows, o, k);
     if rows.field(1) != o.id || rows.field(2) != k.to_string() {
         return Err(at(format!(
             "is for '{}' replicate {}, expected '{}' replicate {k}",
@@ -411,6 +477,18 @@ fn check_row(
             o.id
         )));
     }
+    Ok(())
+}
+
+/// The current row's values against what the masked record shows.
+fn check_row(
+    rows: &mut Rows,
+    o: &Rec,
+    k: u32,
+    shown: &Shown,
+    expect: &Expect,
+) -> Result<(), VerifyError> {
+    let at = row_error(rows, o, k);
     let length = rows.int(3, "length")?;
     let eligible = match &expect.maskable {
         None => o.seq.len(),
@@ -431,31 +509,31 @@ fn check_row(
         }
     }
     let masked = rows.int(6, "masked")?;
+    let changed = &shown.changed;
     let visible = changed.len() as u64;
+    // Positions that certainly show as selected; the uncertain ones may or may not be.
+    let certain = visible - shown.uncertain as u64;
     let hidden_allowed = expect.corruption.keep() > 0.0;
-    if visible > masked || (!hidden_allowed && visible != masked) {
+    if certain > masked || (!hidden_allowed && visible < masked) {
+        let shows = match shown.uncertain {
+            0 => format!("{visible}"),
+            _ => format!(
+                "{certain} to {visible} (the mask token '{}' is also a residue of the \
+                 original)",
+                String::from_utf8_lossy(&expect.token)
+            ),
+        };
         return Err(at(format!(
-            "masked {masked}, but the FASTA shows {visible} selected positions"
+            "masked {masked}, but the FASTA shows {shows} selected positions"
         )));
     }
     if rows.positions {
-        let listed: Vec<usize> = if rows.field(7).is_empty() {
-            Vec::new()
-        } else {
-            rows.field(7)
-                .split(';')
-                .map(|p| p.parse::<usize>())
-                .collect::<Result<_, _>>()
-                .map_err(|_| at(format!("positions '{}' are not numbers", rows.field(7))))?
-        };
+        let listed = rows.listed(&at)?;
         if listed.len() as u64 != masked {
             return Err(at(format!(
                 "masked {masked}, but {} positions are listed",
                 listed.len()
             )));
-        }
-        if !listed.windows(2).all(|w| w[0] < w[1]) {
-            return Err(at("positions are not ascending".into()));
         }
         if let Some(p) = changed.iter().find(|p| listed.binary_search(p).is_err()) {
             return Err(at(format!(
@@ -539,30 +617,6 @@ pub fn verify_dataset(
         if row.sequence.as_bytes() != o.seq.as_slice() {
             return Err(at("sequence differs from the original's".into()));
         }
-        // The masked sequence against the original, as a FASTA record would be.
-        let m = Rec {
-            number: o.number,
-            id: o.id.clone(),
-            header: o.header.clone(),
-            seq: row.masked_sequence.clone().into_bytes(),
-        };
-        let changed = compare(o, &m, 1, 1, expect, shown).map_err(|e| at(e.0))?;
-        seen.changed += changed.len() as u64;
-        let eligible = match &expect.maskable {
-            None => o.seq.len(),
-            Some(mk) => o.seq.iter().filter(|c| mk.contains(c)).count(),
-        } as i64;
-        if row.length != eligible {
-            return Err(at(format!(
-                "length {}, but the record has {eligible} eligible positions",
-                row.length
-            )));
-        }
-        for (what, v) in [("t", row.t), ("rate", row.rate)] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(at(format!("{what} {v} is outside [0,1]")));
-            }
-        }
         let positions: Vec<usize> = row
             .positions
             .iter()
@@ -579,8 +633,32 @@ pub fn verify_dataset(
         if !positions.windows(2).all(|w| w[0] < w[1]) {
             return Err(at("positions are not ascending".into()));
         }
-        if let Some(p) = changed.iter().find(|p| positions.binary_search(p).is_err()) {
-            return Err(at(format!("position {p} is masked but not listed")));
+        // The masked sequence against the original, read by the listed positions (as a
+        // FASTA record with its table's positions would be).
+        let m = Rec {
+            number: o.number,
+            id: o.id.clone(),
+            header: o.header.clone(),
+            seq: row.masked_sequence.clone().into_bytes(),
+        };
+        let changed = compare(o, &m, 1, 1, expect, shown, Some(&positions))
+            .map_err(|e| at(e.0))?
+            .changed;
+        seen.changed += changed.len() as u64;
+        let eligible = match &expect.maskable {
+            None => o.seq.len(),
+            Some(mk) => o.seq.iter().filter(|c| mk.contains(c)).count(),
+        } as i64;
+        if row.length != eligible {
+            return Err(at(format!(
+                "length {}, but the record has {eligible} eligible positions",
+                row.length
+            )));
+        }
+        for (what, v) in [("t", row.t), ("rate", row.rate)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(at(format!("{what} {v} is outside [0,1]")));
+            }
         }
         if expect.corruption.keep() == 0.0 && positions.len() != changed.len() {
             let p = positions.iter().find(|p| changed.binary_search(p).is_err());

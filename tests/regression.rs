@@ -390,3 +390,208 @@ fn issue12_12_a_byte_order_mark_is_skipped() {
         .clone();
     assert_eq!(tiny, run(Path::new(DATA)));
 }
+
+/// NC_000932.faa with every `L` turned into `X`, so that an `X` token meets `X` residues.
+fn with_x_residues(dir: &Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(DATA).unwrap();
+    let x: String = text
+        .lines()
+        .map(|l| match l.starts_with('>') {
+            true => format!("{l}\n"),
+            false => format!("{}\n", l.replace('L', "X")),
+        })
+        .collect();
+    write(dir, "x.fa", x)
+}
+
+#[test]
+fn issue12_4_residue_letter_token_warns_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    with_x_residues(d);
+    // One warning, before any input is read (a missing input still gets it first), and
+    // also with -q.
+    let out = protmask()
+        .current_dir(d)
+        .args(["mask", "missing.fa", "--mask-token", "X", "-q"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(lines[0].starts_with("protmask: warning: the mask token 'X' is also a residue"));
+    assert!(lines[1].contains("missing.fa"), "{stderr}");
+    // The default token gives no warning.
+    let out = protmask()
+        .current_dir(d)
+        .args(["mask", "x.fa", "-q", "-o", "plain.fa"])
+        .output()
+        .unwrap();
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = protmask()
+        .current_dir(d)
+        .args(["mask", "x.fa", "--mask-token", "X", "--positions"])
+        .args(["-r", "r.csv", "-o", "m.fa", "--manifest", "m.json", "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("warning").count(), 1, "{stderr}");
+    // Checked by the listed positions: with the table, with the manifest, with both.
+    for args in [
+        &["x.fa", "m.fa", "--rates", "r.csv", "--mask-token", "X"][..],
+        &["x.fa", "m.fa", "--manifest", "m.json"],
+        &["x.fa", "m.fa", "--rates", "r.csv", "--manifest", "m.json"],
+    ] {
+        let (code, stderr) = verify_in(d, args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+    }
+    let (_, stderr) = verify_in(
+        d,
+        &["x.fa", "m.fa", "--rates", "r.csv", "--mask-token", "X"],
+    );
+    let rows = parse_rates(&std::fs::read_to_string(d.join("r.csv")).unwrap(), b',');
+    let total: u64 = rows
+        .iter()
+        .map(|r| r["masked"].parse::<u64>().unwrap())
+        .sum();
+    assert!(
+        stderr.contains(&format!(", {total} masked positions")),
+        "exact count from the positions: {stderr}"
+    );
+
+    // Negative controls: an unlisted residue turned into X, and a listed X turned back.
+    let masked = std::fs::read_to_string(d.join("m.fa")).unwrap();
+    let records = parse_fasta(&masked);
+    let original = parse_fasta(&std::fs::read_to_string(d.join("x.fa")).unwrap());
+    let listed: Vec<usize> = rows[0]["positions"]
+        .split(';')
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let seq0 = original[0].1.as_bytes();
+    let unlisted = (0..seq0.len())
+        .find(|p| !listed.contains(p) && seq0[*p] != b'X')
+        .unwrap();
+    let listed_non_x = *listed.iter().find(|&&p| seq0[p] != b'X').unwrap();
+    for (p, byte, want) in [
+        (unlisted, b'X', format!("position {unlisted}: found 'X'")),
+        (
+            listed_non_x,
+            seq0[listed_non_x],
+            "but the FASTA shows".to_string(),
+        ),
+    ] {
+        let mut seq = records[0].1.clone().into_bytes();
+        seq[p] = byte;
+        let mut text = format!(">{}\n{}\n", records[0].0, String::from_utf8(seq).unwrap());
+        for (h, s) in &records[1..] {
+            text.push_str(&format!(">{h}\n{s}\n"));
+        }
+        write(d, "bad.fa", text);
+        let (code, stderr) = verify_in(
+            d,
+            &["x.fa", "bad.fa", "--rates", "r.csv", "--mask-token", "X"],
+        );
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains(&want), "{want}: {stderr}");
+    }
+}
+
+/// `protmask mask ARGS` (stdin `input`): its warning lines.
+fn warnings(args: &[&str], input: &[u8]) -> Vec<String> {
+    let out = protmask()
+        .arg("mask")
+        .args(args)
+        .write_stdin(input.to_vec())
+        .assert()
+        .success()
+        .get_output()
+        .stderr
+        .clone();
+    String::from_utf8_lossy(&out)
+        .lines()
+        .filter(|l| l.starts_with("protmask: warning:"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn issue12_5_duplicate_ids_warn_once() {
+    let data = std::fs::read(DATA).unwrap();
+    // Unique IDs: no warning.
+    assert!(warnings(&[DATA, "-o", "/dev/null"], b"").is_empty());
+    // A file given twice: every ID repeated, one line, the same whatever -j or block size
+    // (also with -q).
+    let twice = warnings(&[DATA, DATA, "-o", "/dev/null"], b"");
+    assert_eq!(twice.len(), 1, "{twice:?}");
+    assert!(
+        twice[0].contains("85 IDs occur more than once")
+            && twice[0].contains("the first 'gi|7525080|ref|NP_051037.1|' (record 1 of ")
+            && twice[0].contains("--replicates"),
+        "{twice:?}"
+    );
+    for extra in [&["-j", "1"][..], &["-j", "2", "--block-size", "500", "-q"]] {
+        let again = warnings(&[&[DATA, DATA, "-o", "/dev/null"][..], extra].concat(), b"");
+        assert_eq!(again, twice, "{extra:?}");
+    }
+    // Within one input (stdin): two records share the ID of a later one; the first
+    // repeated ID in input order is named, with its first record.
+    let text = String::from_utf8(data).unwrap();
+    let third = text.match_indices('>').nth(2).unwrap().0;
+    let fourth = text.match_indices('>').nth(3).unwrap().0;
+    let copy = &text[third..fourth];
+    let input = format!("{text}{copy}{copy}");
+    for extra in [&["-j", "1"][..], &["-j", "2", "--block-size", "300"]] {
+        let w = warnings(
+            &[&["-o", "/dev/null"][..], extra].concat(),
+            input.as_bytes(),
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("1 ID occurs more than once"), "{w:?}");
+        assert!(w[0].contains("(record 3 of -)"), "{w:?}");
+    }
+    // More IDs than the check keeps: a sample by hash, the same line for any -j and block
+    // size, and a run whose IDs all repeat is still caught.
+    let mut many = String::new();
+    for i in 0..150_000 {
+        many.push_str(&format!(">id{i}\nACD\n"));
+    }
+    let many = format!("{many}{many}");
+    let a = warnings(&["-o", "/dev/null", "-j", "1"], many.as_bytes());
+    let b = warnings(
+        &["-o", "/dev/null", "-j", "2", "--block-size", "20000"],
+        many.as_bytes(),
+    );
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a, b);
+    assert!(
+        a[0].contains("in a sample of 1 in 2 of the IDs of 300000 records"),
+        "{a:?}"
+    );
+}
+
+#[test]
+fn issue12_16_nothing_eligible_warns() {
+    let w = warnings(&[DATA, "--maskable", "ZZZ", "-o", "/dev/null", "-q"], b"");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("no position of the 26409 residues read was eligible")
+            && w[0].contains("--maskable 'ZZZ'"),
+        "{w:?}"
+    );
+    // Lowercase does not match uppercase residues.
+    let lower = warnings(
+        &["--maskable", "acdefghiklmnpqrstvwy", "-o", "/dev/null"],
+        b">a\nACD\n",
+    );
+    assert_eq!(lower.len(), 1, "{lower:?}");
+    // Some eligible position, or no residue at all: no warning.
+    assert!(warnings(&[DATA, "--maskable", "WZ", "-o", "/dev/null"], b"").is_empty());
+    assert!(warnings(&["--maskable", "Z", "-o", "/dev/null"], b"").is_empty());
+    assert!(warnings(&["--maskable", "Z", "-o", "/dev/null"], b">empty\n").is_empty());
+}

@@ -2,6 +2,9 @@
 //!
 //! Every check that can fail without reading input happens here, first: unknown or
 //! clashing paths, an output that is an input.
+//!
+//! Warnings (one line each, `protmask: warning: ...` on stderr) are about what the user
+//! gets, not about progress, so `-q` does not silence them, as it does not silence errors.
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
@@ -12,8 +15,9 @@ use anyhow::{Context, Result, bail};
 use crate::UsageError;
 use crate::cli::MaskArgs;
 use crate::config::MaskConfig;
-use crate::engine::{Input, Job, OutputPlan, Summary, run};
+use crate::engine::{DuplicateReport, Input, Job, OutputPlan, Summary, run};
 use crate::io::{Compression, InputSource, OutputTarget, same_file_guard};
+use crate::records::is_residue_token;
 
 pub fn execute(args: MaskArgs) -> Result<()> {
     let inputs = gather_inputs(&args)?;
@@ -49,8 +53,17 @@ pub fn execute(args: MaskArgs) -> Result<()> {
             .with_context(|| format!("cannot create output directory '{}'", dir.display()))?;
     }
 
+    let config = MaskConfig::resolve(&args);
+    if is_residue_token(config.mask_token.as_bytes()) {
+        warn(&format!(
+            "the mask token '{}' is also a residue: a masked position cannot be told from an \
+             original '{}' by looking, so keep the selected positions (-r with --positions) \
+             or a manifest (--manifest); verify checks such a set by them",
+            config.mask_token, config.mask_token
+        ));
+    }
     let job = Job {
-        config: MaskConfig::resolve(&args),
+        config,
         inputs: inputs.into_iter().map(Input::new).collect(),
         fasta: output,
         rates: args.rates.clone(),
@@ -64,11 +77,56 @@ pub fn execute(args: MaskArgs) -> Result<()> {
         spill_memory: usize::try_from(args.spill_memory).unwrap_or(usize::MAX),
         progress: !args.quiet && std::io::stderr().is_terminal(),
     };
+    let names: Vec<String> = job.inputs.iter().map(|i| i.name.clone()).collect();
+    let maskable = job.config.maskable.clone();
     let summary = run(job)?;
+    if let Some(w) = duplicates_warning(&summary.duplicates, &names) {
+        warn(&w);
+    }
+    let st = &summary.stats;
+    if st.residues > 0 && st.eligible == 0 {
+        warn(&format!(
+            "no position of the {} residues read was eligible, so nothing was masked{}",
+            st.residues,
+            match &maskable {
+                Some(m) =>
+                    format!(" (--maskable '{m}' matches none of them; it is case-sensitive)"),
+                None => String::new(),
+            }
+        ));
+    }
     if !args.quiet {
         eprintln!("{}", summary_line(&summary));
     }
     Ok(())
+}
+
+/// One warning line on stderr.
+fn warn(message: &str) {
+    eprintln!("protmask: warning: {message}");
+}
+
+/// IDs that occur more than once get the same mask: say how many, and the first.
+fn duplicates_warning(d: &DuplicateReport, names: &[String]) -> Option<String> {
+    let (id, file, number) = d.first.as_ref()?;
+    let how_many = match d.repeated {
+        1 => "1 ID occurs".to_string(),
+        n => format!("{n} IDs occur"),
+    };
+    let sampled = match d.sample {
+        1 => String::new(),
+        s => format!(
+            " (in a sample of 1 in {s} of the IDs of {} records, chosen by hash to bound \
+             memory)",
+            d.records
+        ),
+    };
+    let file = names.get(*file).map_or("?", String::as_str);
+    Some(format!(
+        "{how_many} more than once{sampled}, the first '{id}' (record {number} of {file}): a \
+         record's mask depends on its ID, so every copy gets the same mask; use --replicates \
+         for several masks of a record, or make the IDs unique"
+    ))
 }
 
 /// Inputs on the command line, then those listed in `--input-list`; none means stdin.

@@ -127,7 +127,12 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
             } else {
                 String::new()
             },
-            seen.changed
+            match seen.uncertain {
+                0 => seen.changed.to_string(),
+                // A residue-letter token over the same residue: masked or not, it reads
+                // the same, and no listed positions tell.
+                u => format!("{} to {}", seen.changed - u, seen.changed),
+            }
         );
         if args.rates.is_some() {
             line.push_str(&format!(", {} rates rows", seen.rows));

@@ -7,6 +7,7 @@
 //! Because a record's output depends only on the record, the bytes are the same for any
 //! thread count, block size or number of concurrent readers.
 
+mod duplicates;
 mod read;
 mod work;
 mod write;
@@ -24,6 +25,7 @@ use crate::io::{Compression, FileDigest, InputSource, OutputDigest, OutputTarget
 use crate::progress::Progress;
 use crate::sink::{DatasetFile, RatesTable};
 
+pub use duplicates::DuplicateReport;
 pub use work::{BlockMasker, BlockOutput, Outputs, Stats};
 
 /// Input bytes per block: large enough to amortise the hand-offs, small enough that a
@@ -105,6 +107,8 @@ pub struct InputReport {
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
     pub stats: Stats,
+    /// IDs that occur more than once.
+    pub duplicates: DuplicateReport,
     pub inputs: Vec<InputReport>,
     pub outputs: Vec<OutputReport>,
     pub elapsed: Duration,
@@ -153,6 +157,7 @@ pub fn run(job: Job) -> Result<Summary> {
     }
     let mut summary = Summary {
         stats: sinks.stats,
+        duplicates: sinks.duplicates.report(),
         inputs,
         ..Summary::default()
     };

@@ -1,9 +1,12 @@
 //! The work of one block, on a pool thread: parse its records (the record layer), mask
 //! each record once per replicate, and hand every emitted record to every output format.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use anyhow::{Result, anyhow};
 
 use super::Job;
+use super::duplicates::IdBatch;
 use crate::config::MaskConfig;
 use crate::mask::{Marks, Masker};
 use crate::records::{Block, BlockRecords, BufferPool, Cut, Record, RecordError};
@@ -42,6 +45,8 @@ pub struct BlockOutput {
     pub stats: Stats,
     /// Records read from the input (replicates not counted).
     pub input_records: u64,
+    /// Their IDs, for the duplicate check.
+    pub ids: IdBatch,
 }
 
 /// Which outputs a run writes.
@@ -64,6 +69,9 @@ pub struct BlockMasker {
     /// never has to grow into a FASTA one).
     pub(super) inputs: BufferPool,
     pub(super) outputs: Vec<BufferPool>,
+    /// IDs whose hash is above this cannot be kept by the duplicate check (the writer
+    /// lowers it): workers skip them.
+    pub(super) id_limit: AtomicU64,
 }
 
 impl BlockMasker {
@@ -111,6 +119,7 @@ impl BlockMasker {
             replicates: config.replicates,
             names,
             inputs: BufferPool::default(),
+            id_limit: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -150,6 +159,7 @@ fn mask_records(
     out: &mut BlockOutput,
 ) -> Result<(), RecordError> {
     let mut records = BlockRecords::new(block)?;
+    out.ids.reserve(records.len());
     let mut emitter = Emitter::default();
     while let Some(record) = records.next_record()? {
         emitter.emit(&record, file, shared, out);
@@ -193,6 +203,8 @@ struct Emitter {
 impl Emitter {
     fn emit(&mut self, record: &Record, file: usize, shared: &BlockMasker, out: &mut BlockOutput) {
         out.input_records += 1;
+        let limit = shared.id_limit.load(Ordering::Relaxed);
+        out.ids.push(record.id, record.number, limit);
         for replicate in 1..=shared.replicates {
             let outcome = shared.masker.mask_record(
                 record.id.as_bytes(),

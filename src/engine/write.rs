@@ -21,9 +21,10 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use anyhow::{Context, Result, anyhow};
 use rayon::ThreadPool;
 
+use super::duplicates::Duplicates;
 use super::read::Done;
 use super::work::Stats;
-use super::{BlockMasker, InputReport, Job, OutputPlan, OutputReport};
+use super::{BlockMasker, BlockOutput, InputReport, Job, OutputPlan, OutputReport};
 use crate::io::{Compression, Output, OutputTarget, PendingOutput, create_output_on};
 use crate::sink::{DatasetKind, ParquetSink, RecordFormat};
 
@@ -68,6 +69,7 @@ pub(super) struct Sinks {
     pool: Arc<ThreadPool>,
     digests: bool,
     pub stats: Stats,
+    pub duplicates: Duplicates,
     /// Records read per input (replicates not counted).
     pub input_records: Vec<u64>,
     /// What is left of the job's `spill_memory`.
@@ -147,6 +149,7 @@ impl Sinks {
             pool: Arc::clone(pool),
             digests,
             stats: Stats::default(),
+            duplicates: Duplicates::default(),
             input_records: vec![0; job.inputs.len()],
             spill_memory: job.spill_memory,
         })
@@ -209,11 +212,22 @@ impl Sinks {
         Ok(())
     }
 
+    /// Count a block of input `file` (in any order: the totals and the duplicate check do
+    /// not depend on it).
+    fn tally(&mut self, out: &BlockOutput, file: usize, shared: &BlockMasker) {
+        self.stats.add(&out.stats);
+        self.input_records[file] += out.input_records;
+        self.duplicates.add(&out.ids, file, out.input_records);
+        shared.id_limit.store(
+            self.duplicates.limit(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
     /// Write one block of the current input to every output.
     fn write_block(&mut self, d: Done, shared: &BlockMasker) -> Result<()> {
         let out = d.result?;
-        self.stats.add(&out.stats);
-        self.input_records[d.file] += out.input_records;
+        self.tally(&out, d.file, shared);
         let opener = (&self.pool, self.digests);
         for ((_, dest), (mut buf, pool)) in self
             .dests
@@ -232,8 +246,7 @@ impl Sinks {
     /// A block of a later input: to its own output where it has one, else to its spill.
     fn put_aside(&mut self, d: Done, ahead: &mut Ahead, shared: &BlockMasker) -> Result<()> {
         let out = d.result?;
-        self.stats.add(&out.stats);
-        self.input_records[d.file] += out.input_records;
+        self.tally(&out, d.file, shared);
         if ahead.spills.is_empty() {
             ahead.spills = self.dests.iter().map(|_| Spill::default()).collect();
         }

@@ -322,6 +322,13 @@ fn skip_leading_blank_lines(data: &[u8]) -> Option<&[u8]> {
     (first == data.len() || data[first] == b'>').then(|| &data[first..])
 }
 
+/// A mask token made only of residue characters (such as `X`): in a masked file it cannot
+/// be told from an original residue by looking, so `mask` warns and `verify` goes by the
+/// recorded positions.
+pub fn is_residue_token(token: &[u8]) -> bool {
+    !token.is_empty() && token.iter().all(|&b| is_residue(b))
+}
+
 /// A letter, `*`, `-` or `.`; branch-free so that `first_invalid` vectorises.
 #[inline(always)]
 fn is_residue(b: u8) -> bool {
