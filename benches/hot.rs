@@ -131,6 +131,8 @@ fn bench_process_block(c: &mut Criterion) {
         positions: false,
         compress: None,
         outdir: false,
+        regions: None,
+        span: None,
     };
     let mut group = c.benchmark_group("process_block_1MiB");
     group.throughput(Throughput::Bytes(data.len() as u64));

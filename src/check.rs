@@ -15,6 +15,7 @@ use crate::io::{InputSource, open_input};
 use crate::mask::{Corruption, STANDARD_RESIDUES};
 use crate::records::RecordStream;
 use crate::records::stream::OwnedRecord;
+use crate::regions::{Regions, Within};
 use crate::sink::rates::{RatesTable, rates_header};
 
 /// What the masking was allowed to do.
@@ -181,6 +182,18 @@ pub fn verify_named(
     rates: Option<&std::path::Path>,
     expect: &Expect,
 ) -> Result<Verified, VerifyError> {
+    verify_within(original, masked, rates, expect, None)
+}
+
+/// `verify_named` where `regions` (`--regions`) restricted the eligible positions too:
+/// every selected position must be eligible by them, and L counts only those.
+pub fn verify_within(
+    original: &Input,
+    masked: &Input,
+    rates: Option<&std::path::Path>,
+    expect: &Expect,
+    regions: Option<&Regions>,
+) -> Result<Verified, VerifyError> {
     let mut orig = Records::open(original, b"")?;
     // MASKED may hold any token: every printable character passes the record layer, and
     // `compare` then names a wrong one against the original, position by position.
@@ -201,6 +214,18 @@ pub fn verify_named(
                 r
             }
         };
+        let within = match regions {
+            None => None,
+            Some(regions) => regions.within(&o.id, o.seq.len()).map_err(|e| {
+                err(format!(
+                    "{}: record {} ({}): {e}",
+                    orig.name(),
+                    o.number,
+                    o.id
+                ))
+            })?,
+        };
+        let within = within.as_ref();
         for k in 1..=r {
             let m = match pending.pop_front() {
                 Some(m) => m,
@@ -218,10 +243,10 @@ pub fn verify_named(
                     }
                 },
             };
-            let changed = compare(&o, &m, k, r, expect, mask.name())?;
+            let changed = compare(&o, &m, k, r, expect, within, mask.name())?;
             seen.changed += changed.len() as u64;
             if let Some(rows) = rows.as_mut() {
-                check_row(rows, &o, &m, k, &changed, expect, mask.name())?;
+                check_row(rows, &o, &m, k, &changed, expect, within, mask.name())?;
                 seen.rows += 1;
             }
         }
@@ -308,6 +333,7 @@ fn compare(
     k: u32,
     r: u32,
     expect: &Expect,
+    within: Option<&Within>,
     masked_name: &str,
 ) -> Result<Vec<usize>, VerifyError> {
     let at = |msg: String| {
@@ -339,7 +365,9 @@ fn compare(
     let mut changed = Vec::new();
     let mut cur = 0usize;
     for (p, &c) in o.seq.iter().enumerate() {
-        let eligible = expect.maskable.as_ref().is_none_or(|mk| mk.contains(&c));
+        let maskable = expect.maskable.as_ref().is_none_or(|mk| mk.contains(&c));
+        let in_regions = within.is_none_or(|w| w.allows(p as u64));
+        let eligible = maskable && in_regions;
         let rest = &m.seq[cur.min(m.seq.len())..];
         if rest.is_empty() {
             return Err(at(format!(
@@ -368,8 +396,10 @@ fn compare(
                         " (neither it nor the mask token '{}'; wrong --mask-token?)",
                         String::from_utf8_lossy(token)
                     )
-                } else {
+                } else if !maskable {
                     " (not maskable)".to_string()
+                } else {
+                    " (not eligible by the regions file)".to_string()
                 }
             )));
         }
@@ -385,6 +415,7 @@ fn compare(
 }
 
 /// The rates row of one masked record.
+#[allow(clippy::too_many_arguments)] // the record, its copy, and what each is checked by
 fn check_row(
     rows: &mut Rows,
     o: &Rec,
@@ -392,6 +423,7 @@ fn check_row(
     k: u32,
     changed: &[usize],
     expect: &Expect,
+    within: Option<&Within>,
     masked_name: &str,
 ) -> Result<(), VerifyError> {
     if !rows.next()? {
@@ -412,9 +444,12 @@ fn check_row(
         )));
     }
     let length = rows.int(3, "length")?;
-    let eligible = match &expect.maskable {
-        None => o.seq.len(),
-        Some(mk) => o.seq.iter().filter(|c| mk.contains(c)).count(),
+    let eligible = match (&expect.maskable, within) {
+        (None, None) => o.seq.len(),
+        (Some(mk), None) => o.seq.iter().filter(|c| mk.contains(c)).count(),
+        (mk, Some(w)) => (o.seq.iter().enumerate())
+            .filter(|&(p, c)| mk.as_ref().is_none_or(|mk| mk.contains(c)) && w.allows(p as u64))
+            .count(),
     } as u64;
     if length != eligible {
         return Err(at(format!(

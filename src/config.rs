@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::cli::{MaskArgs, PresetName};
 use crate::io::Compression;
 use crate::mask::{Corruption, Masker, Mode, Timesteps};
+use crate::regions::{RegionsMode, RegionsOption};
 use crate::schedule::Schedule;
+use crate::spans::Span;
 
 /// The conventions of one model family (CONTRACT.md, "Presets").
 #[derive(Clone, Debug)]
@@ -148,6 +150,13 @@ pub struct MaskConfig {
     pub compress: Option<Compression>,
     /// One output per input (`--outdir`) rather than one output.
     pub outdir: bool,
+    /// `--regions`: the file as given, its mode and `--regions-partial` (absent from
+    /// manifests of runs without it, and from those written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<RegionsOption>,
+    /// `--span-mean` and `--span-max` (absent likewise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<Span>,
 }
 
 impl MaskConfig {
@@ -173,6 +182,15 @@ impl MaskConfig {
             positions: args.positions,
             compress: args.compress,
             outdir: args.outdir.is_some(),
+            regions: args.regions.as_ref().map(|path| RegionsOption {
+                path: path.clone(),
+                mode: args.regions_mode.unwrap_or(RegionsMode::Only),
+                partial: args.regions_partial,
+            }),
+            span: args.span_mean.map(|mean| Span {
+                mean,
+                max: args.span_max,
+            }),
         }
     }
 
@@ -187,6 +205,7 @@ impl MaskConfig {
             self.seed,
         )
         .with_replicates(self.replicates)
+        .with_span(self.span)
     }
 }
 

@@ -112,6 +112,8 @@ impl Cfg {
             positions,
             compress: None,
             outdir: false,
+            regions: None,
+            span: None,
         }
     }
     fn delimiter(&self) -> u8 {

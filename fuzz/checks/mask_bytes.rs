@@ -67,6 +67,8 @@ fn setup(a: u8, b: u8) -> Setup {
         positions: bit(5),
         compress: None,
         outdir: false,
+        regions: None,
+        span: None,
     };
     Setup {
         config,

@@ -1,12 +1,15 @@
 //! The work of one block, on a pool thread: parse its records (the record layer), mask
 //! each record once per replicate, and hand every emitted record to every output format.
 
+use std::sync::Arc;
+
 use anyhow::{Result, anyhow};
 
 use super::Job;
 use crate::config::MaskConfig;
 use crate::mask::{Marks, Masker};
 use crate::records::{Block, BlockRecords, BufferPool, Cut, Record, RecordError};
+use crate::regions::Regions;
 use crate::sink::{Emitted, FastaFormat, RatesFormat, RecordFormat};
 
 /// A block holding one record larger than this is freed as soon as the record is parsed,
@@ -55,6 +58,8 @@ pub struct BlockMasker {
     /// never has to grow into a FASTA one).
     pub(super) inputs: BufferPool,
     pub(super) outputs: Vec<BufferPool>,
+    /// `--regions`, read before any input.
+    pub(super) regions: Option<Arc<Regions>>,
 }
 
 impl BlockMasker {
@@ -80,7 +85,14 @@ impl BlockMasker {
             replicates: config.replicates,
             names,
             inputs: BufferPool::default(),
+            regions: None,
         }
+    }
+
+    /// Mask within these regions (`--regions`; `None`: everywhere).
+    pub fn with_regions(mut self, regions: Option<Arc<Regions>>) -> Self {
+        self.regions = regions;
+        self
     }
 
     /// Mask one block of input `file` as the engine does (tests, fuzzing, benchmarks).
@@ -121,7 +133,7 @@ fn mask_records(
     let mut records = BlockRecords::new(block)?;
     let mut emitter = Emitter::default();
     while let Some(record) = records.next_record()? {
-        emitter.emit(&record, file, shared, out);
+        emitter.emit(&record, file, shared, out)?;
     }
     Ok(())
 }
@@ -148,8 +160,7 @@ fn mask_giant(
         header: &header,
         seq: parsed.seq(),
     };
-    Emitter::default().emit(&record, file, shared, out);
-    Ok(())
+    Emitter::default().emit(&record, file, shared, out)
 }
 
 /// Per-block state reused from record to record.
@@ -160,15 +171,32 @@ struct Emitter {
 }
 
 impl Emitter {
-    fn emit(&mut self, record: &Record, file: usize, shared: &BlockMasker, out: &mut BlockOutput) {
+    fn emit(
+        &mut self,
+        record: &Record,
+        file: usize,
+        shared: &BlockMasker,
+        out: &mut BlockOutput,
+    ) -> Result<(), RecordError> {
         out.input_records += 1;
+        let within = match &shared.regions {
+            None => None,
+            Some(r) => r
+                .within(record.id, record.seq.len())
+                .map_err(|message| RecordError {
+                    number: record.number,
+                    id: Some(record.id.to_string()),
+                    message,
+                })?,
+        };
         for replicate in 1..=shared.replicates {
-            let outcome = shared.masker.mask_record(
+            let outcome = shared.masker.mask_record_within(
                 record.id.as_bytes(),
                 record.seq,
                 replicate,
                 record.index(),
                 &mut self.marks,
+                within.as_ref(),
             );
             let emitted = Emitted {
                 file,
@@ -187,5 +215,6 @@ impl Emitter {
             s.masked += outcome.masked as u64;
             s.rate_sum += outcome.rate;
         }
+        Ok(())
     }
 }
