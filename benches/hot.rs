@@ -132,6 +132,8 @@ fn bench_process_block(c: &mut Criterion) {
         compress: None,
         outdir: false,
         tokens: None,
+        regions: None,
+        span: None,
     };
     let mut group = c.benchmark_group("process_block_1MiB");
     group.throughput(Throughput::Bytes(data.len() as u64));

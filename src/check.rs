@@ -20,6 +20,7 @@ use crate::io::{InputSource, open_input};
 use crate::mask::{Corruption, STANDARD_RESIDUES};
 use crate::records::stream::OwnedRecord;
 use crate::records::{RecordStream, is_residue_token};
+use crate::regions::{Regions, Within};
 use crate::sink::rates::{RatesTable, rates_header};
 
 /// What the masking was allowed to do.
@@ -206,6 +207,18 @@ pub fn verify_named(
     rates: Option<&std::path::Path>,
     expect: &Expect,
 ) -> Result<Verified, VerifyError> {
+    verify_within(original, masked, rates, expect, None)
+}
+
+/// `verify_named` where `regions` (`--regions`) restricted the eligible positions too:
+/// every selected position must be eligible by them, and L counts only those.
+pub fn verify_within(
+    original: &Input,
+    masked: &Input,
+    rates: Option<&std::path::Path>,
+    expect: &Expect,
+    regions: Option<&Regions>,
+) -> Result<Verified, VerifyError> {
     let mut orig = Records::open(original, b"")?;
     // MASKED may hold any token: every printable character passes the record layer, and
     // `compare` then names a wrong one against the original, position by position.
@@ -229,6 +242,18 @@ pub fn verify_named(
                 r
             }
         };
+        let within = match regions {
+            None => None,
+            Some(regions) => regions.within(&o.id, o.seq.len()).map_err(|e| {
+                err(format!(
+                    "{}: record {} ({}): {e}",
+                    orig.name(),
+                    o.number,
+                    o.id
+                ))
+            })?,
+        };
+        let within = within.as_ref();
         for k in 1..=r {
             let m = match pending.pop_front() {
                 Some(m) => m,
@@ -253,14 +278,14 @@ pub fn verify_named(
                 }
                 _ => None,
             };
-            let shown = compare(&o, &m, k, r, expect, mask.name(), listed.as_deref())?;
+            let shown = compare(&o, &m, k, r, expect, within, mask.name(), listed.as_deref())?;
             seen.changed += shown.changed.len() as u64;
             seen.uncertain += shown.uncertain as u64;
             if let Some(rows) = rows.as_mut() {
                 if !by_positions {
                     next_row(rows, &o, &m, k, mask.name())?;
                 }
-                check_row(rows, &o, k, &shown, expect)?;
+                check_row(rows, &o, k, &shown, expect, within)?;
                 seen.rows += 1;
             }
         }
@@ -351,12 +376,14 @@ struct Shown {
 /// Compare one masked record with its original. With `listed` (the table's positions),
 /// only a listed position may show the token or a replacement, and every other one must
 /// show the original residue; without it, the token is recognised wherever it appears.
+#[allow(clippy::too_many_arguments)] // the record, its copy, and what each is checked by
 fn compare(
     o: &Rec,
     m: &Rec,
     k: u32,
     r: u32,
     expect: &Expect,
+    within: Option<&Within>,
     masked_name: &str,
     listed: Option<&[usize]>,
 ) -> Result<Shown, VerifyError> {
@@ -393,7 +420,9 @@ fn compare(
     let mut cur = 0usize;
     let mut next_listed = listed.map(|l| l.iter().peekable());
     for (p, &c) in o.seq.iter().enumerate() {
-        let eligible = expect.maskable.as_ref().is_none_or(|mk| mk.contains(&c));
+        let maskable = expect.maskable.as_ref().is_none_or(|mk| mk.contains(&c));
+        let in_regions = within.is_none_or(|w| w.allows(p as u64));
+        let eligible = maskable && in_regions;
         let rest = &m.seq[cur.min(m.seq.len())..];
         if rest.is_empty() {
             return Err(at(format!(
@@ -424,8 +453,10 @@ fn compare(
                 "position {p}: found '{}' where the original has '{}'{}",
                 f.escape_ascii(),
                 c.escape_ascii(),
-                if !eligible {
+                if !maskable {
                     " (not maskable)".to_string()
+                } else if !in_regions {
+                    " (not eligible by the regions file)".to_string()
                 } else if !selectable {
                     " (the position is not listed in the rates table)".to_string()
                 } else {
@@ -487,12 +518,16 @@ fn check_row(
     k: u32,
     shown: &Shown,
     expect: &Expect,
+    within: Option<&Within>,
 ) -> Result<(), VerifyError> {
     let at = row_error(rows, o, k);
     let length = rows.int(3, "length")?;
-    let eligible = match &expect.maskable {
-        None => o.seq.len(),
-        Some(mk) => o.seq.iter().filter(|c| mk.contains(c)).count(),
+    let eligible = match (&expect.maskable, within) {
+        (None, None) => o.seq.len(),
+        (Some(mk), None) => o.seq.iter().filter(|c| mk.contains(c)).count(),
+        (mk, Some(w)) => (o.seq.iter().enumerate())
+            .filter(|&(p, c)| mk.as_ref().is_none_or(|mk| mk.contains(c)) && w.allows(p as u64))
+            .count(),
     } as u64;
     if length != eligible {
         return Err(at(format!(
@@ -561,6 +596,7 @@ pub fn verify_dataset(
     dataset: &crate::sink::DatasetFile,
     shown: &str,
     expect: &Expect,
+    regions: Option<&Regions>,
 ) -> Result<Verified, VerifyError> {
     let mut orig = Records::open(original, b"")?;
     let rows = crate::sink::dataset::read_rows(dataset).map_err(|e| err(e.to_string()))?;
@@ -617,6 +653,11 @@ pub fn verify_dataset(
         if row.sequence.as_bytes() != o.seq.as_slice() {
             return Err(at("sequence differs from the original's".into()));
         }
+        let within = match regions {
+            None => None,
+            Some(r) => r.within(&o.id, o.seq.len()).map_err(&at)?,
+        };
+        let within = within.as_ref();
         let positions: Vec<usize> = row
             .positions
             .iter()
@@ -641,14 +682,16 @@ pub fn verify_dataset(
             header: o.header.clone(),
             seq: row.masked_sequence.clone().into_bytes(),
         };
-        let changed = compare(o, &m, 1, 1, expect, shown, Some(&positions))
+        let changed = compare(o, &m, 1, 1, expect, within, shown, Some(&positions))
             .map_err(|e| at(e.0))?
             .changed;
         seen.changed += changed.len() as u64;
-        let eligible = match &expect.maskable {
-            None => o.seq.len(),
-            Some(mk) => o.seq.iter().filter(|c| mk.contains(c)).count(),
-        } as i64;
+        let eligible = (o.seq.iter().enumerate())
+            .filter(|&(p, c)| {
+                expect.maskable.as_ref().is_none_or(|mk| mk.contains(c))
+                    && within.is_none_or(|w| w.allows(p as u64))
+            })
+            .count() as i64;
         if row.length != eligible {
             return Err(at(format!(
                 "length {}, but the record has {eligible} eligible positions",

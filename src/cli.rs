@@ -78,6 +78,14 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "CHARS", value_parser = parse_maskable)]
     pub maskable: Option<String>,
 
+    /// The regions file used (mask --regions): every selected position must be eligible by it [default: the manifest's]
+    #[arg(long, value_name = "FILE")]
+    pub regions: Option<String>,
+
+    /// How the regions file was used [default: the manifest's, else only]
+    #[arg(long, value_enum, value_name = "MODE", requires = "regions")]
+    pub regions_mode: Option<crate::regions::RegionsMode>,
+
     /// No summary line on success
     #[arg(short, long)]
     pub quiet: bool,
@@ -240,6 +248,32 @@ pub struct MaskArgs {
     #[arg(long, value_name = "CHARS", value_parser = parse_maskable, help_heading = "MASKING")]
     pub maskable: Option<String>,
 
+    /// Intervals per record, BED-style: tab-separated 'id start end' (0-based, end exclusive; more columns ignored; '#' lines skipped). Only positions inside are eligible (see --regions-mode)
+    #[arg(long, value_name = "FILE", help_heading = "MASKING")]
+    pub regions: Option<String>,
+
+    /// only: positions inside the intervals are eligible (a record without any has none); except: positions inside are never selected [default: only]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        requires = "regions",
+        help_heading = "MASKING"
+    )]
+    pub regions_mode: Option<crate::regions::RegionsMode>,
+
+    /// For a shard of a larger set: IDs in the regions file that no input has are counted on stderr, not an error
+    #[arg(long, requires = "regions", help_heading = "MASKING")]
+    pub regions_partial: bool,
+
+    /// Select positions in contiguous runs of geometric length with mean M (M >= 1), cut at eligibility boundaries; the count stays the mode's
+    #[arg(long, value_name = "M", value_parser = parse_span_mean, help_heading = "MASKING")]
+    pub span_mean: Option<f64>,
+
+    /// Cap each drawn run at N positions (runs that touch can still merge)
+    #[arg(long, value_name = "N", requires = "span_mean", value_parser = clap::value_parser!(u32).range(1..), help_heading = "MASKING")]
+    pub span_max: Option<u32>,
+
     /// 64-bit seed; the same seed gives the same masks
     #[arg(short, long, value_name = "N", default_value_t = crate::rng::DEFAULT_SEED, help_heading = "REPRODUCIBILITY")]
     pub seed: u64,
@@ -310,6 +344,15 @@ pub fn parse_token(s: &str) -> Result<String, String> {
         ));
     }
     Ok(s.to_string())
+}
+
+fn parse_span_mean(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(m) if m.is_finite() && m >= 1.0 => Ok(m),
+        _ => Err(format!(
+            "'{s}': the mean span length is a number of positions, at least 1"
+        )),
+    }
 }
 
 fn parse_maskable(s: &str) -> Result<String, String> {

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::cli::{MaskArgs, PresetName};
 use crate::io::Compression;
 use crate::mask::{Corruption, Masker, Mode, Timesteps};
+use crate::regions::{RegionsMode, RegionsOption};
 use crate::schedule::Schedule;
 use crate::sink::Vocab;
+use crate::spans::Span;
 
 /// The conventions of one model family (CONTRACT.md, "Presets").
 #[derive(Clone, Debug)]
@@ -152,6 +154,13 @@ pub struct MaskConfig {
     /// The dataset's token columns (`--tokens`); recorded only when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<Vocab>,
+    /// `--regions`: the file as given, its mode and `--regions-partial` (absent from
+    /// manifests of runs without it, and from those written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<RegionsOption>,
+    /// `--span-mean` and `--span-max` (absent likewise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<Span>,
 }
 
 impl MaskConfig {
@@ -178,6 +187,15 @@ impl MaskConfig {
             compress: args.compress,
             outdir: args.outdir.is_some(),
             tokens: args.tokens,
+            regions: args.regions.as_ref().map(|path| RegionsOption {
+                path: path.clone(),
+                mode: args.regions_mode.unwrap_or(RegionsMode::Only),
+                partial: args.regions_partial,
+            }),
+            span: args.span_mean.map(|mean| Span {
+                mean,
+                max: args.span_max,
+            }),
         }
     }
 
@@ -192,6 +210,7 @@ impl MaskConfig {
             self.seed,
         )
         .with_replicates(self.replicates)
+        .with_span(self.span)
     }
 }
 

@@ -19,9 +19,11 @@ pub mod mask;
 pub mod plot;
 pub mod progress;
 pub mod records;
+pub mod regions;
 pub mod rng;
 pub mod schedule;
 pub mod sink;
+pub mod spans;
 
 /// A usage error found after parsing (flags that cannot work together): exit 2, as
 /// clap's own usage errors do.

@@ -31,6 +31,10 @@ pub struct Manifest {
     pub options: MaskConfig,
     pub inputs: Vec<FileEntry>,
     pub outputs: Vec<FileEntry>,
+    /// The regions file (`--regions`): path as given, size, interval lines (`records`)
+    /// and SHA-256. Absent without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<FileEntry>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -108,6 +112,15 @@ impl Manifest {
             options: job.config.clone(),
             inputs,
             outputs,
+            regions: summary.regions.as_ref().map(|r| FileEntry {
+                role: None,
+                path: r.path.clone(),
+                bytes: r.digest.bytes,
+                records: r.intervals,
+                sha256: r.digest.sha256.clone(),
+                content_bytes: None,
+                content_sha256: None,
+            }),
         })
     }
 

@@ -5,8 +5,10 @@
 //! `Marks` records what becomes of every position, so formatting, the rates row and
 //! `verify` all read one source of truth.
 
+use crate::regions::Within;
 use crate::rng::{Draws, SeedKey};
 use crate::schedule::Schedule;
+use crate::spans::Span;
 
 /// How many of the L eligible positions are selected.
 #[derive(
@@ -191,6 +193,8 @@ pub struct Masker {
     pub timesteps: Timesteps,
     /// `None`: every position is eligible.
     pub maskable: Option<Box<[bool; 256]>>,
+    /// `--span-mean`: positions in runs (`spans`); `None`: one by one (Floyd's).
+    pub span: Option<Span>,
     key: SeedKey,
     /// `stratified_shift(k)` of replicates 1..=len, computed once (`with_replicates`).
     shifts: Vec<f64>,
@@ -218,9 +222,16 @@ impl Masker {
             corruption,
             timesteps,
             maskable,
+            span: None,
             key: SeedKey::new(seed),
             shifts: Vec::new(),
         }
+    }
+
+    /// Select positions in runs (`--span-mean`), or one by one (`None`).
+    pub fn with_span(mut self, span: Option<Span>) -> Self {
+        self.span = span;
+        self
     }
 
     /// Compute the stratification shifts of replicates 1..=n ahead, so that records do not
@@ -274,6 +285,20 @@ impl Masker {
         index: u64,
         marks: &mut Marks,
     ) -> Outcome {
+        self.mask_record_within(id, seq, replicate, index, marks, None)
+    }
+
+    /// `mask_record` with the record's regions (`--regions`): `within` restricts the
+    /// eligible positions further (`None`: no restriction, the same as `mask_record`).
+    pub fn mask_record_within(
+        &self,
+        id: &[u8],
+        seq: &[u8],
+        replicate: u32,
+        index: u64,
+        marks: &mut Marks,
+        within: Option<&Within>,
+    ) -> Outcome {
         let shift = self.shift(replicate);
         match marks.draws.as_mut() {
             Some(d) => self.key.restart(d, replicate, id),
@@ -285,11 +310,14 @@ impl Masker {
         let by_position = &mut marks.by_position;
         by_position.clear();
         by_position.resize(seq.len(), mark::NONE);
-        let eligible: Option<Vec<u32>> = self.maskable.as_ref().map(|table| {
-            (0..seq.len() as u32)
-                .filter(|&i| table[usize::from(seq[i as usize])])
-                .collect()
-        });
+        let eligible: Option<Vec<u32>> = match within {
+            None => self.maskable.as_ref().map(|table| {
+                (0..seq.len() as u32)
+                    .filter(|&i| table[usize::from(seq[i as usize])])
+                    .collect()
+            }),
+            Some(w) => Some(eligible_within(seq, self.maskable.as_deref(), w)),
+        };
         let length = eligible.as_ref().map_or(seq.len(), Vec::len);
 
         // Draw 2: what fixes k (a uniform; for OADM, an integer below L - 1).
@@ -313,13 +341,23 @@ impl Masker {
         // Draws 3..: the positions, over the eligible index space.
         marks.drawn.clear();
         match &eligible {
-            None => {
+            None if self.span.is_none() => {
                 marks.drawn_selected = choose(draws, by_position, k, &mut marks.drawn);
+                marks.drawn_complete = seq.len() <= DRAWN_LIMIT;
+            }
+            None => {
+                marks.drawn_selected =
+                    self.choose_spans(draws, by_position, k, None, &mut marks.drawn);
                 marks.drawn_complete = seq.len() <= DRAWN_LIMIT;
             }
             Some(idx) => {
                 let mut chosen = vec![mark::NONE; length];
-                marks.drawn_selected = choose(draws, &mut chosen, k, &mut marks.drawn);
+                marks.drawn_selected = match self.span {
+                    None => choose(draws, &mut chosen, k, &mut marks.drawn),
+                    Some(_) => {
+                        self.choose_spans(draws, &mut chosen, k, Some(idx), &mut marks.drawn)
+                    }
+                };
                 marks.drawn_complete = length <= DRAWN_LIMIT;
                 for (e, &c) in chosen.iter().enumerate() {
                     by_position[idx[e] as usize] = c;
@@ -350,6 +388,43 @@ impl Masker {
             length,
             masked: k,
         }
+    }
+}
+
+impl Masker {
+    /// `--span-mean`: k positions in runs over the eligible index space `flags`; `idx`
+    /// maps it to sequence positions (`None`: the identity). Returns true (the drawn
+    /// list holds the selected positions).
+    fn choose_spans(
+        &self,
+        draws: &mut Draws,
+        flags: &mut [u8],
+        k: usize,
+        idx: Option<&[u32]>,
+        drawn: &mut Vec<u32>,
+    ) -> bool {
+        let span = self.span.as_ref().expect("only called with a span");
+        let joined = |e: usize| idx.is_none_or(|idx| idx[e + 1] == idx[e] + 1);
+        crate::spans::choose_spans(draws, flags, k, span, joined, drawn, DRAWN_LIMIT);
+        true
+    }
+}
+
+/// The eligible positions of `seq` under `--maskable` (`None`: all) and its regions.
+fn eligible_within(seq: &[u8], maskable: Option<&[bool; 256]>, within: &Within) -> Vec<u32> {
+    let ok = |p: usize| maskable.is_none_or(|t| t[usize::from(seq[p])]);
+    match within.mode {
+        crate::regions::RegionsMode::Only => within
+            .intervals
+            .iter()
+            .flat_map(|iv| iv.start as usize..(iv.end as usize).min(seq.len()))
+            .filter(|&p| ok(p))
+            .map(|p| p as u32)
+            .collect(),
+        crate::regions::RegionsMode::Except => (0..seq.len())
+            .filter(|&p| ok(p) && within.allows(p as u64))
+            .map(|p| p as u32)
+            .collect(),
     }
 }
 

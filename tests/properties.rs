@@ -113,6 +113,8 @@ impl Cfg {
             compress: None,
             outdir: false,
             tokens: None,
+            regions: None,
+            span: None,
         }
     }
     fn delimiter(&self) -> u8 {

@@ -68,6 +68,8 @@ fn setup(a: u8, b: u8) -> Setup {
         compress: None,
         outdir: false,
         tokens: None,
+        regions: None,
+        span: None,
     };
     Setup {
         config,

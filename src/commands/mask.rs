@@ -46,6 +46,10 @@ pub fn execute(args: MaskArgs) -> Result<()> {
         }
     }
     same_file_guard(&inputs, &written)?;
+    if let Some(r) = &args.regions {
+        // The regions file is read like an input: no output may overwrite it.
+        same_file_guard(&[InputSource::parse(r)], &written)?;
+    }
     if let OutputPlan::PerFile { paths } = &output
         && let Some(dir) = paths.first().and_then(|p| p.parent())
     {
@@ -96,6 +100,12 @@ pub fn execute(args: MaskArgs) -> Result<()> {
         ));
     }
     if !args.quiet {
+        if let Some(r) = summary.regions.as_ref().filter(|r| r.unmatched > 0) {
+            eprintln!(
+                "protmask: {} IDs in regions file '{}' match no input record (--regions-partial)",
+                r.unmatched, r.path
+            );
+        }
         eprintln!("{}", summary_line(&summary));
     }
     Ok(())

@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
-use crate::check::{Expect, verify_named};
+use crate::check::{Expect, verify_within};
 use crate::cli::VerifyArgs;
 use crate::engine::Input;
 use crate::engine::run;
 use crate::io::{FileDigest, InputSource};
 use crate::manifest::{FileEntry, Manifest};
 use crate::mask::Corruption;
+use crate::regions::{Regions, RegionsMode};
 
 pub fn execute(args: VerifyArgs) -> Result<()> {
     let manifest = args.manifest.as_deref().map(Manifest::read).transpose()?;
@@ -69,6 +70,7 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         (Some(m), Some(path)) => Some(check_inputs(m, path, &original)?),
         _ => None,
     };
+    let (regions, manifest) = regions_to_check(&args, manifest)?;
     // MASKED may be a dataset (`mask --dataset`), named by its extension.
     let dataset = crate::sink::DatasetFile::new(Path::new(&args.masked))
         .ok()
@@ -79,16 +81,25 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
                 .map_or(d.path.clone(), Path::to_path_buf),
             kind: d.kind,
         });
-    if dataset.is_some() && args.rates.is_some() {
+    if dataset.is_some() && (args.rates.is_some() || args.regions.is_some()) {
         return Err(crate::UsageError(
-            "a dataset holds the rates table's columns itself: give --rates with a FASTA only"
+            "a dataset is checked against ORIGINAL alone: give --rates and --regions with a \
+             FASTA"
                 .into(),
         )
         .into());
     }
     let seen = match &dataset {
-        Some(d) => crate::check::verify_dataset(&original, d, &masked.name, &expect)?,
-        None => verify_named(&original, &masked, args.rates.as_deref(), &expect)?,
+        Some(d) => {
+            crate::check::verify_dataset(&original, d, &masked.name, &expect, regions.as_ref())?
+        }
+        None => verify_within(
+            &original,
+            &masked,
+            args.rates.as_deref(),
+            &expect,
+            regions.as_ref(),
+        )?,
     };
     let mut regenerated = Regenerated::default();
     if let (Some(m), Some(path), Some(inputs), Some(dir)) =
@@ -153,6 +164,55 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         eprintln!("{line}");
     }
     Ok(())
+}
+
+/// The regions to check eligibility by: `--regions`, else the manifest's (found as
+/// given, else beside the manifest, and required to be the recorded file). The manifest
+/// comes back pointing at the file found, so that regeneration reads it.
+fn regions_to_check(
+    args: &VerifyArgs,
+    manifest: Option<Manifest>,
+) -> Result<(Option<Regions>, Option<Manifest>)> {
+    let recorded = manifest.as_ref().and_then(|m| m.options.regions.clone());
+    if let Some(path) = &args.regions {
+        let mode = args
+            .regions_mode
+            .or(recorded.as_ref().map(|r| r.mode))
+            .unwrap_or(RegionsMode::Only);
+        let regions = Regions::read(Path::new(path), path, mode)?;
+        return Ok((Some(regions), manifest));
+    }
+    let (Some(option), Some(mpath)) = (recorded, args.manifest.as_deref()) else {
+        return Ok((None, manifest));
+    };
+    let Some(mut m) = manifest else {
+        return Ok((None, None));
+    };
+    let mname = mpath.display();
+    let found = locate(&option.path, mpath).with_context(|| {
+        format!(
+            "manifest '{mname}': regions file '{}' is missing",
+            option.path
+        )
+    })?;
+    let regions = Regions::read(&found, &option.path, option.mode)?;
+    if let Some(entry) = &m.regions
+        && !same(entry, &regions.digest)
+    {
+        bail!(
+            "regions file '{}' is not the one manifest '{mname}' records: SHA-256 {} ({} \
+             bytes) recorded, {} ({} bytes) found",
+            found.display(),
+            entry.sha256,
+            entry.bytes,
+            regions.digest.sha256,
+            regions.digest.bytes
+        );
+    }
+    if let Some(r) = m.options.regions.as_mut() {
+        r.path = found.display().to_string();
+    }
+    Ok((Some(regions), Some(m)))
 }
 
 /// Size and SHA-256 of a file's bytes as stored (compressed or not).

@@ -23,6 +23,7 @@ use anyhow::{Context, Result};
 use crate::config::MaskConfig;
 use crate::io::{Compression, FileDigest, InputSource, OutputDigest, OutputTarget};
 use crate::progress::Progress;
+use crate::regions::Regions;
 use crate::sink::{DatasetFile, RatesTable};
 
 pub use duplicates::DuplicateReport;
@@ -103,6 +104,18 @@ pub struct InputReport {
     pub digest: Option<FileDigest>,
 }
 
+/// The regions file a job read (`--regions`).
+#[derive(Clone, Debug)]
+pub struct RegionsReport {
+    /// As given.
+    pub path: String,
+    pub digest: FileDigest,
+    /// Interval lines.
+    pub intervals: u64,
+    /// IDs no input record had (only with `--regions-partial`; else an error).
+    pub unmatched: u64,
+}
+
 /// What a finished job reports.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
@@ -112,11 +125,21 @@ pub struct Summary {
     pub inputs: Vec<InputReport>,
     pub outputs: Vec<OutputReport>,
     pub elapsed: Duration,
+    pub regions: Option<RegionsReport>,
 }
 
 pub fn run(job: Job) -> Result<Summary> {
     let start = Instant::now();
-    let shared = Arc::new(BlockMasker::new(&job));
+    // Before any input, and before any output exists.
+    let regions = match &job.config.regions {
+        Some(r) => Some(Arc::new(Regions::read(
+            std::path::Path::new(&r.path),
+            &r.path,
+            r.mode,
+        )?)),
+        None => None,
+    };
+    let shared = Arc::new(BlockMasker::new(&job).with_regions(regions));
     let pool = Arc::new(
         rayon::ThreadPoolBuilder::new()
             .num_threads(job.threads)
@@ -155,10 +178,16 @@ pub fn run(job: Job) -> Result<Summary> {
     for (report, &records) in inputs.iter_mut().zip(&sinks.input_records) {
         report.records = records;
     }
+    // IDs that no input had: known only now, and still before anything is published.
+    let regions = match &shared.regions {
+        Some(r) => Some(regions_report(r, &job.config)?),
+        None => None,
+    };
     let mut summary = Summary {
         stats: sinks.stats,
         duplicates: sinks.duplicates.report(),
         inputs,
+        regions,
         ..Summary::default()
     };
     summary.outputs = sinks.publish(&summary.inputs, shared.replicates)?;
@@ -167,6 +196,22 @@ pub fn run(job: Job) -> Result<Summary> {
         crate::manifest::Manifest::of_run(&job, &summary)?.write(path)?;
     }
     Ok(summary)
+}
+
+/// What the run made of its regions file; IDs no input had are the error unless the
+/// run is a shard (`--regions-partial`).
+fn regions_report(r: &Regions, config: &MaskConfig) -> Result<RegionsReport> {
+    let unmatched = r.unmatched();
+    let partial = config.regions.as_ref().is_some_and(|o| o.partial);
+    if !partial && let Some(e) = r.unmatched_error(&unmatched) {
+        return Err(e.into());
+    }
+    Ok(RegionsReport {
+        path: r.name().to_string(),
+        digest: r.digest.clone(),
+        intervals: r.intervals,
+        unmatched: unmatched.len() as u64,
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The work of one block, on a pool thread: parse its records (the record layer), mask
 //! each record once per replicate, and hand every emitted record to every output format.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Result, anyhow};
@@ -10,6 +11,7 @@ use super::duplicates::IdBatch;
 use crate::config::MaskConfig;
 use crate::mask::{Marks, Masker};
 use crate::records::{Block, BlockRecords, BufferPool, Cut, Record, RecordError};
+use crate::regions::Regions;
 use crate::sink::{DatasetFormat, DatasetKind, Emitted, FastaFormat, RatesFormat, RecordFormat};
 
 /// A block holding one record larger than this is freed as soon as the record is parsed,
@@ -72,6 +74,8 @@ pub struct BlockMasker {
     /// IDs whose hash is above this cannot be kept by the duplicate check (the writer
     /// lowers it): workers skip them.
     pub(super) id_limit: AtomicU64,
+    /// `--regions`, read before any input.
+    pub(super) regions: Option<Arc<Regions>>,
 }
 
 impl BlockMasker {
@@ -120,7 +124,14 @@ impl BlockMasker {
             names,
             inputs: BufferPool::default(),
             id_limit: AtomicU64::new(u64::MAX),
+            regions: None,
         }
+    }
+
+    /// Mask within these regions (`--regions`; `None`: everywhere).
+    pub fn with_regions(mut self, regions: Option<Arc<Regions>>) -> Self {
+        self.regions = regions;
+        self
     }
 
     /// Mask one block of input `file` as the engine does (tests, fuzzing, benchmarks).
@@ -162,7 +173,7 @@ fn mask_records(
     out.ids.reserve(records.len());
     let mut emitter = Emitter::default();
     while let Some(record) = records.next_record()? {
-        emitter.emit(&record, file, shared, out);
+        emitter.emit(&record, file, shared, out)?;
     }
     Ok(())
 }
@@ -189,8 +200,7 @@ fn mask_giant(
         header: &header,
         seq: parsed.seq(),
     };
-    Emitter::default().emit(&record, file, shared, out);
-    Ok(())
+    Emitter::default().emit(&record, file, shared, out)
 }
 
 /// Per-block state reused from record to record.
@@ -201,17 +211,34 @@ struct Emitter {
 }
 
 impl Emitter {
-    fn emit(&mut self, record: &Record, file: usize, shared: &BlockMasker, out: &mut BlockOutput) {
+    fn emit(
+        &mut self,
+        record: &Record,
+        file: usize,
+        shared: &BlockMasker,
+        out: &mut BlockOutput,
+    ) -> Result<(), RecordError> {
         out.input_records += 1;
         let limit = shared.id_limit.load(Ordering::Relaxed);
         out.ids.push(record.id, record.number, limit);
+        let within = match &shared.regions {
+            None => None,
+            Some(r) => r
+                .within(record.id, record.seq.len())
+                .map_err(|message| RecordError {
+                    number: record.number,
+                    id: Some(record.id.to_string()),
+                    message,
+                })?,
+        };
         for replicate in 1..=shared.replicates {
-            let outcome = shared.masker.mask_record(
+            let outcome = shared.masker.mask_record_within(
                 record.id.as_bytes(),
                 record.seq,
                 replicate,
                 record.index(),
                 &mut self.marks,
+                within.as_ref(),
             );
             let emitted = Emitted {
                 file,
@@ -230,5 +257,6 @@ impl Emitter {
             s.masked += outcome.masked as u64;
             s.rate_sum += outcome.rate;
         }
+        Ok(())
     }
 }

@@ -25,7 +25,10 @@ impl FastaFormat {
         let token = config.mask_token.as_bytes().to_vec();
         FastaFormat {
             line_width: config.line_width,
-            patch: token.len() == 1 && config.corrupt.is_mask_only() && config.maskable.is_none(),
+            patch: token.len() == 1
+                && config.corrupt.is_mask_only()
+                && config.maskable.is_none()
+                && config.regions.is_none(),
             lut: Box::new(mark_bytes(&token)),
             token,
             replicates: config.replicates,

@@ -1,0 +1,371 @@
+//! `--regions FILE`: intervals per record ID (BED-style), read once before any input, and
+//! what they make eligible.
+//!
+//! The file is read whole into a map by ID (memory proportional to the file), each ID's
+//! intervals sorted and merged (overlapping and book-ended ones, as `bedtools merge`
+//! does). Every line keeps its 1-based number, counting every line, so each error names
+//! the file and the line. A record's intervals are checked against its length when it
+//! is masked; IDs no record had are found once every input is read (`unmatched`).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::io::FileDigest;
+
+/// What the intervals mean.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum RegionsMode {
+    /// Only positions inside the record's intervals are eligible; a record without
+    /// intervals has none.
+    #[default]
+    Only,
+    /// Positions inside are never selected; a record without intervals is masked as
+    /// without `--regions`.
+    Except,
+}
+
+/// The regions options of a run, as the manifest records them (`options.regions`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegionsOption {
+    /// The file as given on the command line.
+    pub path: String,
+    pub mode: RegionsMode,
+    /// IDs that no input record has are counted, not an error (a shard of a larger set).
+    #[serde(default)]
+    pub partial: bool,
+}
+
+/// One merged interval: positions `start..end` (0-based, end exclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interval {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// A record's eligibility by region: its merged intervals, ascending, and what they mean.
+#[derive(Clone, Copy, Debug)]
+pub struct Within<'a> {
+    pub intervals: &'a [Interval],
+    pub mode: RegionsMode,
+}
+
+impl Within<'_> {
+    /// Whether position `p` may be selected as far as the regions go.
+    pub fn allows(&self, p: u64) -> bool {
+        let i = self.intervals.partition_point(|iv| iv.end <= p);
+        let inside = self.intervals.get(i).is_some_and(|iv| iv.start <= p);
+        inside == (self.mode == RegionsMode::Only)
+    }
+}
+
+struct Entry {
+    intervals: Vec<Interval>,
+    /// The line of the interval that reaches furthest (named when it is past the record).
+    furthest_line: usize,
+    /// The ID's first line (named when no record has the ID).
+    first_line: usize,
+    /// A record with this ID was masked.
+    seen: AtomicBool,
+}
+
+/// A regions file, parsed.
+pub struct Regions {
+    /// The file as given (messages).
+    name: String,
+    mode: RegionsMode,
+    by_id: HashMap<Box<str>, Entry>,
+    /// Interval lines read (comments and blanks not counted).
+    pub intervals: u64,
+    /// Size and SHA-256 of the file's bytes (the manifest records them).
+    pub digest: FileDigest,
+}
+
+/// A bad regions file: one line naming the file and the line.
+#[derive(Debug, thiserror::Error)]
+#[error("regions file '{file}', line {line}: {message}")]
+pub struct RegionsError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl Regions {
+    /// Read and parse the file at `path`; `name` is how messages show it.
+    pub fn read(path: &Path, name: &str, mode: RegionsMode) -> anyhow::Result<Regions> {
+        use anyhow::Context as _;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read regions file '{name}'"))?;
+        Ok(Regions::parse(&bytes, name, mode)?)
+    }
+
+    /// Parse the bytes of a regions file named `name`.
+    pub fn parse(bytes: &[u8], name: &str, mode: RegionsMode) -> Result<Regions, RegionsError> {
+        let digest = FileDigest {
+            bytes: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(bytes)),
+        };
+        // Per ID: its (start, end, line) pieces, and its first line.
+        type Pieces = (Vec<(u64, u64, usize)>, usize);
+        let mut raw: HashMap<Box<str>, Pieces> = HashMap::new();
+        let mut intervals = 0u64;
+        let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+            let number = i + 1;
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) || line.starts_with(b"#") {
+                continue;
+            }
+            let fail = |message: String| RegionsError {
+                file: name.to_string(),
+                line: number,
+                message,
+            };
+            let line = std::str::from_utf8(line)
+                .map_err(|_| fail("not UTF-8 text; expected 'id<TAB>start<TAB>end'".into()))?;
+            let (id, start, end) = parse_line(line).map_err(fail)?;
+            intervals += 1;
+            let slot = raw.entry(id.into()).or_insert_with(|| (Vec::new(), number));
+            slot.0.push((start, end, number));
+        }
+        let by_id = raw
+            .into_iter()
+            .map(|(id, (mut pieces, first_line))| {
+                pieces.sort_unstable();
+                let mut merged: Vec<Interval> = Vec::with_capacity(pieces.len());
+                let mut furthest = (0u64, 0usize);
+                for (start, end, line) in pieces {
+                    if end > furthest.0 {
+                        furthest = (end, line);
+                    }
+                    match merged.last_mut() {
+                        Some(last) if start <= last.end => last.end = last.end.max(end),
+                        _ => merged.push(Interval { start, end }),
+                    }
+                }
+                merged.shrink_to_fit();
+                let entry = Entry {
+                    intervals: merged,
+                    furthest_line: furthest.1,
+                    first_line,
+                    seen: AtomicBool::new(false),
+                };
+                (id, entry)
+            })
+            .collect();
+        Ok(Regions {
+            name: name.to_string(),
+            mode,
+            by_id,
+            intervals,
+            digest,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn mode(&self) -> RegionsMode {
+        self.mode
+    }
+
+    /// The eligibility of record `id` of `len` positions, noting that the ID was seen.
+    /// `None`: unrestricted (`except` and no intervals). An interval that ends past the
+    /// record is the error (naming the regions file and line).
+    pub fn within(&self, id: &str, len: usize) -> Result<Option<Within<'_>>, String> {
+        let Some(entry) = self.by_id.get(id) else {
+            return Ok(match self.mode {
+                RegionsMode::Only => Some(Within {
+                    intervals: &[],
+                    mode: RegionsMode::Only,
+                }),
+                RegionsMode::Except => None,
+            });
+        };
+        if !entry.seen.load(Ordering::Relaxed) {
+            entry.seen.store(true, Ordering::Relaxed);
+        }
+        if let Some(last) = entry.intervals.last()
+            && last.end > len as u64
+        {
+            return Err(format!(
+                "regions file '{}', line {}: an interval ends at {}, past the end of this \
+                 record ({len} residues)",
+                self.name, entry.furthest_line, last.end
+            ));
+        }
+        Ok(Some(Within {
+            intervals: &entry.intervals,
+            mode: self.mode,
+        }))
+    }
+
+    /// IDs that no masked record had, with their first line, in file order.
+    pub fn unmatched(&self) -> Vec<(&str, usize)> {
+        let mut ids: Vec<(&str, usize)> = self
+            .by_id
+            .iter()
+            .filter(|(_, e)| !e.seen.load(Ordering::Relaxed))
+            .map(|(id, e)| (&**id, e.first_line))
+            .collect();
+        ids.sort_unstable_by_key(|&(_, line)| line);
+        ids
+    }
+
+    /// The error for IDs that no input record has (the first one named, by its line).
+    pub fn unmatched_error(&self, unmatched: &[(&str, usize)]) -> Option<RegionsError> {
+        let &(id, line) = unmatched.first()?;
+        let more = match unmatched.len() {
+            1 => String::new(),
+            n => format!(" ({} more IDs like it)", n - 1),
+        };
+        Some(RegionsError {
+            file: self.name.clone(),
+            line,
+            message: format!(
+                "no input record has ID '{id}'{more}; for a shard of a larger set, pass \
+                 --regions-partial"
+            ),
+        })
+    }
+}
+
+/// `id<TAB>start<TAB>end[<TAB>...]` into its three values, or what is wrong.
+fn parse_line(line: &str) -> Result<(&str, u64, u64), String> {
+    let mut fields = line.split('\t');
+    let (Some(id), Some(start), Some(end)) = (fields.next(), fields.next(), fields.next()) else {
+        let hint = if line.contains(' ') {
+            " (fields are separated by tabs, not spaces)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "expected 'id<TAB>start<TAB>end', found '{}'{hint}",
+            line.escape_debug()
+        ));
+    };
+    if id.is_empty() || id.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "'{}' is not a record ID (the first word of a FASTA header)",
+            id.escape_debug()
+        ));
+    }
+    let number = |what: &str, s: &str| -> Result<i128, String> {
+        s.trim().parse::<i128>().map_err(|_| {
+            format!(
+                "{what} '{}' is not a whole number (0-based, end exclusive)",
+                s.escape_debug()
+            )
+        })
+    };
+    let (s, e) = (number("start", start)?, number("end", end)?);
+    if s < 0 || e < 0 {
+        return Err(format!(
+            "negative coordinate in '{}' (positions are 0-based, from 0)",
+            line.escape_debug()
+        ));
+    }
+    if e <= s {
+        return Err(format!(
+            "end {e} is not after start {s} (intervals are 0-based, end exclusive, not empty)"
+        ));
+    }
+    let too_big = |v: i128| u64::try_from(v).map_err(|_| format!("coordinate {v} is too large"));
+    Ok((id, too_big(s)?, too_big(e)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Regions, RegionsError> {
+        Regions::parse(text.as_bytes(), "r.bed", RegionsMode::Only)
+    }
+
+    fn intervals(r: &Regions, id: &str) -> Vec<(u64, u64)> {
+        r.within(id, 1000)
+            .unwrap()
+            .unwrap()
+            .intervals
+            .iter()
+            .map(|i| (i.start, i.end))
+            .collect()
+    }
+
+    #[test]
+    fn overlapping_and_book_ended_intervals_merge() {
+        let r = parse("# header\n\na\t10\t20\tname\t0\na\t15\t30\na\t30\t35\na\t0\t5\r\nb\t3\t4\n")
+            .unwrap();
+        assert_eq!(intervals(&r, "a"), vec![(0, 5), (10, 35)]);
+        assert_eq!(intervals(&r, "b"), vec![(3, 4)]);
+        assert_eq!(r.intervals, 5);
+        assert!(intervals(&r, "missing").is_empty());
+    }
+
+    #[test]
+    fn every_error_names_file_and_line() {
+        for (text, line, says) in [
+            ("a\t1\n", 1, "expected 'id<TAB>start<TAB>end'"),
+            ("# c\n\na 1 2\n", 3, "tabs, not spaces"),
+            ("a\tx\t2\n", 1, "start 'x' is not a whole number"),
+            ("a\t1\t2.5\n", 1, "end '2.5' is not a whole number"),
+            ("a\t-1\t2\n", 1, "negative coordinate"),
+            ("a\t1\t2\nb\t5\t5\n", 2, "end 5 is not after start 5"),
+            ("a\t9\t3\n", 1, "end 3 is not after start 9"),
+            ("\t1\t2\n", 1, "is not a record ID"),
+        ] {
+            let e = parse(text).err().expect(text).to_string();
+            assert!(
+                e.starts_with(&format!("regions file 'r.bed', line {line}: ")),
+                "{text:?}: {e}"
+            );
+            assert!(e.contains(says), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn past_the_record_names_the_furthest_line() {
+        let r = parse("a\t0\t5\na\t2\t50\na\t1\t3\n").unwrap();
+        let e = r.within("a", 40).unwrap_err();
+        assert!(e.contains("line 2") && e.contains("ends at 50") && e.contains("40 residues"));
+        assert!(r.within("a", 50).is_ok());
+    }
+
+    #[test]
+    fn unmatched_ids_in_file_order() {
+        let r = parse("c\t0\t1\nb\t0\t1\na\t0\t1\n").unwrap();
+        r.within("b", 10).unwrap();
+        assert_eq!(r.unmatched(), vec![("c", 1), ("a", 3)]);
+        let e = r.unmatched_error(&r.unmatched()).unwrap().to_string();
+        assert!(e.starts_with("regions file 'r.bed', line 1: no input record has ID 'c' (1 more"));
+    }
+
+    #[test]
+    fn allows_by_mode() {
+        let ivs = [Interval { start: 2, end: 4 }, Interval { start: 6, end: 7 }];
+        let only = Within {
+            intervals: &ivs,
+            mode: RegionsMode::Only,
+        };
+        let except = Within {
+            mode: RegionsMode::Except,
+            ..only
+        };
+        let inside: Vec<u64> = (0..9).filter(|&p| only.allows(p)).collect();
+        assert_eq!(inside, vec![2, 3, 6]);
+        let outside: Vec<u64> = (0..9).filter(|&p| except.allows(p)).collect();
+        assert_eq!(outside, vec![0, 1, 4, 5, 7, 8]);
+    }
+
+    #[test]
+    fn except_without_intervals_is_unrestricted() {
+        let r = Regions::parse(b"a\t0\t1\n", "r.bed", RegionsMode::Except).unwrap();
+        assert!(r.within("other", 10).unwrap().is_none());
+        assert!(r.within("a", 10).unwrap().is_some());
+    }
+}
