@@ -125,6 +125,22 @@ pub fn preset(name: PresetName) -> &'static Preset {
         .expect("every PresetName has a preset")
 }
 
+/// Masking options as the strings given to the `mask` flags of the same names (`None`:
+/// not given, so the default or the preset's); see `MaskConfig::from_options`.
+#[derive(Clone, Debug, Default)]
+pub struct MaskOptions {
+    pub preset: Option<String>,
+    pub seed: Option<String>,
+    pub schedule: Option<String>,
+    pub mode: Option<String>,
+    pub mask_token: Option<String>,
+    /// `M,R,K`.
+    pub corrupt: Option<String>,
+    pub maskable: Option<String>,
+    pub timesteps: Option<String>,
+    pub tokens: Option<String>,
+}
+
 /// Everything that decides the output bytes of a run, resolved (preset applied). Its JSON
 /// form is a manifest's `options`; the field names are part of the manifest format.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -197,6 +213,46 @@ impl MaskConfig {
                 max: args.span_max,
             }),
         }
+    }
+
+    /// The options of a caller other than the command line (the Python package), as the
+    /// strings a user would give the flags: parsed by the `mask` subcommand's own clap
+    /// definitions and resolved by `resolve`, so values, defaults and error messages are
+    /// exactly the CLI's. The error is clap's message on one line, without `error: `.
+    /// `--tokens` is accepted without `--dataset` here (there is no file to write).
+    pub fn from_options(options: &MaskOptions) -> Result<MaskConfig, String> {
+        use clap::{CommandFactory, FromArgMatches};
+        let mask = crate::cli::Cli::command()
+            .find_subcommand("mask")
+            .expect("the CLI has a mask subcommand")
+            .clone()
+            .no_binary_name(true)
+            .mut_arg("tokens", |a| {
+                a.requires(clap::builder::Resettable::<clap::Id>::Reset)
+            });
+        let flags = [
+            ("preset", &options.preset),
+            ("seed", &options.seed),
+            ("schedule", &options.schedule),
+            ("mode", &options.mode),
+            ("mask-token", &options.mask_token),
+            ("corrupt", &options.corrupt),
+            ("maskable", &options.maskable),
+            ("timesteps", &options.timesteps),
+            ("tokens", &options.tokens),
+        ];
+        let argv = flags
+            .iter()
+            .filter_map(|(flag, value)| value.as_ref().map(|v| format!("--{flag}={v}")));
+        let one_line = |e: clap::Error| {
+            let text = e.render().to_string();
+            let text = text.strip_prefix("error: ").unwrap_or(&text);
+            let first = text.split("\n\n").next().unwrap_or_default();
+            first.split_whitespace().collect::<Vec<_>>().join(" ")
+        };
+        let matches = mask.try_get_matches_from(argv).map_err(one_line)?;
+        let args = crate::cli::MaskArgs::from_arg_matches(&matches).map_err(one_line)?;
+        Ok(MaskConfig::resolve(&args))
     }
 
     /// The masker these options describe, with the shifts of every replicate computed.

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod io;
 pub mod manifest;
 pub mod mask;
+pub mod online;
 pub mod plot;
 pub mod progress;
 pub mod records;

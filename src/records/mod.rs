@@ -191,18 +191,7 @@ impl<'a> BlockRecords<'a> {
         }
         debug_assert!(header.starts_with(id.as_bytes()));
         let seq = self.record.seq();
-        if let Some(p) = first_invalid(seq, self.also) {
-            let b = seq[p];
-            let shown = if b.is_ascii_graphic() {
-                format!("'{}'", b as char)
-            } else {
-                format!("byte 0x{b:02x}")
-            };
-            return Err(fail(
-                Some(id),
-                format!("invalid residue {shown} at sequence position {p} (0-based)"),
-            ));
-        }
+        check_residues(seq, self.also).map_err(|message| fail(Some(id), message))?;
         self.read += 1;
         Ok(Some(Record {
             number,
@@ -320,6 +309,38 @@ fn skip_leading_blank_lines(data: &[u8]) -> Option<&[u8]> {
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(data.len());
     (first == data.len() || data[first] == b'>').then(|| &data[first..])
+}
+
+/// The residue rule: every byte of `seq` is a letter, `*`, `-`, `.` or in `also`; the
+/// error names the first other byte and its 0-based position.
+pub fn check_residues(seq: &[u8], also: &[u8]) -> Result<(), String> {
+    let Some(p) = first_invalid(seq, also) else {
+        return Ok(());
+    };
+    let b = seq[p];
+    let shown = if b.is_ascii_graphic() {
+        format!("'{}'", b as char)
+    } else {
+        format!("byte 0x{b:02x}")
+    };
+    Err(format!(
+        "invalid residue {shown} at sequence position {p} (0-based)"
+    ))
+}
+
+/// An ID as the record layer gives one: the first word of a header, so not empty, and
+/// without whitespace or control characters.
+pub fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("the ID is empty (a FASTA header's first word cannot be)".into());
+    }
+    if let Some(c) = id.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "the ID {:?} holds {:?}: an ID is a header's first word (no whitespace or control characters)",
+            id, c
+        ));
+    }
+    Ok(())
 }
 
 /// A mask token made only of residue characters (such as `X`): in a masked file it cannot

@@ -1,0 +1,213 @@
+//! One record at a time, outside the engine: the same masks online (a training loop, the
+//! Python package) as offline (`protmask mask`).
+//!
+//! A record is checked by the record layer's rules (`records::check_id`,
+//! `records::check_residues`), masked by `mask::Masker::mask_record`, and its fields are
+//! made by the code that writes them to disk (`FastaFormat::write_residues` for the masked
+//! sequence, `sink::dataset::esm_ids` for tokens), so they equal the dataset's row. A
+//! batch is record i = index i of one input: stratified timesteps spread over it in order.
+
+use rayon::prelude::*;
+
+use crate::config::MaskConfig;
+use crate::mask::{Marks, Masker, Outcome, Timesteps};
+use crate::records::{Record, RecordError, check_id, check_residues};
+use crate::sink::{Emitted, FastaFormat, Vocab, dataset::esm_ids};
+
+/// Everything `protmask mask --dataset` writes about one emitted record, bar the file,
+/// the ID and the description.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MaskedRecord {
+    /// The output residues, unwrapped, with the mask token.
+    pub masked: Vec<u8>,
+    /// 0-based selected positions, ascending.
+    pub positions: Vec<i32>,
+    pub t: f64,
+    pub rate: f64,
+    /// k, the number of selected positions.
+    pub count: usize,
+    /// L, the number of eligible positions.
+    pub length: usize,
+    /// `input_ids` and `labels`, with a token vocabulary.
+    pub tokens: Option<(Vec<i32>, Vec<i32>)>,
+}
+
+/// A resolved configuration, ready to mask records one by one or in batches.
+#[derive(Clone, Debug)]
+pub struct RecordMasker {
+    masker: Masker,
+    residues: FastaFormat,
+    tokens: Option<Vocab>,
+}
+
+impl RecordMasker {
+    pub fn new(config: &MaskConfig) -> RecordMasker {
+        let mut unwrapped = config.clone();
+        unwrapped.line_width = 0;
+        RecordMasker {
+            masker: config.masker(),
+            residues: FastaFormat::new(&unwrapped),
+            tokens: config.tokens,
+        }
+    }
+
+    /// Timesteps are stratified over a batch (one record alone has no order).
+    pub fn stratified(&self) -> bool {
+        self.masker.timesteps == Timesteps::Stratified
+    }
+
+    /// Mask one record as record `index` (0-based) of an input. `replicate` counts from 1.
+    /// The error's record number is `index + 1`.
+    pub fn mask(
+        &self,
+        id: &str,
+        seq: &[u8],
+        replicate: u32,
+        index: u64,
+        marks: &mut Marks,
+    ) -> Result<MaskedRecord, RecordError> {
+        let fail = |message| RecordError {
+            number: index + 1,
+            id: (!id.is_empty()).then(|| id.to_string()),
+            message,
+        };
+        if replicate == 0 {
+            return Err(fail("replicates count from 1, not 0".into()));
+        }
+        check_id(id).map_err(fail)?;
+        check_residues(seq, b"").map_err(fail)?;
+        let outcome: Outcome = self
+            .masker
+            .mask_record(id.as_bytes(), seq, replicate, index, marks);
+        let record = Record {
+            number: index + 1,
+            id,
+            header: id.as_bytes(),
+            seq,
+        };
+        let emitted = Emitted {
+            file: 0,
+            record: &record,
+            replicate,
+            outcome: &outcome,
+            marks,
+        };
+        let mut masked = Vec::with_capacity(seq.len());
+        self.residues.write_residues(&mut masked, &emitted);
+        let positions = marks.selected().map(|p| p as i32).collect();
+        let tokens = self.tokens.map(|Vocab::Esm| {
+            let (mut ids, mut labels) = (
+                Vec::with_capacity(seq.len() + 2),
+                Vec::with_capacity(seq.len() + 2),
+            );
+            esm_ids(seq, &marks.by_position, &mut ids, &mut labels);
+            (ids, labels)
+        });
+        Ok(MaskedRecord {
+            masked,
+            positions,
+            t: outcome.t,
+            rate: outcome.rate,
+            count: outcome.masked,
+            length: outcome.length,
+            tokens,
+        })
+    }
+
+    /// Mask a batch in parallel on the current rayon pool, record i as the i-th record of
+    /// one input. The error is that of the first bad record in batch order.
+    pub fn mask_batch<I: AsRef<str> + Sync, S: AsRef<[u8]> + Sync>(
+        &self,
+        ids: &[I],
+        seqs: &[S],
+        replicate: u32,
+    ) -> Result<Vec<MaskedRecord>, RecordError> {
+        if ids.len() != seqs.len() {
+            return Err(RecordError {
+                number: ids.len().min(seqs.len()) as u64 + 1,
+                id: None,
+                message: format!(
+                    "{} IDs but {} sequences: give one ID per sequence",
+                    ids.len(),
+                    seqs.len()
+                ),
+            });
+        }
+        let results: Vec<Result<MaskedRecord, RecordError>> = ids
+            .par_iter()
+            .zip(seqs.par_iter())
+            .enumerate()
+            .map_init(Marks::default, |marks, (i, (id, seq))| {
+                self.mask(id.as_ref(), seq.as_ref(), replicate, i as u64, marks)
+            })
+            .collect();
+        results.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MaskOptions;
+
+    fn masker(preset: &str, tokens: bool) -> RecordMasker {
+        let options = MaskOptions {
+            preset: Some(preset.into()),
+            tokens: tokens.then(|| "esm".into()),
+            ..MaskOptions::default()
+        };
+        RecordMasker::new(&MaskConfig::from_options(&options).unwrap())
+    }
+
+    #[test]
+    fn a_batch_equals_records_one_by_one() {
+        let m = masker("esm2", true);
+        let ids: Vec<String> = (0..300).map(|i| format!("seq{i}")).collect();
+        let seqs: Vec<Vec<u8>> = (0..300)
+            .map(|i| b"ACDEFGHIKLMNPQRSTVWYxuo".repeat(i % 7))
+            .collect();
+        let batch = m.mask_batch(&ids, &seqs, 2).unwrap();
+        let mut marks = Marks::default();
+        for (i, got) in batch.iter().enumerate() {
+            let one = m.mask(&ids[i], &seqs[i], 2, i as u64, &mut marks).unwrap();
+            assert_eq!(got, &one);
+            let (ids, labels) = got.tokens.as_ref().unwrap();
+            let tokens = ids.iter().filter(|&&t| t == 32).count();
+            assert_eq!(got.masked.len(), seqs[i].len() + 5 * tokens);
+            assert_eq!(labels.iter().filter(|&&l| l != -100).count(), got.count);
+        }
+    }
+
+    #[test]
+    fn bad_records_are_named_as_the_record_layer_names_them() {
+        let m = masker("esm3", false);
+        let mut marks = Marks::default();
+        let e = m.mask("a", b"AC1D", 1, 0, &mut marks).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "record 1 (a): invalid residue '1' at sequence position 2 (0-based)"
+        );
+        let e = m.mask_batch(&["x", "y z"], &["A", "C"], 1).unwrap_err();
+        assert!(e.to_string().starts_with("record 2 (y z): the ID"), "{e}");
+        assert!(m.mask("a", b"A", 0, 0, &mut marks).is_err());
+    }
+
+    #[test]
+    fn options_fail_with_the_cli_message() {
+        let bad = MaskOptions {
+            schedule: Some("0.5*cosine+0.6*linear".into()),
+            ..MaskOptions::default()
+        };
+        let e = MaskConfig::from_options(&bad).unwrap_err();
+        assert!(
+            e.starts_with("invalid value '0.5*cosine+0.6*linear' for '--schedule <SPEC>': "),
+            "{e}"
+        );
+        let bad = MaskOptions {
+            preset: Some("esm4".into()),
+            ..MaskOptions::default()
+        };
+        let e = MaskConfig::from_options(&bad).unwrap_err();
+        assert!(e.contains("[possible values: esm3, esm2"), "{e}");
+    }
+}
