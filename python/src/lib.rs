@@ -14,6 +14,7 @@ use protmask::mask::Marks;
 use protmask::online::{MaskedRecord, RecordMasker};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
 
 /// The masks of protmask's presets and schedules, reproducibly, as `protmask mask` makes
@@ -126,14 +127,14 @@ fn to_python(py: Python<'_>, r: MaskedRecord) -> Masked {
     let masked = std::str::from_utf8(&r.masked).expect("residues and tokens are ASCII");
     let (input_ids, labels) = match r.tokens {
         Some((ids, labels)) => (
-            Some(PyArray1::from_vec(py, ids).unbind()),
-            Some(PyArray1::from_vec(py, labels).unbind()),
+            Some(PyArray1::from_slice(py, &ids).unbind()),
+            Some(PyArray1::from_slice(py, &labels).unbind()),
         ),
         None => (None, None),
     };
     Masked {
         masked: PyString::new(py, masked).unbind(),
-        positions: PyArray1::from_vec(py, r.positions).unbind(),
+        positions: PyArray1::from_slice(py, &r.positions).unbind(),
         t: r.t,
         rate: r.rate,
         count: r.count,
@@ -252,8 +253,8 @@ impl Masker {
     fn mask_many(
         &self,
         py: Python<'_>,
-        ids: Vec<String>,
-        sequences: Vec<String>,
+        ids: Vec<PyBackedStr>,
+        sequences: Vec<PyBackedStr>,
         replicate: u32,
     ) -> PyResult<Vec<Masked>> {
         let pool = self.pool()?;
