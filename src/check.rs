@@ -712,23 +712,19 @@ pub fn verify_dataset(
         }
         if let (Some(ids), Some(labels)) = (&row.input_ids, &row.labels) {
             let (want_ids, want_labels) = esm_expected(o, &m.seq, &positions, expect);
-            if let Some(j) = (0..want_ids.len().max(ids.len()))
-                .find(|&j| ids.get(j) != want_ids.get(j).map(|&x| i64::from(x)).as_ref())
-            {
-                return Err(at(format!(
-                    "input_ids[{j}] is {:?}, expected {:?}",
-                    ids.get(j),
-                    want_ids.get(j)
-                )));
-            }
-            if let Some(j) = (0..want_labels.len().max(labels.len()))
-                .find(|&j| labels.get(j) != want_labels.get(j).map(|&x| i64::from(x)).as_ref())
-            {
-                return Err(at(format!(
-                    "labels[{j}] is {:?}, expected {:?}",
-                    labels.get(j),
-                    want_labels.get(j)
-                )));
+            for (name, got, want) in [
+                ("input_ids", ids, want_ids),
+                ("labels", labels, want_labels),
+            ] {
+                let want: Vec<i64> = want.into_iter().map(i64::from).collect();
+                if let Some(j) = (0..want.len().max(got.len())).find(|&j| got.get(j) != want.get(j))
+                {
+                    return Err(at(format!(
+                        "{name}[{j}] is {:?}, expected {:?}",
+                        got.get(j),
+                        want.get(j)
+                    )));
+                }
             }
         }
         seen.rows += 1;

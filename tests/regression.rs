@@ -595,3 +595,91 @@ fn issue12_16_nothing_eligible_warns() {
     assert!(warnings(&["--maskable", "Z", "-o", "/dev/null"], b"").is_empty());
     assert!(warnings(&["--maskable", "Z", "-o", "/dev/null"], b">empty\n").is_empty());
 }
+
+/// Case 6: `verify` accepted residues that `mask` refuses (`>a\nAC1D` verified against
+/// itself). Both now read through one record layer.
+#[test]
+fn issue12_6_verify_refuses_what_mask_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(dir.path(), "d.fa", ">a\nAC1D\n");
+    for cmd in [vec!["verify", "d.fa", "d.fa"], vec!["mask", "d.fa", "-q"]] {
+        let out = protmask()
+            .current_dir(dir.path())
+            .args(&cmd)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("d.fa: record 1 (a): invalid residue '1' at sequence position 2"),
+            "{cmd:?}: {stderr}"
+        );
+    }
+    assert!(bad.exists());
+}
+
+/// Case 11: positions in messages are 0-based, like the table and `verify`.
+#[test]
+fn issue12_11_positions_in_messages_are_0_based() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "d.fa", ">a\nMKV\n>b\nMK V\n");
+    let out = protmask()
+        .current_dir(dir.path())
+        .args(["mask", "d.fa", "-q"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The space is the third residue: position 2 counting from 0 (it said 3).
+    assert!(stderr.contains("position 2 (0-based)"), "{stderr}");
+}
+
+/// Case 17: lowercase residues stay lowercase in the FASTA, and `--tokens esm` gives them
+/// their uppercase letter's id, one id per residue (Hugging Face's tokenizer would merge a
+/// lowercase run into one `<unk>`).
+#[test]
+fn issue12_17_lowercase_residues_take_their_uppercase_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "d.fa", ">low\nmktaYIAK\n");
+    protmask()
+        .current_dir(dir.path())
+        .args([
+            "mask",
+            "d.fa",
+            "-q",
+            "--schedule",
+            "0",
+            "--dataset",
+            "d.jsonl",
+        ])
+        .args(["--tokens", "esm"])
+        .assert()
+        .success();
+    let row: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("d.jsonl")).unwrap())
+            .unwrap();
+    assert_eq!(row["masked_sequence"], "mktaYIAK");
+    // <cls> M K T A Y I A K <eos>, in the ESM alphabet.
+    assert_eq!(
+        row["input_ids"],
+        serde_json::json!([0, 20, 15, 11, 5, 19, 12, 5, 15, 2])
+    );
+}
+
+/// Case 18: `bash fuzz/run.sh 60`, as documented, failed on a fresh machine (stable Rust
+/// rejects AddressSanitizer's flags). The default is now the sanitizer-free build, which
+/// works on stable; AddressSanitizer is opt-in and says it needs nightly.
+#[test]
+fn issue12_18_the_documented_fuzz_command_defaults_to_what_stable_builds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = std::fs::read_to_string(root.join("fuzz/run.sh")).unwrap();
+    assert!(
+        script.contains("sanitizer=${SANITIZER:-none}"),
+        "fuzz/run.sh must default to no sanitizer"
+    );
+    let readme = std::fs::read_to_string(root.join("fuzz/README.md")).unwrap();
+    assert!(readme.contains("bash fuzz/run.sh 60"));
+    assert!(
+        readme.contains("nightly"),
+        "the README says what ASan needs"
+    );
+}

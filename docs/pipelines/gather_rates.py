@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Concatenate the rates tables of parts masked apart into one table.
 
-    gather_rates.py [--file NAME]... OUTPUT TABLE_1 ... TABLE_N
+    gather_rates.py [--file NAME]... [--regions FILE] OUTPUT TABLE_1 ... TABLE_N
 
 Writes one header row (the first table's), then every table's rows in the order given.
 The tables are CSV or TSV (all the same), plain or compressed: gzip (BGZF included),
@@ -14,8 +14,15 @@ byte for byte what `protmask mask NAME_1 ... -r OUTPUT` writes: given once, NAME
 file of every table's rows; given N times, the k-th NAME is that of TABLE_k's rows (one
 input per table, or the same name for the shards of one input). Every other byte of every
 row is copied unchanged. Python standard library only (zstandard for zstd).
+
+--regions FILE is the check a direct `protmask mask --regions FILE` makes and that parts
+masked with `--regions-partial` each skip: every ID in the regions file (BED-style, `#`
+lines and blank lines skipped, the ID the text before the first tab) must be the `id` of
+some gathered row. If one is not, it is one error naming the regions file, the line of the
+first such ID and the ID, as protmask words it, and no output is left.
 """
 import bz2
+import csv
 import gzip
 import io
 import lzma
@@ -115,8 +122,40 @@ def rest_after_first_field(line, delim):
     return line[line.index(delim):]
 
 
-def copy_table(out, path, k, names, delim, header):
-    """Write TABLE_k's rows (and, for the first, its header); return the header."""
+def regions_ids(path):
+    """The IDs of a regions file, each with the 1-based line it first appears on, in file
+    order. Lines are read as protmask reads them (protmask has already refused a malformed
+    file in the mask jobs, so only the ID is taken here)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as e:
+        raise GatherError(f"cannot read regions file '{path}': {e.strerror or e}") from None
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    ids = {}
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line.strip(b" \t\n\r\f\v") or line.startswith(b"#"):
+            continue
+        try:
+            rid = line.split(b"\t", 1)[0].decode("utf-8")
+        except UnicodeDecodeError:
+            raise GatherError(f"regions file '{path}', line {number}: not UTF-8 text") from None
+        ids.setdefault(rid, number)
+    return ids
+
+
+def row_id(line, delim):
+    """The second field (`id`) of a rates row."""
+    fields = next(csv.reader([line], delimiter=delim), [])
+    return fields[1] if len(fields) > 1 else None
+
+
+def copy_table(out, path, k, names, delim, header, seen=None):
+    """Write TABLE_k's rows (and, for the first, its header); return the header. With
+    `seen` (a set), add each row's `id` to it."""
     with open_table(path) as fh:
         first = fh.readline()
         if not first:
@@ -136,27 +175,38 @@ def copy_table(out, path, k, names, delim, header):
                     line = quote(names[k], delim) + rest_after_first_field(line, delim)
                 except ValueError:
                     raise GatherError(f"{path}: line {n}: a row with one column") from None
+            if seen is not None:
+                seen.add(row_id(line, delim))
             out.write(line)
     return header
 
 
-def gather(output, tables, file_names=()):
+def gather(output, tables, file_names=(), regions=None):
     if len(file_names) not in (0, 1, len(tables)):
         raise GatherError(f"{len(file_names)} --file names for {len(tables)} tables: "
                           "give one for all, or one per table")
     names = list(file_names) * len(tables) if len(file_names) == 1 else list(file_names)
+    wanted = regions_ids(regions) if regions is not None else None  # before any output
+    seen = set() if regions is not None else None
     out, raw, delim = create_output(output)
     try:
         header = None
         for k, path in enumerate(tables):
             try:
-                header = copy_table(out, path, k, names, delim, header)
+                header = copy_table(out, path, k, names, delim, header, seen)
             except GatherError:
                 raise
             except FileNotFoundError:
                 raise GatherError(f"{path}: no such file") from None
             except Exception as e:  # a corrupt or truncated stream, bad UTF-8, ...
                 raise GatherError(f"{path}: cannot read: {e}") from None
+        if wanted is not None:
+            unmatched = [(rid, line) for rid, line in wanted.items() if rid not in seen]
+            if unmatched:
+                rid, line = unmatched[0]
+                more = f" ({len(unmatched) - 1} more IDs like it)" if len(unmatched) > 1 else ""
+                raise GatherError(f"regions file '{regions}', line {line}: no input record "
+                                  f"has ID '{rid}'{more}")
         out.close()
     except BaseException:
         try:
@@ -170,14 +220,21 @@ def gather(output, tables, file_names=()):
 def main(argv):
     args = argv[1:]
     file_names = []
-    while args[:1] == ["--file"] and len(args) >= 2:
-        file_names.append(args[1])
+    regions = None
+    while args[:1] in (["--file"], ["--regions"]) and len(args) >= 2:
+        if args[0] == "--file":
+            file_names.append(args[1])
+        elif regions is None:
+            regions = args[1]
+        else:
+            print(f"{PROG}: --regions given twice", file=sys.stderr)
+            return 2
         args = args[2:]
     if len(args) < 2 or args[0] in ("-h", "--help") or args[0].startswith("--"):
         print(__doc__, file=sys.stderr)
         return 2
     try:
-        gather(args[0], args[1:], file_names)
+        gather(args[0], args[1:], file_names, regions)
     except GatherError as e:
         print(f"{PROG}: {e}", file=sys.stderr)
         return 1

@@ -277,6 +277,116 @@ rm -f protmask-calls
 check "issue12 threads default: a run without 'threads' (--cores 8) passes -j $DOCS_THREADS, as documented" \
   bash -c "test -n '$DOCS_THREADS' && test \$(wc -l < protmask-calls) -eq 1 && grep -Eq -- ' -j $DOCS_THREADS( |\$)' protmask-calls"
 
+# --- 2c. issue 15: regions in the workflow ---------------------------------------------------
+echo "== issue 15: regions"
+# A regions file over the many/ inputs: IDs in every input (so in every shard of the split
+# one, and in none of some shards), IDs with a comma and a quote, comments, a blank line,
+# overlapping intervals. Intervals from the records' lengths, so every one is in range.
+"$PY" - <<'EOF' || die "writing regions.bed failed"
+import gzip
+def records(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    rid, n = None, 0
+    with opener(path, "rt", newline="") as fh:
+        for line in fh:
+            line = line.rstrip("\r\n")
+            if line.startswith(">"):
+                if rid is not None:
+                    yield rid, n
+                rid, n = line[1:].split()[0], 0
+            else:
+                n += len(line.strip())
+    if rid is not None:
+        yield rid, n
+out = ["# regions for the workflow test", ""]
+only_b = []
+for path, every in (("many/a.fa", 9), ("many/b.fa.gz", 37), ('many/c,"d".fa', 1), ("many/e.fa", 2)):
+    for k, (rid, n) in enumerate(records(path)):
+        if n >= 2 and k % every == 0:
+            lines = [f"{rid}\t{n // 4}\t{max(n // 4 + 1, 3 * n // 4)}\tname"]
+            if k % (2 * every) == 0:  # an overlapping second interval
+                lines.append(f"{rid}\t{n // 8}\t{n // 4 + 1}")
+            out += lines
+            only_b += lines if path == "many/b.fa.gz" else []
+open("regions.bed", "w").write("\n".join(out) + "\n")
+open("regions-b.bed", "w").write("\n".join(only_b) + "\n")  # IDs of gen.fa only
+EOF
+RN=$(grep -vc '^#' regions.bed)
+rm -f protmask-calls
+RX="--seed 5 --replicates 2 --span-mean 3 --span-max 5"
+snakemake_run wf-reg.log --configfile many.yaml --config outdir="$T/wf-reg" extra="$RX" regions=regions.bed
+rc=$?
+check "issue15 regions: a list of 5 inputs (one split in 3) with regions=regions.bed ($RN lines) runs (exit $rc)" test $rc -eq 0
+[ $rc -eq 0 ] || show wf-reg.log
+# shellcheck disable=SC2086
+protmask mask ./many/a.fa many/b.fa.gz 'many/c,"d".fa' many/e.fa ./many/a.fa $RX --regions regions.bed \
+  -o direct-reg.fa -r direct-reg.csv 2> /dev/null
+check "issue15 regions: gathered FASTA and rates equal one direct run with --regions (spans too)" \
+  bash -c "test -s direct-reg.csv && cmp -s '$T/wf-reg/masked.fa' direct-reg.fa && cmp -s '$T/wf-reg/rates.csv' direct-reg.csv"
+check "issue15 regions: the regions took effect (the direct run differs from one without them)" \
+  bash -c "protmask mask ./many/a.fa many/b.fa.gz 'many/c,\"d\".fa' many/e.fa ./many/a.fa $RX -o noreg.fa 2> /dev/null &&
+           test -s noreg.fa && ! cmp -s noreg.fa direct-reg.fa"
+check "issue15 regions: each of the 7 mask jobs got --regions regions.bed --regions-mode only --regions-partial" \
+  test "$(grep -c -- ' --regions regions\.bed --regions-mode only --regions-partial ' protmask-calls)" -eq 7
+check "issue15 regions: a shard without some IDs counts them in its log, not an error" \
+  bash -c "grep -q \"IDs in regions file 'regions.bed' match no input record (--regions-partial)\" '$T'/wf-reg/logs/mask/002.log"
+
+snakemake_run wf-regx.log --config input="$T/gen.fa" shards=4 outdir="$T/wf-regx" extra="--seed 3 --mode exact" \
+  regions="$T/regions-b.bed" regions_mode=except
+rc=$?
+protmask mask "$T/gen.fa" --seed 3 --mode exact --regions "$T/regions-b.bed" --regions-mode except \
+  -o direct-regx.fa -r direct-regx.csv 2> /dev/null
+check "issue15 regions: regions_mode=except, 4 shards, gathered FASTA and rates equal the direct run (exit $rc)" \
+  bash -c "test $rc -eq 0 && test -s direct-regx.csv && cmp -s '$T/wf-regx/masked.fa' direct-regx.fa &&
+           cmp -s '$T/wf-regx/rates.csv' direct-regx.csv"
+
+# An ID no input has: every mask job passes (--regions-partial), the gather refuses it.
+{ sed -n '1,5p' regions.bed; printf 'no_such_protein\t0\t5\n'; sed -n '6,$p' regions.bed; } > unknown.bed
+snakemake_run wf-regu.log --configfile many.yaml --config outdir="$T/wf-regu" extra="$RX" regions=unknown.bed
+rc=$?
+protmask mask ./many/a.fa many/b.fa.gz 'many/c,"d".fa' many/e.fa ./many/a.fa --regions unknown.bed \
+  -o /dev/null 2> direct-regu.err
+want=$(sed -n "s/^.*\(regions file 'unknown.bed', line 6: no input record has ID 'no_such_protein'\).*$/\1/p" direct-regu.err)
+check "issue15 regions: an unknown ID fails the workflow, named (file, line and ID, as protmask words it) (exit $rc)" \
+  bash -c "test $rc -ne 0 && test -n \"$want\" && test \$(wc -l < '$T/wf-regu/logs/gather.log') -eq 1 &&
+           grep -qF \"gather_rates.py: $want\" '$T/wf-regu/logs/gather.log'"
+check "issue15 regions: an unknown ID leaves no masked.fa or rates.csv" \
+  bash -c "test ! -e '$T/wf-regu/masked.fa' && test ! -e '$T/wf-regu/rates.csv'"
+printf 'also_missing\t1\t2\n' >> unknown.bed
+snakemake_run wf-regu2.log --config input=many/e.fa shards=2 outdir="$T/wf-regu2" regions=unknown.bed
+rc=$?
+check "issue15 regions: several unknown IDs: the first named, the rest counted (exit $rc)" \
+  bash -c "test $rc -ne 0 && grep -Eq \"line [0-9]+: no input record has ID '[^']+' \\([0-9]+ more IDs like it\\)\" '$T/wf-regu2/logs/gather.log'"
+
+# Bad configs stop before any job runs.
+rm -f protmask-calls
+snakemake_run wf-rege.log --config input=many/e.fa outdir="$T/wf-rege" extra="--seed 1 --regions regions.bed"
+rc=$?
+check "issue15 regions: --regions in extra is refused before any job, pointing to the regions key (exit $rc)" \
+  bash -c "test $rc -ne 0 && grep -q 'has a --regions flag: set the config keys regions=FILE' wf-rege.log &&
+           test ! -e protmask-calls && test ! -e '$T/wf-rege'"
+snakemake_run wf-regm.log --config input=many/e.fa outdir="$T/wf-regm" regions_mode=except
+rc=$?
+check "issue15 regions: regions_mode without regions is refused before any job (exit $rc)" \
+  bash -c "test $rc -ne 0 && grep -q \"regions_mode='except' needs regions=FILE\" wf-regm.log &&
+           test ! -e protmask-calls && test ! -e '$T/wf-regm'"
+snakemake_run wf-regb.log --config input=many/e.fa outdir="$T/wf-regb" regions=regions.bed regions_mode=inside
+rc=$?
+check "issue15 regions: regions_mode=inside is refused by the schema (exit $rc)" \
+  bash -c "test $rc -ne 0 && grep -q 'inside' wf-regb.log && test ! -e protmask-calls && test ! -e '$T/wf-regb'"
+snakemake_run wf-regn.log --config input=many/e.fa shards=2 outdir="$T/wf-regn" regions=no-such.bed
+rc=$?
+check "issue15 regions: a missing regions file stops the DAG before any job, named (exit $rc)" \
+  bash -c "test $rc -ne 0 && grep -q 'Missing input files' wf-regn.log && grep -q 'no-such.bed' wf-regn.log &&
+           test ! -e protmask-calls"
+# A bad interval is protmask's one-line error in a mask job's log, naming file and line.
+{ cat regions.bed; printf '%s\t0\t100000\n' "$(sed -n '1{s/^>\([^ ]*\).*/\1/p;q}' many/e.fa)"; } > long.bed
+snakemake_run wf-regl.log --config input=many/e.fa shards=2 outdir="$T/wf-regl" regions=long.bed
+rc=$?
+check "issue15 regions: an interval past a record's end fails its mask job, naming file and line (exit $rc)" \
+  bash -c "test $rc -ne 0 && grep -q \"regions file 'long.bed', line $(wc -l < long.bed)\" '$T'/wf-regl/logs/mask/*.log &&
+           test ! -e '$T/wf-regl/masked.fa'"
+
 # --- 3. the Snakemake wrapper ---------------------------------------------------------------
 echo "== snakemake wrapper"
 mkdir -p wrapper-test && cp -r "$P/snakemake/wrapper/test/." wrapper-test/
@@ -295,6 +405,11 @@ check "wrapper: named params seed=7 preset=esm2 equal the direct run" \
 check "wrapper: seed=8 gives a different output (the seed is not dropped)" \
   bash -c "! cmp -s '$W/out/seed8.fa' w7.fa"
 check "wrapper: no params gives protmask's defaults" same "$W/out/default.fa" w-default.fa
+protmask mask "$W/proteins.fa" --regions "$W/regions.bed" --regions-mode except --span-mean 4 --span-max 6 \
+  --seed 3 -o w-regions.fa -r w-regions.csv 2> /dev/null
+check "issue15 regions: wrapper input.regions + params regions_mode/span_mean/span_max equal the direct run" \
+  bash -c "test -s w-regions.fa && cmp -s '$W/out/regions.fa' w-regions.fa &&
+           rates_a=\$(cut -d, -f2- '$W/out/regions.csv') && test \"\$rates_a\" = \"\$(cut -d, -f2- w-regions.csv)\""
 mkdir -p wrapper-bad && cp "$W/proteins.fa" wrapper-bad/
 cat > wrapper-bad/Snakefile <<EOF
 rule typo:

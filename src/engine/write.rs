@@ -354,27 +354,9 @@ impl Sinks {
     pub fn publish(self, inputs: &[InputReport], replicates: u32) -> Result<Vec<OutputReport>> {
         let mut reports = Vec::new();
         for (role, dest) in self.dests {
-            match dest {
-                Dest::Single(o) => {
-                    let path = o.name().to_string();
-                    let digest = o.finish()?;
-                    reports.push(OutputReport {
-                        role,
-                        path,
-                        records: self.stats.records,
-                        digest,
-                    });
-                }
-                Dest::Parquet(p) => {
-                    let path = p.name().to_string();
-                    let digest = p.finish()?;
-                    reports.push(OutputReport {
-                        role,
-                        path,
-                        records: self.stats.records,
-                        digest,
-                    });
-                }
+            let (path, digest) = match dest {
+                Dest::Single(o) => (o.name().to_string(), o.finish()?),
+                Dest::Parquet(p) => (p.name().to_string(), p.finish()?),
                 Dest::PerFile { closed, .. } => {
                     for (file, p) in closed {
                         reports.push(OutputReport {
@@ -385,8 +367,15 @@ impl Sinks {
                         });
                         p.commit()?;
                     }
+                    continue;
                 }
-            }
+            };
+            reports.push(OutputReport {
+                role,
+                path,
+                records: self.stats.records,
+                digest,
+            });
         }
         Ok(reports)
     }

@@ -166,7 +166,7 @@ impl DatasetFormat {
     pub fn write(&self, out: &mut Vec<u8>, e: &Emitted, scratch: &mut Vec<u8>) {
         scratch.clear();
         self.residues.write_residues(scratch, e);
-        let row = Row {
+        let mut row = Row {
             file: &self.files[e.file],
             id: e.record.id,
             replicate: e.replicate,
@@ -177,11 +177,16 @@ impl DatasetFormat {
             description: std::str::from_utf8(e.record.description()).unwrap_or(""),
             sequence: std::str::from_utf8(e.record.seq).unwrap_or(""),
             masked_sequence: std::str::from_utf8(scratch).unwrap_or(""),
-            positions: e.marks.selected().map(|p| p as i32),
-            tokens: self
-                .tokens
-                .map(|_| (e.record.seq, &e.marks.by_position[..])),
+            positions: e.marks.selected().map(|p| p as i32).collect(),
+            input_ids: None,
+            labels: None,
         };
+        if self.tokens.is_some() {
+            let (mut ids, mut labels) = (Vec::new(), Vec::new());
+            esm_ids(e.record.seq, &e.marks.by_position, &mut ids, &mut labels);
+            row.input_ids = Some(ids);
+            row.labels = Some(labels);
+        }
         match self.kind {
             DatasetKind::Jsonl => row.json(out),
             DatasetKind::Parquet => row.framed(out),
@@ -189,8 +194,9 @@ impl DatasetFormat {
     }
 }
 
-/// One row, borrowed from the record and its marks.
-struct Row<'a, P> {
+/// One row, borrowed from the record (the positions and token ids computed).
+#[derive(serde::Serialize)]
+struct Row<'a> {
     file: &'a str,
     id: &'a str,
     replicate: u32,
@@ -201,9 +207,11 @@ struct Row<'a, P> {
     description: &'a str,
     sequence: &'a str,
     masked_sequence: &'a str,
-    positions: P,
-    /// With tokens: the original residues and the marks.
-    tokens: Option<(&'a [u8], &'a [u8])>,
+    positions: Vec<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_ids: Option<Vec<i32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<Vec<i32>>,
 }
 
 /// `input_ids` and `labels` of one record in the ESM alphabet, from its original residues
@@ -227,52 +235,11 @@ pub fn esm_ids(seq: &[u8], marks: &[u8], ids: &mut Vec<i32>, labels: &mut Vec<i3
     labels.push(esm::IGNORE);
 }
 
-impl<P: Iterator<Item = i32> + Clone> Row<'_, P> {
+impl Row<'_> {
     /// One JSON object and a newline.
     fn json(&self, out: &mut Vec<u8>) {
-        #[derive(serde::Serialize)]
-        struct Json<'a> {
-            file: &'a str,
-            id: &'a str,
-            replicate: u32,
-            length: usize,
-            t: f64,
-            rate: f64,
-            masked: usize,
-            description: &'a str,
-            sequence: &'a str,
-            masked_sequence: &'a str,
-            positions: Vec<i32>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            input_ids: Option<Vec<i32>>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            labels: Option<Vec<i32>>,
-        }
-        let (input_ids, labels) = match self.tokens {
-            Some((seq, marks)) => {
-                let (mut ids, mut labels) = (Vec::new(), Vec::new());
-                esm_ids(seq, marks, &mut ids, &mut labels);
-                (Some(ids), Some(labels))
-            }
-            None => (None, None),
-        };
-        let json = Json {
-            file: self.file,
-            id: self.id,
-            replicate: self.replicate,
-            length: self.length,
-            t: self.t,
-            rate: self.rate,
-            masked: self.masked,
-            description: self.description,
-            sequence: self.sequence,
-            masked_sequence: self.masked_sequence,
-            positions: self.positions.clone().collect(),
-            input_ids,
-            labels,
-        };
         // Writing into a Vec cannot fail, and every field is plain data.
-        let _ = serde_json::to_writer(&mut *out, &json);
+        let _ = serde_json::to_writer(&mut *out, self);
         out.push(b'\n');
     }
 
@@ -295,26 +262,21 @@ impl<P: Iterator<Item = i32> + Clone> Row<'_, P> {
         str_(out, self.description);
         str_(out, self.sequence);
         str_(out, self.masked_sequence);
-        let list = |out: &mut Vec<u8>, values: &mut dyn Iterator<Item = i32>| {
-            let at = out.len();
-            out.extend_from_slice(&[0; 4]);
-            let mut n = 0u32;
+        let list = |out: &mut Vec<u8>, values: &[i32]| {
+            out.extend_from_slice(&(values.len() as u32).to_le_bytes());
+            out.reserve(4 * values.len());
             for v in values {
                 out.extend_from_slice(&v.to_le_bytes());
-                n += 1;
             }
-            out[at..at + 4].copy_from_slice(&n.to_le_bytes());
         };
-        list(out, &mut self.positions.clone());
-        match self.tokens {
-            Some((seq, marks)) => {
+        list(out, &self.positions);
+        match (&self.input_ids, &self.labels) {
+            (Some(ids), Some(labels)) => {
                 out.push(1);
-                let (mut ids, mut labels) = (Vec::new(), Vec::new());
-                esm_ids(seq, marks, &mut ids, &mut labels);
-                list(out, &mut ids.into_iter());
-                list(out, &mut labels.into_iter());
+                list(out, ids);
+                list(out, labels);
             }
-            None => out.push(0),
+            _ => out.push(0),
         }
         let len = (out.len() - start - 4) as u32;
         out[start..start + 4].copy_from_slice(&len.to_le_bytes());

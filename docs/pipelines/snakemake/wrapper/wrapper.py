@@ -4,6 +4,10 @@ Every param reaches the command line: `extra` verbatim, and every other named pa
 flag (`seed=7` -> `--seed 7`, `line_width=0` -> `--line-width 0`, `positions=True` ->
 `--positions`; False or None leaves the flag out). A name protmask does not know is a usage
 error from protmask itself, never silently dropped.
+
+A named input `regions` is the regions file (`--regions FILE`), so that Snakemake tracks
+it; every other input is a FASTA to mask. `regions_mode="except"`, `span_mean=5` and the
+like are params as any other flag.
 """
 
 __author__ = "protmask contributors"
@@ -50,7 +54,20 @@ if fasta is None:
     raise ValueError("protmask wrapper: needs an output (the masked FASTA)")
 rates = f"-r {shlex.quote(outputs['rates'])}" if "rates" in outputs else ""
 manifest = f"--manifest {shlex.quote(outputs['manifest'])}" if "manifest" in outputs else ""
-inputs = " ".join(shlex.quote(str(f)) for f in snakemake.input)
+named_inputs = dict(snakemake.input.items())
+if "regions" in named_inputs and "regions" in named:
+    raise ValueError("protmask wrapper: the regions file is given twice, as input.regions "
+                     "and params.regions; keep input.regions")
+regions_file = named_inputs.get("regions")
+if regions_file is not None and not isinstance(regions_file, str):
+    raise ValueError("protmask wrapper: input.regions must be one file")
+if regions_file is not None:
+    flags.insert(0, f"--regions {shlex.quote(regions_file)}")
+fasta_inputs = list(snakemake.input)
+if regions_file is not None:  # drop the named entry itself (the same path may be a FASTA too)
+    at = next((i for i, f in enumerate(fasta_inputs) if f is regions_file), None)
+    del fasta_inputs[fasta_inputs.index(regions_file) if at is None else at]
+inputs = " ".join(shlex.quote(str(f)) for f in fasta_inputs)
 
 shell(
     "protmask mask {inputs} -o {fasta:q} {rates} {manifest} -j {snakemake.threads} "

@@ -1,0 +1,131 @@
+//! `mask --dataset` (issue 14) from the Rust side: a manifest records the dataset and
+//! regenerates it byte for byte; `verify` takes it as MASKED and catches a changed row;
+//! flags that cannot work are usage errors before anything is written. (The columns
+//! against real clients — pyarrow, datasets, DuckDB, polars, EsmTokenizer — are checked by
+//! tests/python/test_dataset.py, which .ci/run runs.)
+
+mod common;
+
+use common::*;
+
+#[test]
+fn a_manifest_records_and_regenerates_the_dataset() {
+    for name in ["d.parquet", "d.jsonl.gz", "d.jsonl.zst"] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::copy(DATA, d.join("in.fa")).unwrap();
+        protmask()
+            .current_dir(d)
+            .args(["mask", "in.fa", "-q", "--dataset", name, "--tokens", "esm"])
+            .args(["--replicates", "2", "--manifest", "m.json"])
+            .assert()
+            .success();
+        let manifest = std::fs::read_to_string(d.join("m.json")).unwrap();
+        assert!(manifest.contains("\"role\": \"dataset\""), "{manifest}");
+        assert!(manifest.contains("\"tokens\": \"esm\""), "{manifest}");
+        assert!(
+            !manifest.contains("\"role\": \"fasta\""),
+            "no FASTA was written"
+        );
+        let ok = protmask()
+            .current_dir(d)
+            .args(["verify", "in.fa", name, "--manifest", "m.json"])
+            .assert()
+            .success()
+            .get_output()
+            .stderr
+            .clone();
+        let ok = String::from_utf8_lossy(&ok);
+        assert!(ok.contains("85 records x 2 replicates"), "{ok}");
+        assert!(ok.contains("regenerate byte-identical"), "{ok}");
+        // Another dataset (same options, another seed) is not the recorded one.
+        protmask()
+            .current_dir(d)
+            .args(["mask", "in.fa", "-q", "--dataset", name, "--tokens", "esm"])
+            .args(["--replicates", "2", "--seed", "7"])
+            .assert()
+            .success();
+        let bad = protmask()
+            .current_dir(d)
+            .args(["verify", "in.fa", name, "--manifest", "m.json"])
+            .assert()
+            .code(1)
+            .get_output()
+            .stderr
+            .clone();
+        assert!(
+            String::from_utf8_lossy(&bad).contains("is not the dataset recorded"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn verify_catches_a_changed_jsonl_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy(DATA, d.join("in.fa")).unwrap();
+    protmask()
+        .current_dir(d)
+        .args([
+            "mask",
+            "in.fa",
+            "-q",
+            "--dataset",
+            "d.jsonl",
+            "--tokens",
+            "esm",
+        ])
+        .assert()
+        .success();
+    protmask()
+        .current_dir(d)
+        .args(["verify", "in.fa", "d.jsonl"])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(d.join("d.jsonl")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    // Unmask one selected position in row 5: the masked sequence no longer agrees with
+    // its positions.
+    let mut row: serde_json::Value = serde_json::from_str(&lines[4]).unwrap();
+    let p = row["positions"][0].as_u64().unwrap() as usize;
+    let seq = row["sequence"].as_str().unwrap().to_string();
+    let mut masked: Vec<char> = row["masked_sequence"].as_str().unwrap().chars().collect();
+    masked[p] = seq.as_bytes()[p] as char;
+    row["masked_sequence"] = masked.into_iter().collect::<String>().into();
+    lines[4] = row.to_string();
+    std::fs::write(d.join("bad.jsonl"), lines.join("\n") + "\n").unwrap();
+    let err = protmask()
+        .current_dir(d)
+        .args(["verify", "in.fa", "bad.jsonl"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8_lossy(&err);
+    assert!(
+        err.contains("bad.jsonl: row 5") && err.contains("listed but not masked"),
+        "{err}"
+    );
+}
+
+#[test]
+fn dataset_usage_errors_exit_2_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--dataset", "d.csv"],
+        vec!["--tokens", "esm"],
+        vec!["--dataset", "d.parquet", "--tokens", "bpe"],
+        vec!["--dataset", "d.parquet", "--compress", "gz"],
+    ] {
+        protmask()
+            .current_dir(dir.path())
+            .arg("mask")
+            .arg(DATA)
+            .args(&args)
+            .assert()
+            .code(2);
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
