@@ -56,13 +56,7 @@ fn runs(pos: &[usize]) -> Vec<(usize, usize)> {
 /// A FASTA of `n` records of standard residues with lengths `min..min+spread`.
 fn plain_fasta(n: usize, min: usize, spread: usize, seed: u64) -> (String, Vec<(String, Vec<u8>)>) {
     let aa = b"ACDEFGHIKLMNPQRSTVWY";
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(seed);
     let mut text = String::new();
     let mut records = Vec::new();
     for i in 0..n {

@@ -41,16 +41,21 @@ pub fn parse_rates(text: &str, delimiter: u8) -> Vec<std::collections::HashMap<S
         .collect()
 }
 
-/// A deterministic protein FASTA of `n` records with varied lengths, wrapping and case.
-pub fn synthetic_fasta(n: usize, seed: u64) -> String {
-    let aa = b"ACDEFGHIKLMNPQRSTVWYXacdefghik";
+/// A deterministic xorshift64 stream from `seed`: test data, the same on every machine.
+pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = move || {
+    move || {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         state
-    };
+    }
+}
+
+/// A deterministic protein FASTA of `n` records with varied lengths, wrapping and case.
+pub fn synthetic_fasta(n: usize, seed: u64) -> String {
+    let aa = b"ACDEFGHIKLMNPQRSTVWYXacdefghik";
+    let mut next = xorshift(seed);
     let mut s = String::new();
     for i in 0..n {
         let len = (next() % 700) as usize + if i % 17 == 0 { 0 } else { 5 };
