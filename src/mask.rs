@@ -166,6 +166,23 @@ impl Marks {
     }
 }
 
+impl Marks {
+    /// Append the selected positions, ascending, as `selected()` gives them, but without a
+    /// branch a position: every position is written and the length advances only past
+    /// the selected ones (a mask is random, so a branch would be mispredicted often).
+    pub fn push_selected(&self, out: &mut Vec<i32>) {
+        let start = out.len();
+        out.resize(start + self.by_position.len(), 0);
+        let dst = &mut out[start..];
+        let mut n = 0;
+        for (p, &m) in self.by_position.iter().enumerate() {
+            dst[n] = p as i32;
+            n += usize::from(m != mark::NONE);
+        }
+        out.truncate(start + n);
+    }
+}
+
 impl std::ops::Deref for Marks {
     type Target = [u8];
     fn deref(&self) -> &[u8] {

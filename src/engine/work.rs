@@ -1,8 +1,8 @@
 //! The work of one block, on a pool thread: parse its records (the record layer), mask
 //! each record once per replicate, and hand every emitted record to every output format.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, anyhow};
 
@@ -12,7 +12,9 @@ use crate::config::MaskConfig;
 use crate::mask::{Marks, Masker};
 use crate::records::{Block, BlockRecords, BufferPool, Cut, Record, RecordError};
 use crate::regions::Regions;
-use crate::sink::{DatasetFormat, DatasetKind, Emitted, FastaFormat, RatesFormat, RecordFormat};
+use crate::sink::{
+    DatasetFormat, DatasetKind, Emitted, FastaFormat, RatesFormat, RecordFormat, Scratch,
+};
 
 /// A block holding one record larger than this is freed as soon as the record is parsed,
 /// before it is masked: a giant record then peaks at about 3 times its size (the parsed
@@ -76,6 +78,9 @@ pub struct BlockMasker {
     pub(super) id_limit: AtomicU64,
     /// `--regions`, read before any input.
     pub(super) regions: Option<Arc<Regions>>,
+    /// The formats' per-block state, reused by the next block (a dataset's columns
+    /// would otherwise be fresh memory, grown from nothing, in every block).
+    scratch: Mutex<Vec<Vec<Scratch>>>,
 }
 
 impl BlockMasker {
@@ -125,6 +130,7 @@ impl BlockMasker {
             inputs: BufferPool::default(),
             id_limit: AtomicU64::new(u64::MAX),
             regions: None,
+            scratch: Mutex::default(),
         }
     }
 
@@ -171,10 +177,11 @@ fn mask_records(
 ) -> Result<(), RecordError> {
     let mut records = BlockRecords::new(block)?;
     out.ids.reserve(records.len());
-    let mut emitter = Emitter::default();
+    let mut emitter = Emitter::new(shared);
     while let Some(record) = records.next_record()? {
         emitter.emit(&record, file, shared, out)?;
     }
+    emitter.end_block(shared, out);
     Ok(())
 }
 
@@ -200,17 +207,41 @@ fn mask_giant(
         header: &header,
         seq: parsed.seq(),
     };
-    Emitter::default().emit(&record, file, shared, out)
+    let mut emitter = Emitter::new(shared);
+    emitter.emit(&record, file, shared, out)?;
+    emitter.end_block(shared, out);
+    Ok(())
 }
 
 /// Per-block state reused from record to record.
-#[derive(Default)]
 struct Emitter {
     marks: Marks,
-    scratch: Vec<u8>,
+    /// One per format.
+    scratch: Vec<Scratch>,
 }
 
 impl Emitter {
+    fn new(shared: &BlockMasker) -> Emitter {
+        let pooled = shared.scratch.lock().ok().and_then(|mut p| p.pop());
+        Emitter {
+            marks: Marks::default(),
+            scratch: pooled
+                .unwrap_or_else(|| shared.formats.iter().map(|_| Scratch::default()).collect()),
+        }
+    }
+
+    /// What the formats kept aside for the block, to their buffers; the scratch goes
+    /// back to the pool.
+    fn end_block(mut self, shared: &BlockMasker, out: &mut BlockOutput) {
+        let outputs = shared.formats.iter().zip(&mut out.bufs);
+        for ((format, buf), scratch) in outputs.zip(&mut self.scratch) {
+            format.end_block(buf, scratch);
+        }
+        if let Ok(mut pool) = shared.scratch.lock() {
+            pool.push(self.scratch);
+        }
+    }
+
     fn emit(
         &mut self,
         record: &Record,
@@ -247,8 +278,9 @@ impl Emitter {
                 outcome: &outcome,
                 marks: &self.marks,
             };
-            for (format, buf) in shared.formats.iter().zip(out.bufs.iter_mut()) {
-                format.write(buf, &emitted, &mut self.scratch);
+            let outputs = shared.formats.iter().zip(&mut out.bufs);
+            for ((format, buf), scratch) in outputs.zip(&mut self.scratch) {
+                format.write(buf, &emitted, scratch);
             }
             let s = &mut out.stats;
             s.records += 1;

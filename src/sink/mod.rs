@@ -8,10 +8,12 @@
 
 pub mod dataset;
 pub mod fasta;
+pub mod parquet;
 pub mod rates;
 
-pub use dataset::{DatasetFile, DatasetFormat, DatasetKind, ParquetSink, Vocab};
+pub use dataset::{DatasetFile, DatasetFormat, DatasetKind, Vocab};
 pub use fasta::FastaFormat;
+pub use parquet::ParquetSink;
 pub use rates::{RatesFormat, RatesTable};
 
 use crate::mask::{Marks, Outcome};
@@ -26,6 +28,15 @@ pub struct Emitted<'a> {
     pub replicate: u32,
     pub outcome: &'a Outcome,
     pub marks: &'a Marks,
+}
+
+/// What a worker keeps for one format across the records of a block.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// A buffer reused from record to record.
+    pub bytes: Vec<u8>,
+    /// The block's Parquet rows, column by column (the dataset in Parquet).
+    pub rows: Option<parquet::Columns>,
 }
 
 /// A per-record output format.
@@ -54,12 +65,21 @@ impl RecordFormat {
         }
     }
 
-    /// Append one emitted record. `scratch` is a buffer the caller keeps across records.
-    pub fn write(&self, out: &mut Vec<u8>, e: &Emitted, scratch: &mut Vec<u8>) {
+    /// Append one emitted record. `scratch` is the caller's, kept across a block's
+    /// records.
+    pub fn write(&self, out: &mut Vec<u8>, e: &Emitted, scratch: &mut Scratch) {
         match self {
-            RecordFormat::Fasta(f) => f.write(out, e, scratch),
+            RecordFormat::Fasta(f) => f.write(out, e, &mut scratch.bytes),
             RecordFormat::Rates(r) => r.write(out, e),
             RecordFormat::Dataset(d) => d.write(out, e, scratch),
+        }
+    }
+
+    /// After a block's last record: whatever the format kept aside for the block.
+    pub fn end_block(&self, out: &mut Vec<u8>, scratch: &mut Scratch) {
+        match self {
+            RecordFormat::Fasta(_) | RecordFormat::Rates(_) => {}
+            RecordFormat::Dataset(d) => d.end_block(out, scratch),
         }
     }
 }

@@ -1,0 +1,907 @@
+//! The Parquet dataset: rows held as columns from the worker that makes them to the
+//! encoder that writes them.
+//!
+//! A worker appends each emitted record of its block to `Columns` (one growing buffer per
+//! column, strings and lists as offsets + values, as Arrow holds them) and, at the end of
+//! the block, writes them into the block's buffer as one *piece*: a row count and each
+//! column's section, copied whole. The writer thread takes pieces in output order and
+//! copies their row ranges into the row group being filled, a section at a time (never a
+//! value at a time); a full row group goes to the worker pool, where its buffers become
+//! Arrow arrays without a copy and each column chunk is encoded. The chunks are appended
+//! to the file in row-group order.
+//!
+//! A row group is cut every `ROW_GROUP_ROWS` rows, or earlier, at a row boundary, once
+//! its rows hold `ROW_GROUP_BYTES` bytes of strings and lists, so the file's bytes depend
+//! on the rows only, never on `-j` or the block size, and memory stays bounded whatever
+//! the input: `GROUPS_IN_FLIGHT` groups encoding, one filling.
+//!
+//! Piece layout (little-endian): u64 length of the rest; u64 rows; u8 1 with tokens, else
+//! 0; `replicate length t rate masked` as rows × u64 (`t` and `rate` as f64 bits); then
+//! `file id description sequence masked_sequence`, each rows × u64 end offsets and the
+//! bytes; then `positions` (and `input_ids labels`), each rows × u64 end offsets and the
+//! values as i32.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use arrow_array::{ArrayRef, Float64Array, Int32Array, ListArray, RecordBatch, StringArray};
+use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{
+    ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
+};
+use parquet::basic::{Compression as ParquetCompression, Encoding};
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
+
+use crate::io::{Output, OutputDigest};
+
+/// Rows per Parquet row group.
+pub const ROW_GROUP_ROWS: usize = 8192;
+/// A row group is also cut (at a row boundary) once its rows hold this many bytes of
+/// strings and list values.
+pub const ROW_GROUP_BYTES: usize = 128 << 20;
+/// Row groups encoded at once (a bound on the memory they hold).
+const GROUPS_IN_FLIGHT: usize = 2;
+
+/// The Arrow schema of a dataset, `input_ids` and `labels` with tokens.
+pub fn schema(tokens: bool) -> SchemaRef {
+    let mut fields = vec![
+        Field::new("file", DataType::Utf8, false),
+        Field::new("id", DataType::Utf8, false),
+        Field::new("replicate", DataType::Int32, false),
+        Field::new("length", DataType::Int32, false),
+        Field::new("t", DataType::Float64, false),
+        Field::new("rate", DataType::Float64, false),
+        Field::new("masked", DataType::Int32, false),
+        Field::new("description", DataType::Utf8, false),
+        Field::new("sequence", DataType::Utf8, false),
+        Field::new("masked_sequence", DataType::Utf8, false),
+        Field::new("positions", list_type(), false),
+    ];
+    if tokens {
+        fields.push(Field::new("input_ids", list_type(), false));
+        fields.push(Field::new("labels", list_type(), false));
+    }
+    Arc::new(Schema::new(fields))
+}
+
+fn item_field() -> Arc<Field> {
+    Arc::new(Field::new("item", DataType::Int32, true))
+}
+
+fn list_type() -> DataType {
+    DataType::List(item_field())
+}
+
+/// Variable-length values: end offsets (the first value starts at 0) and the values.
+#[derive(Debug, Default)]
+struct Var<T> {
+    ends: Vec<u64>,
+    values: Vec<T>,
+}
+
+impl<T: Copy> Var<T> {
+    fn clear(&mut self) {
+        self.ends.clear();
+        self.values.clear();
+    }
+
+    /// Room for as many rows and values as `other` holds, and an eighth more.
+    fn reserve_like(&mut self, other: &Var<T>) {
+        reserve_like(&mut self.ends, &other.ends);
+        reserve_like(&mut self.values, &other.values);
+    }
+
+    fn push(&mut self, v: &[T]) {
+        self.values.extend_from_slice(v);
+        self.end_row();
+    }
+
+    /// Close the current row at the values pushed so far.
+    fn end_row(&mut self) {
+        self.ends.push(self.values.len() as u64);
+    }
+}
+
+/// The rows of a block (on a worker) or of a row group (on the writer), column by column.
+#[derive(Debug)]
+pub struct Columns {
+    rows: usize,
+    replicate: Vec<u64>,
+    length: Vec<u64>,
+    t: Vec<f64>,
+    rate: Vec<f64>,
+    masked: Vec<u64>,
+    file: Var<u8>,
+    id: Var<u8>,
+    description: Var<u8>,
+    sequence: Var<u8>,
+    masked_sequence: Var<u8>,
+    positions: Var<i32>,
+    tokens: Option<(Var<i32>, Var<i32>)>,
+    /// Bytes of strings and list values (for `ROW_GROUP_BYTES`).
+    bytes: usize,
+}
+
+/// One row's scalar fields.
+pub struct Scalars<'a> {
+    pub file: &'a [u8],
+    pub id: &'a [u8],
+    pub replicate: u32,
+    pub length: usize,
+    pub t: f64,
+    pub rate: f64,
+    pub masked: usize,
+    pub description: &'a [u8],
+    pub sequence: &'a [u8],
+}
+
+impl Columns {
+    pub fn new(tokens: bool) -> Columns {
+        Columns {
+            rows: 0,
+            replicate: Vec::new(),
+            length: Vec::new(),
+            t: Vec::new(),
+            rate: Vec::new(),
+            masked: Vec::new(),
+            file: Var::default(),
+            id: Var::default(),
+            description: Var::default(),
+            sequence: Var::default(),
+            masked_sequence: Var::default(),
+            positions: Var::default(),
+            tokens: tokens.then(Default::default),
+            bytes: 0,
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// No rows; the buffers keep their capacity (a worker reuses them block after block).
+    pub fn clear(&mut self) {
+        self.rows = 0;
+        self.bytes = 0;
+        self.replicate.clear();
+        self.length.clear();
+        self.t.clear();
+        self.rate.clear();
+        self.masked.clear();
+        for v in self.strings_mut() {
+            v.clear();
+        }
+        for v in self.lists_mut() {
+            v.clear();
+        }
+    }
+
+    /// Empty columns with room for what `other` holds (a row group sized like the last
+    /// one grows without copying itself over).
+    fn sized_like(other: &Columns) -> Columns {
+        let mut c = Columns::new(other.tokens.is_some());
+        reserve_like(&mut c.replicate, &other.replicate);
+        reserve_like(&mut c.length, &other.length);
+        reserve_like(&mut c.t, &other.t);
+        reserve_like(&mut c.rate, &other.rate);
+        reserve_like(&mut c.masked, &other.masked);
+        for (v, o) in c.strings_mut().into_iter().zip(other.strings()) {
+            v.reserve_like(o);
+        }
+        for (v, o) in c.lists_mut().into_iter().zip(other.lists()) {
+            v.reserve_like(o);
+        }
+        c
+    }
+
+    fn strings(&self) -> [&Var<u8>; 5] {
+        [
+            &self.file,
+            &self.id,
+            &self.description,
+            &self.sequence,
+            &self.masked_sequence,
+        ]
+    }
+
+    fn strings_mut(&mut self) -> [&mut Var<u8>; 5] {
+        [
+            &mut self.file,
+            &mut self.id,
+            &mut self.description,
+            &mut self.sequence,
+            &mut self.masked_sequence,
+        ]
+    }
+
+    /// `positions`, then `input_ids` and `labels` with tokens.
+    fn lists(&self) -> Vec<&Var<i32>> {
+        let mut lists = vec![&self.positions];
+        if let Some((i, l)) = &self.tokens {
+            lists.extend([i, l]);
+        }
+        lists
+    }
+
+    fn lists_mut(&mut self) -> Vec<&mut Var<i32>> {
+        let mut lists = vec![&mut self.positions];
+        if let Some((i, l)) = &mut self.tokens {
+            lists.extend([i, l]);
+        }
+        lists
+    }
+
+    /// Start a row: its scalar and string fields. The caller then appends the masked
+    /// residues to `masked_sequence()`, the positions to `positions()` and, with tokens,
+    /// the ids and labels to `tokens()`, and ends the row with `end_row`.
+    pub fn start_row(&mut self, s: &Scalars) {
+        self.replicate.push(u64::from(s.replicate));
+        self.length.push(s.length as u64);
+        self.t.push(s.t);
+        self.rate.push(s.rate);
+        self.masked.push(s.masked as u64);
+        self.file.push(s.file);
+        self.id.push(s.id);
+        self.description.push(s.description);
+        self.sequence.push(s.sequence);
+    }
+
+    pub fn masked_sequence(&mut self) -> &mut Vec<u8> {
+        &mut self.masked_sequence.values
+    }
+
+    pub fn positions(&mut self) -> &mut Vec<i32> {
+        &mut self.positions.values
+    }
+
+    /// `input_ids` and `labels` (`None` without tokens).
+    pub fn tokens(&mut self) -> Option<(&mut Vec<i32>, &mut Vec<i32>)> {
+        self.tokens
+            .as_mut()
+            .map(|(i, l)| (&mut i.values, &mut l.values))
+    }
+
+    pub fn end_row(&mut self) {
+        self.masked_sequence.end_row();
+        self.positions.end_row();
+        if let Some((i, l)) = &mut self.tokens {
+            i.end_row();
+            l.end_row();
+        }
+        self.rows += 1;
+    }
+
+    /// Append the rows as one piece (layout in the module doc) to `out`.
+    pub fn write_piece(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&[0; 8]);
+        put_u64s(out, &[self.rows as u64]);
+        out.push(u8::from(self.tokens.is_some()));
+        put_u64s(out, &self.replicate);
+        put_u64s(out, &self.length);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        put_u64s(out, &bits(&self.t));
+        put_u64s(out, &bits(&self.rate));
+        put_u64s(out, &self.masked);
+        for s in self.strings() {
+            put_u64s(out, &s.ends);
+            out.extend_from_slice(&s.values);
+        }
+        for l in self.lists() {
+            put_u64s(out, &l.ends);
+            out.reserve(4 * l.values.len());
+            for v in &l.values {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        let len = (out.len() - start - 8) as u64;
+        out[start..start + 8].copy_from_slice(&len.to_le_bytes());
+    }
+
+    /// Append rows `from..to` of `piece`.
+    fn append(&mut self, p: &Piece, from: usize, to: usize) {
+        let fixed = |dst: &mut Vec<u64>, src: &[u8]| {
+            dst.extend(src[8 * from..8 * to].chunks_exact(8).map(le_u64));
+        };
+        fixed(&mut self.replicate, p.replicate);
+        fixed(&mut self.length, p.length);
+        let floats = |dst: &mut Vec<f64>, src: &[u8]| {
+            dst.extend(
+                src[8 * from..8 * to]
+                    .chunks_exact(8)
+                    .map(|c| f64::from_bits(le_u64(c))),
+            );
+        };
+        floats(&mut self.t, p.t);
+        floats(&mut self.rate, p.rate);
+        fixed(&mut self.masked, p.masked);
+        let mut bytes = 0;
+        for (dst, src) in [
+            (&mut self.file, &p.file),
+            (&mut self.id, &p.id),
+            (&mut self.description, &p.description),
+            (&mut self.sequence, &p.sequence),
+            (&mut self.masked_sequence, &p.masked_sequence),
+        ] {
+            let (a, b) = src.range(from, to);
+            append_ends(&mut dst.ends, src, from, to, dst.values.len() as u64);
+            dst.values.extend_from_slice(&src.values[a..b]);
+            bytes += b - a;
+        }
+        let mut lists = vec![(&mut self.positions, &p.positions)];
+        if let (Some((i, l)), [pi, pl]) = (&mut self.tokens, &p.tokens[..]) {
+            lists.extend([(i, pi), (l, pl)]);
+        }
+        for (dst, src) in lists {
+            let (a, b) = src.range(from, to);
+            append_ends(&mut dst.ends, src, from, to, dst.values.len() as u64);
+            dst.values.extend(
+                src.values[4 * a..4 * b]
+                    .chunks_exact(4)
+                    .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            );
+            bytes += 4 * (b - a);
+        }
+        self.rows += to - from;
+        self.bytes += bytes;
+    }
+
+    /// The rows as an Arrow record batch, the buffers moved, not copied.
+    fn into_batch(self, schema: &SchemaRef) -> io::Result<RecordBatch> {
+        let ints = |v: Vec<u64>| -> io::Result<ArrayRef> {
+            let v = v.into_iter().map(int32).collect::<io::Result<Vec<i32>>>()?;
+            Ok(Arc::new(Int32Array::from(v)))
+        };
+        let strings = |s: Var<u8>| -> io::Result<ArrayRef> {
+            let array = StringArray::try_new(offsets(&s.ends)?, Buffer::from_vec(s.values), None)
+                .map_err(invalid)?;
+            Ok(Arc::new(array))
+        };
+        let list = |l: Var<i32>| -> io::Result<ArrayRef> {
+            let values = Arc::new(Int32Array::new(ScalarBuffer::from(l.values), None));
+            let array = ListArray::try_new(item_field(), offsets(&l.ends)?, values, None)
+                .map_err(invalid)?;
+            Ok(Arc::new(array))
+        };
+        let mut columns = vec![
+            strings(self.file)?,
+            strings(self.id)?,
+            ints(self.replicate)?,
+            ints(self.length)?,
+            Arc::new(Float64Array::from(self.t)) as ArrayRef,
+            Arc::new(Float64Array::from(self.rate)),
+            ints(self.masked)?,
+            strings(self.description)?,
+            strings(self.sequence)?,
+            strings(self.masked_sequence)?,
+            list(self.positions)?,
+        ];
+        if let Some((i, l)) = self.tokens {
+            columns.push(list(i)?);
+            columns.push(list(l)?);
+        }
+        RecordBatch::try_new(Arc::clone(schema), columns).map_err(invalid)
+    }
+}
+
+fn reserve_like<T>(v: &mut Vec<T>, other: &[T]) {
+    v.reserve(other.len() + other.len() / 8);
+}
+
+fn put_u64s(out: &mut Vec<u8>, v: &[u64]) {
+    out.reserve(8 * v.len());
+    for x in v {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+}
+
+fn le_u64(c: &[u8]) -> u64 {
+    u64::from_le_bytes(c.try_into().unwrap_or([0; 8]))
+}
+
+/// The end offsets of rows `from..to` of `src`, moved to start at `base`.
+fn append_ends<T>(dst: &mut Vec<u64>, src: &VarView<T>, from: usize, to: usize, base: u64) {
+    let first = src.start(from);
+    dst.extend(
+        src.ends[8 * from..8 * to]
+            .chunks_exact(8)
+            .map(|c| le_u64(c) - first + base),
+    );
+}
+
+/// Arrow's offsets from end offsets: 0, then each end, as int32.
+fn offsets(ends: &[u64]) -> io::Result<OffsetBuffer<i32>> {
+    let mut v = Vec::with_capacity(ends.len() + 1);
+    v.push(0);
+    for &e in ends {
+        v.push(int32(e)?);
+    }
+    // Ends ascend by construction; `new` checks it again.
+    Ok(OffsetBuffer::new(ScalarBuffer::from(v)))
+}
+
+/// A number as Parquet's int32, or an error (a record of 2^31 residues or more).
+fn int32(v: u64) -> io::Result<i32> {
+    i32::try_from(v).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{v} does not fit the dataset's int32 columns (a record of 2^31 residues?)"),
+        )
+    })
+}
+
+fn invalid(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("internal error: {e}"))
+}
+
+/// One variable-length column of a piece, borrowed.
+struct VarView<'a, T> {
+    /// rows × u64 end offsets.
+    ends: &'a [u8],
+    /// The values' bytes (`T` as its little-endian bytes).
+    values: &'a [u8],
+    kind: std::marker::PhantomData<T>,
+}
+
+impl<T> VarView<'_, T> {
+    fn end(&self, row: usize) -> u64 {
+        le_u64(&self.ends[8 * row..8 * row + 8])
+    }
+
+    fn start(&self, row: usize) -> u64 {
+        if row == 0 { 0 } else { self.end(row - 1) }
+    }
+
+    /// The values of rows `from..to` (`from < to`), as indices into the values.
+    fn range(&self, from: usize, to: usize) -> (usize, usize) {
+        (self.start(from) as usize, self.end(to - 1) as usize)
+    }
+}
+
+/// One piece, borrowed from the bytes the worker wrote.
+struct Piece<'a> {
+    rows: usize,
+    replicate: &'a [u8],
+    length: &'a [u8],
+    t: &'a [u8],
+    rate: &'a [u8],
+    masked: &'a [u8],
+    file: VarView<'a, u8>,
+    id: VarView<'a, u8>,
+    description: VarView<'a, u8>,
+    sequence: VarView<'a, u8>,
+    masked_sequence: VarView<'a, u8>,
+    positions: VarView<'a, i32>,
+    tokens: Vec<VarView<'a, i32>>,
+}
+
+impl<'a> Piece<'a> {
+    /// The piece at the start of `buf` and the bytes after it, or `None` if `buf` does
+    /// not hold a whole piece yet. A malformed piece is an internal error.
+    fn split(buf: &'a [u8]) -> io::Result<Option<(Piece<'a>, &'a [u8])>> {
+        if buf.len() < 8 {
+            return Ok(None);
+        }
+        let len = le_u64(&buf[..8]) as usize;
+        if buf.len() - 8 < len {
+            return Ok(None);
+        }
+        let (body, rest) = buf[8..].split_at(len);
+        let bad = || invalid("a malformed dataset piece");
+        let mut r = body;
+        let mut take = |n: usize| -> io::Result<&'a [u8]> {
+            if r.len() < n {
+                return Err(bad());
+            }
+            let (head, tail) = r.split_at(n);
+            r = tail;
+            Ok(head)
+        };
+        let rows = le_u64(take(8)?) as usize;
+        let tokens = take(1)?[0] == 1;
+        let n = rows.checked_mul(8).ok_or_else(bad)?;
+        let (replicate, length, t, rate, masked) =
+            (take(n)?, take(n)?, take(n)?, take(n)?, take(n)?);
+        let mut var = |width: usize| -> io::Result<VarView<'a, ()>> {
+            let ends = take(n)?;
+            let total = if rows == 0 {
+                0
+            } else {
+                le_u64(&ends[n - 8..]) as usize
+            };
+            let values = take(total.checked_mul(width).ok_or_else(bad)?)?;
+            Ok(VarView {
+                ends,
+                values,
+                kind: std::marker::PhantomData,
+            })
+        };
+        let (file, id, description, sequence, masked_sequence) =
+            (var(1)?, var(1)?, var(1)?, var(1)?, var(1)?);
+        let positions = var(4)?;
+        let tokens = if tokens {
+            vec![var(4)?.typed(), var(4)?.typed()]
+        } else {
+            Vec::new()
+        };
+        if !r.is_empty() {
+            return Err(bad());
+        }
+        let piece = Piece {
+            rows,
+            replicate,
+            length,
+            t,
+            rate,
+            masked,
+            file: file.typed(),
+            id: id.typed(),
+            description: description.typed(),
+            sequence: sequence.typed(),
+            masked_sequence: masked_sequence.typed(),
+            positions: positions.typed(),
+            tokens,
+        };
+        Ok(Some((piece, rest)))
+    }
+
+    /// Bytes of strings and list values in row `row`.
+    fn row_bytes(&self, row: usize) -> usize {
+        let var = |v: &VarView<u8>| (v.end(row) - v.start(row)) as usize;
+        let list = |v: &VarView<i32>| 4 * (v.end(row) - v.start(row)) as usize;
+        var(&self.file)
+            + var(&self.id)
+            + var(&self.description)
+            + var(&self.sequence)
+            + var(&self.masked_sequence)
+            + list(&self.positions)
+            + self.tokens.iter().map(list).sum::<usize>()
+    }
+}
+
+impl<'a> VarView<'a, ()> {
+    fn typed<T>(self) -> VarView<'a, T> {
+        VarView {
+            ends: self.ends,
+            values: self.values,
+            kind: std::marker::PhantomData,
+        }
+    }
+}
+
+/// The Parquet file: pieces in, row groups out. A full row group goes to the worker pool,
+/// which makes its Arrow arrays and encodes its column chunks; the chunks are appended to
+/// the file in row-group order (a chunk's bytes depend only on its rows, so the file is
+/// the same whichever thread encoded it).
+pub struct ParquetSink {
+    writer: Option<SerializedFileWriter<Output>>,
+    factory: ArrowRowGroupWriterFactory,
+    pool: Arc<rayon::ThreadPool>,
+    name: String,
+    schema: SchemaRef,
+    /// The row group being filled.
+    group: Columns,
+    /// Row groups handed to the pool, oldest first.
+    encoding: VecDeque<mpsc::Receiver<Result<Vec<ArrowColumnChunk>, String>>>,
+    next_index: usize,
+    /// Bytes of a piece not complete yet (a spilled input is copied in pieces).
+    partial: Vec<u8>,
+}
+
+/// The Parquet path of a list column's values.
+fn list_item(column: &str) -> ColumnPath {
+    ColumnPath::new(vec![column.into(), "list".into(), "item".into()])
+}
+
+impl ParquetSink {
+    /// A Parquet writer on `out` (an atomic output: nothing is left at the path unless the
+    /// file is finished), encoding on `pool`.
+    pub fn new(
+        out: Output,
+        tokens: bool,
+        pool: &Arc<rayon::ThreadPool>,
+    ) -> io::Result<ParquetSink> {
+        let name = out.name().to_string();
+        let schema = schema(tokens);
+        let props = WriterProperties::builder()
+            .set_compression(ParquetCompression::SNAPPY)
+            .set_created_by(format!("protmask {}", env!("CARGO_PKG_VERSION")))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            // Dictionaries pay only where values repeat (the file name, and token ids, of
+            // which there are 33); elsewhere they cost a failed try. Positions ascend:
+            // their deltas pack into a few bits each.
+            .set_dictionary_enabled(false)
+            .set_column_dictionary_enabled(ColumnPath::from("file"), true)
+            .set_column_dictionary_enabled(list_item("input_ids"), true)
+            .set_column_dictionary_enabled(list_item("labels"), true)
+            .set_column_encoding(list_item("positions"), Encoding::DELTA_BINARY_PACKED)
+            // Residue text is nearly incompressible for Snappy (about 4.2 bits of entropy
+            // a letter, few repeats): compressing it only costs time.
+            .set_column_compression(
+                ColumnPath::from("sequence"),
+                ParquetCompression::UNCOMPRESSED,
+            )
+            .set_column_compression(
+                ColumnPath::from("masked_sequence"),
+                ParquetCompression::UNCOMPRESSED,
+            )
+            .build();
+        // ArrowWriter records the Arrow schema in the file's metadata; its lower-level
+        // parts then take the row groups encoded elsewhere.
+        let (writer, factory) = ArrowWriter::try_new(out, Arc::clone(&schema), Some(props))
+            .and_then(ArrowWriter::into_serialized_writer)
+            .map_err(io::Error::other)?;
+        Ok(ParquetSink {
+            writer: Some(writer),
+            factory,
+            pool: Arc::clone(pool),
+            name,
+            schema,
+            group: Columns::new(tokens),
+            encoding: VecDeque::new(),
+            next_index: 0,
+            partial: Vec::new(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Hand the row group being filled to the pool.
+    fn end_group(&mut self) -> io::Result<()> {
+        if self.group.rows == 0 {
+            return Ok(());
+        }
+        while self.encoding.len() >= GROUPS_IN_FLIGHT {
+            self.append_oldest()?;
+        }
+        let writers = self
+            .factory
+            .create_column_writers(self.next_index)
+            .map_err(io::Error::other)?;
+        self.next_index += 1;
+        let next = Columns::sized_like(&self.group);
+        let group = std::mem::replace(&mut self.group, next);
+        let schema = Arc::clone(&self.schema);
+        let (tx, rx) = mpsc::channel();
+        self.pool.spawn(move || {
+            let _ = tx.send(encode_group(group, &schema, writers));
+        });
+        self.encoding.push_back(rx);
+        Ok(())
+    }
+
+    /// Wait for the oldest row group handed out and append it to the file.
+    fn append_oldest(&mut self) -> io::Result<()> {
+        let Some(rx) = self.encoding.pop_front() else {
+            return Ok(());
+        };
+        let chunks = rx
+            .recv()
+            .map_err(|_| io::Error::other("internal error: a row group was lost"))?
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| io::Error::other("internal error: the dataset is closed"))?;
+        let mut group = writer.next_row_group().map_err(io::Error::other)?;
+        for chunk in chunks {
+            chunk
+                .append_to_row_group(&mut group)
+                .map_err(io::Error::other)?;
+        }
+        group.close().map_err(io::Error::other)?;
+        Ok(())
+    }
+
+    /// Take in every complete piece of `buf` (after what was left over).
+    fn take_pieces(&mut self, buf: &[u8]) -> io::Result<()> {
+        if self.partial.is_empty() {
+            let rest = self.pieces(buf)?;
+            self.partial.extend_from_slice(rest);
+        } else {
+            let mut partial = std::mem::take(&mut self.partial);
+            partial.extend_from_slice(buf);
+            let rest = self.pieces(&partial)?.to_vec();
+            self.partial = rest;
+        }
+        Ok(())
+    }
+
+    /// The complete pieces at the start of `buf`, taken in; the incomplete rest.
+    fn pieces<'b>(&mut self, mut buf: &'b [u8]) -> io::Result<&'b [u8]> {
+        while let Some((piece, rest)) = Piece::split(buf)? {
+            self.take_piece(&piece)?;
+            buf = rest;
+        }
+        Ok(buf)
+    }
+
+    /// Copy a piece's rows into row groups, cutting them where the rules say.
+    fn take_piece(&mut self, piece: &Piece) -> io::Result<()> {
+        let mut row = 0;
+        while row < piece.rows {
+            let (from, mut rows, mut bytes) = (row, self.group.rows, self.group.bytes);
+            let mut full = false;
+            while row < piece.rows && !full {
+                bytes += piece.row_bytes(row);
+                rows += 1;
+                row += 1;
+                full = rows >= ROW_GROUP_ROWS || bytes >= ROW_GROUP_BYTES;
+            }
+            self.group.append(piece, from, row);
+            if full {
+                self.end_group()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the last row group and the footer, then publish the file.
+    pub fn finish(mut self) -> io::Result<Option<OutputDigest>> {
+        if !self.partial.is_empty() {
+            return Err(io::Error::other("internal error: a dataset row was cut"));
+        }
+        self.end_group()?;
+        while !self.encoding.is_empty() {
+            self.append_oldest()?;
+        }
+        let writer = self
+            .writer
+            .take()
+            .ok_or_else(|| io::Error::other("internal error: the dataset is closed"))?;
+        let out = writer.into_inner().map_err(io::Error::other)?;
+        out.finish()
+    }
+}
+
+/// One row group, on a pool thread: its columns into Arrow arrays, each column encoded.
+fn encode_group(
+    group: Columns,
+    schema: &SchemaRef,
+    writers: Vec<ArrowColumnWriter>,
+) -> Result<Vec<ArrowColumnChunk>, String> {
+    let batch = group.into_batch(schema).map_err(|e| e.to_string())?;
+    let mut chunks = Vec::with_capacity(writers.len());
+    let mut writers = writers.into_iter();
+    for (array, field) in batch.columns().iter().zip(schema.fields()) {
+        for leaf in compute_leaves(field, array).map_err(|e| e.to_string())? {
+            let mut w = writers
+                .next()
+                .ok_or_else(|| "internal error: a column without a writer".to_string())?;
+            w.write(&leaf).map_err(|e| e.to_string())?;
+            chunks.push(w.close().map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(chunks)
+}
+
+impl Write for ParquetSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.take_pieces(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::{OutputTarget, create_output};
+
+    /// Rows of every shape: an empty sequence, a multi-byte description, several
+    /// positions, with tokens or without.
+    fn columns(tokens: bool, rows: usize) -> Columns {
+        let mut c = Columns::new(tokens);
+        for r in 0..rows {
+            let seq = "MKVLA".repeat(r % 4);
+            c.start_row(&Scalars {
+                file: b"in.fa",
+                id: format!("r{r}").as_bytes(),
+                replicate: 1 + r as u32 % 2,
+                length: seq.len(),
+                t: r as f64 / 7.0,
+                rate: 1.0 - r as f64 / 9.0,
+                masked: r % 3,
+                description: "desc é".repeat(r % 2).as_bytes(),
+                sequence: seq.as_bytes(),
+            });
+            c.masked_sequence()
+                .extend_from_slice(seq.replace('K', "#").as_bytes());
+            c.positions().extend((0..(r % 3) as i32).map(|p| 2 * p));
+            if let Some((ids, labels)) = c.tokens() {
+                ids.extend((0..seq.len() as i32 + 2).map(|i| i % 33));
+                labels.extend((0..seq.len() as i32 + 2).map(|i| i - 100));
+            }
+            c.end_row();
+        }
+        c
+    }
+
+    #[test]
+    fn a_piece_splits_only_when_whole_and_its_rows_append_in_any_ranges() {
+        for tokens in [false, true] {
+            let all = columns(tokens, 7);
+            let mut bytes = Vec::new();
+            all.write_piece(&mut bytes);
+            bytes.extend_from_slice(b"next");
+            let whole = bytes.len() - 4;
+            for cut in 0..whole {
+                assert!(Piece::split(&bytes[..cut]).unwrap().is_none(), "cut {cut}");
+            }
+            let (piece, rest) = Piece::split(&bytes).unwrap().unwrap();
+            assert_eq!((piece.rows, rest), (7, &b"next"[..]));
+            let mut group = Columns::new(tokens);
+            for (from, to) in [(0, 2), (2, 3), (3, 7)] {
+                group.append(&piece, from, to);
+            }
+            let schema = schema(tokens);
+            let want = columns(tokens, 7).into_batch(&schema).unwrap();
+            assert_eq!(group.into_batch(&schema).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn a_malformed_piece_is_an_error_not_a_panic() {
+        let mut bytes = Vec::new();
+        columns(true, 3).write_piece(&mut bytes);
+        // Claim one row more than the piece holds.
+        bytes[8] += 1;
+        assert!(Piece::split(&bytes).is_err());
+    }
+
+    /// The file is the same whether the pieces come whole or a few bytes at a time (as a
+    /// spilled input is copied back).
+    #[test]
+    fn pieces_written_in_fragments_give_the_same_file() {
+        let pool = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap(),
+        );
+        let mut stream = Vec::new();
+        for _ in 0..3 {
+            columns(true, 5000).write_piece(&mut stream);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        for (i, step) in [stream.len(), 7, 4096].into_iter().enumerate() {
+            let path = dir.path().join(format!("{i}.parquet"));
+            let out = create_output(
+                OutputTarget::Path(path.clone()),
+                crate::io::Compression::None,
+            )
+            .unwrap();
+            let mut sink = ParquetSink::new(out, true, &pool).unwrap();
+            for chunk in stream.chunks(step) {
+                sink.write_all(chunk).unwrap();
+            }
+            sink.finish().unwrap();
+            files.push(std::fs::read(&path).unwrap());
+        }
+        assert_eq!(files[0], files[1]);
+        assert_eq!(files[0], files[2]);
+        // 15,000 rows: a full row group of 8192 rows, then the rest.
+        let file = std::fs::File::open(dir.path().join("0.parquet")).unwrap();
+        let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+        use parquet::file::reader::FileReader;
+        let groups: Vec<i64> = reader
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows())
+            .collect();
+        assert_eq!(groups, vec![8192, 15000 - 8192]);
+    }
+}
