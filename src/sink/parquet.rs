@@ -45,6 +45,8 @@ pub const ROW_GROUP_ROWS: usize = 8192;
 /// A row group is also cut (at a row boundary) once its rows hold this many bytes of
 /// strings and list values.
 pub const ROW_GROUP_BYTES: usize = 128 << 20;
+/// Rows of a row group handed to a column writer at once.
+const ENCODE_SLICE_ROWS: usize = 1024;
 /// Row groups encoded at once (a bound on the memory they hold).
 const GROUPS_IN_FLIGHT: usize = 2;
 
@@ -285,9 +287,8 @@ impl Columns {
         out.push(u8::from(self.tokens.is_some()));
         put_u64s(out, &self.replicate);
         put_u64s(out, &self.length);
-        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        put_u64s(out, &bits(&self.t));
-        put_u64s(out, &bits(&self.rate));
+        put_le(out, &self.t, f64::to_le_bytes);
+        put_le(out, &self.rate, f64::to_le_bytes);
         put_u64s(out, &self.masked);
         for s in self.strings() {
             put_u64s(out, &s.ends);
@@ -295,10 +296,7 @@ impl Columns {
         }
         for l in self.lists() {
             put_u64s(out, &l.ends);
-            out.reserve(4 * l.values.len());
-            for v in &l.values {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
+            put_le(out, &l.values, i32::to_le_bytes);
         }
         let len = (out.len() - start - 8) as u64;
         out[start..start + 8].copy_from_slice(&len.to_le_bytes());
@@ -344,7 +342,7 @@ impl Columns {
             dst.values.extend(
                 src.values[4 * a..4 * b]
                     .chunks_exact(4)
-                    .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                    .map(|c| i32::from_le_bytes(c.try_into().unwrap_or([0; 4]))),
             );
             bytes += 4 * (b - a);
         }
@@ -394,11 +392,18 @@ fn reserve_like<T>(v: &mut Vec<T>, other: &[T]) {
     v.reserve(other.len() + other.len() / 8);
 }
 
-fn put_u64s(out: &mut Vec<u8>, v: &[u64]) {
-    out.reserve(8 * v.len());
-    for x in v {
-        out.extend_from_slice(&x.to_le_bytes());
+/// Append values as little-endian bytes (on a little-endian machine the loop compiles to
+/// a copy).
+fn put_le<const N: usize, T: Copy>(out: &mut Vec<u8>, v: &[T], bytes: impl Fn(T) -> [u8; N]) {
+    let start = out.len();
+    out.resize(start + N * v.len(), 0);
+    for (dst, &x) in out[start..].chunks_exact_mut(N).zip(v) {
+        dst.copy_from_slice(&bytes(x));
     }
+}
+
+fn put_u64s(out: &mut Vec<u8>, v: &[u64]) {
+    put_le(out, v, u64::to_le_bytes);
 }
 
 fn le_u64(c: &[u8]) -> u64 {
@@ -772,13 +777,24 @@ fn encode_group(
     let mut chunks = Vec::with_capacity(writers.len());
     let mut writers = writers.into_iter();
     for (array, field) in batch.columns().iter().zip(schema.fields()) {
-        for leaf in compute_leaves(field, array).map_err(|e| e.to_string())? {
-            let mut w = writers
-                .next()
-                .ok_or_else(|| "internal error: a column without a writer".to_string())?;
-            w.write(&leaf).map_err(|e| e.to_string())?;
-            chunks.push(w.close().map_err(|e| e.to_string())?);
+        // One column, one leaf (no column nests a struct): its writer takes the rows a
+        // slice at a time, so the levels and value indices the parquet crate builds for
+        // a slice stay small (with token ids, a whole group's were over 60 MB).
+        let mut w = writers
+            .next()
+            .ok_or_else(|| "internal error: a column without a writer".to_string())?;
+        let mut offset = 0;
+        while offset < array.len() {
+            let len = ENCODE_SLICE_ROWS.min(array.len() - offset);
+            let slice = array.slice(offset, len);
+            let leaves = compute_leaves(field, &slice).map_err(|e| e.to_string())?;
+            let [leaf] = &leaves[..] else {
+                return Err("internal error: a column of several leaves".to_string());
+            };
+            w.write(leaf).map_err(|e| e.to_string())?;
+            offset += len;
         }
+        chunks.push(w.close().map_err(|e| e.to_string())?);
     }
     Ok(chunks)
 }
