@@ -32,7 +32,7 @@ use crate::sink::{DatasetKind, ParquetSink, RecordFormat};
 enum Dest {
     /// Every input into one output.
     Single(Box<Output>),
-    /// Every input into one Parquet file (rows framed by the dataset format).
+    /// Every input into one Parquet file (each block's rows as one piece of columns).
     Parquet(Box<ParquetSink>),
     /// One output per input, each opened when its first block arrives.
     PerFile {
