@@ -21,6 +21,7 @@ use crate::mask::{Corruption, STANDARD_RESIDUES};
 use crate::records::stream::OwnedRecord;
 use crate::records::{RecordStream, is_residue_token};
 use crate::regions::{Regions, Within};
+use crate::sink::dataset::DatasetRow;
 use crate::sink::rates::{RatesTable, rates_header};
 
 /// What the masking was allowed to do.
@@ -637,96 +638,7 @@ pub fn verify_dataset(
                 orig.number()
             )));
         };
-        if row.id != o.id {
-            return Err(at(format!(
-                "expected ID '{}' (original record {}): rows removed, added or reordered?",
-                o.id, o.number
-            )));
-        }
-        if row.description.as_bytes() != o.description() {
-            return Err(at(format!(
-                "description '{}', the original's is '{}'",
-                row.description,
-                String::from_utf8_lossy(o.description())
-            )));
-        }
-        if row.sequence.as_bytes() != o.seq.as_slice() {
-            return Err(at("sequence differs from the original's".into()));
-        }
-        let within = match regions {
-            None => None,
-            Some(r) => r.within(&o.id, o.seq.len()).map_err(&at)?,
-        };
-        let within = within.as_ref();
-        let positions: Vec<usize> = row
-            .positions
-            .iter()
-            .map(|&p| usize::try_from(p).ok().filter(|&p| p < o.seq.len()))
-            .collect::<Option<_>>()
-            .ok_or_else(|| at("a position is outside the sequence".into()))?;
-        if positions.len() as i64 != row.masked {
-            return Err(at(format!(
-                "masked {}, but {} positions are listed",
-                row.masked,
-                positions.len()
-            )));
-        }
-        if !positions.windows(2).all(|w| w[0] < w[1]) {
-            return Err(at("positions are not ascending".into()));
-        }
-        // The masked sequence against the original, read by the listed positions (as a
-        // FASTA record with its table's positions would be).
-        let m = Rec {
-            number: o.number,
-            id: o.id.clone(),
-            header: o.header.clone(),
-            seq: row.masked_sequence.clone().into_bytes(),
-        };
-        let changed = compare(o, &m, 1, 1, expect, within, shown, Some(&positions))
-            .map_err(|e| at(e.0))?
-            .changed;
-        seen.changed += changed.len() as u64;
-        let eligible = (o.seq.iter().enumerate())
-            .filter(|&(p, c)| {
-                expect.maskable.as_ref().is_none_or(|mk| mk.contains(c))
-                    && within.is_none_or(|w| w.allows(p as u64))
-            })
-            .count() as i64;
-        if row.length != eligible {
-            return Err(at(format!(
-                "length {}, but the record has {eligible} eligible positions",
-                row.length
-            )));
-        }
-        for (what, v) in [("t", row.t), ("rate", row.rate)] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(at(format!("{what} {v} is outside [0,1]")));
-            }
-        }
-        if expect.corruption.keep() == 0.0 && positions.len() != changed.len() {
-            let p = positions.iter().find(|p| changed.binary_search(p).is_err());
-            return Err(at(format!(
-                "position {} is listed but not masked",
-                p.copied().unwrap_or(0)
-            )));
-        }
-        if let (Some(ids), Some(labels)) = (&row.input_ids, &row.labels) {
-            let (want_ids, want_labels) = esm_expected(o, &m.seq, &positions, expect);
-            for (name, got, want) in [
-                ("input_ids", ids, want_ids),
-                ("labels", labels, want_labels),
-            ] {
-                let want: Vec<i64> = want.into_iter().map(i64::from).collect();
-                if let Some(j) = (0..want.len().max(got.len())).find(|&j| got.get(j) != want.get(j))
-                {
-                    return Err(at(format!(
-                        "{name}[{j}] is {:?}, expected {:?}",
-                        got.get(j),
-                        want.get(j)
-                    )));
-                }
-            }
-        }
+        seen.changed += check_dataset_row(o, &row, expect, regions, shown).map_err(at)?;
         seen.rows += 1;
     }
     if let Some(o) = orig.next()? {
@@ -740,6 +652,124 @@ pub fn verify_dataset(
     }
     seen.replicates = u32::try_from(max_replicate.max(1)).unwrap_or(u32::MAX);
     Ok(seen)
+}
+
+/// One dataset row against its original record: ID, description, sequence, positions and
+/// counts, the masked sequence read by the positions, and the token ids; the number of
+/// changed positions, or what is wrong.
+fn check_dataset_row(
+    o: &Rec,
+    row: &DatasetRow,
+    expect: &Expect,
+    regions: Option<&Regions>,
+    shown: &str,
+) -> Result<u64, String> {
+    if row.id != o.id {
+        return Err(format!(
+            "expected ID '{}' (original record {}): rows removed, added or reordered?",
+            o.id, o.number
+        ));
+    }
+    if row.description.as_bytes() != o.description() {
+        return Err(format!(
+            "description '{}', the original's is '{}'",
+            row.description,
+            String::from_utf8_lossy(o.description())
+        ));
+    }
+    if row.sequence.as_bytes() != o.seq.as_slice() {
+        return Err("sequence differs from the original's".into());
+    }
+    let within = match regions {
+        None => None,
+        Some(r) => r.within(&o.id, o.seq.len())?,
+    };
+    let within = within.as_ref();
+    let positions: Vec<usize> = row
+        .positions
+        .iter()
+        .map(|&p| usize::try_from(p).ok().filter(|&p| p < o.seq.len()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| "a position is outside the sequence".to_string())?;
+    if positions.len() as i64 != row.masked {
+        return Err(format!(
+            "masked {}, but {} positions are listed",
+            row.masked,
+            positions.len()
+        ));
+    }
+    if !positions.windows(2).all(|w| w[0] < w[1]) {
+        return Err("positions are not ascending".into());
+    }
+    // The masked sequence against the original, read by the listed positions (as a
+    // FASTA record with its table's positions would be).
+    let m = Rec {
+        number: o.number,
+        id: o.id.clone(),
+        header: o.header.clone(),
+        seq: row.masked_sequence.clone().into_bytes(),
+    };
+    let changed = compare(o, &m, 1, 1, expect, within, shown, Some(&positions))
+        .map_err(|e| e.0)?
+        .changed;
+    let eligible = eligible_positions(o, expect, within);
+    if row.length != eligible {
+        return Err(format!(
+            "length {}, but the record has {eligible} eligible positions",
+            row.length
+        ));
+    }
+    for (what, v) in [("t", row.t), ("rate", row.rate)] {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(format!("{what} {v} is outside [0,1]"));
+        }
+    }
+    if expect.corruption.keep() == 0.0 && positions.len() != changed.len() {
+        let p = positions.iter().find(|p| changed.binary_search(p).is_err());
+        return Err(format!(
+            "position {} is listed but not masked",
+            p.copied().unwrap_or(0)
+        ));
+    }
+    if let (Some(ids), Some(labels)) = (&row.input_ids, &row.labels) {
+        check_tokens(o, &m.seq, &positions, expect, ids, labels)?;
+    }
+    Ok(changed.len() as u64)
+}
+
+/// How many positions of the original `--maskable` and the regions leave eligible.
+fn eligible_positions(o: &Rec, expect: &Expect, within: Option<&Within>) -> i64 {
+    let eligible = o.seq.iter().enumerate().filter(|&(p, c)| {
+        expect.maskable.as_ref().is_none_or(|mk| mk.contains(c))
+            && within.is_none_or(|w| w.allows(p as u64))
+    });
+    eligible.count() as i64
+}
+
+/// `input_ids` and `labels` against what the original and the masked sequence give.
+fn check_tokens(
+    o: &Rec,
+    masked: &[u8],
+    positions: &[usize],
+    expect: &Expect,
+    ids: &[i64],
+    labels: &[i64],
+) -> Result<(), String> {
+    let (want_ids, want_labels) = esm_expected(o, masked, positions, expect);
+    for (name, got, want) in [
+        ("input_ids", ids, want_ids),
+        ("labels", labels, want_labels),
+    ] {
+        let want: Vec<i64> = want.into_iter().map(i64::from).collect();
+        if let Some(j) = (0..want.len().max(got.len())).find(|&j| got.get(j) != want.get(j)) {
+            return Err(format!(
+                "{name}[{j}] is {:?}, expected {:?}",
+                got.get(j),
+                want.get(j)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The ESM ids and labels a row must carry: the masked residues read position by position

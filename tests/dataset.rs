@@ -129,3 +129,89 @@ fn dataset_usage_errors_exit_2_and_write_nothing() {
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// Every check `verify` makes of a dataset row, one tampered row each: the message names
+/// the row and what is wrong (and the untampered file passes, so each failure is the
+/// tampering's).
+#[test]
+fn verify_names_each_kind_of_bad_row() {
+    use serde_json::{Value, json};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy(DATA, d.join("in.fa")).unwrap();
+    protmask()
+        .current_dir(d)
+        .args([
+            "mask",
+            "in.fa",
+            "-q",
+            "--dataset",
+            "d.jsonl",
+            "--tokens",
+            "esm",
+        ])
+        .assert()
+        .success();
+    protmask()
+        .current_dir(d)
+        .args(["verify", "in.fa", "d.jsonl"])
+        .assert()
+        .success();
+    let lines: Vec<String> = std::fs::read_to_string(d.join("d.jsonl"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    type Tamper = fn(&mut Value);
+    let cases: [(&str, Tamper); 11] = [
+        ("expected ID", |r| r["id"] = json!("other")),
+        ("description", |r| r["description"] = json!("changed")),
+        ("sequence differs", |r| {
+            let s = r["sequence"].as_str().unwrap().replacen('M', "A", 1);
+            r["sequence"] = json!(s);
+        }),
+        ("outside the sequence", |r| {
+            r["positions"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!(1_000_000))
+        }),
+        ("but 1 positions are listed", |r| {
+            let first = r["positions"][0].clone();
+            r["positions"] = json!([first]);
+        }),
+        ("not ascending", |r| {
+            r["positions"].as_array_mut().unwrap().reverse();
+        }),
+        ("eligible positions", |r| {
+            r["length"] = json!(r["length"].as_i64().unwrap() + 1)
+        }),
+        ("outside [0,1]", |r| r["t"] = json!(1.5)),
+        ("input_ids[1]", |r| r["input_ids"][1] = json!(31)),
+        ("labels[0]", |r| r["labels"][0] = json!(4)),
+        ("expected replicate 2", |r| r["replicate"] = json!(3)),
+    ];
+    for (want, tamper) in cases {
+        let mut rows = lines.clone();
+        let mut row: Value = serde_json::from_str(&rows[6]).unwrap();
+        assert!(
+            row["positions"].as_array().unwrap().len() >= 2,
+            "row 7 masks 2+"
+        );
+        tamper(&mut row);
+        rows[6] = row.to_string();
+        std::fs::write(d.join("bad.jsonl"), rows.join("\n") + "\n").unwrap();
+        let out = protmask()
+            .current_dir(d)
+            .args(["verify", "in.fa", "bad.jsonl"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{want}: {err}");
+        assert!(
+            err.contains("bad.jsonl: row 7") && err.contains(want),
+            "{want}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+    }
+}
