@@ -8,38 +8,20 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
-use crate::check::{Expect, verify_within};
+use crate::check::{Expect, Verified, verify_within};
 use crate::cli::VerifyArgs;
+use crate::config::MaskConfig;
 use crate::engine::Input;
 use crate::engine::run;
 use crate::io::{FileDigest, InputSource};
 use crate::manifest::{FileEntry, Manifest};
 use crate::mask::Corruption;
 use crate::regions::{Regions, RegionsMode};
+use crate::sink::DatasetFile;
 
 pub fn execute(args: VerifyArgs) -> Result<()> {
     let manifest = args.manifest.as_deref().map(Manifest::read).transpose()?;
-    let recorded = manifest.as_ref().map(|m| &m.options);
-    let corruption = match (args.corrupt, recorded) {
-        (Some(c), _) => c,
-        (None, Some(o)) => o.corrupt,
-        (None, None) => Corruption::MASK_ONLY,
-    };
-    let expect = Expect {
-        token: args
-            .mask_token
-            .clone()
-            .or_else(|| recorded.map(|o| o.mask_token.clone()))
-            .unwrap_or_else(|| "_".into())
-            .into_bytes(),
-        corruption,
-        maskable: args
-            .maskable
-            .clone()
-            .or_else(|| recorded.and_then(|o| o.maskable.clone()))
-            .map(String::into_bytes),
-        replicates: recorded.map(|o| o.replicates),
-    };
+    let expect = expectations(&args, manifest.as_ref().map(|m| &m.options));
     let original = InputSource::parse(&args.original);
     let masked = InputSource::parse(&args.masked);
     if original == InputSource::Stdin && masked == InputSource::Stdin {
@@ -71,24 +53,7 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         _ => None,
     };
     let (regions, manifest) = regions_to_check(&args, manifest)?;
-    // MASKED may be a dataset (`mask --dataset`), named by its extension.
-    let dataset = crate::sink::DatasetFile::new(Path::new(&args.masked))
-        .ok()
-        .map(|d| crate::sink::DatasetFile {
-            path: masked
-                .source
-                .path()
-                .map_or(d.path.clone(), Path::to_path_buf),
-            kind: d.kind,
-        });
-    if dataset.is_some() && (args.rates.is_some() || args.regions.is_some()) {
-        return Err(crate::UsageError(
-            "a dataset is checked against ORIGINAL alone: give --rates and --regions with a \
-             FASTA"
-                .into(),
-        )
-        .into());
-    }
+    let dataset = masked_dataset(&args, &masked)?;
     let seen = match &dataset {
         Some(d) => {
             crate::check::verify_dataset(&original, d, &masked.name, &expect, regions.as_ref())?
@@ -105,65 +70,143 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
     if let (Some(m), Some(path), Some(inputs), Some(dir)) =
         (&manifest, &args.manifest, recorded_inputs, spool_dir)
     {
-        // The outputs given here match their recorded checksums: they can stand in for a
-        // content digest that an older manifest lacks.
         let role = if dataset.is_some() {
             "dataset"
         } else {
             "fasta"
         };
-        let checked = check_outputs(m, path, &masked, role, args.rates.as_deref())?;
-        let regen_dir = dir.join("regenerated");
-        regenerated = regenerate(m, path, inputs, &checked.on_hand, &regen_dir)?;
-        if let Some(table) = checked.unrecorded_table {
-            let fresh = m
-                .outputs_of("rates")
-                .next()
-                .map(|e| regen_dir.join(Path::new(&e.path).file_name().unwrap_or_default()))
-                .context("the manifest records no rates table")?;
-            bail!(
-                "'{}' is not the rates table recorded in manifest '{}': {}",
-                table.display(),
-                path.display(),
-                first_table_difference(&table, &fresh)?
-            );
-        }
+        regenerated = check_against(m, path, inputs, &masked, role, args.rates.as_deref(), dir)?;
     }
     if !args.quiet {
-        let mut line = format!(
-            "protmask: verified {} records{}, {} masked positions",
-            seen.records,
-            if seen.replicates > 1 {
-                format!(" x {} replicates", seen.replicates)
-            } else {
-                String::new()
-            },
-            match seen.uncertain {
-                0 => seen.changed.to_string(),
-                // A residue-letter token over the same residue: masked or not, it reads
-                // the same, and no listed positions tell.
-                u => format!("{} to {}", seen.changed - u, seen.changed),
-            }
+        eprintln!(
+            "{}",
+            summary_line(&seen, &regenerated, &args, manifest.is_some())
         );
-        if args.rates.is_some() {
-            line.push_str(&format!(", {} rates rows", seen.rows));
-        }
-        if manifest.is_some() {
-            line.push_str(&format!(
-                "; manifest checksums match and {} outputs regenerate byte-identical",
-                regenerated.identical
-            ));
-            if regenerated.same_content > 0 {
-                line.push_str(&format!(
-                    ", {} more with identical content once uncompressed (compressed by \
-                     another compressor version)",
-                    regenerated.same_content
-                ));
-            }
-        }
-        eprintln!("{line}");
     }
     Ok(())
+}
+
+/// What the masking must look like: the flags given, else the manifest's options, else
+/// the defaults.
+fn expectations(args: &VerifyArgs, recorded: Option<&MaskConfig>) -> Expect {
+    let corruption = match (args.corrupt, recorded) {
+        (Some(c), _) => c,
+        (None, Some(o)) => o.corrupt,
+        (None, None) => Corruption::MASK_ONLY,
+    };
+    Expect {
+        token: args
+            .mask_token
+            .clone()
+            .or_else(|| recorded.map(|o| o.mask_token.clone()))
+            .unwrap_or_else(|| "_".into())
+            .into_bytes(),
+        corruption,
+        maskable: args
+            .maskable
+            .clone()
+            .or_else(|| recorded.and_then(|o| o.maskable.clone()))
+            .map(String::into_bytes),
+        replicates: recorded.map(|o| o.replicates),
+    }
+}
+
+/// MASKED as a dataset (`mask --dataset`), if its name says it is one; a dataset is
+/// checked against ORIGINAL alone.
+fn masked_dataset(args: &VerifyArgs, masked: &Input) -> Result<Option<DatasetFile>> {
+    let Ok(named) = DatasetFile::new(Path::new(&args.masked)) else {
+        return Ok(None);
+    };
+    if args.rates.is_some() || args.regions.is_some() {
+        return Err(crate::UsageError(
+            "a dataset is checked against ORIGINAL alone: give --rates and --regions with a \
+             FASTA"
+                .into(),
+        )
+        .into());
+    }
+    // A spooled pipe is read from its copy.
+    let path = masked
+        .source
+        .path()
+        .map_or(named.path.clone(), Path::to_path_buf);
+    Ok(Some(DatasetFile {
+        path,
+        kind: named.kind,
+    }))
+}
+
+/// The outputs given against the manifest's checksums, then every recorded output
+/// regenerated into `dir` and compared.
+fn check_against(
+    m: &Manifest,
+    path: &Path,
+    inputs: Vec<InputSource>,
+    masked: &Input,
+    role: &str,
+    rates: Option<&Path>,
+    dir: &Path,
+) -> Result<Regenerated> {
+    // The outputs given here match their recorded checksums: they can stand in for a
+    // content digest that an older manifest lacks.
+    let checked = check_outputs(m, path, masked, role, rates)?;
+    let regen_dir = dir.join("regenerated");
+    let regenerated = regenerate(m, path, inputs, &checked.on_hand, &regen_dir)?;
+    if let Some(table) = checked.unrecorded_table {
+        let fresh = m
+            .outputs_of("rates")
+            .next()
+            .map(|e| regen_dir.join(Path::new(&e.path).file_name().unwrap_or_default()))
+            .context("the manifest records no rates table")?;
+        bail!(
+            "'{}' is not the rates table recorded in manifest '{}': {}",
+            table.display(),
+            path.display(),
+            first_table_difference(&table, &fresh)?
+        );
+    }
+    Ok(regenerated)
+}
+
+/// The closing line: what was verified, and what the manifest confirmed.
+fn summary_line(
+    seen: &Verified,
+    regenerated: &Regenerated,
+    args: &VerifyArgs,
+    manifest: bool,
+) -> String {
+    let mut line = format!(
+        "protmask: verified {} records{}, {} masked positions",
+        seen.records,
+        if seen.replicates > 1 {
+            format!(" x {} replicates", seen.replicates)
+        } else {
+            String::new()
+        },
+        match seen.uncertain {
+            0 => seen.changed.to_string(),
+            // A residue-letter token over the same residue: masked or not, it reads
+            // the same, and no listed positions tell.
+            u => format!("{} to {}", seen.changed - u, seen.changed),
+        }
+    );
+    if args.rates.is_some() {
+        line.push_str(&format!(", {} rates rows", seen.rows));
+    }
+    if manifest {
+        line.push_str(&format!(
+            "; manifest checksums match and {} outputs regenerate byte-identical",
+            regenerated.identical
+        ));
+        if regenerated.same_content > 0 {
+            line.push_str(&format!(
+                ", {} more with identical content once uncompressed (compressed by \
+                 another compressor version)",
+                regenerated.same_content
+            ));
+        }
+    }
+    line
 }
 
 /// The regions to check eligibility by: `--regions`, else the manifest's (found as
