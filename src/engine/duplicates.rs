@@ -9,9 +9,10 @@
 //! (ID, input, record number), not on arrival order, threads or block size.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// Hashes kept at most (the set then takes about 9 MB; a repeated ID also keeps its name,
+/// Hashes kept at most (the set then takes about 6 MB; a repeated ID also keeps its name,
 /// at most `NAME_MAX` bytes).
 pub const CAP: usize = 1 << 17;
 
@@ -74,12 +75,16 @@ impl IdBatch {
     }
 }
 
-/// A kept hash: where its ID first occurs, and, once it is seen again, its name.
-#[derive(Debug)]
+/// A kept hash: where its ID first occurs, and, once it is seen again, the index of its
+/// name in `Duplicates::names` (`NOT_REPEATED` until then). Small, so that the set's
+/// probes touch little memory.
+#[derive(Debug, Clone, Copy)]
 struct Seen {
     first: u64,
-    repeated: Option<Box<str>>,
+    repeated: u32,
 }
+
+const NOT_REPEATED: u32 = u32::MAX;
 
 /// The hash is already a hash: the set uses it as it is.
 #[derive(Default)]
@@ -101,6 +106,8 @@ impl Hasher for Identity {
 #[derive(Debug)]
 pub struct Duplicates {
     seen: HashMap<u64, Seen, BuildHasherDefault<Identity>>,
+    /// The names of repeated IDs (one each).
+    names: Vec<Box<str>>,
     /// Hashes above this are not kept: `u64::MAX >> halvings`.
     limit: u64,
     halvings: u32,
@@ -112,6 +119,7 @@ impl Default for Duplicates {
     fn default() -> Self {
         Duplicates {
             seen: HashMap::default(),
+            names: Vec::new(),
             limit: u64::MAX,
             halvings: 0,
             records: 0,
@@ -151,21 +159,20 @@ impl Duplicates {
                 continue;
             }
             let here = place(file, number);
-            match self.seen.get_mut(&hash) {
-                Some(seen) => {
+            match self.seen.entry(hash) {
+                Entry::Occupied(mut o) => {
+                    let seen = o.get_mut();
                     seen.first = seen.first.min(here);
-                    if seen.repeated.is_none() {
-                        seen.repeated = Some(cut_name(name));
+                    if seen.repeated == NOT_REPEATED {
+                        seen.repeated = u32::try_from(self.names.len()).unwrap_or(NOT_REPEATED);
+                        self.names.push(cut_name(name));
                     }
                 }
-                None => {
-                    self.seen.insert(
-                        hash,
-                        Seen {
-                            first: here,
-                            repeated: None,
-                        },
-                    );
+                Entry::Vacant(v) => {
+                    v.insert(Seen {
+                        first: here,
+                        repeated: NOT_REPEATED,
+                    });
                     while self.seen.len() >= CAP {
                         self.halvings += 1;
                         self.limit >>= 1;
@@ -178,9 +185,9 @@ impl Duplicates {
     }
 
     pub fn report(&self) -> DuplicateReport {
-        let repeated = self.seen.values().filter(|s| s.repeated.is_some());
+        let repeated = self.seen.values().filter(|s| s.repeated != NOT_REPEATED);
         let first = repeated.clone().min_by_key(|s| s.first).and_then(|s| {
-            let name = s.repeated.as_deref()?.to_string();
+            let name = self.names.get(s.repeated as usize)?.to_string();
             Some((name, (s.first >> 40) as usize, s.first & ((1 << 40) - 1)))
         });
         DuplicateReport {
