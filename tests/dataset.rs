@@ -60,10 +60,8 @@ fn a_manifest_records_and_regenerates_the_dataset() {
     }
 }
 
-#[test]
-fn verify_catches_a_changed_jsonl_row() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// `in.fa` (data/) and its dataset `d.jsonl` with tokens, in `d`; `verify` accepts it.
+fn jsonl_set(d: &std::path::Path) {
     std::fs::copy(DATA, d.join("in.fa")).unwrap();
     protmask()
         .current_dir(d)
@@ -83,6 +81,13 @@ fn verify_catches_a_changed_jsonl_row() {
         .args(["verify", "in.fa", "d.jsonl"])
         .assert()
         .success();
+}
+
+#[test]
+fn verify_catches_a_changed_jsonl_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    jsonl_set(d);
     let text = std::fs::read_to_string(d.join("d.jsonl")).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     // Unmask one selected position in row 5: the masked sequence no longer agrees with
@@ -138,25 +143,7 @@ fn verify_names_each_kind_of_bad_row() {
     use serde_json::{Value, json};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::copy(DATA, d.join("in.fa")).unwrap();
-    protmask()
-        .current_dir(d)
-        .args([
-            "mask",
-            "in.fa",
-            "-q",
-            "--dataset",
-            "d.jsonl",
-            "--tokens",
-            "esm",
-        ])
-        .assert()
-        .success();
-    protmask()
-        .current_dir(d)
-        .args(["verify", "in.fa", "d.jsonl"])
-        .assert()
-        .success();
+    jsonl_set(d);
     let lines: Vec<String> = std::fs::read_to_string(d.join("d.jsonl"))
         .unwrap()
         .lines()
