@@ -118,7 +118,7 @@ fn bench_mask_record(c: &mut Criterion) {
 fn bench_process_block(c: &mut Criterion) {
     let data = synthetic_fasta(1 << 20);
     let config = MaskConfig {
-        preset: "esm3".into(),
+        preset: protmask::presets::Preset::Esm3,
         schedule: Schedule::parse("betalinear30").expect("schedule"),
         mode: Mode::Bernoulli,
         mask_token: "_".into(),

@@ -3,22 +3,24 @@
 //! The data flows one way: open input (`io`) -> cut into blocks and parse (`records`)
 //! -> per-record RNG (`rng`) -> draw t, schedule gives r (`schedule`) -> choose and
 //! corrupt positions (`mask`) -> format each output (`sink`: FASTA, rates table) ->
-//! write in order (`engine`). `config` resolves the flags once; `manifest` records a run
-//! and `check` verifies one. The library is usable without the CLI; `commands` holds the
-//! subcommands and nothing in the library imports from it.
+//! write in order (`engine`). `config` resolves the options once (`presets` are the
+//! model families' defaults); `manifest` records a run and `check` verifies one.
+//!
+//! The library needs no command line: the binary (`src/main.rs` and its modules `cli`,
+//! `commands`, `plot`, `progress`) holds clap, the progress bars, the plots and the
+//! signal handler, behind the `cli` feature; the Python package uses the library without
+//! it. Nothing here imports from the binary.
 
 pub mod check;
+mod choice;
 pub mod cleanup;
-pub mod cli;
-pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod io;
 pub mod manifest;
 pub mod mask;
 pub mod online;
-pub mod plot;
-pub mod progress;
+pub mod presets;
 pub mod records;
 pub mod regions;
 pub mod rng;

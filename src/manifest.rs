@@ -237,7 +237,7 @@ impl Manifest {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             block_size: crate::engine::DEFAULT_BLOCK_SIZE as usize,
             spill_memory: crate::engine::DEFAULT_SPILL_MEMORY as usize,
-            progress: false,
+            progress: None,
         })
     }
 }

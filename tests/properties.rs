@@ -93,7 +93,7 @@ impl Cfg {
     }
     fn config(&self, positions: bool) -> MaskConfig {
         MaskConfig {
-            preset: "esm3".into(),
+            preset: protmask::presets::Preset::Esm3,
             schedule: schedule(self.schedule),
             mode: self.mode,
             mask_token: String::from_utf8(self.token().to_vec()).unwrap(),
@@ -469,7 +469,7 @@ fn run_engine(
         } else {
             1 << 20
         },
-        progress: false,
+        progress: None,
     };
     engine::run(job).expect("engine run");
     (std::fs::read(out).unwrap(), std::fs::read(rates).unwrap())

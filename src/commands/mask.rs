@@ -12,13 +12,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use crate::UsageError;
 use crate::cli::MaskArgs;
-use crate::config::MaskConfig;
-use crate::engine::{DuplicateReport, Input, Job, OutputPlan, Summary, run};
-use crate::io::{Compression, InputSource, OutputTarget, same_file_guard};
-use crate::records::is_residue_token;
-use crate::sink::DatasetKind;
+use protmask::UsageError;
+use protmask::engine::{DuplicateReport, Input, Job, OutputPlan, Summary, run};
+use protmask::io::{Compression, InputSource, OutputTarget, same_file_guard};
+use protmask::records::is_residue_token;
+use protmask::sink::DatasetKind;
 
 pub fn execute(args: MaskArgs) -> Result<()> {
     let inputs = gather_inputs(&args)?;
@@ -58,7 +57,7 @@ pub fn execute(args: MaskArgs) -> Result<()> {
             .with_context(|| format!("cannot create output directory '{}'", dir.display()))?;
     }
 
-    let config = MaskConfig::resolve(&args);
+    let config = args.config().map_err(|e| UsageError(e.to_string()))?;
     if is_residue_token(config.mask_token.as_bytes()) {
         warn(&format!(
             "the mask token '{}' is also a residue: a masked position cannot be told from an \
@@ -67,6 +66,9 @@ pub fn execute(args: MaskArgs) -> Result<()> {
             config.mask_token, config.mask_token
         ));
     }
+    let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
+        crate::progress::Bars::new(&inputs) as std::sync::Arc<dyn protmask::engine::Progress>
+    });
     let job = Job {
         config,
         inputs: inputs.into_iter().map(Input::new).collect(),
@@ -80,7 +82,7 @@ pub fn execute(args: MaskArgs) -> Result<()> {
         ),
         block_size: usize::try_from(args.block_size).unwrap_or(usize::MAX),
         spill_memory: usize::try_from(args.spill_memory).unwrap_or(usize::MAX),
-        progress: !args.quiet && std::io::stderr().is_terminal(),
+        progress,
     };
     let names: Vec<String> = job.inputs.iter().map(|i| i.name.clone()).collect();
     let maskable = job.config.maskable.clone();

@@ -6,18 +6,17 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use sha2::{Digest, Sha256};
 
-use crate::check::{Expect, Verified, verify_within};
 use crate::cli::VerifyArgs;
-use crate::config::MaskConfig;
-use crate::engine::Input;
-use crate::engine::run;
-use crate::io::{FileDigest, InputSource};
-use crate::manifest::{FileEntry, Manifest};
-use crate::mask::Corruption;
-use crate::regions::{Regions, RegionsMode};
-use crate::sink::DatasetFile;
+use protmask::check::{Expect, Verified, verify_within};
+use protmask::config::MaskConfig;
+use protmask::engine::Input;
+use protmask::engine::run;
+use protmask::io::{FileDigest, InputSource};
+use protmask::manifest::{FileEntry, Manifest};
+use protmask::mask::Corruption;
+use protmask::regions::{Regions, RegionsMode, RegionsSource};
+use protmask::sink::DatasetFile;
 
 pub fn execute(args: VerifyArgs) -> Result<()> {
     let manifest = args.manifest.as_deref().map(Manifest::read).transpose()?;
@@ -41,7 +40,7 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
     };
     let _registered = spool
         .as_ref()
-        .map(|d| crate::cleanup::Registered::new(d.path()));
+        .map(|d| protmask::cleanup::Registered::new(d.path()));
     let spool_dir = spool.as_ref().map(|d| d.path());
     let original = spooled(original, &args.original, spool_dir, "original")?;
     let masked = spooled(masked, &args.masked, spool_dir, "masked")?;
@@ -56,7 +55,7 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
     let dataset = masked_dataset(&args, &masked)?;
     let seen = match &dataset {
         Some(d) => {
-            crate::check::verify_dataset(&original, d, &masked.name, &expect, regions.as_ref())?
+            protmask::check::verify_dataset(&original, d, &masked.name, &expect, regions.as_ref())?
         }
         None => verify_within(
             &original,
@@ -118,7 +117,7 @@ fn masked_dataset(args: &VerifyArgs, masked: &Input) -> Result<Option<DatasetFil
         return Ok(None);
     };
     if args.rates.is_some() || args.regions.is_some() {
-        return Err(crate::UsageError(
+        return Err(protmask::UsageError(
             "a dataset is checked against ORIGINAL alone: give --rates and --regions with a \
              FASTA"
                 .into(),
@@ -232,13 +231,14 @@ fn regions_to_check(
         return Ok((None, None));
     };
     let mname = mpath.display();
-    let found = locate(&option.path, mpath).with_context(|| {
-        format!(
-            "manifest '{mname}': regions file '{}' is missing",
-            option.path
-        )
+    let Some(recorded_path) = option.path() else {
+        // Intervals recorded in the manifest itself.
+        return Ok((Some(option.load()?), Some(m)));
+    };
+    let found = locate(recorded_path, mpath).with_context(|| {
+        format!("manifest '{mname}': regions file '{recorded_path}' is missing")
     })?;
-    let regions = Regions::read(&found, &option.path, option.mode)?;
+    let regions = Regions::read(&found, recorded_path, option.mode)?;
     if let Some(entry) = &m.regions
         && !same(entry, &regions.digest)
     {
@@ -253,43 +253,23 @@ fn regions_to_check(
         );
     }
     if let Some(r) = m.options.regions.as_mut() {
-        r.path = found.display().to_string();
+        r.source = RegionsSource::Path(found.display().to_string());
     }
     Ok((Some(regions), Some(m)))
 }
 
 /// Size and SHA-256 of a file's bytes as stored (compressed or not).
 fn digest_file(path: &Path) -> Result<FileDigest> {
-    let f =
-        std::fs::File::open(path).with_context(|| format!("cannot read '{}'", path.display()))?;
-    digest_reader(f, path)
+    FileDigest::of_file(path).with_context(|| format!("cannot read '{}'", path.display()))
 }
 
 /// Size and SHA-256 of a file's content once decompressed (as `mask` would read it).
 fn content_digest(path: &Path) -> Result<FileDigest> {
-    let (_, reader) = crate::io::open_input(&InputSource::Path(path.to_path_buf()))
-        .with_context(|| format!("cannot read '{}'", path.display()))?;
-    digest_reader(reader, path)
-}
-
-fn digest_reader(mut reader: impl Read, path: &Path) -> Result<FileDigest> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
-    loop {
-        let n = reader
-            .read(&mut buf)
-            .with_context(|| format!("cannot read '{}'", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        bytes += n as u64;
-    }
-    Ok(FileDigest {
-        bytes,
-        sha256: hex::encode(h.finalize()),
-    })
+    let read = || -> std::io::Result<FileDigest> {
+        let (_, reader) = protmask::io::open_input(&InputSource::Path(path.to_path_buf()))?;
+        FileDigest::of_reader(reader)
+    };
+    read().with_context(|| format!("cannot read '{}'", path.display()))
 }
 
 fn same(entry: &FileEntry, d: &FileDigest) -> bool {
@@ -394,9 +374,9 @@ fn check_outputs(
 /// The first row and column where two rates tables differ, both values shown.
 fn first_table_difference(given: &Path, fresh: &Path) -> Result<String> {
     let open = |p: &Path| -> Result<csv::Reader<Box<dyn Read + Send>>> {
-        let (_, raw) = crate::io::open_input(&InputSource::Path(p.to_path_buf()))
+        let (_, raw) = protmask::io::open_input(&InputSource::Path(p.to_path_buf()))
             .with_context(|| format!("cannot read '{}'", p.display()))?;
-        let delimiter = crate::sink::RatesTable::new(p)?.delimiter;
+        let delimiter = protmask::sink::RatesTable::new(p)?.delimiter;
         Ok(csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)

@@ -14,7 +14,7 @@ mod write;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,6 @@ use anyhow::{Context, Result};
 
 use crate::config::MaskConfig;
 use crate::io::{Compression, FileDigest, InputSource, OutputDigest, OutputTarget};
-use crate::progress::Progress;
 use crate::regions::Regions;
 use crate::sink::{DatasetFile, RatesTable};
 
@@ -79,7 +78,20 @@ pub struct Job {
     pub block_size: usize,
     /// See `DEFAULT_SPILL_MEMORY`.
     pub spill_memory: usize,
-    pub progress: bool,
+    /// A display of progress (the command line's bars on a terminal), told as inputs
+    /// start and finish.
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+/// What a front end shows while a job runs; the library draws nothing itself.
+pub trait Progress: Send + Sync {
+    /// Input `file` (an index into the job's inputs) is being read; `read` counts its
+    /// bytes as stored (compressed) as the reader consumes them.
+    fn start_file(&self, file: usize, read: &Arc<AtomicU64>);
+    /// Input `file` has been read to its end.
+    fn finish_file(&self, file: usize);
+    /// The job is over (successfully or not).
+    fn finish(&self);
 }
 
 /// One finished output.
@@ -132,11 +144,7 @@ pub fn run(job: Job) -> Result<Summary> {
     let start = Instant::now();
     // Before any input, and before any output exists.
     let regions = match &job.config.regions {
-        Some(r) => Some(Arc::new(Regions::read(
-            std::path::Path::new(&r.path),
-            &r.path,
-            r.mode,
-        )?)),
+        Some(r) => Some(Arc::new(r.load()?)),
         None => None,
     };
     let shared = Arc::new(BlockMasker::new(&job).with_regions(regions));
@@ -151,14 +159,13 @@ pub fn run(job: Job) -> Result<Summary> {
     // Open the outputs before reading anything, so a bad output path fails fast.
     let mut sinks = write::Sinks::open(&job, &shared.formats, &pool, digests)?;
     let sources: Vec<InputSource> = job.inputs.iter().map(|i| i.source.clone()).collect();
-    let progress = Progress::new(job.progress, &sources);
     let cancelled = AtomicBool::new(false);
     let writing = AtomicUsize::new(0);
     let reading = read::Reading {
         inputs: &sources,
         shared: &shared,
         pool: &pool,
-        progress: &progress,
+        progress: job.progress.as_deref(),
         block_size: job.block_size,
         digests,
         cancelled: &cancelled,
@@ -172,7 +179,9 @@ pub fn run(job: Job) -> Result<Summary> {
         let inputs = readers.join(done_rx);
         anyhow::Ok((written, inputs))
     })?;
-    progress.finish();
+    if let Some(p) = &job.progress {
+        p.finish();
+    }
     written?;
     let mut inputs = inputs;
     for (report, &records) in inputs.iter_mut().zip(&sinks.input_records) {

@@ -11,27 +11,20 @@ use super::*;
 use crate::io::InputSource;
 
 fn job(dir: &std::path::Path, fasta: OutputPlan, spill_memory: usize) -> Job {
-    let mut args = vec!["protmask", "mask", "-r"];
     let rates = dir.join("r.csv");
-    args.push(rates.to_str().unwrap());
-    use clap::Parser;
-    let crate::cli::Command::Mask(a) = crate::cli::Cli::try_parse_from(args).unwrap().command
-    else {
-        panic!()
-    };
     Job {
-        config: MaskConfig::resolve(&a),
+        config: MaskConfig::resolve(crate::config::MaskOptions::default()).unwrap(),
         inputs: (0..3)
             .map(|i| Input::new(InputSource::Path(format!("in{i}.fa").into())))
             .collect(),
         fasta,
-        rates: a.rates.clone(),
+        rates: Some(crate::sink::RatesTable::new(&rates).unwrap()),
         dataset: None,
         manifest: None,
         threads: 1,
         block_size: 1,
         spill_memory,
-        progress: false,
+        progress: None,
     }
 }
 

@@ -4,17 +4,21 @@
 
 pub mod bgzf;
 pub mod bgzf_read;
+mod compression;
+mod digest;
 pub mod input;
 pub mod output;
 
 pub use bgzf::{BgzfWriter, ParallelBgzfWriter, compress_block};
+pub use compression::Compression;
+pub use digest::{FileDigest, Hasher};
 pub use input::{
-    CountingReader, Format, InputSource, finish_input_digest, input_size, open_input,
-    open_input_counted, open_input_hashed,
+    CountingReader, InputSource, finish_input_digest, input_size, open_input, open_input_counted,
+    open_input_hashed,
 };
 pub use output::{
-    Compression, FileDigest, Output, OutputDigest, OutputTarget, PendingOutput, create_output,
-    create_output_on, same_file_guard,
+    Output, OutputDigest, OutputTarget, PendingOutput, create_output, create_output_on,
+    same_file_guard,
 };
 
 /// An io error naming the file it is about; its kind is kept.

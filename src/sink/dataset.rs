@@ -20,6 +20,7 @@ use arrow_array::RecordBatch;
 use super::fasta::FastaFormat;
 use super::parquet::{Columns, ROW_GROUP_ROWS, Scalars};
 use super::{Emitted, Scratch};
+use crate::choice::choices;
 use crate::config::MaskConfig;
 use crate::io::Compression;
 use crate::mask::mark;
@@ -76,15 +77,13 @@ impl DatasetFile {
     }
 }
 
-/// A token vocabulary for `input_ids` and `labels` (`--tokens`).
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Vocab {
-    /// The 33-token ESM alphabet (fair-esm `Alphabet.from_architecture("ESM-1b")`; ESM-2,
-    /// ESM-1b, DPLM, and ESM3's sequence track).
-    Esm,
+choices! {
+    /// A token vocabulary for `input_ids` and `labels` (`--tokens`).
+    pub enum Vocab {
+        /// The 33-token ESM alphabet (fair-esm `Alphabet.from_architecture("ESM-1b")`; ESM-2,
+        /// ESM-1b, DPLM, and ESM3's sequence track).
+        Esm = "esm",
+    }
 }
 
 /// ESM ids: `<cls>` 0, `<pad>` 1, `<eos>` 2, `<unk>` 3, residues 4..=30, `<mask>` 32.

@@ -43,7 +43,7 @@ impl RatesTable {
             .file_name()
             .map(|n| n.to_string_lossy().to_lowercase())
             .unwrap_or_default();
-        let base = Compression::strip_extension(&name);
+        let (base, _) = Compression::split_name(&name);
         let delimiter = if base.ends_with(".csv") {
             b','
         } else if base.ends_with(".tsv") {
