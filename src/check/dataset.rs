@@ -3,17 +3,19 @@
 //! the ESM `input_ids`/`labels`, where present, must be exactly what the row's residues
 //! give.
 
-use super::fasta::{Rec, Records, compare};
-use super::{Expect, Verified, VerifyError, err};
+use super::error::{Field, Location, TokenColumn, Unit};
+use super::fasta::{Rec, Records, compare, eligible_positions};
+use super::{Expect, Verified, VerifyError};
 use crate::engine::Input;
-use crate::regions::{Regions, Within};
+use crate::regions::Regions;
 use crate::sink::dataset::DatasetRow;
 
 /// Check a dataset given as MASKED against `original`: the rows follow the records (each
 /// repeated with replicates 1..R), `sequence` and `description` are the original's,
 /// `masked_sequence` is a masking of it whose changed positions agree with `positions`
 /// and `masked`, `length` counts the eligible positions, and `input_ids`/`labels`, where
-/// present, are exactly the ESM ids of the masked and original residues.
+/// present, are exactly the ESM ids of the masked and original residues. `shown` names
+/// the dataset in messages.
 pub fn verify_dataset(
     original: &Input,
     dataset: &crate::sink::DatasetFile,
@@ -22,107 +24,85 @@ pub fn verify_dataset(
     regions: Option<&Regions>,
 ) -> Result<Verified, VerifyError> {
     let mut orig = Records::open(original, b"")?;
-    let rows = crate::sink::dataset::read_rows(dataset).map_err(|e| err(e.to_string()))?;
+    let unreadable = |message: String| VerifyError::Unreadable {
+        file: shown.to_string(),
+        message,
+    };
+    let rows = crate::sink::dataset::read_rows(dataset).map_err(|e| unreadable(e.to_string()))?;
     let mut seen = Verified::default();
     let mut current: Option<Rec> = None;
     let mut replicate = 0i64;
     let mut max_replicate = 0i64;
     for (i, row) in rows.enumerate() {
-        let row = row.map_err(err)?;
-        let n = i + 1;
-        let at = |msg: String| {
-            err(format!(
-                "{shown}: row {n} ({}, replicate {}): {msg}",
-                row.id, row.replicate
-            ))
-        };
+        let row = row.map_err(unreadable)?;
+        let at = Location::row(shown, i as u64 + 1, &row.id, row.replicate);
         if row.replicate == 1 {
             if let Some(o) = &current
                 && let Some(r) = expect.replicates
                 && replicate != i64::from(r)
             {
-                return Err(err(format!(
-                    "{shown}: record {} ({}) has {replicate} replicates, expected {r}",
-                    o.number, o.id
-                )));
+                return Err(VerifyError::Replicates {
+                    at: Location::record(shown, o.number, &o.id),
+                    found: replicate,
+                    expected: r,
+                });
             }
             current = orig.next()?;
             seen.records += 1;
         } else if row.replicate != replicate + 1 {
-            return Err(at(format!("expected replicate {}", replicate + 1)));
+            return Err(VerifyError::ReplicateOrder {
+                at,
+                expected: replicate + 1,
+            });
         }
         replicate = row.replicate;
         max_replicate = max_replicate.max(replicate);
         let Some(o) = &current else {
-            return Err(at(format!(
-                "has no record: {} ends after {} records",
-                orig.name(),
-                orig.number()
-            )));
+            return Err(VerifyError::ExtraRecord {
+                at,
+                original: orig.name().to_string(),
+                records: orig.number(),
+            });
         };
-        seen.changed += check_dataset_row(o, &row, expect, regions, shown).map_err(at)?;
+        seen.changed += check_dataset_row(o, &row, &at, expect, regions)?;
         seen.rows += 1;
     }
     if let Some(o) = orig.next()? {
-        return Err(err(format!(
-            "{shown}: ends after {} rows, but {} has more (record {} ({}))",
-            seen.rows,
-            orig.name(),
-            o.number,
-            o.id
-        )));
+        return Err(VerifyError::EndsEarly {
+            file: shown.to_string(),
+            after: seen.rows,
+            unit: Unit::Rows,
+            original: orig.name().to_string(),
+            number: o.number,
+            id: o.id,
+        });
     }
     seen.replicates = u32::try_from(max_replicate.max(1)).unwrap_or(u32::MAX);
     Ok(seen)
 }
 
-/// One dataset row against its original record: ID, description, sequence, positions and
-/// counts, the masked sequence read by the positions, and the token ids; the number of
-/// changed positions, or what is wrong.
+/// One dataset row (`at`) against its original record: ID, description, sequence,
+/// positions and counts, the masked sequence read by the positions, and the token ids;
+/// the number of changed positions.
 fn check_dataset_row(
     o: &Rec,
     row: &DatasetRow,
+    at: &Location,
     expect: &Expect,
     regions: Option<&Regions>,
-    shown: &str,
-) -> Result<u64, String> {
-    if row.id != o.id {
-        return Err(format!(
-            "expected ID '{}' (original record {}): rows removed, added or reordered?",
-            o.id, o.number
-        ));
-    }
-    if row.description.as_bytes() != o.description() {
-        return Err(format!(
-            "description '{}', the original's is '{}'",
-            row.description,
-            String::from_utf8_lossy(o.description())
-        ));
-    }
-    if row.sequence.as_bytes() != o.seq.as_slice() {
-        return Err("sequence differs from the original's".into());
-    }
+) -> Result<u64, VerifyError> {
+    check_copied(o, row, at)?;
     let within = match regions {
         None => None,
-        Some(r) => r.within(&o.id, o.seq.len())?,
+        Some(r) => r
+            .within(&o.id, o.seq.len())
+            .map_err(|message| VerifyError::Regions {
+                at: at.clone(),
+                message,
+            })?,
     };
     let within = within.as_ref();
-    let positions: Vec<usize> = row
-        .positions
-        .iter()
-        .map(|&p| usize::try_from(p).ok().filter(|&p| p < o.seq.len()))
-        .collect::<Option<_>>()
-        .ok_or_else(|| "a position is outside the sequence".to_string())?;
-    if positions.len() as i64 != row.masked {
-        return Err(format!(
-            "masked {}, but {} positions are listed",
-            row.masked,
-            positions.len()
-        ));
-    }
-    if !positions.windows(2).all(|w| w[0] < w[1]) {
-        return Err("positions are not ascending".into());
-    }
+    let positions = listed(o, row, at)?;
     // The masked sequence against the original, read by the listed positions (as a
     // FASTA record with its table's positions would be).
     let m = Rec {
@@ -131,41 +111,99 @@ fn check_dataset_row(
         header: o.header.clone(),
         seq: row.masked_sequence.clone().into_bytes(),
     };
-    let changed = compare(o, &m, 1, 1, expect, within, shown, Some(&positions))
-        .map_err(|e| e.0)?
+    let changed = compare(o, &m, 1, 1, expect, within, &at.file, Some(&positions))
+        .map_err(|error| VerifyError::InRow {
+            at: at.clone(),
+            error: Box::new(error),
+        })?
         .changed;
     let eligible = eligible_positions(o, expect, within);
     if row.length != eligible {
-        return Err(format!(
-            "length {}, but the record has {eligible} eligible positions",
-            row.length
-        ));
+        return Err(VerifyError::Length {
+            at: at.clone(),
+            found: row.length.into(),
+            expected: eligible.into(),
+        });
     }
-    for (what, v) in [("t", row.t), ("rate", row.rate)] {
-        if !(0.0..=1.0).contains(&v) {
-            return Err(format!("{what} {v} is outside [0,1]"));
+    for (field, value) in [(Field::T, row.t), (Field::Rate, row.rate)] {
+        if !(0.0..=1.0).contains(&value) {
+            return Err(VerifyError::OutOfRange {
+                at: at.clone(),
+                field,
+                value,
+            });
         }
     }
     if expect.corruption.keep() == 0.0 && positions.len() != changed.len() {
         let p = positions.iter().find(|p| changed.binary_search(p).is_err());
-        return Err(format!(
-            "position {} is listed but not masked",
-            p.copied().unwrap_or(0)
-        ));
+        return Err(VerifyError::NotMasked {
+            at: at.clone(),
+            position: p.copied().unwrap_or(0),
+            in_fasta: false,
+        });
     }
     if let (Some(ids), Some(labels)) = (&row.input_ids, &row.labels) {
-        check_tokens(o, &m.seq, &positions, expect, ids, labels)?;
+        check_tokens(o, &m.seq, &positions, expect, ids, labels, at)?;
     }
     Ok(changed.len() as u64)
 }
 
-/// How many positions of the original `--maskable` and the regions leave eligible.
-fn eligible_positions(o: &Rec, expect: &Expect, within: Option<&Within>) -> i64 {
-    let eligible = o.seq.iter().enumerate().filter(|&(p, c)| {
-        expect.maskable.as_ref().is_none_or(|mk| mk.contains(c))
-            && within.is_none_or(|w| w.allows(p as u64))
-    });
-    eligible.count() as i64
+/// The row's ID, description and sequence are the original record's.
+fn check_copied(o: &Rec, row: &DatasetRow, at: &Location) -> Result<(), VerifyError> {
+    if row.id != o.id {
+        return Err(VerifyError::IdMismatch {
+            at: at.clone(),
+            found: row.id.clone(),
+            expected: o.id.clone(),
+            original: o.number,
+        });
+    }
+    if row.description.as_bytes() != o.description() {
+        return Err(VerifyError::DescriptionDiffers {
+            at: at.clone(),
+            found: row.description.clone(),
+            expected: String::from_utf8_lossy(o.description()).into_owned(),
+        });
+    }
+    let (found, expected) = (row.sequence.as_bytes(), o.seq.as_slice());
+    if found != expected {
+        let position = (found.iter().zip(expected))
+            .position(|(a, b)| a != b)
+            .unwrap_or(found.len().min(expected.len()));
+        return Err(VerifyError::SequenceDiffers {
+            at: at.clone(),
+            position,
+        });
+    }
+    Ok(())
+}
+
+/// The row's positions: inside the sequence, as many as `masked` says, ascending.
+fn listed(o: &Rec, row: &DatasetRow, at: &Location) -> Result<Vec<usize>, VerifyError> {
+    let mut positions = Vec::with_capacity(row.positions.len());
+    for &p in &row.positions {
+        match usize::try_from(p).ok().filter(|&p| p < o.seq.len()) {
+            Some(p) => positions.push(p),
+            None => {
+                return Err(VerifyError::PositionOutside {
+                    at: at.clone(),
+                    position: p,
+                    residues: o.seq.len(),
+                });
+            }
+        }
+    }
+    if positions.len() as i64 != row.masked {
+        return Err(VerifyError::ListedCount {
+            at: at.clone(),
+            masked: row.masked.into(),
+            listed: positions.len(),
+        });
+    }
+    if !positions.windows(2).all(|w| w[0] < w[1]) {
+        return Err(VerifyError::NotAscending { at: at.clone() });
+    }
+    Ok(positions)
 }
 
 /// `input_ids` and `labels` against what the original and the masked sequence give.
@@ -176,19 +214,22 @@ fn check_tokens(
     expect: &Expect,
     ids: &[i64],
     labels: &[i64],
-) -> Result<(), String> {
+    at: &Location,
+) -> Result<(), VerifyError> {
     let (want_ids, want_labels) = esm_expected(o, masked, positions, expect);
-    for (name, got, want) in [
-        ("input_ids", ids, want_ids),
-        ("labels", labels, want_labels),
+    for (column, got, want) in [
+        (TokenColumn::InputIds, ids, want_ids),
+        (TokenColumn::Labels, labels, want_labels),
     ] {
         let want: Vec<i64> = want.into_iter().map(i64::from).collect();
         if let Some(j) = (0..want.len().max(got.len())).find(|&j| got.get(j) != want.get(j)) {
-            return Err(format!(
-                "{name}[{j}] is {:?}, expected {:?}",
-                got.get(j),
-                want.get(j)
-            ));
+            return Err(VerifyError::Tokens {
+                at: at.clone(),
+                column,
+                index: j,
+                found: got.get(j).copied(),
+                expected: want.get(j).copied(),
+            });
         }
     }
     Ok(())

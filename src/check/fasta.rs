@@ -15,7 +15,8 @@
 use std::collections::VecDeque;
 use std::io::Read;
 
-use super::{Expect, Verified, VerifyError, err};
+use super::error::{Field, Location, Number, Unexpected, Unit};
+use super::{Expect, Verified, VerifyError};
 use crate::engine::Input;
 use crate::io::{InputSource, open_input};
 use crate::mask::STANDARD_RESIDUES;
@@ -35,10 +36,14 @@ impl Records {
         let (_, raw) = open_input(&input.source).map_err(|e| {
             let e = e.to_string();
             // Name the file as the user gave it (a piped input was spooled elsewhere).
-            err(match e.strip_prefix(&input.source.display_name()) {
+            let message = match e.strip_prefix(&input.source.display_name()) {
                 Some(rest) => format!("{}{rest}", input.name),
                 None => e,
-            })
+            };
+            VerifyError::Unreadable {
+                file: input.name.clone(),
+                message,
+            }
         })?;
         Ok(Records {
             stream: RecordStream::new(input.name.clone(), raw).allowing(also),
@@ -56,7 +61,12 @@ impl Records {
 
     /// The next record, or `None` at the end.
     pub(super) fn next(&mut self) -> Result<Option<Rec>, VerifyError> {
-        self.stream.next_record().map_err(|e| err(e.to_string()))
+        Ok(self.stream.next_record()?)
+    }
+
+    /// Where record `r` of this file is, for messages.
+    pub(super) fn at(&self, r: &Rec) -> Location {
+        Location::record(self.name(), r.number, &r.id)
     }
 }
 
@@ -80,16 +90,20 @@ impl Rows {
     fn open(path: &std::path::Path) -> Result<Rows, VerifyError> {
         let src = InputSource::Path(path.to_path_buf());
         let name = src.display_name();
-        let (_, raw) = open_input(&src).map_err(|e| err(e.to_string()))?;
+        let unreadable = |message: String| VerifyError::Unreadable {
+            file: name.clone(),
+            message,
+        };
+        let (_, raw) = open_input(&src).map_err(|e| unreadable(e.to_string()))?;
         let delimiter = RatesTable::new(path)
-            .map_err(|e| err(e.to_string()))?
+            .map_err(|e| unreadable(e.to_string()))?
             .delimiter;
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .from_reader(raw);
         let header = reader
             .headers()
-            .map_err(|e| err(format!("{name}: {e}")))?
+            .map_err(|e| unreadable(format!("{name}: {e}")))?
             .clone();
         let cols: Vec<&str> = header.iter().collect();
         let positions = if cols == rates_header(true) {
@@ -97,11 +111,11 @@ impl Rows {
         } else if cols == rates_header(false) {
             false
         } else {
-            return Err(err(format!(
-                "{name}: columns are '{}', expected '{}' (optionally with ',positions')",
-                cols.join(","),
-                rates_header(false).join(",")
-            )));
+            return Err(VerifyError::Columns {
+                file: name,
+                found: cols.join(","),
+                expected: rates_header(false).join(","),
+            });
         };
         Ok(Rows {
             name,
@@ -116,7 +130,10 @@ impl Rows {
         let more = self
             .reader
             .read_record(&mut self.row)
-            .map_err(|e| err(format!("{}: {e}", self.name)))?;
+            .map_err(|e| VerifyError::Unreadable {
+                file: self.name.clone(),
+                message: format!("{}: {e}", self.name),
+            })?;
         if more {
             self.number += 1;
         }
@@ -127,8 +144,13 @@ impl Rows {
         self.row.get(i).unwrap_or("")
     }
 
-    /// The `positions` column of the current row, 0-based; `at` names the row in errors.
-    fn listed(&self, at: impl Fn(String) -> VerifyError) -> Result<Vec<usize>, VerifyError> {
+    /// The current row, as the row of record `o`, replicate `k`.
+    fn at(&self, o: &Rec, k: u32) -> Location {
+        Location::row(&self.name, self.number, &o.id, i64::from(k))
+    }
+
+    /// The `positions` column of the current row (`at`), 0-based.
+    fn listed(&self, at: &Location) -> Result<Vec<usize>, VerifyError> {
         let field = self.field(7);
         if field.is_empty() {
             return Ok(Vec::new());
@@ -137,22 +159,44 @@ impl Rows {
             .split(';')
             .map(|p| p.parse::<usize>())
             .collect::<Result<_, _>>()
-            .map_err(|_| at(format!("positions '{field}' are not numbers")))?;
+            .map_err(|_| VerifyError::NotANumber {
+                at: at.clone(),
+                field: Field::Positions,
+                value: field.to_string(),
+                number: Number::List,
+            })?;
         if !listed.windows(2).all(|w| w[0] < w[1]) {
-            return Err(at("positions are not ascending".into()));
+            return Err(VerifyError::NotAscending { at: at.clone() });
         }
         Ok(listed)
     }
 
-    fn int(&self, i: usize, what: &str) -> Result<u64, VerifyError> {
-        self.field(i).parse().map_err(|_| {
-            err(format!(
-                "{}: row {}: {what} '{}' is not a whole number",
-                self.name,
-                self.number,
-                self.field(i)
-            ))
+    /// Column `i` (`field`) of the current row, a whole number.
+    fn int(&self, i: usize, field: Field) -> Result<u64, VerifyError> {
+        self.field(i).parse().map_err(|_| VerifyError::NotANumber {
+            at: Location::row_number(&self.name, self.number),
+            field,
+            value: self.field(i).to_string(),
+            number: Number::Whole,
         })
+    }
+
+    /// Column `i` (`field`) of the current row (`at`), a number in [0,1].
+    fn fraction(&self, i: usize, field: Field, at: &Location) -> Result<f64, VerifyError> {
+        let v: f64 = self.field(i).parse().map_err(|_| VerifyError::NotANumber {
+            at: at.clone(),
+            field,
+            value: self.field(i).to_string(),
+            number: Number::Real,
+        })?;
+        if !(0.0..=1.0).contains(&v) {
+            return Err(VerifyError::OutOfRange {
+                at: at.clone(),
+                field,
+                value: v,
+            });
+        }
+        Ok(v)
     }
 }
 
@@ -181,11 +225,13 @@ pub fn verify_within(
     // MASKED may hold any token: every printable character passes the record layer, and
     // `compare` then names a wrong one against the original, position by position.
     let printable: Vec<u8> = (0x21..0x7f).collect();
-    let mut mask = Records::open(masked, &printable)?;
+    let mut mask = Masked {
+        records: Records::open(masked, &printable)?,
+        pending: VecDeque::new(),
+    };
     let mut rows = rates.map(Rows::open).transpose()?;
     let mut seen = Verified::default();
     let mut replicates: Option<u32> = expect.replicates;
-    let mut pending: VecDeque<Rec> = VecDeque::new();
     // A residue-letter token is read by the table's positions, so its row comes first.
     let by_positions =
         is_residue_token(&expect.token) && rows.as_ref().is_some_and(|rows| rows.positions);
@@ -194,54 +240,36 @@ pub fn verify_within(
         // How many replicates: found at the first record, then required of every one.
         let r = match replicates {
             Some(r) => r,
-            None => {
-                let r = count_replicates(&o, &mut mask, &mut pending)?;
-                replicates = Some(r);
-                r
-            }
+            None => *replicates.insert(mask.count_replicates(&o)?),
         };
         let within = match regions {
             None => None,
-            Some(regions) => regions.within(&o.id, o.seq.len()).map_err(|e| {
-                err(format!(
-                    "{}: record {} ({}): {e}",
-                    orig.name(),
-                    o.number,
-                    o.id
-                ))
-            })?,
+            Some(regions) => {
+                regions
+                    .within(&o.id, o.seq.len())
+                    .map_err(|message| VerifyError::Regions {
+                        at: orig.at(&o),
+                        message,
+                    })?
+            }
         };
         let within = within.as_ref();
         for k in 1..=r {
-            let m = match pending.pop_front() {
-                Some(m) => m,
-                None => match mask.next()? {
-                    Some(m) => m,
-                    None => {
-                        return Err(err(format!(
-                            "{}: ends after {} records, but {} has more (record {} ({}))",
-                            mask.name(),
-                            mask.number(),
-                            orig.name(),
-                            o.number,
-                            o.id
-                        )));
-                    }
-                },
-            };
+            let m = mask.next_for(&o, &orig)?;
+            let mask_name = mask.records.name();
             let listed = match rows.as_mut() {
                 Some(rows) if by_positions => {
-                    next_row(rows, &o, &m, k, mask.name())?;
-                    Some(rows.listed(row_error(rows, &o, k))?)
+                    next_row(rows, &o, &m, k, mask_name)?;
+                    Some(rows.listed(&rows.at(&o, k))?)
                 }
                 _ => None,
             };
-            let shown = compare(&o, &m, k, r, expect, within, mask.name(), listed.as_deref())?;
+            let shown = compare(&o, &m, k, r, expect, within, mask_name, listed.as_deref())?;
             seen.changed += shown.changed.len() as u64;
             seen.uncertain += shown.uncertain as u64;
             if let Some(rows) = rows.as_mut() {
                 if !by_positions {
-                    next_row(rows, &o, &m, k, mask.name())?;
+                    next_row(rows, &o, &m, k, mask_name)?;
                 }
                 check_row(rows, &o, k, &shown, expect, within)?;
                 seen.rows += 1;
@@ -249,77 +277,88 @@ pub fn verify_within(
         }
         seen.records += 1;
     }
-    let extra = match pending.pop_front() {
-        Some(m) => Some((m.number, m.id)),
-        None => mask.next()?.map(|r| (r.number, r.id)),
-    };
-    if let Some((number, id)) = extra {
-        return Err(err(format!(
-            "{}: record {number} ({id}) has no counterpart: {} ends after {} records",
-            mask.name(),
-            orig.name(),
-            orig.number()
-        )));
+    if let Some(m) = mask.next()? {
+        return Err(VerifyError::ExtraRecord {
+            at: mask.records.at(&m),
+            original: orig.name().to_string(),
+            records: orig.number(),
+        });
     }
     if let Some(rows) = rows.as_mut()
         && rows.next()?
     {
-        return Err(err(format!(
-            "{}: row {} has no record: the FASTA ends before it",
-            rows.name, rows.number
-        )));
+        return Err(VerifyError::ExtraRow {
+            at: Location::row_number(&rows.name, rows.number),
+        });
     }
     seen.replicates = replicates.unwrap_or(1);
     Ok(seen)
 }
 
-/// Replicates of the first record: 1 if the masked ID is the original's, else the length
-/// of the run `<id>_r1`, `<id>_r2`, ... Every record read stays queued in `pending`.
-fn count_replicates(
-    o: &Rec,
-    mask: &mut Records,
-    pending: &mut VecDeque<Rec>,
-) -> Result<u32, VerifyError> {
-    let Some(first) = mask.next()? else {
-        return Err(err(format!(
-            "{}: has no records, but the original has record 1 ({})",
-            mask.name(),
-            o.id
-        )));
-    };
-    pending.push_back(first);
-    if pending[0].id != format!("{}_r1", o.id) || pending[0].id == o.id {
-        // One copy (or a mismatch, which `compare` reports).
-        return Ok(1);
+/// MASKED, with the records read ahead while counting the first record's replicates.
+struct Masked {
+    records: Records,
+    pending: VecDeque<Rec>,
+}
+
+impl Masked {
+    fn next(&mut self) -> Result<Option<Rec>, VerifyError> {
+        match self.pending.pop_front() {
+            Some(m) => Ok(Some(m)),
+            None => self.records.next(),
+        }
     }
-    while let Some(m) = mask.next()? {
-        let n = pending.len();
-        if m.id == format!("{}_r{}", o.id, n + 1) {
+
+    /// The next record, which must be there for original record `o`.
+    fn next_for(&mut self, o: &Rec, orig: &Records) -> Result<Rec, VerifyError> {
+        self.next()?.ok_or_else(|| VerifyError::EndsEarly {
+            file: self.records.name().to_string(),
+            after: self.records.number(),
+            unit: Unit::Records,
+            original: orig.name().to_string(),
+            number: o.number,
+            id: o.id.clone(),
+        })
+    }
+
+    /// Replicates of the first record `o`: 1 if the masked ID is the original's, else the
+    /// length of the run `<id>_r1`, `<id>_r2`, ... Every record read stays queued.
+    fn count_replicates(&mut self, o: &Rec) -> Result<u32, VerifyError> {
+        let (mask, pending) = (&mut self.records, &mut self.pending);
+        let Some(first) = mask.next()? else {
+            return Err(VerifyError::NoRecords {
+                file: mask.name().to_string(),
+                id: o.id.clone(),
+            });
+        };
+        pending.push_back(first);
+        if pending[0].id != format!("{}_r1", o.id) || pending[0].id == o.id {
+            // One copy (or a mismatch, which `compare` reports).
+            return Ok(1);
+        }
+        while let Some(m) = mask.next()? {
+            let n = pending.len();
+            if m.id == format!("{}_r{}", o.id, n + 1) {
+                pending.push_back(m);
+                continue;
+            }
+            // The run stops; a later replicate of the same record means one is missing.
+            let later =
+                m.id.strip_prefix(&format!("{}_r", o.id))
+                    .and_then(|k| k.parse::<u32>().ok())
+                    .is_some_and(|k| k as usize > n + 1);
+            if later {
+                return Err(VerifyError::MissingReplicate {
+                    at: mask.at(&m),
+                    id: o.id.clone(),
+                    replicate: n as u32 + 1,
+                });
+            }
             pending.push_back(m);
-            continue;
+            return Ok(n as u32);
         }
-        // The run stops; a later replicate of the same record means one is missing.
-        let later =
-            m.id.strip_prefix(&format!("{}_r", o.id))
-                .and_then(|k| k.parse::<u32>().ok())
-                .is_some_and(|k| k as usize > n + 1);
-        if later {
-            return Err(err(format!(
-                "{}: record {} ({}): replicate {}_r{} is missing (the run {}_r1..{}_r{n} \
-                 comes before it)",
-                mask.name(),
-                m.number,
-                m.id,
-                o.id,
-                n + 1,
-                o.id,
-                o.id
-            )));
-        }
-        pending.push_back(m);
-        return Ok(n as u32);
+        Ok(pending.len() as u32)
     }
-    Ok(pending.len() as u32)
 }
 
 /// What one masked record shows.
@@ -345,29 +384,26 @@ pub(super) fn compare(
     masked_name: &str,
     listed: Option<&[usize]>,
 ) -> Result<Shown, VerifyError> {
-    let at = |msg: String| {
-        err(format!(
-            "{masked_name}: record {} ({}): {msg}",
-            m.number, m.id
-        ))
-    };
+    let at = || Location::record(masked_name, m.number, &m.id);
     let want_id = if r > 1 {
         format!("{}_r{k}", o.id)
     } else {
         o.id.clone()
     };
     if m.id != want_id {
-        return Err(at(format!(
-            "expected ID '{want_id}' (original record {}), found '{}': records removed, added or reordered?",
-            o.number, m.id
-        )));
+        return Err(VerifyError::IdMismatch {
+            at: at(),
+            found: m.id.clone(),
+            expected: want_id,
+            original: o.number,
+        });
     }
     if after_id(m) != after_id(o) {
-        return Err(at(format!(
-            "header differs from the original's: '{}' vs '{}'",
-            String::from_utf8_lossy(after_id(m)).trim(),
-            String::from_utf8_lossy(after_id(o)).trim()
-        )));
+        return Err(VerifyError::HeaderDiffers {
+            at: at(),
+            found: String::from_utf8_lossy(after_id(m)).trim().to_string(),
+            expected: String::from_utf8_lossy(after_id(o)).trim().to_string(),
+        });
     }
     let token = &expect.token[..];
     let may_replace = expect.corruption.random() > 0.0;
@@ -383,10 +419,11 @@ pub(super) fn compare(
         let eligible = maskable && in_regions;
         let rest = &m.seq[cur.min(m.seq.len())..];
         if rest.is_empty() {
-            return Err(at(format!(
-                "sequence ends at position {p}, the original has {} residues",
-                o.seq.len()
-            )));
+            return Err(VerifyError::SequenceEnds {
+                at: at(),
+                position: p,
+                residues: o.seq.len(),
+            });
         }
         let selectable = match next_listed.as_mut() {
             Some(l) => l.next_if_eq(&&p).is_some() && eligible,
@@ -407,39 +444,34 @@ pub(super) fn compare(
             shown.changed.push(p);
             cur += 1;
         } else {
-            return Err(at(format!(
-                "position {p}: found '{}' where the original has '{}'{}",
-                f.escape_ascii(),
-                c.escape_ascii(),
-                if !maskable {
-                    " (not maskable)".to_string()
-                } else if !in_regions {
-                    " (not eligible by the regions file)".to_string()
-                } else if !selectable {
-                    " (the position is not listed in the rates table)".to_string()
-                } else {
-                    format!(
-                        " (neither it nor the mask token '{}'; wrong --mask-token?)",
-                        String::from_utf8_lossy(token)
-                    )
+            let why = if !maskable {
+                Unexpected::NotMaskable
+            } else if !in_regions {
+                Unexpected::OutsideRegions
+            } else if !selectable {
+                Unexpected::NotListed
+            } else {
+                Unexpected::NotToken {
+                    token: String::from_utf8_lossy(token).into_owned(),
                 }
-            )));
+            };
+            return Err(VerifyError::Residue {
+                at: at(),
+                position: p,
+                found: f,
+                expected: c,
+                why,
+            });
         }
     }
     if cur != m.seq.len() {
-        return Err(at(format!(
-            "{} characters more than the original's {} residues",
-            m.seq.len() - cur,
-            o.seq.len()
-        )));
+        return Err(VerifyError::SequenceLonger {
+            at: at(),
+            extra: m.seq.len() - cur,
+            residues: o.seq.len(),
+        });
     }
     Ok(shown)
-}
-
-/// Errors about the current row of record `o`, replicate `k`.
-fn row_error(rows: &Rows, o: &Rec, k: u32) -> impl Fn(String) -> VerifyError {
-    let (name, n, id) = (rows.name.clone(), rows.number, o.id.clone());
-    move |msg| err(format!("{name}: row {n} ({id}, replicate {k}): {msg}"))
 }
 
 /// Move to the row of masked record `m` (replicate `k` of `o`): it must be there and be
@@ -452,21 +484,31 @@ fn next_row(
     masked_name: &str,
 ) -> Result<(), VerifyError> {
     if !rows.next()? {
-        return Err(err(format!(
-            "{}: ends after {} rows, but {masked_name} has record {} ({})",
-            rows.name, rows.number, m.number, m.id
-        )));
+        return Err(VerifyError::TableEndsEarly {
+            file: rows.name.clone(),
+            after: rows.number,
+            masked: masked_name.to_string(),
+            number: m.number,
+            id: m.id.clone(),
+        });
     }
-    let at = row_error(rows, o, k);
     if rows.field(1) != o.id || rows.field(2) != k.to_string() {
-        return Err(at(format!(
-            "is for '{}' replicate {}, expected '{}' replicate {k}",
-            rows.field(1),
-            rows.field(2),
-            o.id
-        )));
+        return Err(VerifyError::WrongRow {
+            at: rows.at(o, k),
+            found_id: rows.field(1).to_string(),
+            found_replicate: rows.field(2).to_string(),
+        });
     }
     Ok(())
+}
+
+/// How many positions of `o` `--maskable` and the regions leave eligible (L).
+pub(super) fn eligible_positions(o: &Rec, expect: &Expect, within: Option<&Within>) -> i64 {
+    let eligible = o.seq.iter().enumerate().filter(|&(p, c)| {
+        expect.maskable.as_ref().is_none_or(|mk| mk.contains(c))
+            && within.is_none_or(|w| w.allows(p as u64))
+    });
+    eligible.count() as i64
 }
 
 /// The current row's values against what the masked record shows.
@@ -478,67 +520,52 @@ fn check_row(
     expect: &Expect,
     within: Option<&Within>,
 ) -> Result<(), VerifyError> {
-    let at = row_error(rows, o, k);
-    let length = rows.int(3, "length")?;
-    let eligible = match (&expect.maskable, within) {
-        (None, None) => o.seq.len(),
-        (Some(mk), None) => o.seq.iter().filter(|c| mk.contains(c)).count(),
-        (mk, Some(w)) => (o.seq.iter().enumerate())
-            .filter(|&(p, c)| mk.as_ref().is_none_or(|mk| mk.contains(c)) && w.allows(p as u64))
-            .count(),
-    } as u64;
-    if length != eligible {
-        return Err(at(format!(
-            "length {length}, but the record has {eligible} eligible positions"
-        )));
+    let at = rows.at(o, k);
+    let length = rows.int(3, Field::Length)?;
+    let eligible = eligible_positions(o, expect, within);
+    if i128::from(length) != i128::from(eligible) {
+        return Err(VerifyError::Length {
+            at,
+            found: length.into(),
+            expected: eligible.into(),
+        });
     }
-    for (i, what) in [(4, "t"), (5, "rate")] {
-        let v: f64 = rows
-            .field(i)
-            .parse()
-            .map_err(|_| at(format!("{what} '{}' is not a number", rows.field(i))))?;
-        if !(0.0..=1.0).contains(&v) {
-            return Err(at(format!("{what} {v} is outside [0,1]")));
-        }
-    }
-    let masked = rows.int(6, "masked")?;
+    rows.fraction(4, Field::T, &at)?;
+    rows.fraction(5, Field::Rate, &at)?;
+    let masked = rows.int(6, Field::Masked)?;
     let changed = &shown.changed;
     let visible = changed.len() as u64;
     // Positions that certainly show as selected; the uncertain ones may or may not be.
     let certain = visible - shown.uncertain as u64;
     let hidden_allowed = expect.corruption.keep() > 0.0;
     if certain > masked || (!hidden_allowed && visible < masked) {
-        let shows = match shown.uncertain {
-            0 => format!("{visible}"),
-            _ => format!(
-                "{certain} to {visible} (the mask token '{}' is also a residue of the \
-                 original)",
-                String::from_utf8_lossy(&expect.token)
-            ),
-        };
-        return Err(at(format!(
-            "masked {masked}, but the FASTA shows {shows} selected positions"
-        )));
+        return Err(VerifyError::ShownCount {
+            at,
+            masked,
+            shown: visible,
+            uncertain: shown.uncertain as u64,
+            token: String::from_utf8_lossy(&expect.token).into_owned(),
+        });
     }
     if rows.positions {
         let listed = rows.listed(&at)?;
         if listed.len() as u64 != masked {
-            return Err(at(format!(
-                "masked {masked}, but {} positions are listed",
-                listed.len()
-            )));
+            return Err(VerifyError::ListedCount {
+                at,
+                masked: masked.into(),
+                listed: listed.len(),
+            });
         }
-        if let Some(p) = changed.iter().find(|p| listed.binary_search(p).is_err()) {
-            return Err(at(format!(
-                "position {p} is masked in the FASTA but not listed"
-            )));
+        if let Some(&position) = changed.iter().find(|p| listed.binary_search(p).is_err()) {
+            return Err(VerifyError::NotListed { at, position });
         }
         if !hidden_allowed && listed.len() != changed.len() {
             let p = listed.iter().find(|p| changed.binary_search(p).is_err());
-            return Err(at(format!(
-                "position {} is listed but not masked in the FASTA",
-                p.copied().unwrap_or(0)
-            )));
+            return Err(VerifyError::NotMasked {
+                at,
+                position: p.copied().unwrap_or(0),
+                in_fasta: true,
+            });
         }
     }
     Ok(())

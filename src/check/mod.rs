@@ -4,9 +4,11 @@
 //! files, and the first disagreement is the error, naming the file and where in it.
 
 mod dataset;
+mod error;
 mod fasta;
 
 pub use dataset::verify_dataset;
+pub use error::{Field, Location, Number, Place, TokenColumn, Unexpected, Unit, VerifyError};
 pub use fasta::{verify, verify_within};
 
 use crate::mask::Corruption;
@@ -34,13 +36,4 @@ pub struct Verified {
     /// same residue, with no listed positions to tell whether they were selected.
     pub uncertain: u64,
     pub rows: u64,
-}
-
-/// A disagreement, or a file that cannot be read: one line, naming file and record.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct VerifyError(pub String);
-
-fn err(msg: impl Into<String>) -> VerifyError {
-    VerifyError(msg.into())
 }

@@ -1,0 +1,647 @@
+//! What `verify` reports: the first disagreement, as a value a caller can inspect (the
+//! file, the record or row, the field or position, what was found and what was expected)
+//! and, as text, the one line the command line prints. The texts are part of the
+//! interface (tests and users match them): a variant's wording does not change with it.
+
+use std::fmt;
+
+use crate::records::stream::ReadError;
+
+/// Where in a file a disagreement is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// The file as the user named it.
+    pub file: String,
+    pub place: Place,
+}
+
+/// A record or a row of a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// A FASTA record: its 1-based number and its ID.
+    Record { number: u64, id: String },
+    /// A rates-table or dataset row (1-based, header not counted), with the ID and
+    /// replicate it stands for (the expected ones, for a row that is for another record).
+    Row {
+        number: u64,
+        id: String,
+        replicate: i64,
+    },
+    /// A rates-table row named by its number alone.
+    RowNumber(u64),
+}
+
+impl Location {
+    pub fn record(file: &str, number: u64, id: &str) -> Location {
+        Location {
+            file: file.to_string(),
+            place: Place::Record {
+                number,
+                id: id.to_string(),
+            },
+        }
+    }
+
+    pub fn row(file: &str, number: u64, id: &str, replicate: i64) -> Location {
+        Location {
+            file: file.to_string(),
+            place: Place::Row {
+                number,
+                id: id.to_string(),
+                replicate,
+            },
+        }
+    }
+
+    pub fn row_number(file: &str, number: u64) -> Location {
+        Location {
+            file: file.to_string(),
+            place: Place::RowNumber(number),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = &self.file;
+        match &self.place {
+            Place::Record { number, id } => write!(f, "{file}: record {number} ({id})"),
+            Place::Row {
+                number,
+                id,
+                replicate,
+            } => write!(f, "{file}: row {number} ({id}, replicate {replicate})"),
+            Place::RowNumber(number) => write!(f, "{file}: row {number}"),
+        }
+    }
+}
+
+/// A rates-table column (or the dataset field of the same name) that holds a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Length,
+    T,
+    Rate,
+    Masked,
+    Positions,
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Field::Length => "length",
+            Field::T => "t",
+            Field::Rate => "rate",
+            Field::Masked => "masked",
+            Field::Positions => "positions",
+        })
+    }
+}
+
+/// What a field's text should have been.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Number {
+    Whole,
+    Real,
+    /// `;`-separated whole numbers (`positions`).
+    List,
+}
+
+/// Why a residue that differs from the original's cannot be a masking of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unexpected {
+    /// `--maskable` excludes the original residue.
+    NotMaskable,
+    /// The regions file leaves the position ineligible.
+    OutsideRegions,
+    /// The rates table (or the dataset row) does not list the position.
+    NotListed,
+    /// Neither the original residue nor the mask token (nor a permitted replacement).
+    NotToken { token: String },
+}
+
+impl fmt::Display for Unexpected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unexpected::NotMaskable => f.write_str(" (not maskable)"),
+            Unexpected::OutsideRegions => f.write_str(" (not eligible by the regions file)"),
+            Unexpected::NotListed => {
+                f.write_str(" (the position is not listed in the rates table)")
+            }
+            Unexpected::NotToken { token } => write!(
+                f,
+                " (neither it nor the mask token '{token}'; wrong --mask-token?)"
+            ),
+        }
+    }
+}
+
+/// A dataset's token column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenColumn {
+    InputIds,
+    Labels,
+}
+
+impl fmt::Display for TokenColumn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TokenColumn::InputIds => "input_ids",
+            TokenColumn::Labels => "labels",
+        })
+    }
+}
+
+/// What ends too early: FASTA records or rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Records,
+    Rows,
+}
+
+impl fmt::Display for Unit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unit::Records => "records",
+            Unit::Rows => "rows",
+        })
+    }
+}
+
+/// The first disagreement `verify` found, or a file it could not read: one line, naming
+/// the file and where in it.
+///
+/// Disagreements in records and rows carry their `Location`; those about a file as a
+/// whole carry its name. Rare failures (a temporary file that cannot be made, a manifest
+/// edited into one no run could write) are `Other`, as text.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// A FASTA file the record layer refuses or cannot read (`mask`'s rules and message).
+    #[error(transparent)]
+    Records(#[from] ReadError),
+    /// A file that cannot be opened, read or parsed; `message` is the reader's own and
+    /// names the file.
+    #[error("{message}")]
+    Unreadable { file: String, message: String },
+    /// A rates table whose header is not the rates table's.
+    #[error("{file}: columns are '{found}', expected '{expected}' (optionally with ',positions')")]
+    Columns {
+        file: String,
+        found: String,
+        expected: String,
+    },
+
+    /// A record or row for another record than the original's next one: `found` is its
+    /// ID, `expected` the original's (record `original`).
+    #[error(fmt = id_mismatch)]
+    IdMismatch {
+        at: Location,
+        found: String,
+        expected: String,
+        original: u64,
+    },
+    /// A masked record's header after the ID (trimmed) differs from the original's.
+    #[error("{at}: header differs from the original's: '{found}' vs '{expected}'")]
+    HeaderDiffers {
+        at: Location,
+        found: String,
+        expected: String,
+    },
+    /// A dataset row's description differs from the original's.
+    #[error("{at}: description '{found}', the original's is '{expected}'")]
+    DescriptionDiffers {
+        at: Location,
+        found: String,
+        expected: String,
+    },
+    /// A dataset row's `sequence` differs from the original's, first at `position`
+    /// (0-based; the shorter one's length if one is a prefix of the other).
+    #[error("{at}: sequence differs from the original's")]
+    SequenceDiffers { at: Location, position: usize },
+    /// A masked residue that cannot be a masking of the original's, at 0-based `position`.
+    #[error(
+        "{at}: position {position}: found '{}' where the original has '{}'{why}",
+        .found.escape_ascii(),
+        .expected.escape_ascii()
+    )]
+    Residue {
+        at: Location,
+        position: usize,
+        found: u8,
+        expected: u8,
+        why: Unexpected,
+    },
+    /// A masked sequence that ends at 0-based `position` of the original's `residues`.
+    #[error("{at}: sequence ends at position {position}, the original has {residues} residues")]
+    SequenceEnds {
+        at: Location,
+        position: usize,
+        residues: usize,
+    },
+    /// A masked sequence with `extra` characters after the original's `residues`.
+    #[error("{at}: {extra} characters more than the original's {residues} residues")]
+    SequenceLonger {
+        at: Location,
+        extra: usize,
+        residues: usize,
+    },
+
+    /// A rates-table row for another record or replicate (`found_id`, `found_replicate`,
+    /// as written) than the masked record's, which `at` names (the expected ID and
+    /// replicate).
+    #[error(fmt = wrong_row)]
+    WrongRow {
+        at: Location,
+        found_id: String,
+        found_replicate: String,
+    },
+    /// A field whose text is not a number (of the kind `number` says).
+    #[error(fmt = not_a_number)]
+    NotANumber {
+        at: Location,
+        field: Field,
+        value: String,
+        number: Number,
+    },
+    /// `t` or `rate` outside [0,1].
+    #[error("{at}: {field} {value} is outside [0,1]")]
+    OutOfRange {
+        at: Location,
+        field: Field,
+        value: f64,
+    },
+    /// Listed positions that are not strictly ascending.
+    #[error("{at}: positions are not ascending")]
+    NotAscending { at: Location },
+    /// A dataset row's listed `position` beyond the original's `residues`.
+    #[error("{at}: a position is outside the sequence")]
+    PositionOutside {
+        at: Location,
+        position: i64,
+        residues: usize,
+    },
+    /// `length` is not the number of eligible positions (wide enough for a table's u64
+    /// and a dataset's i64).
+    #[error("{at}: length {found}, but the record has {expected} eligible positions")]
+    Length {
+        at: Location,
+        found: i128,
+        expected: i128,
+    },
+    /// `masked` is not the number of listed positions.
+    #[error("{at}: masked {masked}, but {listed} positions are listed")]
+    ListedCount {
+        at: Location,
+        masked: i128,
+        listed: usize,
+    },
+    /// `masked` is not what the FASTA shows: `shown` positions, of which `uncertain` show
+    /// a residue-letter `token` over the same residue (so `shown - uncertain` to `shown`).
+    #[error(fmt = shown_count)]
+    ShownCount {
+        at: Location,
+        masked: u64,
+        shown: u64,
+        uncertain: u64,
+        token: String,
+    },
+    /// A 0-based `position` that shows as masked in the FASTA but is not listed.
+    #[error("{at}: position {position} is masked in the FASTA but not listed")]
+    NotListed { at: Location, position: usize },
+    /// A listed 0-based `position` that does not show as masked (`in_fasta`: in the FASTA
+    /// beside a rates table, else in the dataset row itself).
+    #[error(
+        "{at}: position {position} is listed but not masked{}",
+        if *.in_fasta { " in the FASTA" } else { "" }
+    )]
+    NotMasked {
+        at: Location,
+        position: usize,
+        in_fasta: bool,
+    },
+    /// A dataset row's `input_ids` or `labels` differ from what its residues give, first
+    /// at `index` (`None`: past the end of the column).
+    #[error(fmt = token_mismatch)]
+    Tokens {
+        at: Location,
+        column: TokenColumn,
+        index: usize,
+        found: Option<i64>,
+        expected: Option<i64>,
+    },
+    /// A regions file that cannot apply to the record at `at` (an interval past its end).
+    #[error("{at}: {message}")]
+    Regions { at: Location, message: String },
+    /// A dataset row's `masked_sequence`, checked as the masked FASTA record it stands for
+    /// (`error` names that record).
+    #[error("{at}: {error}")]
+    InRow {
+        at: Location,
+        error: Box<VerifyError>,
+    },
+
+    /// A masked file without records where the original has its first, `id`.
+    #[error("{file}: has no records, but the original has record 1 ({id})")]
+    NoRecords { file: String, id: String },
+    /// Replicate `replicate` of original record `id` is missing from a run that had the
+    /// ones before it; `at` is the record found in its place.
+    #[error(
+        "{at}: replicate {id}_r{replicate} is missing (the run {id}_r1..{id}_r{} comes before it)",
+        .replicate - 1
+    )]
+    MissingReplicate {
+        at: Location,
+        id: String,
+        replicate: u32,
+    },
+    /// A record with `found` replicates where the manifest records `expected`.
+    #[error("{at} has {found} replicates, expected {expected}")]
+    Replicates {
+        at: Location,
+        found: i64,
+        expected: u32,
+    },
+    /// A dataset row whose replicate is not the next one, `expected`.
+    #[error("{at}: expected replicate {expected}")]
+    ReplicateOrder { at: Location, expected: i64 },
+    /// MASKED (`file`) ends after `after` records or rows; ORIGINAL (`original`) has
+    /// record `number` (`id`) next.
+    #[error("{file}: ends after {after} {unit}, but {original} has more (record {number} ({id}))")]
+    EndsEarly {
+        file: String,
+        after: u64,
+        unit: Unit,
+        original: String,
+        number: u64,
+        id: String,
+    },
+    /// The rates table (`file`) ends after `after` rows; MASKED (`masked`) has record
+    /// `number` (`id`) next.
+    #[error("{file}: ends after {after} rows, but {masked} has record {number} ({id})")]
+    TableEndsEarly {
+        file: String,
+        after: u64,
+        masked: String,
+        number: u64,
+        id: String,
+    },
+    /// A masked record or dataset row after the last of ORIGINAL's `records`.
+    #[error(fmt = extra_record)]
+    ExtraRecord {
+        at: Location,
+        original: String,
+        records: u64,
+    },
+    /// A rates-table row after the masked FASTA's last record.
+    #[error("{at} has no record: the FASTA ends before it")]
+    ExtraRow { at: Location },
+}
+
+impl VerifyError {
+    /// The disagreement's record or row, if it has one.
+    pub fn location(&self) -> Option<&Location> {
+        use VerifyError as E;
+        match self {
+            E::IdMismatch { at, .. }
+            | E::HeaderDiffers { at, .. }
+            | E::DescriptionDiffers { at, .. }
+            | E::SequenceDiffers { at, .. }
+            | E::Residue { at, .. }
+            | E::SequenceEnds { at, .. }
+            | E::SequenceLonger { at, .. }
+            | E::WrongRow { at, .. }
+            | E::NotANumber { at, .. }
+            | E::OutOfRange { at, .. }
+            | E::NotAscending { at }
+            | E::PositionOutside { at, .. }
+            | E::Length { at, .. }
+            | E::ListedCount { at, .. }
+            | E::ShownCount { at, .. }
+            | E::NotListed { at, .. }
+            | E::NotMasked { at, .. }
+            | E::Tokens { at, .. }
+            | E::Regions { at, .. }
+            | E::InRow { at, .. }
+            | E::MissingReplicate { at, .. }
+            | E::Replicates { at, .. }
+            | E::ReplicateOrder { at, .. }
+            | E::ExtraRecord { at, .. }
+            | E::ExtraRow { at } => Some(at),
+            _ => None,
+        }
+    }
+}
+
+fn id_mismatch(
+    at: &Location,
+    found: &str,
+    expected: &str,
+    original: &u64,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    match at.place {
+        Place::Record { .. } => write!(
+            f,
+            "{at}: expected ID '{expected}' (original record {original}), found '{found}': \
+             records removed, added or reordered?"
+        ),
+        _ => write!(
+            f,
+            "{at}: expected ID '{expected}' (original record {original}): rows removed, added \
+             or reordered?"
+        ),
+    }
+}
+
+fn wrong_row(
+    at: &Location,
+    found_id: &str,
+    found_replicate: &str,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    write!(
+        f,
+        "{at}: is for '{found_id}' replicate {found_replicate}, expected "
+    )?;
+    match &at.place {
+        Place::Row { id, replicate, .. } => write!(f, "'{id}' replicate {replicate}"),
+        Place::Record { id, .. } => write!(f, "'{id}'"),
+        Place::RowNumber(_) => f.write_str("another record"),
+    }
+}
+
+fn not_a_number(
+    at: &Location,
+    field: &Field,
+    value: &str,
+    number: &Number,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    let what = match number {
+        Number::Whole => "is not a whole number",
+        Number::Real => "is not a number",
+        Number::List => "are not numbers",
+    };
+    write!(f, "{at}: {field} '{value}' {what}")
+}
+
+fn shown_count(
+    at: &Location,
+    masked: &u64,
+    shown: &u64,
+    uncertain: &u64,
+    token: &str,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    write!(f, "{at}: masked {masked}, but the FASTA shows ")?;
+    match uncertain {
+        0 => write!(f, "{shown}")?,
+        u => write!(
+            f,
+            "{} to {shown} (the mask token '{token}' is also a residue of the original)",
+            shown - u
+        )?,
+    }
+    f.write_str(" selected positions")
+}
+
+fn token_mismatch(
+    at: &Location,
+    column: &TokenColumn,
+    index: &usize,
+    found: &Option<i64>,
+    expected: &Option<i64>,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    // The wording of 0.2 (which printed the values as Rust options), kept as it was.
+    let shown = |v: &Option<i64>| match v {
+        Some(v) => format!("Some({v})"),
+        None => "None".to_string(),
+    };
+    write!(
+        f,
+        "{at}: {column}[{index}] is {}, expected {}",
+        shown(found),
+        shown(expected)
+    )
+}
+
+fn extra_record(
+    at: &Location,
+    original: &str,
+    records: &u64,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    match at.place {
+        Place::Record { .. } => write!(
+            f,
+            "{at} has no counterpart: {original} ends after {records} records"
+        ),
+        _ => write!(
+            f,
+            "{at}: has no record: {original} ends after {records} records"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The texts are the interface: a few of each shape, word for word.
+    #[test]
+    fn messages_read_as_before() {
+        let record = Location::record("m.fa", 3, "p1");
+        let row = Location::row("r.csv", 2, "p1", 1);
+        let cases: Vec<(VerifyError, &str)> = vec![
+            (
+                VerifyError::IdMismatch {
+                    at: record.clone(),
+                    found: "p1".into(),
+                    expected: "p0".into(),
+                    original: 3,
+                },
+                "m.fa: record 3 (p1): expected ID 'p0' (original record 3), found 'p1': \
+                 records removed, added or reordered?",
+            ),
+            (
+                VerifyError::Residue {
+                    at: record.clone(),
+                    position: 4,
+                    found: b'\t',
+                    expected: b'M',
+                    why: Unexpected::NotToken { token: "_".into() },
+                },
+                "m.fa: record 3 (p1): position 4: found '\\t' where the original has 'M' \
+                 (neither it nor the mask token '_'; wrong --mask-token?)",
+            ),
+            (
+                VerifyError::ShownCount {
+                    at: row.clone(),
+                    masked: 12,
+                    shown: 9,
+                    uncertain: 4,
+                    token: "X".into(),
+                },
+                "r.csv: row 2 (p1, replicate 1): masked 12, but the FASTA shows 5 to 9 (the \
+                 mask token 'X' is also a residue of the original) selected positions",
+            ),
+            (
+                VerifyError::WrongRow {
+                    at: row.clone(),
+                    found_id: "p2".into(),
+                    found_replicate: "1".into(),
+                },
+                "r.csv: row 2 (p1, replicate 1): is for 'p2' replicate 1, expected 'p1' \
+                 replicate 1",
+            ),
+            (
+                VerifyError::NotANumber {
+                    at: Location::row_number("r.csv", 2),
+                    field: Field::Masked,
+                    value: "abc".into(),
+                    number: Number::Whole,
+                },
+                "r.csv: row 2: masked 'abc' is not a whole number",
+            ),
+            (
+                VerifyError::Tokens {
+                    at: row.clone(),
+                    column: TokenColumn::InputIds,
+                    index: 80,
+                    found: None,
+                    expected: Some(2),
+                },
+                "r.csv: row 2 (p1, replicate 1): input_ids[80] is None, expected Some(2)",
+            ),
+            (
+                VerifyError::ExtraRecord {
+                    at: record,
+                    original: "in.fa".into(),
+                    records: 2,
+                },
+                "m.fa: record 3 (p1) has no counterpart: in.fa ends after 2 records",
+            ),
+            (
+                VerifyError::ExtraRecord {
+                    at: row,
+                    original: "in.fa".into(),
+                    records: 2,
+                },
+                "r.csv: row 2 (p1, replicate 1): has no record: in.fa ends after 2 records",
+            ),
+            (
+                VerifyError::MissingReplicate {
+                    at: Location::record("m.fa", 2, "a_r3"),
+                    id: "a".into(),
+                    replicate: 2,
+                },
+                "m.fa: record 2 (a_r3): replicate a_r2 is missing (the run a_r1..a_r1 comes \
+                 before it)",
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(error.to_string(), text);
+        }
+    }
+}
