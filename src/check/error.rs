@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use crate::io::FileDigest;
 use crate::records::stream::ReadError;
 
 /// Where in a file a disagreement is.
@@ -165,6 +166,98 @@ impl fmt::Display for Unit {
             Unit::Records => "records",
             Unit::Rows => "rows",
         })
+    }
+}
+
+/// A file that a manifest records beside its outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    Input,
+    RegionsFile,
+}
+
+impl fmt::Display for Recorded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Recorded::Input => "input",
+            Recorded::RegionsFile => "regions file",
+        })
+    }
+}
+
+/// A file's digest as a manifest records it, and as found now (read, or regenerated).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digests {
+    pub recorded: FileDigest,
+    pub found: FileDigest,
+}
+
+/// Where a given rates table first differs from the regenerated one. Rows are counted
+/// as in the table (the header is row 0), columns from 1.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TableDifference {
+    /// The given table has a row `row` that the regenerated one lacks.
+    ExtraRow { row: u64 },
+    /// The given table ends after `rows` rows (header included); the regenerated has more.
+    EndsEarly { rows: u64 },
+    /// The header differs at `column`: `found` here, `expected` regenerated.
+    Header {
+        column: usize,
+        found: String,
+        expected: String,
+    },
+    /// Row `row` (the regenerated row's `id` and `replicate`) differs in `column` (its
+    /// name): `found` here, `expected` regenerated.
+    Field {
+        row: u64,
+        id: String,
+        replicate: String,
+        column: String,
+        found: String,
+        expected: String,
+    },
+    /// Every field is equal but the bytes are not (quoting or line endings).
+    Formatting,
+}
+
+impl fmt::Display for TableDifference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TableDifference::ExtraRow { row } => {
+                write!(
+                    f,
+                    "row {row} is extra (the regenerated table has {row} rows)"
+                )
+            }
+            TableDifference::EndsEarly { rows } => write!(
+                f,
+                "it ends after {rows} rows, the regenerated table has more"
+            ),
+            TableDifference::Header {
+                column,
+                found,
+                expected,
+            } => write!(
+                f,
+                "the header differs in column {column} ('{found}' here, '{expected}' \
+                 regenerated)"
+            ),
+            TableDifference::Field {
+                row,
+                id,
+                replicate,
+                column,
+                found,
+                expected,
+            } => write!(
+                f,
+                "row {row} ({id}, replicate {replicate}): {column} is '{found}' here, \
+                 '{expected}' when regenerated"
+            ),
+            TableDifference::Formatting => {
+                f.write_str("the bytes differ but every field is equal (quoting or line endings)")
+            }
+        }
     }
 }
 
@@ -395,9 +488,91 @@ pub enum VerifyError {
     /// A rates-table row after the masked FASTA's last record.
     #[error("{at} has no record: the FASTA ends before it")]
     ExtraRow { at: Location },
+
+    /// ORIGINAL and MASKED both `-`.
+    #[error("ORIGINAL and MASKED cannot both be stdin")]
+    BothStdin,
+    /// A dataset given with a rates table or a regions file (a usage error).
+    #[error("a dataset is checked against ORIGINAL alone: give --rates and --regions with a FASTA")]
+    DatasetAlone,
+    /// A file the manifest (`manifest`) records, found neither at its recorded `path`
+    /// nor beside the manifest.
+    #[error("manifest '{manifest}': {what} '{path}' is missing")]
+    Missing {
+        manifest: String,
+        what: Recorded,
+        path: String,
+    },
+    /// A recorded input or regions file (`path`, as given or found; recorded as
+    /// `recorded_path`) whose bytes are not the recorded ones.
+    #[error(fmt = digest_mismatch)]
+    DigestMismatch {
+        manifest: String,
+        what: Recorded,
+        path: String,
+        recorded_path: String,
+        digests: Box<Digests>,
+    },
+    /// A file given as MASKED that is no output of `role` the manifest records.
+    #[error(
+        "'{path}' is not {} recorded in manifest '{manifest}' (SHA-256 {})",
+        if .role == "dataset" { "the dataset" } else { "a FASTA output" },
+        .found.sha256
+    )]
+    NotAnOutput {
+        manifest: String,
+        path: String,
+        role: String,
+        found: FileDigest,
+    },
+    /// A rates table given that is not the recorded one, and where it first differs from
+    /// the regenerated table.
+    #[error("'{path}' is not the rates table recorded in manifest '{manifest}': {difference}")]
+    TableNotRecorded {
+        manifest: String,
+        path: String,
+        difference: Box<TableDifference>,
+    },
+    /// The recorded job failed when run again (`message`: why).
+    #[error("regenerating from manifest '{manifest}': {message}")]
+    RegenerationFailed { manifest: String, message: String },
+    /// The recorded job, run again, wrote `found` outputs where the manifest has `expected`.
+    #[error("regenerating from manifest '{manifest}' gave {found} outputs, it records {expected}")]
+    OutputCount {
+        manifest: String,
+        found: usize,
+        expected: usize,
+    },
+    /// A regenerated output (`role`, recorded `path`) that differs from the recorded one:
+    /// its stored bytes, its record counts, and (for a compressed output whose manifest
+    /// has it, or whose recorded file was given) its uncompressed content.
+    #[error(fmt = not_reproduced)]
+    NotReproduced {
+        manifest: String,
+        role: Option<String>,
+        path: String,
+        stored: Box<Digests>,
+        recorded_records: u64,
+        regenerated_records: u64,
+        content: Option<Box<Digests>>,
+    },
+    /// A rare failure, as text: a temporary file that cannot be made, a manifest edited
+    /// into one that no run could have written, an internal error. `file`: the file
+    /// concerned, if one is.
+    #[error("{message}")]
+    Other {
+        file: Option<String>,
+        message: String,
+    },
 }
 
 impl VerifyError {
+    /// Whether the request itself cannot work (the command line exits 2, as for its own
+    /// usage errors), rather than the files disagreeing.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, VerifyError::DatasetAlone)
+    }
+
     /// The disagreement's record or row, if it has one.
     pub fn location(&self) -> Option<&Location> {
         use VerifyError as E;
@@ -451,6 +626,59 @@ fn id_mismatch(
              or reordered?"
         ),
     }
+}
+
+fn digest_mismatch(
+    manifest: &str,
+    what: &Recorded,
+    path: &str,
+    recorded_path: &str,
+    digests: &Digests,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    write!(
+        f,
+        "{what} '{path}' is not the one manifest '{manifest}' records"
+    )?;
+    if *what == Recorded::Input {
+        write!(f, " for '{recorded_path}'")?;
+    }
+    let (r, d) = (&digests.recorded, &digests.found);
+    write!(
+        f,
+        ": SHA-256 {} ({} bytes) recorded, {} ({} bytes) found",
+        r.sha256, r.bytes, d.sha256, d.bytes
+    )
+}
+
+#[allow(clippy::too_many_arguments)] // thiserror passes every field
+fn not_reproduced(
+    manifest: &str,
+    role: &Option<String>,
+    path: &str,
+    stored: &Digests,
+    recorded_records: &u64,
+    regenerated_records: &u64,
+    content: &Option<Box<Digests>>,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    write!(
+        f,
+        "regenerating from manifest '{manifest}' does not reproduce {} output '{path}': SHA-256 \
+         {} ({recorded_records} records) recorded, {} ({regenerated_records} records) \
+         regenerated",
+        role.as_deref().unwrap_or("an"),
+        stored.recorded.sha256,
+        stored.found.sha256,
+    )?;
+    if let Some(c) = content {
+        write!(
+            f,
+            "; uncompressed, SHA-256 {} recorded, {} regenerated",
+            c.recorded.sha256, c.found.sha256
+        )?;
+    }
+    Ok(())
 }
 
 fn wrong_row(

@@ -385,26 +385,7 @@ pub(super) fn compare(
     listed: Option<&[usize]>,
 ) -> Result<Shown, VerifyError> {
     let at = || Location::record(masked_name, m.number, &m.id);
-    let want_id = if r > 1 {
-        format!("{}_r{k}", o.id)
-    } else {
-        o.id.clone()
-    };
-    if m.id != want_id {
-        return Err(VerifyError::IdMismatch {
-            at: at(),
-            found: m.id.clone(),
-            expected: want_id,
-            original: o.number,
-        });
-    }
-    if after_id(m) != after_id(o) {
-        return Err(VerifyError::HeaderDiffers {
-            at: at(),
-            found: String::from_utf8_lossy(after_id(m)).trim().to_string(),
-            expected: String::from_utf8_lossy(after_id(o)).trim().to_string(),
-        });
-    }
+    same_header(o, m, k, r, &at)?;
     let token = &expect.token[..];
     let may_replace = expect.corruption.random() > 0.0;
     let mut shown = Shown {
@@ -472,6 +453,38 @@ pub(super) fn compare(
         });
     }
     Ok(shown)
+}
+
+/// Masked record `m` is replicate `k` of `r` of `o` (its ID, renamed when `r` > 1) and
+/// keeps its header; `at` names it.
+fn same_header(
+    o: &Rec,
+    m: &Rec,
+    k: u32,
+    r: u32,
+    at: &impl Fn() -> Location,
+) -> Result<(), VerifyError> {
+    let want_id = if r > 1 {
+        format!("{}_r{k}", o.id)
+    } else {
+        o.id.clone()
+    };
+    if m.id != want_id {
+        return Err(VerifyError::IdMismatch {
+            at: at(),
+            found: m.id.clone(),
+            expected: want_id,
+            original: o.number,
+        });
+    }
+    if after_id(m) != after_id(o) {
+        return Err(VerifyError::HeaderDiffers {
+            at: at(),
+            found: String::from_utf8_lossy(after_id(m)).trim().to_string(),
+            expected: String::from_utf8_lossy(after_id(o)).trim().to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// Move to the row of masked record `m` (replicate `k` of `o`): it must be there and be

@@ -1,0 +1,375 @@
+//! `verify --manifest`: the files given are the ones a manifest records (inputs, outputs,
+//! regions file, by size and SHA-256; a recorded file is found as recorded or beside the
+//! manifest, so a set can be moved), and the recorded job, run again into a temporary
+//! directory, writes the recorded outputs byte for byte, or, for a compressed output made
+//! by another compressor, the same uncompressed content.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::error::{Digests, Recorded, TableDifference};
+use super::{Regenerated, Request, VerifyError};
+use crate::engine::{Input, run};
+use crate::io::{FileDigest, InputSource, open_input};
+use crate::manifest::{FileEntry, Manifest};
+use crate::regions::{Regions, RegionsMode, RegionsSource};
+
+/// The manifest at `path`, or why it cannot be used.
+pub(super) fn read(path: &Path) -> Result<Manifest, VerifyError> {
+    Manifest::read(path).map_err(|e| VerifyError::Unreadable {
+        file: path.display().to_string(),
+        message: format!("{e:#}"),
+    })
+}
+
+/// Size and SHA-256 of a file's bytes as stored (compressed or not).
+fn digest_file(path: &Path) -> Result<FileDigest, VerifyError> {
+    FileDigest::of_file(path).map_err(|e| cannot_read(path, e))
+}
+
+/// Size and SHA-256 of a file's content once decompressed (as `mask` would read it).
+fn content_digest(path: &Path) -> Result<FileDigest, VerifyError> {
+    let read = || -> std::io::Result<FileDigest> {
+        let (_, reader) = open_input(&InputSource::Path(path.to_path_buf()))?;
+        FileDigest::of_reader(reader)
+    };
+    read().map_err(|e| cannot_read(path, e))
+}
+
+fn cannot_read(path: &Path, e: impl std::fmt::Display) -> VerifyError {
+    VerifyError::Unreadable {
+        file: path.display().to_string(),
+        message: format!("cannot read '{}': {e}", path.display()),
+    }
+}
+
+/// A recorded path: as given if it exists from here, else beside the manifest.
+fn locate(recorded: &str, manifest: &Path) -> Option<PathBuf> {
+    let p = PathBuf::from(recorded);
+    if p.exists() {
+        return Some(p);
+    }
+    let beside = manifest.parent()?.join(&p);
+    beside.exists().then_some(beside)
+}
+
+/// The inputs are the ones the manifest records (ORIGINAL stands for a single input;
+/// several are found by their recorded paths); returns them.
+pub(super) fn check_inputs(
+    m: &Manifest,
+    manifest_path: &Path,
+    original: &Input,
+) -> Result<Vec<InputSource>, VerifyError> {
+    let mname = manifest_path.display().to_string();
+    let mut inputs = Vec::new();
+    for entry in &m.inputs {
+        let path = match (m.inputs.len(), &original.source) {
+            (1, InputSource::Path(p)) => p.clone(),
+            _ => locate(&entry.path, manifest_path).ok_or_else(|| VerifyError::Missing {
+                manifest: mname.clone(),
+                what: Recorded::Input,
+                path: entry.path.clone(),
+            })?,
+        };
+        let d = digest_file(&path)?;
+        if !entry.stored_is(&d) {
+            let shown = match m.inputs.len() {
+                1 => original.name.clone(),
+                _ => path.display().to_string(),
+            };
+            return Err(VerifyError::DigestMismatch {
+                manifest: mname,
+                what: Recorded::Input,
+                path: shown,
+                recorded_path: entry.path.clone(),
+                digests: Box::new(Digests {
+                    recorded: recorded_digest(entry),
+                    found: d,
+                }),
+            });
+        }
+        inputs.push(InputSource::Path(path));
+    }
+    Ok(inputs)
+}
+
+fn recorded_digest(entry: &FileEntry) -> FileDigest {
+    FileDigest {
+        bytes: entry.bytes,
+        sha256: entry.sha256.clone(),
+    }
+}
+
+/// The regions to check eligibility by: the request's, else the manifest's (found as
+/// given, else beside the manifest, and required to be the recorded file). The manifest
+/// comes back pointing at the file found, so that regeneration reads it.
+pub(super) fn regions_to_check(
+    request: &Request,
+    manifest: Option<Manifest>,
+) -> Result<(Option<Regions>, Option<Manifest>), VerifyError> {
+    let recorded = manifest.as_ref().and_then(|m| m.options.regions.clone());
+    if let Some(path) = &request.regions {
+        let mode = request
+            .regions_mode
+            .or(recorded.as_ref().map(|r| r.mode))
+            .unwrap_or(RegionsMode::Only);
+        let regions = read_regions(Path::new(path), path, mode)?;
+        return Ok((Some(regions), manifest));
+    }
+    let (Some(option), Some(mpath)) = (recorded, request.manifest.as_deref()) else {
+        return Ok((None, manifest));
+    };
+    let Some(mut m) = manifest else {
+        return Ok((None, None));
+    };
+    let mname = mpath.display().to_string();
+    let Some(recorded_path) = option.path() else {
+        // Intervals recorded in the manifest itself.
+        let regions = option.load().map_err(|e| VerifyError::Unreadable {
+            file: mname,
+            message: format!("{e:#}"),
+        })?;
+        return Ok((Some(regions), Some(m)));
+    };
+    let found = locate(recorded_path, mpath).ok_or_else(|| VerifyError::Missing {
+        manifest: mname.clone(),
+        what: Recorded::RegionsFile,
+        path: recorded_path.to_string(),
+    })?;
+    let regions = read_regions(&found, recorded_path, option.mode)?;
+    if let Some(entry) = &m.regions
+        && !entry.stored_is(&regions.digest)
+    {
+        return Err(VerifyError::DigestMismatch {
+            manifest: mname,
+            what: Recorded::RegionsFile,
+            path: found.display().to_string(),
+            recorded_path: entry.path.clone(),
+            digests: Box::new(Digests {
+                recorded: recorded_digest(entry),
+                found: regions.digest.clone(),
+            }),
+        });
+    }
+    if let Some(r) = m.options.regions.as_mut() {
+        r.source = RegionsSource::Path(found.display().to_string());
+    }
+    Ok((Some(regions), Some(m)))
+}
+
+fn read_regions(path: &Path, name: &str, mode: RegionsMode) -> Result<Regions, VerifyError> {
+    Regions::read(path, name, mode).map_err(|e| VerifyError::Unreadable {
+        file: name.to_string(),
+        message: format!("{e:#}"),
+    })
+}
+
+/// The outputs given (`masked`, of `role`, and `rates`) against the manifest's checksums,
+/// then every recorded output regenerated into `dir` and compared.
+pub(super) fn check_against(
+    m: &Manifest,
+    path: &Path,
+    inputs: Vec<InputSource>,
+    masked: &Input,
+    role: &str,
+    rates: Option<&Path>,
+    dir: &Path,
+) -> Result<Regenerated, VerifyError> {
+    // The outputs given here match their recorded checksums: they can stand in for a
+    // content digest that an older manifest lacks.
+    let checked = check_outputs(m, path, masked, role, rates)?;
+    let regen_dir = dir.join("regenerated");
+    let regenerated = regenerate(m, path, inputs, &checked.on_hand, &regen_dir)?;
+    if let Some(table) = checked.unrecorded_table {
+        let fresh = m
+            .outputs_of("rates")
+            .next()
+            .map(|e| regen_dir.join(Path::new(&e.path).file_name().unwrap_or_default()))
+            .ok_or_else(|| VerifyError::Other {
+                file: Some(path.display().to_string()),
+                message: "the manifest records no rates table".into(),
+            })?;
+        return Err(VerifyError::TableNotRecorded {
+            manifest: path.display().to_string(),
+            path: table.display().to_string(),
+            difference: Box::new(first_table_difference(&table, &fresh)?),
+        });
+    }
+    Ok(regenerated)
+}
+
+/// What `check_outputs` found.
+struct CheckedOutputs {
+    /// Given files that are recorded outputs, with their digests.
+    on_hand: Vec<(PathBuf, FileDigest)>,
+    /// A rates table given that is not the recorded one: its first difference from the
+    /// regenerated table is the error, once regenerated.
+    unrecorded_table: Option<PathBuf>,
+}
+
+/// MASKED is an output of `role` the manifest records (else an error); the rates table is
+/// checked the same way, but a table that is not the recorded one is reported after the
+/// regeneration, by its first differing row and column.
+fn check_outputs(
+    m: &Manifest,
+    manifest_path: &Path,
+    masked: &Input,
+    role: &str,
+    rates: Option<&Path>,
+) -> Result<CheckedOutputs, VerifyError> {
+    let mut checked = CheckedOutputs {
+        on_hand: Vec::new(),
+        unrecorded_table: None,
+    };
+    if let Some(p) = masked.source.path() {
+        let d = digest_file(p)?;
+        if !m.outputs_of(role).any(|e| e.stored_is(&d)) {
+            return Err(VerifyError::NotAnOutput {
+                manifest: manifest_path.display().to_string(),
+                path: masked.name.clone(),
+                role: role.to_string(),
+                found: d,
+            });
+        }
+        checked.on_hand.push((p.to_path_buf(), d));
+    }
+    if let Some(r) = rates {
+        let d = digest_file(r)?;
+        if m.outputs_of("rates").any(|e| e.stored_is(&d)) {
+            checked.on_hand.push((r.to_path_buf(), d));
+        } else {
+            checked.unrecorded_table = Some(r.to_path_buf());
+        }
+    }
+    Ok(checked)
+}
+
+/// The first row and column where two rates tables differ, both values shown.
+fn first_table_difference(given: &Path, fresh: &Path) -> Result<TableDifference, VerifyError> {
+    let open = |p: &Path| -> Result<csv::Reader<Box<dyn Read + Send>>, VerifyError> {
+        let (_, raw) =
+            open_input(&InputSource::Path(p.to_path_buf())).map_err(|e| cannot_read(p, e))?;
+        let delimiter = crate::sink::RatesTable::new(p)
+            .map_err(|e| VerifyError::Unreadable {
+                file: p.display().to_string(),
+                message: e.to_string(),
+            })?
+            .delimiter;
+        Ok(csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(raw))
+    };
+    let (mut a, mut b) = (open(given)?, open(fresh)?);
+    let (mut ra, mut rb) = (csv::StringRecord::new(), csv::StringRecord::new());
+    let mut header = csv::StringRecord::new();
+    for row in 0u64.. {
+        let more_a = a.read_record(&mut ra).unwrap_or(false);
+        let more_b = b.read_record(&mut rb).unwrap_or(false);
+        if row == 0 {
+            header = rb.clone();
+        }
+        match (more_a, more_b) {
+            (false, false) => break,
+            (true, false) => return Ok(TableDifference::ExtraRow { row }),
+            (false, true) => return Ok(TableDifference::EndsEarly { rows: row }),
+            (true, true) => {}
+        }
+        let columns = ra.len().max(rb.len());
+        if let Some(c) = (0..columns).find(|&c| ra.get(c) != rb.get(c)) {
+            let found = ra.get(c).unwrap_or("").to_string();
+            let expected = rb.get(c).unwrap_or("").to_string();
+            if row == 0 {
+                return Ok(TableDifference::Header {
+                    column: c + 1,
+                    found,
+                    expected: header.get(c).unwrap_or("?").to_string(),
+                });
+            }
+            return Ok(TableDifference::Field {
+                row,
+                id: rb.get(1).unwrap_or("?").to_string(),
+                replicate: rb.get(2).unwrap_or("?").to_string(),
+                column: header.get(c).unwrap_or("?").to_string(),
+                found,
+                expected,
+            });
+        }
+    }
+    Ok(TableDifference::Formatting)
+}
+
+/// Run the recorded job again into `dir` and compare every output.
+fn regenerate(
+    m: &Manifest,
+    manifest_path: &Path,
+    inputs: Vec<InputSource>,
+    on_hand: &[(PathBuf, FileDigest)],
+    dir: &Path,
+) -> Result<Regenerated, VerifyError> {
+    let mname = manifest_path.display().to_string();
+    std::fs::create_dir_all(dir).map_err(|e| VerifyError::Other {
+        file: Some(dir.display().to_string()),
+        message: format!("cannot create '{}': {e}", dir.display()),
+    })?;
+    let job = m.job(inputs, dir).map_err(|e| VerifyError::Other {
+        file: Some(mname.clone()),
+        message: format!("{e:#}"),
+    })?;
+    let summary = run(job).map_err(|e| VerifyError::RegenerationFailed {
+        manifest: mname.clone(),
+        message: format!("{e:#}"),
+    })?;
+    if summary.outputs.len() != m.outputs.len() {
+        return Err(VerifyError::OutputCount {
+            manifest: mname,
+            found: summary.outputs.len(),
+            expected: m.outputs.len(),
+        });
+    }
+    let mut result = Regenerated::default();
+    for (got, want) in summary.outputs.iter().zip(&m.outputs) {
+        let d = got.digest.as_ref().ok_or_else(|| VerifyError::Other {
+            file: None,
+            message: "internal error: no digest of a regenerated output".into(),
+        })?;
+        let records_agree = got.records == want.records;
+        if want.stored_is(&d.stored) && records_agree {
+            result.identical += 1;
+            continue;
+        }
+        let recorded_content = match want.content() {
+            Some(c) => Some(c),
+            // A manifest from before content digests: the recorded file itself, if given.
+            None => match on_hand.iter().find(|(_, d)| want.stored_is(d)) {
+                Some((p, _)) => Some(content_digest(p)?),
+                None => None,
+            },
+        };
+        let content = match (&d.content, recorded_content) {
+            (Some(c), Some(r)) => Some(Digests {
+                recorded: r,
+                found: c.clone(),
+            }),
+            _ => None,
+        };
+        if content.as_ref().is_some_and(|c| c.recorded == c.found) && records_agree {
+            result.same_content += 1;
+            continue;
+        }
+        return Err(VerifyError::NotReproduced {
+            manifest: mname,
+            role: want.role.clone(),
+            path: want.path.clone(),
+            stored: Box::new(Digests {
+                recorded: recorded_digest(want),
+                found: d.stored.clone(),
+            }),
+            recorded_records: want.records,
+            regenerated_records: got.records,
+            content: content.map(Box::new),
+        });
+    }
+    Ok(result)
+}
