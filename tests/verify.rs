@@ -502,3 +502,59 @@ fn stratified_rates_have_low_discrepancy() {
         );
     }
 }
+
+/// The library's `check::run` is what the command runs: the same numbers, and a failure
+/// as a value that says where (file, record, position) and what (found, expected).
+#[test]
+fn the_library_reports_what_and_where() {
+    use protmask::check::{self, Place, Request, Unexpected, VerifyError};
+    let set = Set::new();
+    set.mask(&[]);
+    let path = |name: &str| set.path(name).display().to_string();
+    let request = Request {
+        original: path("in.fa"),
+        masked: path("masked.fa"),
+        rates: Some(set.path("rates.csv")),
+        manifest: Some(set.path("manifest.json")),
+        ..Request::default()
+    };
+    let report = check::run(&request).unwrap();
+    assert_eq!((report.verified.records, report.verified.rows), (85, 85));
+    assert_eq!(report.regenerated.unwrap().identical, 2);
+
+    // Record 1 starts with M, masked or not: a W there is neither.
+    set.edit("masked.fa", |t| {
+        let at = t.find('\n').unwrap() + 1;
+        format!("{}W{}", &t[..at], &t[at + 1..])
+    });
+    let plain = Request {
+        rates: None,
+        manifest: None,
+        ..request
+    };
+    match check::run(&plain).unwrap_err() {
+        VerifyError::Residue {
+            at,
+            position: 0,
+            found: b'W',
+            expected: b'M',
+            why: Unexpected::NotToken { token },
+        } => {
+            assert_eq!(&*at.file, path("masked.fa"));
+            assert!(matches!(at.place, Place::Record { number: 1, .. }));
+            assert_eq!(token, "_");
+        }
+        other => panic!("not a residue error: {other}"),
+    }
+    set.edit("in.fa", |t| t.replacen("MPTIKQ", "MPTIKA", 1));
+    let with_manifest = Request {
+        manifest: Some(set.path("manifest.json")),
+        ..plain
+    };
+    match check::run(&with_manifest).unwrap_err() {
+        VerifyError::DigestMismatch { digests, .. } => {
+            assert_ne!(digests.recorded.sha256, digests.found.sha256)
+        }
+        other => panic!("not a digest error: {other}"),
+    }
+}

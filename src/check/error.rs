@@ -11,8 +11,8 @@ use crate::records::stream::ReadError;
 /// Where in a file a disagreement is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Location {
-    /// The file as the user named it.
-    pub file: String,
+    /// The file as the user named it (a `Box<str>`, which keeps `VerifyError` small).
+    pub file: Box<str>,
     pub place: Place,
 }
 
@@ -35,7 +35,7 @@ pub enum Place {
 impl Location {
     pub fn record(file: &str, number: u64, id: &str) -> Location {
         Location {
-            file: file.to_string(),
+            file: file.into(),
             place: Place::Record {
                 number,
                 id: id.to_string(),
@@ -45,7 +45,7 @@ impl Location {
 
     pub fn row(file: &str, number: u64, id: &str, replicate: i64) -> Location {
         Location {
-            file: file.to_string(),
+            file: file.into(),
             place: Place::Row {
                 number,
                 id: id.to_string(),
@@ -56,7 +56,7 @@ impl Location {
 
     pub fn row_number(file: &str, number: u64) -> Location {
         Location {
-            file: file.to_string(),
+            file: file.into(),
             place: Place::RowNumber(number),
         }
     }
