@@ -5,7 +5,7 @@
 """
 
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -20,11 +20,53 @@ class RecordError(ValueError):
     wrong."""
 
 class VerifyError(ValueError):
-    """A masked set that is not what it should be: the first disagreement."""
+    """A masked set that is not what it should be: the first disagreement (or a file that
+    cannot be read), with the message ``protmask verify`` prints."""
 
 def presets() -> List[Dict[str, Any]]:
     """Every preset with what it sets and its reference code, as ``protmask schedule
     --list --format json`` lists them."""
+
+_Path = Union[str, "os.PathLike[str]"]
+
+class Verified(TypedDict):
+    """What ``verify`` verified: the numbers of ``protmask verify``'s summary line."""
+
+    records: int
+    replicates: int
+    changed: int
+    """Positions that show as masked or replaced."""
+    uncertain: int
+    """Of ``changed``, those showing a residue-letter token over the same residue (the
+    CLI's "N to M masked positions")."""
+    rows: Optional[int]
+    """Rows of the rates table or dataset checked; None without either."""
+    identical: Optional[int]
+    """With a manifest: regenerated outputs identical byte for byte; else None."""
+    same_content: Optional[int]
+    """With a manifest: compressed outputs identical once uncompressed; else None."""
+
+def verify(
+    original: _Path,
+    masked: _Path,
+    *,
+    rates: Optional[_Path] = None,
+    manifest: Optional[_Path] = None,
+    mask_token: Optional[str] = None,
+    corrupt: Optional[Tuple[float, float, float]] = None,
+    maskable: Optional[str] = None,
+    regions: Optional[_Path] = None,
+    regions_mode: Optional[str] = None,
+) -> Verified:
+    """Verify a masked set as ``protmask verify`` does, without holding the GIL.
+
+    ``masked`` (a FASTA, or a dataset by its name) is a masking of ``original``; with
+    ``rates``, the table agrees; with ``manifest``, every checksum matches and the recorded
+    job, run again, reproduces the recorded outputs. The options left None are the
+    manifest's, else the defaults. Raises ``VerifyError`` with the CLI's message for the
+    first disagreement, ``OptionError`` for a bad option, ``ValueError`` for a request that
+    cannot work (a dataset with ``rates`` or ``regions``).
+    """
 
 class Masked:
     """One masked record: what ``protmask mask --dataset`` writes for it."""

@@ -6,14 +6,19 @@
 //! masker, the dataset's encoders), so Python gets exactly what `protmask mask` writes.
 //! A new masking option of the library is a new keyword here with no change to this file.
 //! Results are built cheaply: one str and numpy arrays per record, no Python int per
-//! position. `mask_many` masks on the rayon pool with the GIL released.
+//! position. `mask_many` masks on the rayon pool with the GIL released. `verify` is
+//! `protmask verify` (the library's `check::run`), its failures the CLI's one line.
 
 use std::sync::{Arc, Mutex};
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use numpy::PyArray1;
-use protmask::config::{MaskConfig, MaskOptions, OptionError as LibOptionError, OptionValue};
+use protmask::check::{Report, Request};
+use protmask::config::{
+    MaskConfig, MaskOption, MaskOptions, OptionError as LibOptionError, OptionValue,
+};
 use protmask::mask::Marks;
 use protmask::online::{MaskedRecord, RecordMasker};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -375,6 +380,100 @@ fn presets(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     py.import("json")?.call_method1("loads", (json,))
 }
 
+/// Verify a masked set as ``protmask verify`` does: ``masked`` (a FASTA or a dataset) is a
+/// masking of ``original``; with ``rates``, the table agrees; with ``manifest``, every
+/// checksum matches and the recorded job, run again, reproduces the recorded outputs.
+/// ``mask_token``, ``corrupt``, ``maskable``, ``regions`` and ``regions_mode`` are the
+/// flags of the same names (``None``: the manifest's, else the defaults). Returns what was
+/// verified: ``records``, ``replicates``, ``changed`` (positions showing as masked or
+/// replaced), ``uncertain`` (of those, a residue-letter token over the same residue),
+/// ``rows`` (of the rates table or dataset, else None), ``identical`` and ``same_content``
+/// (regenerated outputs, with a manifest, else None). Raises ``VerifyError`` with the
+/// CLI's message for the first disagreement or an unreadable file, ``OptionError`` for a
+/// bad option, ``ValueError`` for a request that cannot work. Runs without the GIL.
+#[pyfunction]
+#[pyo3(signature = (original, masked, *, rates = None, manifest = None, mask_token = None,
+                    corrupt = None, maskable = None, regions = None, regions_mode = None))]
+#[allow(clippy::too_many_arguments)] // the keywords of `protmask verify`
+fn verify<'py>(
+    py: Python<'py>,
+    original: PathBuf,
+    masked: PathBuf,
+    rates: Option<PathBuf>,
+    manifest: Option<PathBuf>,
+    mask_token: Option<&Bound<'py, PyAny>>,
+    corrupt: Option<&Bound<'py, PyAny>>,
+    maskable: Option<&Bound<'py, PyAny>>,
+    regions: Option<PathBuf>,
+    regions_mode: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    // The masking flags, checked as `Masker`'s keywords are (the CLI's checks and messages).
+    let mut options = MaskOptions::default();
+    for (name, value) in [
+        ("mask_token", mask_token),
+        ("corrupt", corrupt),
+        ("maskable", maskable),
+        ("regions_mode", regions_mode),
+    ] {
+        if let Some(v) = value.filter(|v| !v.is_none()) {
+            options
+                .set(name, option_value(name, v)?)
+                .map_err(option_error)?;
+        }
+    }
+    if options.regions_mode.is_some() && regions.is_none() {
+        return Err(option_error(LibOptionError::Requires {
+            option: MaskOption::RegionsMode,
+            needs: MaskOption::Regions,
+        }));
+    }
+    let request = Request {
+        original: utf8(original)?,
+        masked: utf8(masked)?,
+        rates,
+        manifest,
+        regions: regions.map(utf8).transpose()?,
+        mask_token: options.mask_token,
+        corrupt: options.corrupt,
+        maskable: options.maskable,
+        regions_mode: options.regions_mode,
+    };
+    let report = py.detach(|| protmask::check::run(&request)).map_err(|e| {
+        let line = e.to_string().replace(['\n', '\r'], " ");
+        match e.is_usage() {
+            true => PyValueError::new_err(line),
+            false => VerifyError::new_err(line),
+        }
+    })?;
+    verified_dict(py, &report, request.rates.is_some())
+}
+
+/// A path as the command line takes it (text).
+fn utf8(path: PathBuf) -> PyResult<String> {
+    path.into_os_string()
+        .into_string()
+        .map_err(|p| PyValueError::new_err(format!("{} is not valid UTF-8", p.to_string_lossy())))
+}
+
+/// What `verify` returns: the summary line's numbers, by name.
+fn verified_dict<'py>(
+    py: Python<'py>,
+    report: &Report,
+    rates: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let v = &report.verified;
+    let d = PyDict::new(py);
+    d.set_item("records", v.records)?;
+    d.set_item("replicates", v.replicates)?;
+    d.set_item("changed", v.changed)?;
+    d.set_item("uncertain", v.uncertain)?;
+    d.set_item("rows", (rates || report.dataset).then_some(v.rows))?;
+    let regenerated = report.regenerated.as_ref();
+    d.set_item("identical", regenerated.map(|r| r.identical))?;
+    d.set_item("same_content", regenerated.map(|r| r.same_content))?;
+    Ok(d)
+}
+
 /// The same masks in a training loop as on disk: ``Masker`` gives, for the same options,
 /// seed, ID, sequence and replicate, exactly what ``protmask mask`` writes.
 #[pymodule]
@@ -386,6 +485,7 @@ fn protmask_python(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RecordError", m.py().get_type::<RecordError>())?;
     m.add("VerifyError", m.py().get_type::<VerifyError>())?;
     m.add_function(wrap_pyfunction!(presets, m)?)?;
+    m.add_function(wrap_pyfunction!(verify, m)?)?;
     // One source of truth: the workspace's version, which is the CLI's.
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -290,7 +290,7 @@ def test_docs_examples_run(tmp_path, monkeypatch):
     (the torch ones are not marked: torch is not a dependency)."""
     text = (ROOT / "docs" / "python.md").read_text()
     blocks = re.findall(r"<!-- tested([^>]*)-->\n```python\n(.*?)```", text, re.S)
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     (tmp_path / "data").symlink_to(ROOT / "data")
     monkeypatch.chdir(tmp_path)
     exe = Path(binary()).resolve()
@@ -490,3 +490,145 @@ def test_bad_regions_and_spans_are_option_errors(tmp_path):
 
 def test_presets_are_the_cli_presets():
     assert protmask.presets() == cli_presets()
+
+
+
+SUMMARY = re.compile(
+    r"^protmask: verified (\d+) records(?: x (\d+) replicates)?, (?:(\d+) to )?(\d+) masked "
+    r"positions(?:, (\d+) rates rows)?(?:; manifest checksums match and (\d+) outputs "
+    r"regenerate byte-identical(?:, (\d+) more with identical content[^;]*)?)?$"
+)
+
+
+def cli_verify(args, cwd):
+    """`protmask verify ARGS` in `cwd`: the summary line's numbers as `protmask.verify`
+    names them, or the error line without its `protmask: error: ` prefix."""
+    p = subprocess.run([binary(), "verify", *args], cwd=cwd, capture_output=True, text=True)
+    line = p.stderr.strip()
+    if p.returncode != 0:
+        assert p.returncode == 1 and "\n" not in line, p.stderr
+        return line.removeprefix("protmask: error: ")
+    m = SUMMARY.match(line)
+    assert m, line
+    records, reps, certain, changed, rows, identical, same = m.groups()
+    manifest = identical is not None
+    return {
+        "records": int(records),
+        "replicates": int(reps or 1),
+        "changed": int(changed),
+        "uncertain": int(changed) - int(certain) if certain else 0,
+        "rows": None if rows is None else int(rows),
+        "identical": int(identical) if manifest else None,
+        "same_content": int(same or 0) if manifest else None,
+    }
+
+
+def make_sets(d):
+    """In `d`, made there: in.fa; an esm2 FASTA set with 2 replicates, rates with
+    positions and a manifest; a gzipped set of xs.fa (X residues) with the token X; a
+    dataset with its manifest."""
+    shutil.copy(DATA, d / "in.fa")
+    (d / "xs.fa").write_text(">a\nMXXKVLAXAXA\n>b\nXXXXMKVLLL\n" * 3)
+    for args in [
+        ["in.fa", "-o", "m.fa", "-r", "r.csv", "--positions", "--replicates", "2",
+         "--manifest", "m.json", "--preset", "esm2"],
+        ["xs.fa", "-o", "x.fa.gz", "-r", "x.tsv", "--mask-token", "X", "--schedule", "0.5",
+         "--replicates", "2"],
+        ["in.fa", "--dataset", "d.jsonl", "--tokens", "esm", "--manifest", "d.json"],
+    ]:
+        subprocess.run([binary(), "mask", "-q", *args], cwd=d, check=True)
+
+
+# What esm2 did, for a check without its manifest.
+ESM2 = ["--mask-token", "<mask>", "--corrupt", "0.8,0.1,0.1"]
+ESM2_KW = dict(mask_token="<mask>", corrupt=(0.8, 0.1, 0.1))
+
+# (CLI arguments, protmask.verify keywords): each a set that verifies.
+GOOD = [
+    (["in.fa", "m.fa", *ESM2], ESM2_KW),
+    (["in.fa", "m.fa", "-r", "r.csv", *ESM2], dict(rates="r.csv", **ESM2_KW)),
+    (["in.fa", "m.fa", "-r", "r.csv", "--manifest", "m.json"],
+     dict(rates="r.csv", manifest="m.json")),
+    (["xs.fa", "x.fa.gz", "--mask-token", "X"], dict(mask_token="X")),
+    (["xs.fa", "x.fa.gz", "-r", "x.tsv", "--mask-token", "X"],
+     dict(rates=Path("x.tsv"), mask_token="X")),
+    (["in.fa", "d.jsonl", "--manifest", "d.json"], dict(manifest="d.json")),
+]
+
+
+def test_verify_reports_the_clis_numbers(tmp_path, monkeypatch):
+    make_sets(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    for args, kwargs in GOOD:
+        expected = cli_verify(args, tmp_path)
+        assert isinstance(expected, dict), f"{args}: {expected}"
+        got = protmask.verify(args[0], Path(args[1]), **kwargs)
+        if args[1] == "d.jsonl":
+            assert got["rows"] == 85  # the CLI counts a dataset's rows, but not aloud
+            expected["rows"] = 85
+        assert got == expected, args
+    assert protmask.verify("xs.fa", "x.fa.gz", mask_token="X")["uncertain"] > 0
+    assert protmask.verify("in.fa", "m.fa", manifest="m.json")["replicates"] == 2
+
+
+def test_verify_raises_the_clis_message(tmp_path, monkeypatch):
+    make_sets(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    def residue(t):  # the first unmasked residue of record 1 becomes another one
+        lines = t.split("\n")
+        i = next(i for i, c in enumerate(lines[1]) if c.isalpha())
+        lines[1] = lines[1][:i] + ("W" if lines[1][i] != "W" else "Y") + lines[1][i + 1:]
+        return "\n".join(lines)
+
+    with_table = ["in.fa", "m.fa", "-r", "r.csv", *ESM2]
+    with_manifest = ["in.fa", "m.fa", "--manifest", "m.json"]
+    cases = [
+        ("m.fa", residue, with_table, dict(rates="r.csv", **ESM2_KW)),
+        ("m.fa", lambda t: t.replace("_r2", "_r3", 1), ["in.fa", "m.fa", *ESM2], ESM2_KW),
+        ("m.fa", lambda t: t + ">extra\nMKV\n", ["in.fa", "m.fa", *ESM2], ESM2_KW),
+        ("r.csv", lambda t: t.replace(",1,", ",2,", 1), with_table,
+         dict(rates="r.csv", **ESM2_KW)),
+        ("in.fa", lambda t: t.replace("MPTIKQ", "MPTIKA", 1), with_manifest,
+         dict(manifest="m.json")),
+        ("m.json", lambda t: t.replace('"rng_scheme": 1', '"rng_scheme": 2'), with_manifest,
+         dict(manifest="m.json")),
+        ("d.jsonl", lambda t: t.replace('"replicate":1', '"replicate":3', 1),
+         ["in.fa", "d.jsonl"], {}),
+        (None, None, ["in.fa", "m.fa", "--mask-token", "#"], dict(mask_token="#")),
+        (None, None, ["in.fa", "missing.fa"], {}),
+    ]
+    originals = {n: (tmp_path / n).read_text() for n in ["in.fa", "m.fa", "r.csv", "m.json",
+                                                         "d.jsonl"]}
+    for name, tamper, args, kwargs in cases:
+        for n, text in originals.items():
+            (tmp_path / n).write_text(text)
+        if name:
+            (tmp_path / name).write_text(tamper(originals[name]))
+            assert (tmp_path / name).read_text() != originals[name], args
+        expected = cli_verify(args, tmp_path)
+        assert isinstance(expected, str), f"{args}: passed"
+        with pytest.raises(protmask.VerifyError) as e:
+            protmask.verify(args[0], args[1], **kwargs)
+        assert str(e.value) == expected
+        assert isinstance(e.value, ValueError)
+
+
+def test_verify_checks_its_options_as_the_cli_does(tmp_path, monkeypatch):
+    make_sets(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(protmask.OptionError, match="cannot be a mask token"):
+        protmask.verify("in.fa", "m.fa", mask_token="a b")
+    with pytest.raises(protmask.OptionError, match="expected three fractions"):
+        protmask.verify("in.fa", "m.fa", corrupt=(1.0, 0.0))
+    with pytest.raises(protmask.OptionError, match="possible values: only, except"):
+        protmask.verify("in.fa", "m.fa", regions="r.bed", regions_mode="sometimes")
+    with pytest.raises(protmask.OptionError, match="not provided: --regions <FILE>"):
+        protmask.verify("in.fa", "m.fa", regions_mode="except")
+    # A request that cannot work is no finding about the set: ValueError, not VerifyError.
+    with pytest.raises(ValueError, match="a dataset is checked against ORIGINAL alone") as e:
+        protmask.verify("in.fa", "d.jsonl", rates="r.csv")
+    assert not isinstance(e.value, protmask.VerifyError)
+    ok = protmask.verify("in.fa", "m.fa", manifest="m.json", mask_token=None, corrupt=None,
+                         maskable=None, regions=None, regions_mode=None)
+    assert ok["records"] == 85 and ok["identical"] == 2 and ok["same_content"] == 0
