@@ -15,7 +15,7 @@ use crate::config::{MaskConfig, MaskOption, OptionError};
 use crate::mask::{Marks, Masker, Outcome, Timesteps, mark};
 use crate::records::{Record, RecordError, check_id, check_residues};
 use crate::regions::Regions;
-use crate::sink::{Emitted, FastaFormat, Vocab, dataset::esm_ids};
+use crate::sink::{Emitted, FastaFormat, Vocab, esm_ids};
 
 /// Everything `protmask mask --dataset` writes about one emitted record, bar the file,
 /// the ID and the description.

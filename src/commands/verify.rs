@@ -16,7 +16,7 @@ use protmask::io::{FileDigest, InputSource};
 use protmask::manifest::{FileEntry, Manifest};
 use protmask::mask::Corruption;
 use protmask::regions::{Regions, RegionsMode, RegionsSource};
-use protmask::sink::DatasetFile;
+use protmask::sink::{Format, Role};
 
 pub fn execute(args: VerifyArgs) -> Result<()> {
     let manifest = args.manifest.as_deref().map(Manifest::read).transpose()?;
@@ -55,6 +55,7 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
     let dataset = masked_dataset(&args, &masked)?;
     let seen = match &dataset {
         Some(d) => {
+            let d = (d.0.as_path(), d.1);
             protmask::check::verify_dataset(&original, d, &masked.name, &expect, regions.as_ref())?
         }
         None => verify_within(
@@ -70,9 +71,9 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         (&manifest, &args.manifest, recorded_inputs, spool_dir)
     {
         let role = if dataset.is_some() {
-            "dataset"
+            Role::Dataset
         } else {
-            "fasta"
+            Role::Fasta
         };
         regenerated = check_against(m, path, inputs, &masked, role, args.rates.as_deref(), dir)?;
     }
@@ -112,8 +113,8 @@ fn expectations(args: &VerifyArgs, recorded: Option<&MaskConfig>) -> Expect {
 
 /// MASKED as a dataset (`mask --dataset`), if its name says it is one; a dataset is
 /// checked against ORIGINAL alone.
-fn masked_dataset(args: &VerifyArgs, masked: &Input) -> Result<Option<DatasetFile>> {
-    let Ok(named) = DatasetFile::new(Path::new(&args.masked)) else {
+fn masked_dataset(args: &VerifyArgs, masked: &Input) -> Result<Option<(PathBuf, Format)>> {
+    let Ok((format, _)) = Format::for_file(Role::Dataset, Path::new(&args.masked)) else {
         return Ok(None);
     };
     if args.rates.is_some() || args.regions.is_some() {
@@ -128,11 +129,8 @@ fn masked_dataset(args: &VerifyArgs, masked: &Input) -> Result<Option<DatasetFil
     let path = masked
         .source
         .path()
-        .map_or(named.path.clone(), Path::to_path_buf);
-    Ok(Some(DatasetFile {
-        path,
-        kind: named.kind,
-    }))
+        .map_or_else(|| PathBuf::from(&args.masked), Path::to_path_buf);
+    Ok(Some((path, format)))
 }
 
 /// The outputs given against the manifest's checksums, then every recorded output
@@ -142,7 +140,7 @@ fn check_against(
     path: &Path,
     inputs: Vec<InputSource>,
     masked: &Input,
-    role: &str,
+    role: Role,
     rates: Option<&Path>,
     dir: &Path,
 ) -> Result<Regenerated> {
@@ -153,7 +151,7 @@ fn check_against(
     let regenerated = regenerate(m, path, inputs, &checked.on_hand, &regen_dir)?;
     if let Some(table) = checked.unrecorded_table {
         let fresh = m
-            .outputs_of("rates")
+            .outputs_of(Role::Rates)
             .next()
             .map(|e| regen_dir.join(Path::new(&e.path).file_name().unwrap_or_default()))
             .context("the manifest records no rates table")?;
@@ -336,7 +334,7 @@ fn check_outputs(
     m: &Manifest,
     manifest_path: &Path,
     masked: &Input,
-    role: &str,
+    role: Role,
     rates: Option<&Path>,
 ) -> Result<CheckedOutputs> {
     let mname = manifest_path.display();
@@ -347,7 +345,7 @@ fn check_outputs(
     if let Some(p) = masked.source.path() {
         let d = digest_file(p)?;
         if !m.outputs_of(role).any(|e| same(e, &d)) {
-            let what = if role == "dataset" {
+            let what = if role == Role::Dataset {
                 "the dataset"
             } else {
                 "a FASTA output"
@@ -362,7 +360,7 @@ fn check_outputs(
     }
     if let Some(r) = rates {
         let d = digest_file(r)?;
-        if m.outputs_of("rates").any(|e| same(e, &d)) {
+        if m.outputs_of(Role::Rates).any(|e| same(e, &d)) {
             checked.on_hand.push((r.to_path_buf(), d));
         } else {
             checked.unrecorded_table = Some(r.to_path_buf());
@@ -376,7 +374,8 @@ fn first_table_difference(given: &Path, fresh: &Path) -> Result<String> {
     let open = |p: &Path| -> Result<csv::Reader<Box<dyn Read + Send>>> {
         let (_, raw) = protmask::io::open_input(&InputSource::Path(p.to_path_buf()))
             .with_context(|| format!("cannot read '{}'", p.display()))?;
-        let delimiter = protmask::sink::RatesTable::new(p)?.delimiter;
+        let (format, _) = Format::for_file(Role::Rates, p)?;
+        let delimiter = format.delimiter().unwrap_or(b',');
         Ok(csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)
@@ -525,7 +524,7 @@ fn regenerate(
         bail!(
             "regenerating from manifest '{mname}' does not reproduce {} output '{}': SHA-256 \
              {} ({} records) recorded, {} ({} records) regenerated{content}",
-            want.role.as_deref().unwrap_or("an"),
+            want.role.map_or("an", Role::name),
             want.path,
             want.sha256,
             want.records,
