@@ -58,7 +58,7 @@ pub fn execute(args: MaskArgs) -> Result<()> {
             .with_context(|| format!("cannot create output directory '{}'", dir.display()))?;
     }
 
-    let config = args.config().map_err(|e| UsageError(e.to_string()))?;
+    let config = args.config().map_err(UsageError::from)?;
     if is_residue_token(config.mask_token.as_bytes()) {
         warn(&format!(
             "the mask token '{}' is also a residue: a masked position cannot be told from an \
@@ -202,20 +202,13 @@ fn fasta_output(args: &MaskArgs, inputs: &[InputSource]) -> Result<Option<Output
     };
     if let Some(dir) = &args.outdir {
         if args.compress.is_some() {
-            return Err(UsageError(
-                "--compress applies to stdout; with --outdir each file is compressed by its input's name".into(),
-            )
-            .into());
+            return Err(UsageError::CompressWithOutdir.into());
         }
         let mut seen = HashSet::new();
         let mut paths = Vec::with_capacity(inputs.len());
         for input in inputs {
             let InputSource::Path(p) = input else {
-                return Err(UsageError(
-                    "--outdir names each output after its input, and stdin has no name: use -o"
-                        .into(),
-                )
-                .into());
+                return Err(UsageError::OutdirFromStdin.into());
             };
             let name = p
                 .file_name()
@@ -234,11 +227,7 @@ fn fasta_output(args: &MaskArgs, inputs: &[InputSource]) -> Result<Option<Output
     // A dataset alone writes no FASTA (no `-o /dev/null` needed).
     if args.dataset.is_some() && args.output.is_none() {
         if args.compress.is_some() {
-            return Err(UsageError(
-                "--compress applies to the FASTA on stdout; with --dataset alone none is written"
-                    .into(),
-            )
-            .into());
+            return Err(UsageError::CompressWithoutFasta.into());
         }
         return Ok(None);
     }
@@ -249,11 +238,7 @@ fn fasta_output(args: &MaskArgs, inputs: &[InputSource]) -> Result<Option<Output
     let compression = match (&target, args.compress) {
         (OutputTarget::Path(p), None) => Compression::from_path(p),
         (OutputTarget::Path(p), Some(_)) => {
-            return Err(UsageError(format!(
-                "--compress applies to stdout; '{}' is compressed by its extension (.gz, .bz2, .xz, .zst)",
-                p.display()
-            ))
-            .into());
+            return Err(UsageError::CompressWithFile(p.display().to_string()).into());
         }
         (OutputTarget::Stdout, c) => c.unwrap_or(Compression::None),
     };

@@ -118,12 +118,7 @@ fn masked_dataset(args: &VerifyArgs, masked: &Input) -> Result<Option<(PathBuf, 
         return Ok(None);
     };
     if args.rates.is_some() || args.regions.is_some() {
-        return Err(protmask::UsageError(
-            "a dataset is checked against ORIGINAL alone: give --rates and --regions with a \
-             FASTA"
-                .into(),
-        )
-        .into());
+        return Err(protmask::UsageError::DatasetWithFastaOptions.into());
     }
     // A spooled pipe is read from its copy.
     let path = masked

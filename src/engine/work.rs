@@ -10,7 +10,7 @@ use super::Job;
 use super::duplicates::IdBatch;
 use crate::config::MaskConfig;
 use crate::mask::{Marks, Masker};
-use crate::records::{Block, BlockRecords, BufferPool, Cut, Record, RecordError};
+use crate::records::{Block, BlockRecords, BufferPool, Cut, Record, RecordError, RecordErrorKind};
 use crate::regions::Regions;
 use crate::sink::{Emitted, Encoder, Format, Scratch};
 
@@ -233,7 +233,7 @@ impl Emitter {
                 .map_err(|message| RecordError {
                     number: record.number,
                     id: Some(record.id.to_string()),
-                    message,
+                    kind: RecordErrorKind::Regions(message),
                 })?,
         };
         for replicate in 1..=shared.replicates {
