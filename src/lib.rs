@@ -13,6 +13,7 @@
 
 pub mod check;
 mod choice;
+pub use choice::UnknownChoice;
 pub mod cleanup;
 pub mod config;
 pub mod engine;

@@ -17,7 +17,7 @@ use crate::io::{Compression, FileDigest, OutputTarget, PendingOutput, create_out
 use crate::rng::SCHEME_VERSION;
 use crate::sink::{Format, OutputSpec, Role, Target};
 
-pub const TOOL: &str = "protmask";
+pub(crate) const TOOL: &str = "protmask";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Manifest {

@@ -8,14 +8,14 @@
 //! for the end of input, is an error. Header lines are taken raw from the block, so they
 //! are copied unchanged. Errors name the record (1-based number in its input, and ID).
 
-pub mod cut;
-pub mod stream;
+pub(crate) mod cut;
+pub(crate) mod stream;
 
 use bio::io::fasta::{FastaRead, Reader};
 use memchr::memmem;
 
-pub use cut::{BlockCutter, BufferPool, Cut};
-pub use stream::RecordStream;
+pub(crate) use cut::{BlockCutter, BufferPool, Cut};
+pub(crate) use stream::RecordStream;
 
 /// A block of one input: whole records, and where they sit in that input.
 pub struct Block<'a> {
@@ -129,7 +129,7 @@ pub fn header_starts(data: &[u8]) -> Vec<usize> {
 }
 
 /// The records of one block, in order: `next_record` until `Ok(None)`.
-pub struct BlockRecords<'a> {
+pub(crate) struct BlockRecords<'a> {
     data: &'a [u8],
     headers: HeaderList<'a>,
     first_index: u64,
@@ -197,10 +197,6 @@ impl<'a> BlockRecords<'a> {
     /// Records in the block (counted from its header lines).
     pub fn len(&self) -> usize {
         self.headers.get().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// The next record, or `None` after the last (having checked nothing follows it).
@@ -355,7 +351,7 @@ fn skip_leading_blank_lines(data: &[u8]) -> Option<&[u8]> {
 
 /// The residue rule: every byte of `seq` is a letter, `*`, `-`, `.` or in `also`; the
 /// error names the first other byte and its 0-based position.
-pub fn check_residues(seq: &[u8], also: &[u8]) -> Result<(), RecordErrorKind> {
+pub(crate) fn check_residues(seq: &[u8], also: &[u8]) -> Result<(), RecordErrorKind> {
     match first_invalid(seq, also) {
         None => Ok(()),
         Some(position) => Err(RecordErrorKind::InvalidResidue {
@@ -367,7 +363,7 @@ pub fn check_residues(seq: &[u8], also: &[u8]) -> Result<(), RecordErrorKind> {
 
 /// An ID as the record layer gives one: the first word of a header, so not empty, and
 /// without whitespace or control characters.
-pub fn check_id(id: &str) -> Result<(), RecordErrorKind> {
+pub(crate) fn check_id(id: &str) -> Result<(), RecordErrorKind> {
     if id.is_empty() {
         return Err(RecordErrorKind::EmptyId);
     }

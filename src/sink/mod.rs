@@ -27,9 +27,11 @@ use crate::io::{Compression, Output, OutputTarget, PendingOutput};
 use crate::mask::{Marks, Outcome};
 use crate::records::Record;
 
-pub use dataset::{DatasetRow, Vocab, esm, esm_ids, read_rows};
-pub use fasta::FastaFormat;
-pub use rates::{RatesFormat, rates_header};
+pub use dataset::{Vocab, esm};
+pub(crate) use dataset::{DatasetRow, esm_ids, read_rows};
+pub(crate) use fasta::FastaFormat;
+pub use rates::RatesFormat;
+pub(crate) use rates::rates_header;
 
 choices! {
     /// What an output holds, as a manifest's `role` records it.
@@ -201,7 +203,7 @@ impl OutputSpec {
 }
 
 /// One emitted record (a record × a replicate), as every format sees it.
-pub struct Emitted<'a> {
+pub(crate) struct Emitted<'a> {
     /// Index of the record's input in the job's inputs.
     pub file: usize,
     pub record: &'a Record<'a>,
@@ -213,7 +215,7 @@ pub struct Emitted<'a> {
 
 /// What a worker keeps for one format across the records of a block.
 #[derive(Default)]
-pub struct Scratch {
+pub(crate) struct Scratch {
     /// A buffer reused from record to record.
     pub bytes: Vec<u8>,
     /// A format's own state (the Parquet encoder's columns).
@@ -221,7 +223,7 @@ pub struct Scratch {
 }
 
 /// How one format writes emitted records (on the workers) and its file (on the writer).
-pub trait Encoder: Send + Sync {
+pub(crate) trait Encoder: Send + Sync {
     /// What comes before the first record (a header row), if anything.
     fn preamble(&self) -> Vec<u8> {
         Vec::new()
@@ -243,7 +245,7 @@ pub trait Encoder: Send + Sync {
 
 /// An output being written: blocks' buffers in, in order; `close` ends it (complete, but
 /// not yet renamed into place: see `PendingOutput`).
-pub trait Sink: Write + Send {
+pub(crate) trait Sink: Write + Send {
     /// As given (`-` for stdout).
     fn name(&self) -> &str;
     fn close(self: Box<Self>) -> io::Result<PendingOutput>;
