@@ -15,7 +15,7 @@ pub struct UnknownChoice {
 
 /// A variant's doc comment as clap shows a possible value's help: the lines trimmed and
 /// joined by spaces, without a final period.
-pub fn help_of(doc: &[&str]) -> String {
+pub(crate) fn help_of(doc: &[&str]) -> String {
     let text = doc.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
     text.strip_suffix('.').map(str::to_string).unwrap_or(text)
 }

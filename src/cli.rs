@@ -11,7 +11,7 @@ use protmask::mask::{Corruption, Mode, Timesteps};
 use protmask::presets::Preset;
 use protmask::regions::RegionsSource;
 use protmask::schedule::Schedule;
-use protmask::sink::{DatasetFile, RatesTable, Vocab};
+use protmask::sink::{OutputSpec, Role, Vocab};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -181,11 +181,11 @@ pub struct MaskArgs {
 
     /// Per-sequence table file,id,replicate,length,t,rate,masked: .csv or .tsv, optionally .gz/.bz2/.xz/.zst
     #[arg(short, long, value_name = "PATH", value_parser = parse_rates, help_heading = "OUTPUT")]
-    pub rates: Option<RatesTable>,
+    pub rates: Option<OutputSpec>,
 
-    /// One row per emitted record for ML code (all columns, no join needed): .parquet, or .jsonl (.jsonl.gz, .jsonl.zst). Alone, no FASTA goes to stdout
+    /// One row per emitted record for ML code (all columns, no join needed): .parquet, or .jsonl (.jsonl.gz, .jsonl.bz2, .jsonl.xz, .jsonl.zst). Alone, no FASTA goes to stdout
     #[arg(long, value_name = "PATH", value_parser = parse_dataset, help_heading = "OUTPUT")]
-    pub dataset: Option<DatasetFile>,
+    pub dataset: Option<OutputSpec>,
 
     /// Add input_ids and labels to the dataset in this vocabulary: esm (the 33-token ESM alphabet)
     #[arg(
@@ -303,17 +303,17 @@ pub struct MaskArgs {
     pub quiet: bool,
 }
 
-fn parse_dataset(s: &str) -> Result<DatasetFile, String> {
-    DatasetFile::new(std::path::Path::new(s)).map_err(|e| e.to_string())
+fn parse_dataset(s: &str) -> Result<OutputSpec, String> {
+    OutputSpec::file(Role::Dataset, std::path::Path::new(s)).map_err(|e| e.to_string())
 }
 
-fn parse_rates(s: &str) -> Result<RatesTable, String> {
+fn parse_rates(s: &str) -> Result<OutputSpec, String> {
     if s == "-" {
         return Err(
             "the rates table is written to a file, not stdout: name it .csv or .tsv".into(),
         );
     }
-    RatesTable::new(std::path::Path::new(s)).map_err(|e| e.to_string())
+    OutputSpec::file(Role::Rates, std::path::Path::new(s)).map_err(|e| e.to_string())
 }
 
 fn span_mean(s: &str) -> Result<f64, String> {

@@ -319,7 +319,7 @@ pub fn check_span_mean(m: f64, shown: &str) -> Result<f64, String> {
 }
 
 /// A span cap: a whole number of positions, 1 to `u32::MAX` (as clap's range says it).
-pub fn check_span_max(n: &str) -> Result<u32, String> {
+pub(crate) fn check_span_max(n: &str) -> Result<u32, String> {
     let v: i128 = n
         .parse()
         .map_err(|e: std::num::ParseIntError| e.to_string())?;
@@ -369,7 +369,7 @@ pub struct MaskConfig {
 
 /// Defaults of the options that only shape the files written; the command line sets
 /// them after `resolve`.
-pub const DEFAULT_LINE_WIDTH: usize = 60;
+pub(crate) const DEFAULT_LINE_WIDTH: usize = 60;
 
 impl MaskConfig {
     /// The options, with the preset filling in what was not given.

@@ -13,6 +13,7 @@
 
 pub mod check;
 mod choice;
+pub use choice::UnknownChoice;
 pub mod cleanup;
 pub mod config;
 pub mod engine;
@@ -28,11 +29,33 @@ pub mod schedule;
 pub mod sink;
 pub mod spans;
 
-/// A usage error found after parsing (flags that cannot work together): exit 2, as
+/// A usage error found after parsing (options that cannot work together): exit 2, as
 /// clap's own usage errors do.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub enum UsageError {
+    /// `--compress` with `--outdir`, whose files are compressed by their names.
+    #[error(
+        "--compress applies to stdout; with --outdir each file is compressed by its input's name"
+    )]
+    CompressWithOutdir,
+    /// `--compress` with no FASTA on stdout (a dataset alone).
+    #[error("--compress applies to the FASTA on stdout; with --dataset alone none is written")]
+    CompressWithoutFasta,
+    /// `--compress` with a FASTA file, compressed by its extension.
+    #[error(
+        "--compress applies to stdout; '{0}' is compressed by its extension (.gz, .bz2, .xz, .zst)"
+    )]
+    CompressWithFile(String),
+    /// `--outdir` with stdin, which has no name to give its output.
+    #[error("--outdir names each output after its input, and stdin has no name: use -o")]
+    OutdirFromStdin,
+    /// `verify` of a dataset with `--rates` or `--regions`, which go with a FASTA.
+    #[error("a dataset is checked against ORIGINAL alone: give --rates and --regions with a FASTA")]
+    DatasetWithFastaOptions,
+    /// A masking option that cannot be used.
+    #[error(transparent)]
+    Option(#[from] config::OptionError),
+}
 
 /// True when the error comes from writing to a closed pipe (`protmask mask x | head`),
 /// which is a normal way for a reader to stop, not a failure.

@@ -468,7 +468,7 @@ pub fn stratified_t(index: u64, shift: f64) -> f64 {
 }
 
 /// Sequences (eligible index spaces) longer than this keep no list of drawn positions.
-pub const DRAWN_LIMIT: usize = 1 << 20;
+pub(crate) const DRAWN_LIMIT: usize = 1 << 20;
 
 /// Select exactly `k` of `flags.len()` positions uniformly (all subsets equally likely),
 /// setting them to `mark::TOKEN` (`flags` must come all `mark::NONE`). Floyd's algorithm; when more than half are selected it

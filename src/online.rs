@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use crate::config::{MaskConfig, MaskOption, OptionError};
 use crate::mask::{Marks, Masker, Outcome, Timesteps, mark};
-use crate::records::{Record, RecordError, check_id, check_residues};
+use crate::records::{Record, RecordError, RecordErrorKind, check_id, check_residues};
 use crate::regions::Regions;
-use crate::sink::{Emitted, FastaFormat, Vocab, dataset::esm_ids};
+use crate::sink::{Emitted, FastaFormat, Vocab, esm_ids};
 
 /// Everything `protmask mask --dataset` writes about one emitted record, bar the file,
 /// the ID and the description.
@@ -82,19 +82,23 @@ impl RecordMasker {
         index: u64,
         marks: &mut Marks,
     ) -> Result<MaskedRecord, RecordError> {
-        let fail = |message| RecordError {
+        let fail = |kind| RecordError {
             number: index + 1,
             id: (!id.is_empty()).then(|| id.to_string()),
-            message,
+            kind,
         };
         if replicate == 0 {
-            return Err(fail("replicates count from 1, not 0".into()));
+            return Err(fail(RecordErrorKind::Call(
+                "replicates count from 1, not 0".into(),
+            )));
         }
         check_id(id).map_err(fail)?;
         check_residues(seq, b"").map_err(fail)?;
         let within = match &self.regions {
             None => None,
-            Some(r) => r.within(id, seq.len()).map_err(fail)?,
+            Some(r) => r
+                .within(id, seq.len())
+                .map_err(|e| fail(RecordErrorKind::Regions(e)))?,
         };
         let outcome: Outcome = self.masker.mask_record_within(
             id.as_bytes(),
@@ -151,11 +155,11 @@ impl RecordMasker {
             return Err(RecordError {
                 number: ids.len().min(seqs.len()) as u64 + 1,
                 id: None,
-                message: format!(
+                kind: RecordErrorKind::Call(format!(
                     "{} IDs but {} sequences: give one ID per sequence",
                     ids.len(),
                     seqs.len()
-                ),
+                )),
             });
         }
         let results: Vec<Result<MaskedRecord, RecordError>> = ids

@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use protmask::config::MaskConfig;
-use protmask::engine::{self, BlockMasker, BlockOutput, Input, Job, OutputPlan};
-use protmask::io::{Compression, InputSource, OutputTarget};
+use protmask::engine::{self, BlockMasker, BlockOutput, Input, Job};
+use protmask::io::{Compression, InputSource};
 use protmask::mask::{Corruption, Mode, Timesteps};
 use protmask::records::{Block, header_starts};
 use protmask::schedule::Schedule;
-use protmask::sink::{RatesFormat, RatesTable};
+use protmask::sink::{OutputSpec, RatesFormat, Role};
 
 /// Schedules parsed once (a table-based one takes milliseconds to build).
 fn schedules() -> &'static [Schedule; 4] {
@@ -114,12 +114,10 @@ fn through_engine(input: &[u8], block_size: usize, s: Setup) -> Option<(Vec<u8>,
     let job = Job {
         config: s.config,
         inputs: vec![Input::new(InputSource::Path(in_path.clone()))],
-        fasta: OutputPlan::Single {
-            target: OutputTarget::Path(out.clone()),
-            compression: Compression::None,
-        },
-        rates: Some(RatesTable::new(&rates).unwrap()),
-        dataset: None,
+        outputs: vec![
+            OutputSpec::file(Role::Fasta, &out).unwrap(),
+            OutputSpec::file(Role::Rates, &rates).unwrap(),
+        ],
         // Every other run digests its input and outputs, for a manifest.
         manifest: block_size
             .is_multiple_of(2)

@@ -8,7 +8,7 @@ use super::fasta::{Rec, Records, compare, eligible_positions};
 use super::{Expect, Verified, VerifyError};
 use crate::engine::Input;
 use crate::regions::Regions;
-use crate::sink::dataset::DatasetRow;
+use crate::sink::{DatasetRow, Format, esm, read_rows};
 
 /// Check a dataset given as MASKED against `original`: the rows follow the records (each
 /// repeated with replicates 1..R), `sequence` and `description` are the original's,
@@ -18,7 +18,7 @@ use crate::sink::dataset::DatasetRow;
 /// the dataset in messages.
 pub fn verify_dataset(
     original: &Input,
-    dataset: &crate::sink::DatasetFile,
+    dataset: (&std::path::Path, Format),
     shown: &str,
     expect: &Expect,
     regions: Option<&Regions>,
@@ -28,7 +28,7 @@ pub fn verify_dataset(
         file: shown.to_string(),
         message,
     };
-    let rows = crate::sink::dataset::read_rows(dataset).map_err(|e| unreadable(e.to_string()))?;
+    let rows = read_rows(dataset.0, dataset.1).map_err(|e| unreadable(e.to_string()))?;
     let mut seen = Verified::default();
     let mut current: Option<Rec> = None;
     let mut replicate = 0i64;
@@ -243,7 +243,6 @@ fn esm_expected(
     positions: &[usize],
     expect: &Expect,
 ) -> (Vec<i32>, Vec<i32>) {
-    use crate::sink::dataset::esm;
     let token = &expect.token[..];
     let (mut ids, mut labels) = (vec![esm::CLS], vec![esm::IGNORE]);
     let mut cur = 0usize;

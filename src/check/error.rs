@@ -7,6 +7,7 @@ use std::fmt;
 
 use crate::io::FileDigest;
 use crate::records::stream::ReadError;
+use crate::sink::Role;
 
 /// Where in a file a disagreement is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -492,9 +493,10 @@ pub enum VerifyError {
     /// ORIGINAL and MASKED both `-`.
     #[error("ORIGINAL and MASKED cannot both be stdin")]
     BothStdin,
-    /// A dataset given with a rates table or a regions file (a usage error).
-    #[error("a dataset is checked against ORIGINAL alone: give --rates and --regions with a FASTA")]
-    DatasetAlone,
+    /// A request that cannot work (a dataset with a rates table or a regions file): the
+    /// command line's usage error, exit 2.
+    #[error(transparent)]
+    Usage(crate::UsageError),
     /// A file the manifest (`manifest`) records, found neither at its recorded `path`
     /// nor beside the manifest.
     #[error("manifest '{manifest}': {what} '{path}' is missing")]
@@ -516,13 +518,13 @@ pub enum VerifyError {
     /// A file given as MASKED that is no output of `role` the manifest records.
     #[error(
         "'{path}' is not {} recorded in manifest '{manifest}' (SHA-256 {})",
-        if .role == "dataset" { "the dataset" } else { "a FASTA output" },
+        if *.role == Role::Dataset { "the dataset" } else { "a FASTA output" },
         .found.sha256
     )]
     NotAnOutput {
         manifest: String,
         path: String,
-        role: String,
+        role: Role,
         found: FileDigest,
     },
     /// A rates table given that is not the recorded one, and where it first differs from
@@ -549,7 +551,7 @@ pub enum VerifyError {
     #[error(fmt = not_reproduced)]
     NotReproduced {
         manifest: String,
-        role: Option<String>,
+        role: Option<Role>,
         path: String,
         stored: Box<Digests>,
         recorded_records: u64,
@@ -570,7 +572,7 @@ impl VerifyError {
     /// Whether the request itself cannot work (the command line exits 2, as for its own
     /// usage errors), rather than the files disagreeing.
     pub fn is_usage(&self) -> bool {
-        matches!(self, VerifyError::DatasetAlone)
+        matches!(self, VerifyError::Usage(_))
     }
 
     /// The disagreement's record or row, if it has one.
@@ -654,7 +656,7 @@ fn digest_mismatch(
 #[allow(clippy::too_many_arguments)] // thiserror passes every field
 fn not_reproduced(
     manifest: &str,
-    role: &Option<String>,
+    role: &Option<Role>,
     path: &str,
     stored: &Digests,
     recorded_records: &u64,
@@ -667,7 +669,7 @@ fn not_reproduced(
         "regenerating from manifest '{manifest}' does not reproduce {} output '{path}': SHA-256 \
          {} ({recorded_records} records) recorded, {} ({regenerated_records} records) \
          regenerated",
-        role.as_deref().unwrap_or("an"),
+        role.map_or("an", Role::name),
         stored.recorded.sha256,
         stored.found.sha256,
     )?;

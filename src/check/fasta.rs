@@ -23,7 +23,7 @@ use crate::mask::STANDARD_RESIDUES;
 use crate::records::stream::OwnedRecord;
 use crate::records::{RecordStream, is_residue_token};
 use crate::regions::{Regions, Within};
-use crate::sink::rates::{RatesTable, rates_header};
+use crate::sink::{Format, Role, rates_header};
 
 /// A FASTA input read record by record through the record layer (`mask`'s rules).
 pub(super) struct Records {
@@ -95,9 +95,9 @@ impl Rows {
             message,
         };
         let (_, raw) = open_input(&src).map_err(|e| unreadable(e.to_string()))?;
-        let delimiter = RatesTable::new(path)
-            .map_err(|e| unreadable(e.to_string()))?
-            .delimiter;
+        let (format, _) =
+            Format::for_file(Role::Rates, path).map_err(|e| unreadable(e.to_string()))?;
+        let delimiter = format.delimiter().unwrap_or(b',');
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .from_reader(raw);

@@ -13,6 +13,7 @@ use crate::engine::{Input, run};
 use crate::io::{FileDigest, InputSource, open_input};
 use crate::manifest::{FileEntry, Manifest};
 use crate::regions::{Regions, RegionsMode, RegionsSource};
+use crate::sink::{Format, Role};
 
 /// The manifest at `path`, or why it cannot be used.
 pub(super) fn read(path: &Path) -> Result<Manifest, VerifyError> {
@@ -171,7 +172,7 @@ pub(super) fn check_against(
     path: &Path,
     inputs: Vec<InputSource>,
     masked: &Input,
-    role: &str,
+    role: Role,
     rates: Option<&Path>,
     dir: &Path,
 ) -> Result<Regenerated, VerifyError> {
@@ -182,7 +183,7 @@ pub(super) fn check_against(
     let regenerated = regenerate(m, path, inputs, &checked.on_hand, &regen_dir)?;
     if let Some(table) = checked.unrecorded_table {
         let fresh = m
-            .outputs_of("rates")
+            .outputs_of(Role::Rates)
             .next()
             .map(|e| regen_dir.join(Path::new(&e.path).file_name().unwrap_or_default()))
             .ok_or_else(|| VerifyError::Other {
@@ -214,7 +215,7 @@ fn check_outputs(
     m: &Manifest,
     manifest_path: &Path,
     masked: &Input,
-    role: &str,
+    role: Role,
     rates: Option<&Path>,
 ) -> Result<CheckedOutputs, VerifyError> {
     let mut checked = CheckedOutputs {
@@ -227,7 +228,7 @@ fn check_outputs(
             return Err(VerifyError::NotAnOutput {
                 manifest: manifest_path.display().to_string(),
                 path: masked.name.clone(),
-                role: role.to_string(),
+                role,
                 found: d,
             });
         }
@@ -235,7 +236,7 @@ fn check_outputs(
     }
     if let Some(r) = rates {
         let d = digest_file(r)?;
-        if m.outputs_of("rates").any(|e| e.stored_is(&d)) {
+        if m.outputs_of(Role::Rates).any(|e| e.stored_is(&d)) {
             checked.on_hand.push((r.to_path_buf(), d));
         } else {
             checked.unrecorded_table = Some(r.to_path_buf());
@@ -249,12 +250,12 @@ fn first_table_difference(given: &Path, fresh: &Path) -> Result<TableDifference,
     let open = |p: &Path| -> Result<csv::Reader<Box<dyn Read + Send>>, VerifyError> {
         let (_, raw) =
             open_input(&InputSource::Path(p.to_path_buf())).map_err(|e| cannot_read(p, e))?;
-        let delimiter = crate::sink::RatesTable::new(p)
-            .map_err(|e| VerifyError::Unreadable {
+        let (format, _) =
+            Format::for_file(Role::Rates, p).map_err(|e| VerifyError::Unreadable {
                 file: p.display().to_string(),
                 message: e.to_string(),
-            })?
-            .delimiter;
+            })?;
+        let delimiter = format.delimiter().unwrap_or(b',');
         Ok(csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)
@@ -360,7 +361,7 @@ fn regenerate(
         }
         return Err(VerifyError::NotReproduced {
             manifest: mname,
-            role: want.role.clone(),
+            role: want.role,
             path: want.path.clone(),
             stored: Box::new(Digests {
                 recorded: recorded_digest(want),

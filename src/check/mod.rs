@@ -10,6 +10,7 @@ mod fasta;
 mod manifest;
 mod spool;
 
+pub use crate::records::stream::ReadError;
 pub use dataset::verify_dataset;
 pub use error::{
     Digests, Field, Location, Number, Place, Recorded, TableDifference, TokenColumn, Unexpected,
@@ -24,7 +25,7 @@ use crate::engine::Input;
 use crate::io::InputSource;
 use crate::mask::Corruption;
 use crate::regions::RegionsMode;
-use crate::sink::DatasetFile;
+use crate::sink::{Format, Role};
 
 /// What the masking was allowed to do.
 #[derive(Clone, Debug)]
@@ -119,7 +120,13 @@ pub fn run(request: &Request) -> Result<Report, VerifyError> {
     let (regions, manifest) = manifest::regions_to_check(request, manifest)?;
     let dataset = masked_dataset(request, &masked)?;
     let verified = match &dataset {
-        Some(d) => verify_dataset(&original, d, &masked.name, &expect, regions.as_ref())?,
+        Some((path, format)) => verify_dataset(
+            &original,
+            (path, *format),
+            &masked.name,
+            &expect,
+            regions.as_ref(),
+        )?,
         None => verify_within(
             &original,
             &masked,
@@ -133,9 +140,9 @@ pub fn run(request: &Request) -> Result<Report, VerifyError> {
         (&manifest, &request.manifest, recorded_inputs, &spool)
     {
         let role = if dataset.is_some() {
-            "dataset"
+            Role::Dataset
         } else {
-            "fasta"
+            Role::Fasta
         };
         let rates = request.rates.as_deref();
         let dir = spool.path();
@@ -177,20 +184,22 @@ fn expectations(request: &Request, recorded: Option<&MaskConfig>) -> Expect {
 
 /// MASKED as a dataset (`mask --dataset`), if its name says it is one; a dataset is
 /// checked against ORIGINAL alone.
-fn masked_dataset(request: &Request, masked: &Input) -> Result<Option<DatasetFile>, VerifyError> {
-    let Ok(named) = DatasetFile::new(Path::new(&request.masked)) else {
+fn masked_dataset(
+    request: &Request,
+    masked: &Input,
+) -> Result<Option<(PathBuf, Format)>, VerifyError> {
+    let Ok((format, _)) = Format::for_file(Role::Dataset, Path::new(&request.masked)) else {
         return Ok(None);
     };
     if request.rates.is_some() || request.regions.is_some() {
-        return Err(VerifyError::DatasetAlone);
+        return Err(VerifyError::Usage(
+            crate::UsageError::DatasetWithFastaOptions,
+        ));
     }
     // A spooled pipe is read from its copy.
     let path = masked
         .source
         .path()
-        .map_or(named.path.clone(), Path::to_path_buf);
-    Ok(Some(DatasetFile {
-        path,
-        kind: named.kind,
-    }))
+        .map_or_else(|| PathBuf::from(&request.masked), Path::to_path_buf);
+    Ok(Some((path, format)))
 }

@@ -21,7 +21,8 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
     };
     let report = match check::run(&request) {
         Ok(report) => report,
-        Err(e) if e.is_usage() => return Err(protmask::UsageError(e.to_string()).into()),
+        // main() exits 2 for a usage error.
+        Err(check::VerifyError::Usage(usage)) => return Err(usage.into()),
         Err(e) => return Err(e.into()),
     };
     if !args.quiet {

@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::config::MaskConfig;
-use crate::io::{Compression, FileDigest, InputSource, OutputDigest, OutputTarget};
+use crate::io::{FileDigest, InputSource, OutputDigest};
 use crate::regions::Regions;
-use crate::sink::{DatasetFile, RatesTable};
+use crate::sink::{OutputSpec, Role};
 
 pub use duplicates::DuplicateReport;
-pub use work::{BlockMasker, BlockOutput, Outputs, Stats};
+pub use work::{BlockMasker, BlockOutput, Stats};
 
 /// Input bytes per block: large enough to amortise the hand-offs, small enough that a
 /// few blocks per thread stay well inside the memory budget.
@@ -51,27 +51,12 @@ impl Input {
     }
 }
 
-/// Where the masked FASTA goes.
-#[derive(Clone, Debug)]
-pub enum OutputPlan {
-    /// All inputs concatenated into one output.
-    Single {
-        target: OutputTarget,
-        compression: Compression,
-    },
-    /// One output per input: `dir/<input file name>`, compressed by that name.
-    PerFile { paths: Vec<PathBuf> },
-    /// No FASTA (a run that writes only a dataset).
-    None,
-}
-
 /// A complete, resolved masking job.
 pub struct Job {
     pub config: MaskConfig,
     pub inputs: Vec<Input>,
-    pub fasta: OutputPlan,
-    pub rates: Option<RatesTable>,
-    pub dataset: Option<DatasetFile>,
+    /// Every output, in the order they are published (and recorded in a manifest).
+    pub outputs: Vec<OutputSpec>,
     /// Write a manifest here, last (every input and output is then digested).
     pub manifest: Option<PathBuf>,
     pub threads: usize,
@@ -97,8 +82,7 @@ pub trait Progress: Send + Sync {
 /// One finished output.
 #[derive(Clone, Debug)]
 pub struct OutputReport {
-    /// `fasta`, `rates` or `dataset`.
-    pub role: &'static str,
+    pub role: Role,
     /// As given (`-` for stdout).
     pub path: String,
     /// FASTA records or table rows.
@@ -157,7 +141,7 @@ pub fn run(job: Job) -> Result<Summary> {
     );
     let digests = job.manifest.is_some();
     // Open the outputs before reading anything, so a bad output path fails fast.
-    let mut sinks = write::Sinks::open(&job, &shared.formats, &pool, digests)?;
+    let mut sinks = write::Sinks::open(&job, &shared, &pool, digests)?;
     let sources: Vec<InputSource> = job.inputs.iter().map(|i| i.source.clone()).collect();
     let cancelled = AtomicBool::new(false);
     let writing = AtomicUsize::new(0);
@@ -199,10 +183,17 @@ pub fn run(job: Job) -> Result<Summary> {
         regions,
         ..Summary::default()
     };
-    summary.outputs = sinks.publish(&summary.inputs, shared.replicates)?;
+    // All or nothing: every output complete (and the manifest written) before any is
+    // renamed into place.
+    let (outputs, pending) = sinks.close(&summary.inputs, shared.replicates)?;
+    summary.outputs = outputs;
     summary.elapsed = start.elapsed();
-    if let Some(path) = &job.manifest {
-        crate::manifest::Manifest::of_run(&job, &summary)?.write(path)?;
+    let manifest = match &job.manifest {
+        Some(path) => Some(crate::manifest::Manifest::of_run(&job, &summary)?.prepare(path)?),
+        None => None,
+    };
+    for p in pending.into_iter().chain(manifest) {
+        p.commit()?;
     }
     Ok(summary)
 }

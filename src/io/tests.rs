@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::bgzf::{BLOCK_DATA_SIZE, EOF_BLOCK, MAX_BLOCK_SIZE};
+use super::bgzf::{BLOCK_DATA_SIZE, EOF_BLOCK, MAX_BLOCK_SIZE, ParallelBgzfWriter};
 use super::*;
 
 // ---------- data ----------
