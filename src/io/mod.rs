@@ -15,10 +15,10 @@ pub use digest::FileDigest;
 pub(crate) use digest::Hasher;
 pub use input::{InputSource, input_size, open_input};
 pub(crate) use input::{finish_input_digest, open_input_counted, open_input_hashed};
+pub(crate) use output::create_output_on;
 pub use output::{
     Output, OutputDigest, OutputTarget, PendingOutput, SameFile, create_output, same_file_guard,
 };
-pub(crate) use output::create_output_on;
 
 /// An io error naming the file it is about; its kind is kept.
 fn named(name: &str, e: std::io::Error) -> std::io::Error {

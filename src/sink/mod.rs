@@ -27,8 +27,8 @@ use crate::io::{Compression, Output, OutputTarget, PendingOutput};
 use crate::mask::{Marks, Outcome};
 use crate::records::Record;
 
-pub use dataset::{Vocab, esm};
 pub(crate) use dataset::{DatasetRow, esm_ids, read_rows};
+pub use dataset::{Vocab, esm};
 pub(crate) use fasta::FastaFormat;
 pub use rates::RatesFormat;
 pub(crate) use rates::rates_header;
