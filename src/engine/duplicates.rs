@@ -131,32 +131,49 @@ impl IdBatch {
         self.limit = limit;
     }
 
-    /// A record's ID, a slice of the `data` given to `begin`.
+    /// A record's ID, a slice of the `data` given to `begin`. It is hashed later, with
+    /// the block's other IDs (`hash_all`).
     #[inline]
     pub fn push(&mut self, id: &[u8], number: u64) {
-        let hash = id_hash(id);
-        if hash <= self.limit {
-            let start = (id.as_ptr() as usize).wrapping_sub(self.base) as u64;
-            let span = (start << 8) | id.len().min(SPAN_MAX) as u64;
-            self.entries.push(IdEntry { hash, number, span });
-        }
+        let start = (id.as_ptr() as usize).wrapping_sub(self.base) as u64;
+        let span = (start << 8) | id.len().min(SPAN_MAX) as u64;
+        // The ID's whole length, until its hash takes its place.
+        let hash = id.len() as u64;
+        self.entries.push(IdEntry { hash, number, span });
     }
 
-    /// The spans point into `block`, which the batch holds until the writer has tallied
-    /// it; `pooled`: it then goes back to the input pool.
+    /// Hash the IDs pushed since `begin` (`data`: the bytes given to it) and drop those
+    /// above the limit. In a loop of their own the IDs' hashes overlap: each is a chain of
+    /// dependent multiplications, which within the record loop the next record waited on.
+    fn hash_all(&mut self, data: &[u8]) {
+        for e in &mut self.entries {
+            let start = (e.span >> 8) as usize;
+            e.hash = id_hash(&data[start..start + e.hash as usize]);
+        }
+        let limit = self.limit;
+        self.entries.retain(|e| e.hash <= limit);
+    }
+
+    /// The IDs were pushed from `block`, which the batch holds until the writer has
+    /// tallied it; `pooled`: it then goes back to the input pool.
     pub fn keep(&mut self, block: Vec<u8>, pooled: bool) {
+        self.hash_all(&block);
         if block.len() >> 56 != 0 {
             // Offsets this large do not fit a span (a block of 64 PiB): copy the names.
-            self.own_names(&block);
+            self.copy_names(&block);
             return;
         }
         self.text = block;
         self.pooled = pooled;
     }
 
-    /// Copy the names out of `data` (the bytes given to `begin`), which the batch cannot
-    /// keep.
+    /// The IDs were pushed from `data`, which the batch cannot keep: copy their names.
     pub fn own_names(&mut self, data: &[u8]) {
+        self.hash_all(data);
+        self.copy_names(data);
+    }
+
+    fn copy_names(&mut self, data: &[u8]) {
         let mut text = Vec::new();
         for e in &mut self.entries {
             let name = e.name(data);
@@ -178,112 +195,111 @@ impl IdBatch {
     }
 }
 
-/// The kept hashes: open addressing with linear probing, indexed by the hash's low bits
-/// (the sample is chosen by its high bits), at most half full. A slot is a hash and the
-/// place where it first occurs, 16 bytes; hash 0 marks an empty slot, so the hash 0 is
-/// kept aside. The slots are one allocation, zeroed by the allocator, that grows in
-/// place and is rebuilt in place: fresh pages cost a fault each, so the table touches
-/// each page of its memory once rather than once per size.
+/// The kept hashes, in two arrays. `entries` holds each kept hash and the place where it
+/// first occurs, in the order they came (16 bytes each). `slots` is the index: open
+/// addressing with linear probing on the hash's low bits (the sample is chosen by its high
+/// bits), at most half full, 4 bytes a slot: the entry's number + 1 (0: empty) in the low
+/// 18 bits and 14 more bits of the hash above them, so a probe reads an entry only when
+/// those match. At `CAP` hashes the index takes 1 MiB and fits a core's cache, where 16-byte
+/// slots took 4 MiB that did not.
 #[derive(Debug)]
 struct Table {
-    slots: Vec<[u64; 2]>,
-    /// Slots in use.
-    len: usize,
-    /// The slots are doubled past this many.
-    grow_at: usize,
-    zero: Option<u64>,
-    /// The slots kept while rebuilding (reused, for the same reason).
-    kept: Vec<[u64; 2]>,
+    entries: Vec<[u64; 2]>,
+    slots: Vec<u32>,
 }
 
-/// The table's size to begin with (it doubles as it fills, up to 2 · `CAP` slots).
+/// The index's size to begin with (it doubles as the entries grow, up to 2 · `CAP`).
 const FIRST_SLOTS: usize = 1 << 12;
+const INDEX_BITS: u32 = 18;
+const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
+
+/// The bits of a hash kept in its slot (neither the slot's position, nor the high bits,
+/// which are 0 once the check samples).
+#[inline]
+fn tag(hash: u64) -> u32 {
+    ((hash >> 32) as u32) & !INDEX_MASK
+}
 
 impl Table {
     fn with_slots(n: usize) -> Table {
         Table {
-            slots: vec![[0; 2]; n],
-            len: 0,
-            grow_at: n / 2,
-            zero: None,
-            kept: Vec::new(),
+            entries: Vec::new(),
+            slots: vec![0; n],
         }
     }
 
     fn len(&self) -> usize {
-        self.len + usize::from(self.zero.is_some())
+        self.entries.len()
     }
 
     /// Load the slot where a probe for `hash` starts (ahead of `offer`, so that several
     /// cache misses are waited for at once); returns what it read.
     #[inline]
     fn touch(&self, hash: u64) -> u64 {
-        self.slots[hash as usize & (self.slots.len() - 1)][0]
+        u64::from(self.slots[hash as usize & (self.slots.len() - 1)])
     }
 
     /// Note that `hash` occurs at `here`: true if it was there already.
     #[inline]
     fn offer(&mut self, hash: u64, here: u64) -> bool {
-        if hash == 0 {
-            let seen = self.zero.is_some();
-            let first = self.zero.get_or_insert(here);
-            *first = (*first).min(here);
-            return seen;
-        }
         let mask = self.slots.len() - 1;
+        let tag = tag(hash);
         let mut i = hash as usize & mask;
         loop {
-            let slot = &mut self.slots[i];
-            if slot[0] == hash {
-                slot[1] = slot[1].min(here);
-                return true;
-            }
-            if slot[0] == 0 {
-                *slot = [hash, here];
-                self.len += 1;
-                if self.len > self.grow_at {
-                    self.rebuild(self.slots.len() * 2, u64::MAX);
+            let s = self.slots[i];
+            if s == 0 {
+                self.entries.push([hash, here]);
+                self.slots[i] = tag | self.entries.len() as u32;
+                if self.entries.len() * 2 > self.slots.len() {
+                    self.reindex(self.slots.len() * 2);
                 }
                 return false;
+            }
+            if s & !INDEX_MASK == tag {
+                let e = &mut self.entries[(s & INDEX_MASK) as usize - 1];
+                if e[0] == hash {
+                    e[1] = e[1].min(here);
+                    return true;
+                }
             }
             i = (i + 1) & mask;
         }
     }
 
     fn first(&self, hash: u64) -> Option<u64> {
-        if hash == 0 {
-            return self.zero;
-        }
         let mask = self.slots.len() - 1;
         let mut i = hash as usize & mask;
         loop {
-            match self.slots[i] {
-                [0, _] => return None,
-                [h, first] if h == hash => return Some(first),
-                _ => i = (i + 1) & mask,
+            let s = self.slots[i];
+            if s == 0 {
+                return None;
             }
+            let e = self.entries[(s & INDEX_MASK) as usize - 1];
+            if e[0] == hash {
+                return Some(e[1]);
+            }
+            i = (i + 1) & mask;
         }
     }
 
-    /// To `n` slots, keeping the hashes at or below `limit`.
-    fn rebuild(&mut self, n: usize, limit: u64) {
-        let mut kept = std::mem::take(&mut self.kept);
-        kept.clear();
-        // A hash in 1..=limit (0 marks an empty slot), with one comparison.
-        kept.extend(self.slots.iter().filter(|s| s[0].wrapping_sub(1) < limit));
-        self.slots.fill([0; 2]);
-        self.slots.resize(n, [0; 2]);
-        self.grow_at = n / 2;
-        self.len = kept.len();
+    /// Keep the hashes at or below `limit`.
+    fn keep_below(&mut self, limit: u64) {
+        self.entries.retain(|e| e[0] <= limit);
+        self.reindex(self.slots.len());
+    }
+
+    /// The index anew, with `n` slots.
+    fn reindex(&mut self, n: usize) {
+        self.slots.clear();
+        self.slots.resize(n, 0);
         let mask = n - 1;
-        for &s in &kept {
-            let mut i = s[0] as usize & mask;
-            while self.slots[i][0] != 0 {
+        for (k, e) in self.entries.iter().enumerate() {
+            let mut i = e[0] as usize & mask;
+            while self.slots[i] != 0 {
                 i = (i + 1) & mask;
             }
-            self.slots[i] = s;
+            self.slots[i] = tag(e[0]) | (k as u32 + 1);
         }
-        self.kept = kept;
     }
 }
 
@@ -383,8 +399,8 @@ impl Duplicates {
         while self.seen.len() >= CAP {
             self.halvings += 1;
             self.limit >>= 1;
-            let (n, limit) = (self.seen.slots.len(), self.limit);
-            self.seen.rebuild(n, limit);
+            let limit = self.limit;
+            self.seen.keep_below(limit);
             self.repeated.retain(|&h, _| h <= limit);
         }
     }
@@ -426,6 +442,13 @@ mod tests {
 
     /// A batch over a block that holds the IDs one after another.
     fn batch_of<S: AsRef<str>>(ids: impl Iterator<Item = (S, u64)> + Clone) -> IdBatch {
+        batch_kept_or_copied(ids, false)
+    }
+
+    fn batch_kept_or_copied<S: AsRef<str>>(
+        ids: impl Iterator<Item = (S, u64)> + Clone,
+        copied: bool,
+    ) -> IdBatch {
         let text: Vec<u8> = ids
             .clone()
             .flat_map(|(id, _)| id.as_ref().as_bytes().to_vec())
@@ -438,7 +461,11 @@ mod tests {
             b.push(&text[at..at + len], n);
             at += len;
         }
-        b.keep(text, false);
+        if copied {
+            b.own_names(&text);
+        } else {
+            b.keep(text, false);
+        }
         b
     }
 
@@ -536,9 +563,7 @@ mod tests {
             d.report()
         };
         assert_eq!(r.first, Some(("a".repeat(199), 0, 1)));
-        let mut copied = batch(&ids);
-        let text = std::mem::take(&mut copied.text);
-        copied.own_names(&text);
+        let copied = batch_kept_or_copied(ids.iter().copied(), true);
         let mut d = Duplicates::default();
         d.add(&copied, 0, 3);
         assert_eq!(d.report(), r);
@@ -547,27 +572,41 @@ mod tests {
     #[test]
     fn the_table_grows_and_finds_what_it_kept() {
         let mut t = Table::with_slots(FIRST_SLOTS);
-        // The 8 bytes of the number 8 hash to 0 (the length and the word cancel): the
-        // hash kept aside.
+        // The 8 bytes of the number 8 hash to 0 (the length and the word cancel).
         assert_eq!(id_hash(&8u64.to_le_bytes()), 0);
-        let hashes: Vec<u64> = (0..20_000u64)
-            .filter(|&i| i != 8)
-            .map(|i| id_hash(&i.to_le_bytes()))
-            .collect();
+        let mut hashes: Vec<u64> = (0..20_000u64).map(|i| id_hash(&i.to_le_bytes())).collect();
+        // Same slot and same tag, told apart by the entry: differ only in bits 20..50.
+        hashes.extend([1u64 << 20, 1 << 40, (1 << 20) | (1 << 49)].map(|b| hashes[1] ^ b));
         for (i, &h) in hashes.iter().enumerate() {
             assert!(!t.offer(h, i as u64 + 10));
         }
-        assert!(!t.offer(0, 5));
-        assert!(t.offer(0, 3));
-        assert_eq!(t.len(), 20_000);
-        assert!(t.slots.len() >= 2 * t.len);
-        assert_eq!(t.slots.iter().filter(|s| s[0] != 0).count(), t.len);
+        assert_eq!(t.len(), hashes.len());
+        assert!(t.slots.len() >= 2 * t.len());
+        assert_eq!(t.slots.iter().filter(|&&s| s != 0).count(), t.len());
         for (i, &h) in hashes.iter().enumerate() {
             assert!(t.offer(h, 1_000_000));
             assert_eq!(t.first(h), Some(i as u64 + 10));
         }
+        assert!(t.offer(0, 3));
         assert_eq!(t.first(0), Some(3));
         assert_eq!(t.first(1), None);
+        // Halving keeps what is at or below the limit, and finds it still.
+        let limit = u64::MAX >> 1;
+        t.keep_below(limit);
+        assert_eq!(t.len(), hashes.iter().filter(|&&h| h <= limit).count());
+        for (i, &h) in hashes
+            .iter()
+            .enumerate()
+            .filter(|&(_, &h)| h <= limit && h != 0)
+        {
+            assert_eq!(t.first(h), Some(i as u64 + 10));
+        }
+        assert!(
+            hashes
+                .iter()
+                .filter(|&&h| h > limit)
+                .all(|&h| t.first(h).is_none())
+        );
     }
 
     /// The check as first written (a `HashMap` of every kept hash, names copied on the
