@@ -118,7 +118,7 @@ fn bench_mask_record(c: &mut Criterion) {
 fn bench_process_block(c: &mut Criterion) {
     let data = synthetic_fasta(1 << 20);
     let config = MaskConfig {
-        preset: "esm3".into(),
+        preset: protmask::presets::Preset::Esm3,
         schedule: Schedule::parse("betalinear30").expect("schedule"),
         mode: Mode::Bernoulli,
         mask_token: "_".into(),
@@ -155,7 +155,7 @@ fn bench_process_block(c: &mut Criterion) {
 /// library with a state reused across blocks as the writer does.
 fn bench_bgzf_deflate(c: &mut Criterion) {
     let data = synthetic_fasta(1 << 20);
-    let block = &data[..protmask::io::bgzf::BLOCK_DATA_SIZE];
+    let block = &data[..protmask::io::BLOCK_DATA_SIZE];
     let mut out = vec![0u8; 2 * block.len()];
     let mut group = c.benchmark_group("bgzf_block_deflate_level6");
     group.throughput(Throughput::Bytes(block.len() as u64));

@@ -4,12 +4,27 @@
 ``protmask mask`` writes (docs/python.md).
 """
 
-from typing import List, Optional, Sequence, Tuple
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
 
 __version__: str
+
+class OptionError(ValueError):
+    """A masking option that cannot be used (the CLI's message)."""
+
+class RecordError(ValueError):
+    """A record that cannot be masked: its 1-based number in the batch, its ID, what is
+    wrong."""
+
+class VerifyError(ValueError):
+    """A masked set that is not what it should be: the first disagreement."""
+
+def presets() -> List[Dict[str, Any]]:
+    """Every preset with what it sets and its reference code, as ``protmask schedule
+    --list --format json`` lists them."""
 
 class Masked:
     """One masked record: what ``protmask mask --dataset`` writes for it."""
@@ -42,10 +57,12 @@ class Masked:
         elsewhere (``<cls>`` and ``<eos>`` included)."""
 
 class Masker:
-    """Masks records as ``protmask mask`` does, with the CLI's flags as arguments.
+    """Masks records as ``protmask mask`` does, with the CLI's options as keywords.
 
-    ``None`` takes the preset's value. A bad value raises ``ValueError`` with the CLI's
-    message. ``threads`` (keyword only) sets ``mask_many``'s worker threads (default: all
+    Every masking option of ``protmask mask`` is a keyword of the same name with ``_`` for
+    ``-``. ``None`` takes the preset's value. A bad value raises ``OptionError`` (a
+    ``ValueError``) with the CLI's message; an unknown keyword or a value of the wrong type
+    raises ``TypeError``. ``threads`` sets ``mask_many``'s worker threads (default: all
     cores).
     """
 
@@ -53,21 +70,25 @@ class Masker:
         self,
         preset: str = "esm3",
         seed: Optional[int] = 42,
+        *,
+        threads: Optional[int] = None,
         schedule: Optional[str] = None,
         mode: Optional[str] = None,
         mask_token: Optional[str] = None,
         corrupt: Optional[Tuple[float, float, float]] = None,
         maskable: Optional[str] = None,
-        tokens: Optional[str] = None,
         timesteps: Optional[str] = None,
-        *,
-        threads: Optional[int] = None,
+        tokens: Optional[str] = None,
+        regions: Union[str, "os.PathLike[str]", Mapping[str, Sequence[Tuple[int, int]]], None] = None,
+        regions_mode: Optional[str] = None,
+        span_mean: Optional[float] = None,
+        span_max: Optional[int] = None,
     ) -> None: ...
     def mask(self, id: str, sequence: str, replicate: int = 1) -> Masked:
         """Mask one record (replicate counts from 1).
 
-        Raises ``ValueError`` for a bad ID or residue, and with stratified timesteps (one
-        record has no order to stratify over: use ``mask_many``).
+        Raises ``RecordError`` for a bad ID or residue, and ``ValueError`` with stratified
+        timesteps (one record has no order to stratify over: use ``mask_many``).
         """
     def mask_many(
         self, ids: Sequence[str], sequences: Sequence[str], replicate: int = 1

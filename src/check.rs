@@ -21,8 +21,7 @@ use crate::mask::{Corruption, STANDARD_RESIDUES};
 use crate::records::stream::OwnedRecord;
 use crate::records::{RecordStream, is_residue_token};
 use crate::regions::{Regions, Within};
-use crate::sink::dataset::DatasetRow;
-use crate::sink::rates::{RatesTable, rates_header};
+use crate::sink::{DatasetRow, Format, Role, rates_header};
 
 /// What the masking was allowed to do.
 #[derive(Clone, Debug)]
@@ -115,9 +114,8 @@ impl Rows {
         let src = InputSource::Path(path.to_path_buf());
         let name = src.display_name();
         let (_, raw) = open_input(&src).map_err(|e| err(e.to_string()))?;
-        let delimiter = RatesTable::new(path)
-            .map_err(|e| err(e.to_string()))?
-            .delimiter;
+        let (format, _) = Format::for_file(Role::Rates, path).map_err(|e| err(e.to_string()))?;
+        let delimiter = format.delimiter().unwrap_or(b',');
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .from_reader(raw);
@@ -594,13 +592,13 @@ fn check_row(
 /// present, are exactly the ESM ids of the masked and original residues.
 pub fn verify_dataset(
     original: &Input,
-    dataset: &crate::sink::DatasetFile,
+    dataset: (&std::path::Path, Format),
     shown: &str,
     expect: &Expect,
     regions: Option<&Regions>,
 ) -> Result<Verified, VerifyError> {
     let mut orig = Records::open(original, b"")?;
-    let rows = crate::sink::dataset::read_rows(dataset).map_err(|e| err(e.to_string()))?;
+    let rows = crate::sink::read_rows(dataset.0, dataset.1).map_err(|e| err(e.to_string()))?;
     let mut seen = Verified::default();
     let mut current: Option<Rec> = None;
     let mut replicate = 0i64;
@@ -780,7 +778,7 @@ fn esm_expected(
     positions: &[usize],
     expect: &Expect,
 ) -> (Vec<i32>, Vec<i32>) {
-    use crate::sink::dataset::esm;
+    use crate::sink::esm;
     let token = &expect.token[..];
     let (mut ids, mut labels) = (vec![esm::CLS], vec![esm::IGNORE]);
     let mut cur = 0usize;

@@ -3,7 +3,7 @@
 //! Outputs are written to `.protmask-*` temp files and renamed into place at the end;
 //! normally `Drop` removes them on failure. A signal (SIGINT, SIGTERM, SIGHUP) ends the
 //! process without running destructors, so every temp path is also registered here, and
-//! the signal handler removes what is registered before exiting with status 130.
+//! the binary's signal handler calls `remove_all` before exiting with `INTERRUPTED`.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -51,14 +51,6 @@ pub fn remove_all() {
             let _ = std::fs::remove_file(&p);
         }
     }
-}
-
-/// On SIGINT, SIGTERM or SIGHUP: remove the temp files and exit with `INTERRUPTED`.
-pub fn install_signal_handler() {
-    let _ = ctrlc::set_handler(|| {
-        remove_all();
-        std::process::exit(INTERRUPTED);
-    });
 }
 
 #[cfg(test)]

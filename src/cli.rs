@@ -1,13 +1,17 @@
-//! Command-line definitions only (clap derive). Values here are raw flags; `config`
-//! resolves them, with the preset, into what the engine runs. Doc comments are the help.
+//! Command-line definitions only (clap derive). Values here are raw flags, checked by the
+//! library's own checks (`config::check_token`, ...); `MaskArgs::config` hands them to the
+//! library's one resolution (`config::MaskConfig::resolve`). Doc comments are the help.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-use crate::io::Compression;
-use crate::mask::{Corruption, Mode, Timesteps};
-use crate::schedule::Schedule;
-use crate::sink::{DatasetFile, RatesTable, Vocab};
+use protmask::config::{MaskConfig, MaskOptions, check_maskable, check_span_mean, check_token};
+use protmask::io::Compression;
+use protmask::mask::{Corruption, Mode, Timesteps};
+use protmask::presets::Preset;
+use protmask::regions::RegionsSource;
+use protmask::schedule::Schedule;
+use protmask::sink::{OutputSpec, Role, Vocab};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -67,7 +71,7 @@ pub struct VerifyArgs {
     pub manifest: Option<PathBuf>,
 
     /// The mask token used [default: the manifest's, else _]
-    #[arg(long, value_name = "STR", value_parser = parse_token)]
+    #[arg(long, value_name = "STR", value_parser = check_token)]
     pub mask_token: Option<String>,
 
     /// Fractions masked, replaced, kept that were used [default: the manifest's, else 1,0,0]
@@ -75,7 +79,7 @@ pub struct VerifyArgs {
     pub corrupt: Option<Corruption>,
 
     /// Residues that were eligible [default: the manifest's, else all]
-    #[arg(long, value_name = "CHARS", value_parser = parse_maskable)]
+    #[arg(long, value_name = "CHARS", value_parser = check_maskable)]
     pub maskable: Option<String>,
 
     /// The regions file used (mask --regions): every selected position must be eligible by it [default: the manifest's]
@@ -84,7 +88,7 @@ pub struct VerifyArgs {
 
     /// How the regions file was used [default: the manifest's, else only]
     #[arg(long, value_enum, value_name = "MODE", requires = "regions")]
-    pub regions_mode: Option<crate::regions::RegionsMode>,
+    pub regions_mode: Option<protmask::regions::RegionsMode>,
 
     /// No summary line on success
     #[arg(short, long)]
@@ -107,7 +111,7 @@ pub struct ScheduleArgs {
     #[arg(long, value_name = "N", default_value_t = 11, value_parser = clap::value_parser!(u32).range(2..))]
     pub points: u32,
 
-    /// table: aligned, with summary and a text histogram; csv, tsv: rows schedule,t,rate,density; json: everything
+    /// table: aligned, with summary and a text histogram; csv, tsv: rows schedule,t,rate,density; json: everything (with --list: every schedule and preset, for programs)
     #[arg(long, value_enum, default_value_t = ScheduleFormat::Table)]
     pub format: ScheduleFormat,
 
@@ -129,10 +133,10 @@ pub struct ScheduleArgs {
     pub samples: u64,
 
     /// Seed for --samples (sample i is the rate `mask` draws for a record with ID sample<i>)
-    #[arg(short, long, value_name = "N", default_value_t = crate::rng::DEFAULT_SEED)]
+    #[arg(short, long, value_name = "N", default_value_t = protmask::rng::DEFAULT_SEED)]
     pub seed: u64,
 
-    /// List every named schedule, distribution and preset with its formula and source
+    /// List every named schedule, distribution and preset with its formula and source (--format json: for programs)
     #[arg(long)]
     pub list: bool,
 }
@@ -177,11 +181,11 @@ pub struct MaskArgs {
 
     /// Per-sequence table file,id,replicate,length,t,rate,masked: .csv or .tsv, optionally .gz/.bz2/.xz/.zst
     #[arg(short, long, value_name = "PATH", value_parser = parse_rates, help_heading = "OUTPUT")]
-    pub rates: Option<RatesTable>,
+    pub rates: Option<OutputSpec>,
 
-    /// One row per emitted record for ML code (all columns, no join needed): .parquet, or .jsonl (.jsonl.gz, .jsonl.zst). Alone, no FASTA goes to stdout
+    /// One row per emitted record for ML code (all columns, no join needed): .parquet, or .jsonl (.jsonl.gz, .jsonl.bz2, .jsonl.xz, .jsonl.zst). Alone, no FASTA goes to stdout
     #[arg(long, value_name = "PATH", value_parser = parse_dataset, help_heading = "OUTPUT")]
-    pub dataset: Option<DatasetFile>,
+    pub dataset: Option<OutputSpec>,
 
     /// Add input_ids and labels to the dataset in this vocabulary: esm (the 33-token ESM alphabet)
     #[arg(
@@ -220,8 +224,8 @@ pub struct MaskArgs {
     pub schedule: Option<Schedule>,
 
     /// Model conventions: sets schedule, mode, token, corruption and timesteps; explicit flags override
-    #[arg(long, value_enum, default_value_t = PresetName::Esm3, help_heading = "SCHEDULE")]
-    pub preset: PresetName,
+    #[arg(long, value_enum, default_value_t = Preset::Esm3, help_heading = "SCHEDULE")]
+    pub preset: Preset,
 
     /// Timesteps: iid t ~ U(0,1) per record, or stratified (low-discrepancy over each input's records, in order) [preset's; esm3: iid]
     #[arg(long, value_enum, help_heading = "SCHEDULE")]
@@ -232,7 +236,7 @@ pub struct MaskArgs {
     pub mode: Option<Mode>,
 
     /// What a masked position becomes, one or more characters: _ (ESM3), <mask> (ESM-2, Hugging Face), # (EvoDiff) [preset's; esm3: _]
-    #[arg(long, value_name = "STR", value_parser = parse_token, help_heading = "MASKING")]
+    #[arg(long, value_name = "STR", value_parser = check_token, help_heading = "MASKING")]
     pub mask_token: Option<String>,
 
     /// Of the selected positions, fractions masked, replaced by a random standard residue, kept; sum 1 [preset's; esm3: 1,0,0]
@@ -245,7 +249,7 @@ pub struct MaskArgs {
     pub corrupt: Option<Corruption>,
 
     /// Only residues among CHARS are eligible (case-sensitive); L counts eligible positions
-    #[arg(long, value_name = "CHARS", value_parser = parse_maskable, help_heading = "MASKING")]
+    #[arg(long, value_name = "CHARS", value_parser = check_maskable, help_heading = "MASKING")]
     pub maskable: Option<String>,
 
     /// Intervals per record, BED-style: tab-separated 'id start end' (0-based, end exclusive; more columns ignored; '#' lines skipped). Only positions inside are eligible (see --regions-mode)
@@ -260,14 +264,14 @@ pub struct MaskArgs {
         requires = "regions",
         help_heading = "MASKING"
     )]
-    pub regions_mode: Option<crate::regions::RegionsMode>,
+    pub regions_mode: Option<protmask::regions::RegionsMode>,
 
     /// For a shard of a larger set: IDs in the regions file that no input has are counted on stderr, not an error
     #[arg(long, requires = "regions", help_heading = "MASKING")]
     pub regions_partial: bool,
 
     /// Select positions in contiguous runs of geometric length with mean M (M >= 1), cut at eligibility boundaries; the count stays the mode's
-    #[arg(long, value_name = "M", value_parser = parse_span_mean, help_heading = "MASKING")]
+    #[arg(long, value_name = "M", value_parser = span_mean, help_heading = "MASKING")]
     pub span_mean: Option<f64>,
 
     /// Cap each drawn run at N positions (runs that touch can still merge)
@@ -275,7 +279,7 @@ pub struct MaskArgs {
     pub span_max: Option<u32>,
 
     /// 64-bit seed; the same seed gives the same masks
-    #[arg(short, long, value_name = "N", default_value_t = crate::rng::DEFAULT_SEED, help_heading = "REPRODUCIBILITY")]
+    #[arg(short, long, value_name = "N", default_value_t = protmask::rng::DEFAULT_SEED, help_heading = "REPRODUCIBILITY")]
     pub seed: u64,
 
     /// Emit every record N times; replicate k's ID becomes <id>_r<k> when N > 1
@@ -287,11 +291,11 @@ pub struct MaskArgs {
     pub threads: Option<u32>,
 
     /// Bytes of input per work unit (tuning and tests; output never depends on it)
-    #[arg(long, value_name = "BYTES", default_value_t = crate::engine::DEFAULT_BLOCK_SIZE, value_parser = clap::value_parser!(u64).range(1..), hide = true, help_heading = "PERFORMANCE")]
+    #[arg(long, value_name = "BYTES", default_value_t = protmask::engine::DEFAULT_BLOCK_SIZE, value_parser = clap::value_parser!(u64).range(1..), hide = true, help_heading = "PERFORMANCE")]
     pub block_size: u64,
 
     /// Bytes of later inputs' output held in memory before spilling to a temporary file (tuning and tests; output never depends on it)
-    #[arg(long, value_name = "BYTES", default_value_t = crate::engine::DEFAULT_SPILL_MEMORY, hide = true, help_heading = "PERFORMANCE")]
+    #[arg(long, value_name = "BYTES", default_value_t = protmask::engine::DEFAULT_SPILL_MEMORY, hide = true, help_heading = "PERFORMANCE")]
     pub spill_memory: u64,
 
     /// No progress bar, no summary line
@@ -299,68 +303,55 @@ pub struct MaskArgs {
     pub quiet: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum PresetName {
-    Esm3,
-    Esm2,
-    Dplm,
-    Evodiff,
-    Mdlm,
+fn parse_dataset(s: &str) -> Result<OutputSpec, String> {
+    OutputSpec::file(Role::Dataset, std::path::Path::new(s)).map_err(|e| e.to_string())
 }
 
-fn parse_dataset(s: &str) -> Result<DatasetFile, String> {
-    DatasetFile::new(std::path::Path::new(s)).map_err(|e| e.to_string())
-}
-
-fn parse_rates(s: &str) -> Result<RatesTable, String> {
+fn parse_rates(s: &str) -> Result<OutputSpec, String> {
     if s == "-" {
         return Err(
             "the rates table is written to a file, not stdout: name it .csv or .tsv".into(),
         );
     }
-    RatesTable::new(std::path::Path::new(s)).map_err(|e| e.to_string())
+    OutputSpec::file(Role::Rates, std::path::Path::new(s)).map_err(|e| e.to_string())
 }
 
-/// A token must stay one readable piece of a FASTA sequence line, and of the table's
-/// `;`-joined positions: printable ASCII, no whitespace, no leading `>`, no `;`.
-pub fn parse_token(s: &str) -> Result<String, String> {
-    if s.is_empty() {
-        return Err("the mask token must not be empty".into());
-    }
-    let shown = s.escape_debug();
-    if s.starts_with('>') || s.chars().any(char::is_whitespace) {
-        return Err(format!(
-            "'{shown}' cannot be a mask token: it must not start with '>' or contain whitespace"
-        ));
-    }
-    if !s.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(format!(
-            "'{shown}' cannot be a mask token: it must be printable ASCII (no control or non-ASCII characters)"
-        ));
-    }
-    if s.contains(';') {
-        return Err(format!(
-            "'{shown}' cannot be a mask token: ';' separates positions in the rates table"
-        ));
-    }
-    Ok(s.to_string())
+fn span_mean(s: &str) -> Result<f64, String> {
+    check_span_mean(s.parse().unwrap_or(f64::NAN), s)
 }
 
-fn parse_span_mean(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(m) if m.is_finite() && m >= 1.0 => Ok(m),
-        _ => Err(format!(
-            "'{s}': the mean span length is a number of positions, at least 1"
-        )),
+impl MaskArgs {
+    /// The masking options as given, for the library to resolve.
+    pub fn options(&self) -> MaskOptions {
+        MaskOptions {
+            preset: self.preset,
+            seed: Some(self.seed),
+            schedule: self.schedule.clone(),
+            mode: self.mode,
+            mask_token: self.mask_token.clone(),
+            corrupt: self.corrupt,
+            maskable: self.maskable.clone(),
+            timesteps: self.timesteps,
+            tokens: self.tokens,
+            regions: self.regions.clone().map(RegionsSource::Path),
+            regions_mode: self.regions_mode,
+            span_mean: self.span_mean,
+            span_max: self.span_max,
+        }
     }
-}
 
-fn parse_maskable(s: &str) -> Result<String, String> {
-    if s.is_empty() {
-        return Err("--maskable needs at least one character".into());
+    /// The resolved configuration: the options with the preset applied, and what only
+    /// shapes the files written.
+    pub fn config(&self) -> Result<MaskConfig, protmask::config::OptionError> {
+        let mut c = MaskConfig::resolve(self.options())?;
+        c.replicates = self.replicates;
+        c.line_width = self.line_width;
+        c.positions = self.positions;
+        c.compress = self.compress;
+        c.outdir = self.outdir.is_some();
+        if let Some(r) = &mut c.regions {
+            r.partial = self.regions_partial;
+        }
+        Ok(c)
     }
-    if !s.is_ascii() {
-        return Err(format!("'{s}': --maskable takes ASCII residue letters"));
-    }
-    Ok(s.to_string())
 }

@@ -1,151 +1,339 @@
-//! Presets, and the one place raw flags become the resolved configuration of a run.
+//! The options of a masking job, defined once.
 //!
-//! `MaskConfig` is built once, from the flags and the preset (an explicit flag wins over
-//! the preset), and everything after reads it: the masker, the output formats, and the
-//! manifest, whose `options` are this struct serialised. Regeneration deserialises it, so
-//! there is no second builder and no enum-to-string helper. A new masking option is a
-//! clap field, a field here, and the code that uses it (docs/design.md, "Option flow").
+//! `MaskOptions` holds them as given: the command line fills it from clap's values, the
+//! Python package keyword by keyword (`MaskOptions::set`), with the same checks and the
+//! same messages. `MaskConfig::resolve` applies the preset to what was not given: the
+//! result is the one resolved configuration that the engine runs, the Python package
+//! masks with, and a manifest records as its `options` (its field names are part of the
+//! manifest format). Adding an option: a `MaskOption` name (and its flag), a field here
+//! and in `MaskConfig`, an arm in `set` and a line in `resolve`; docs/design.md walks
+//! through it.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{MaskArgs, PresetName};
+use crate::choice::{UnknownChoice, choices};
 use crate::io::Compression;
 use crate::mask::{Corruption, Masker, Mode, Timesteps};
-use crate::regions::{RegionsMode, RegionsOption};
+use crate::presets::Preset;
+use crate::regions::{RegionsMode, RegionsOption, RegionsSource};
 use crate::schedule::Schedule;
 use crate::sink::Vocab;
 use crate::spans::Span;
 
-/// The conventions of one model family (CONTRACT.md, "Presets").
-#[derive(Clone, Debug)]
-pub struct Preset {
-    pub name: &'static str,
-    pub schedule: &'static str,
-    pub mode: Mode,
-    pub token: &'static str,
-    pub corruption: (f64, f64, f64),
-    pub timesteps: Timesteps,
-    /// Where the convention comes from.
-    pub source: &'static str,
-    /// The reference code it follows: repository, file, function (or the paper).
-    pub reference: &'static str,
-    /// What is reproduced exactly.
-    pub exact: &'static str,
-    /// What is not.
-    pub differs: &'static str,
+choices! {
+    /// The masking options, by the name Python's keywords and a manifest's `options`
+    /// use (the command line's flag is the name with `-` for `_`).
+    pub enum MaskOption {
+        Preset = "preset",
+        Seed = "seed",
+        Schedule = "schedule",
+        Mode = "mode",
+        MaskToken = "mask_token",
+        Corrupt = "corrupt",
+        Maskable = "maskable",
+        Timesteps = "timesteps",
+        Tokens = "tokens",
+        Regions = "regions",
+        RegionsMode = "regions_mode",
+        SpanMean = "span_mean",
+        SpanMax = "span_max",
+    }
 }
 
-pub const PRESETS: &[Preset] = &[
-    Preset {
-        name: "esm3",
-        schedule: "betalinear30",
-        mode: Mode::Bernoulli,
-        token: "_",
-        corruption: (1.0, 0.0, 0.0),
-        timesteps: Timesteps::Iid,
-        source: "ESM3 paper, appendix A.2.2.1 (sequence track); '_' is ESM3's sequence mask",
-        reference: "evolutionaryscale/esm, esm/utils/noise_schedules.py (the curves); ESM3 paper \
-                    appendix A.2.2.1 (betalinear30 for the sequence track)",
-        exact: "the rate law 0.8*Beta(3,9) + 0.2*U(0,1) per sequence; each residue masked \
-                independently with that rate; '_' as the mask",
-        differs: "ESM3's training code is not released: the per-residue draw follows the \
-                  paper's text; structure and function tracks are not masked",
-    },
-    Preset {
-        name: "esm2",
-        schedule: "0.15",
-        mode: Mode::Exact,
-        token: "<mask>",
-        corruption: (0.8, 0.1, 0.1),
-        timesteps: Timesteps::Iid,
-        source: "ESM-2/ESM-1b (fair-esm, fairseq): 15%, exact count floor(p*n + U), 80/10/10",
-        reference: "facebookresearch/fairseq, fairseq/data/mask_tokens_dataset.py, \
-                    MaskTokensDataset (ESM-1b era); ESM-2 paper (its training code is unreleased)",
-        exact: "count int(0.15*L + U) positions without replacement; of those 80% '<mask>', \
-                10% a random residue, 10% kept",
-        differs: "random residues come from the 20 standard amino acids (fairseq: every \
-                  non-special symbol; Hugging Face's collator: the whole vocabulary)",
-    },
-    Preset {
-        name: "dplm",
-        schedule: "discrete(500)",
-        mode: Mode::Bernoulli,
-        token: "<mask>",
-        corruption: (1.0, 0.0, 0.0),
-        timesteps: Timesteps::Iid,
-        source: "DPLM: t uniform on 1..500, each token masked with probability t/500",
-        reference: "bytedance/dplm, src/byprot/models/dplm/dplm.py (q_sample)",
-        exact: "t uniform on {1..500}, each residue masked independently with probability \
-                t/500 (Bernoulli, not an exact count), '<mask>'",
-        differs: "DPLM's special tokens (<cls>, <eos>) are not in FASTA; its draws come from \
-                  torch's generator, protmask's from the per-record stream",
-    },
-    Preset {
-        name: "evodiff",
-        schedule: "linear",
-        mode: Mode::Oadm,
-        token: "#",
-        corruption: (1.0, 0.0, 0.0),
-        timesteps: Timesteps::Iid,
-        source: "EvoDiff OADM: k uniform on {2..L}, drawn without replacement, mask character '#'",
-        reference: "microsoft/evodiff, evodiff/collaters.py, OAMaskCollater",
-        exact: "t = randint(1, L) (L excluded), num_mask = L - t + 1: k uniform on {2..L} for \
-                L >= 2, k = L for L <= 1; positions without replacement; '#'",
-        differs: "the row's t is 1 - k/L (on the linear curve), not EvoDiff's integer t; \
-                  EvoDiff draws from numpy's global generator",
-    },
-    Preset {
-        name: "mdlm",
-        schedule: "uniform(0.000999,0.999)",
-        mode: Mode::Bernoulli,
-        token: "<mask>",
-        corruption: (1.0, 0.0, 0.0),
-        timesteps: Timesteps::Stratified,
-        source: "MDLM: log-linear, mask probability (1-1e-3)t, t = (1-1e-3)u + 1e-3, u stratified",
-        reference: "kuleshov-group/mdlm, diffusion.py (_sample_t, q_xt), \
-                    noise_schedule.py (LogLinearNoise)",
-        exact: "move chance (1-eps)*t with eps = 1e-3 and t in [eps, 1]: rates uniform on \
-                [0.000999, 0.999]; each residue masked independently",
-        differs: "MDLM stratifies u over a batch (antithetic, a random offset); protmask \
-                  stratifies over an input in order (a rotated van der Corput sequence)",
-    },
-];
-
-pub fn preset(name: PresetName) -> &'static Preset {
-    let key = match name {
-        PresetName::Esm3 => "esm3",
-        PresetName::Esm2 => "esm2",
-        PresetName::Dplm => "dplm",
-        PresetName::Evodiff => "evodiff",
-        PresetName::Mdlm => "mdlm",
-    };
-    PRESETS
-        .iter()
-        .find(|p| p.name == key)
-        .expect("every PresetName has a preset")
+impl MaskOption {
+    /// The flag and its value as the command line's messages show them
+    /// (`--mask-token <STR>`); a test holds them to the clap definitions.
+    pub fn flag(self) -> &'static str {
+        match self {
+            MaskOption::Preset => "--preset <PRESET>",
+            MaskOption::Seed => "--seed <N>",
+            MaskOption::Schedule => "--schedule <SPEC>",
+            MaskOption::Mode => "--mode <MODE>",
+            MaskOption::MaskToken => "--mask-token <STR>",
+            MaskOption::Corrupt => "--corrupt <M,R,K>",
+            MaskOption::Maskable => "--maskable <CHARS>",
+            MaskOption::Timesteps => "--timesteps <TIMESTEPS>",
+            MaskOption::Tokens => "--tokens <VOCAB>",
+            MaskOption::Regions => "--regions <FILE>",
+            MaskOption::RegionsMode => "--regions-mode <MODE>",
+            MaskOption::SpanMean => "--span-mean <M>",
+            MaskOption::SpanMax => "--span-max <N>",
+        }
+    }
 }
 
-/// Masking options as the strings given to the `mask` flags of the same names (`None`:
-/// not given, so the default or the preset's); see `MaskConfig::from_options`.
+/// A masking option that cannot be used, worded as the command line words it.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum OptionError {
+    /// A value the option does not take.
+    #[error("invalid value '{value}' for '{}': {reason}", option.flag())]
+    Invalid {
+        option: MaskOption,
+        value: String,
+        reason: String,
+    },
+    /// A value that is none of the option's choices.
+    #[error("invalid value '{value}' for '{}' [possible values: {}]", option.flag(), names.join(", "))]
+    NotAChoice {
+        option: MaskOption,
+        value: String,
+        names: &'static [&'static str],
+    },
+    /// An option given without another that it needs.
+    #[error("the following required arguments were not provided: {}", needs.flag())]
+    Requires {
+        option: MaskOption,
+        needs: MaskOption,
+    },
+    /// A value of the wrong kind (a string where a number goes).
+    #[error("{} takes {expected}, not {got}", option.name())]
+    WrongType {
+        option: MaskOption,
+        expected: &'static str,
+        got: &'static str,
+    },
+    /// No masking option has this name.
+    #[error("'{0}' is not an option of protmask mask")]
+    Unknown(String),
+}
+
+impl OptionError {
+    fn invalid(option: MaskOption, value: impl ToString, reason: impl ToString) -> Self {
+        OptionError::Invalid {
+            option,
+            value: value.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn choice(option: MaskOption, e: UnknownChoice) -> Self {
+        OptionError::NotAChoice {
+            option,
+            value: e.value,
+            names: e.names,
+        }
+    }
+}
+
+/// An option's value from a caller other than the command line (Python), by kind.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OptionValue {
+    Text(String),
+    /// A whole number, in decimal (any size: the option's range decides).
+    Int(String),
+    Float(f64),
+    Floats(Vec<f64>),
+    /// Per ID, `(start, end)` pairs (`regions`).
+    Intervals(BTreeMap<String, Vec<(i64, i64)>>),
+}
+
+impl OptionValue {
+    fn kind(&self) -> &'static str {
+        match self {
+            OptionValue::Text(_) => "a string",
+            OptionValue::Int(_) => "an int",
+            OptionValue::Float(_) => "a float",
+            OptionValue::Floats(_) => "a sequence of numbers",
+            OptionValue::Intervals(_) => "a mapping",
+        }
+    }
+}
+
+/// The masking options as given; `None` takes the preset's value (or the default).
 #[derive(Clone, Debug, Default)]
 pub struct MaskOptions {
-    pub preset: Option<String>,
-    pub seed: Option<String>,
-    pub schedule: Option<String>,
-    pub mode: Option<String>,
+    pub preset: Preset,
+    /// `None`: `rng::DEFAULT_SEED`.
+    pub seed: Option<u64>,
+    pub schedule: Option<Schedule>,
+    pub mode: Option<Mode>,
     pub mask_token: Option<String>,
-    /// `M,R,K`.
-    pub corrupt: Option<String>,
+    pub corrupt: Option<Corruption>,
     pub maskable: Option<String>,
-    pub timesteps: Option<String>,
-    pub tokens: Option<String>,
+    pub timesteps: Option<Timesteps>,
+    pub tokens: Option<Vocab>,
+    pub regions: Option<RegionsSource>,
+    /// With `regions`; `None`: `only`.
+    pub regions_mode: Option<RegionsMode>,
+    pub span_mean: Option<f64>,
+    /// With `span_mean`.
+    pub span_max: Option<u32>,
+}
+
+impl MaskOptions {
+    /// Set option `name` (a `MaskOption` name) from a value of a caller other than the
+    /// command line, checked as the command line checks it.
+    pub fn set(&mut self, name: &str, value: OptionValue) -> Result<(), OptionError> {
+        let option: MaskOption = name
+            .parse()
+            .map_err(|_| OptionError::Unknown(name.to_string()))?;
+        let wrong = |expected| OptionError::WrongType {
+            option,
+            expected,
+            got: value.kind(),
+        };
+        let text = |v: &OptionValue| match v {
+            OptionValue::Text(s) => Ok(s.clone()),
+            _ => Err(wrong("a string")),
+        };
+        let parse_choice = |v: &OptionValue| -> Result<String, OptionError> { text(v) };
+        match option {
+            MaskOption::Preset => {
+                let s = parse_choice(&value)?;
+                self.preset = s.parse().map_err(|e| OptionError::choice(option, e))?;
+            }
+            MaskOption::Seed => {
+                let OptionValue::Int(n) = &value else {
+                    return Err(wrong("an int"));
+                };
+                self.seed = Some(n.parse().map_err(|e| OptionError::invalid(option, n, e))?);
+            }
+            MaskOption::Schedule => {
+                let s = text(&value)?;
+                let parsed =
+                    Schedule::parse(&s).map_err(|e| OptionError::invalid(option, &s, e))?;
+                self.schedule = Some(parsed);
+            }
+            MaskOption::Mode => {
+                let s = parse_choice(&value)?;
+                self.mode = Some(s.parse().map_err(|e| OptionError::choice(option, e))?);
+            }
+            MaskOption::MaskToken => {
+                let s = text(&value)?;
+                self.mask_token =
+                    Some(check_token(&s).map_err(|e| OptionError::invalid(option, &s, e))?);
+            }
+            MaskOption::Corrupt => {
+                let parsed = match &value {
+                    OptionValue::Text(s) => {
+                        s.parse().map_err(|e| OptionError::invalid(option, s, e))
+                    }
+                    OptionValue::Floats(v) => {
+                        let shown = v.iter().map(f64::to_string).collect::<Vec<_>>().join(",");
+                        match v.as_slice() {
+                            &[m, r, k] => Corruption::new(m, r, k),
+                            _ => Err(format!(
+                                "expected three fractions M,R,K such as 0.8,0.1,0.1, got '{shown}'"
+                            )),
+                        }
+                        .map_err(|e| OptionError::invalid(option, &shown, e))
+                    }
+                    _ => Err(wrong("three fractions")),
+                }?;
+                self.corrupt = Some(parsed);
+            }
+            MaskOption::Maskable => {
+                let s = text(&value)?;
+                self.maskable =
+                    Some(check_maskable(&s).map_err(|e| OptionError::invalid(option, &s, e))?);
+            }
+            MaskOption::Timesteps => {
+                let s = parse_choice(&value)?;
+                self.timesteps = Some(s.parse().map_err(|e| OptionError::choice(option, e))?);
+            }
+            MaskOption::Tokens => {
+                let s = parse_choice(&value)?;
+                self.tokens = Some(s.parse().map_err(|e| OptionError::choice(option, e))?);
+            }
+            MaskOption::Regions => {
+                self.regions = Some(match value {
+                    OptionValue::Text(path) => RegionsSource::Path(path),
+                    OptionValue::Intervals(map) => RegionsSource::Intervals(map),
+                    _ => return Err(wrong("a path or a mapping of ID to (start, end) pairs")),
+                });
+            }
+            MaskOption::RegionsMode => {
+                let s = parse_choice(&value)?;
+                self.regions_mode = Some(s.parse().map_err(|e| OptionError::choice(option, e))?);
+            }
+            MaskOption::SpanMean => {
+                let (m, shown) = match &value {
+                    OptionValue::Float(f) => (*f, f.to_string()),
+                    OptionValue::Int(n) => (n.parse::<f64>().unwrap_or(f64::NAN), n.clone()),
+                    _ => return Err(wrong("a number")),
+                };
+                let checked = check_span_mean(m, &shown);
+                self.span_mean =
+                    Some(checked.map_err(|e| OptionError::invalid(option, &shown, e))?);
+            }
+            MaskOption::SpanMax => {
+                let OptionValue::Int(n) = &value else {
+                    return Err(wrong("an int"));
+                };
+                self.span_max =
+                    Some(check_span_max(n).map_err(|e| OptionError::invalid(option, n, e))?);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A token must stay one readable piece of a FASTA sequence line, and of the table's
+/// `;`-joined positions: printable ASCII, no whitespace, no leading `>`, no `;`.
+pub fn check_token(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("the mask token must not be empty".into());
+    }
+    let shown = s.escape_debug();
+    if s.starts_with('>') || s.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "'{shown}' cannot be a mask token: it must not start with '>' or contain whitespace"
+        ));
+    }
+    if !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "'{shown}' cannot be a mask token: it must be printable ASCII (no control or non-ASCII characters)"
+        ));
+    }
+    if s.contains(';') {
+        return Err(format!(
+            "'{shown}' cannot be a mask token: ';' separates positions in the rates table"
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// Eligible residues: at least one, ASCII.
+pub fn check_maskable(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("--maskable needs at least one character".into());
+    }
+    if !s.is_ascii() {
+        return Err(format!("'{s}': --maskable takes ASCII residue letters"));
+    }
+    Ok(s.to_string())
+}
+
+/// A mean span length: a finite number of positions, at least 1 (`shown`: the value as
+/// given, for the message; NaN stands for a text that is no number).
+pub fn check_span_mean(m: f64, shown: &str) -> Result<f64, String> {
+    if m.is_finite() && m >= 1.0 {
+        Ok(m)
+    } else {
+        Err(format!(
+            "'{shown}': the mean span length is a number of positions, at least 1"
+        ))
+    }
+}
+
+/// A span cap: a whole number of positions, 1 to `u32::MAX` (as clap's range says it).
+pub(crate) fn check_span_max(n: &str) -> Result<u32, String> {
+    let v: i128 = n
+        .parse()
+        .map_err(|e: std::num::ParseIntError| e.to_string())?;
+    u32::try_from(v)
+        .ok()
+        .filter(|&v| v >= 1)
+        .ok_or_else(|| format!("{v} is not in 1..={}", u32::MAX))
 }
 
 /// Everything that decides the output bytes of a run, resolved (preset applied). Its JSON
 /// form is a manifest's `options`; the field names are part of the manifest format.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MaskConfig {
-    pub preset: String,
+    pub preset: Preset,
     /// Serialised as `schedule` (as given) and `schedule_resolved` (what regenerates it).
     #[serde(flatten)]
     pub schedule: Schedule,
@@ -163,15 +351,15 @@ pub struct MaskConfig {
     /// The rates table has a `positions` column.
     pub positions: bool,
     /// Compression of stdout, when the FASTA went there.
-    #[serde(with = "compression_name")]
     pub compress: Option<Compression>,
     /// One output per input (`--outdir`) rather than one output.
     pub outdir: bool,
     /// The dataset's token columns (`--tokens`); recorded only when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<Vocab>,
-    /// `--regions`: the file as given, its mode and `--regions-partial` (absent from
-    /// manifests of runs without it, and from those written before it existed).
+    /// `--regions`: the file as given (or the intervals), its mode and `--regions-partial`
+    /// (absent from manifests of runs without it, and from those written before it
+    /// existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regions: Option<RegionsOption>,
     /// `--span-mean` and `--span-max` (absent likewise).
@@ -179,80 +367,60 @@ pub struct MaskConfig {
     pub span: Option<Span>,
 }
 
-impl MaskConfig {
-    /// The flags, with the preset filling in what was not given.
-    pub fn resolve(args: &MaskArgs) -> MaskConfig {
-        let p = preset(args.preset);
-        let (m, r, k) = p.corruption;
-        MaskConfig {
-            preset: p.name.to_string(),
-            schedule: args.schedule.clone().unwrap_or_else(|| {
-                Schedule::parse(p.schedule).expect("preset schedules are valid")
-            }),
-            mode: args.mode.unwrap_or(p.mode),
-            mask_token: args.mask_token.clone().unwrap_or_else(|| p.token.into()),
-            corrupt: args
-                .corrupt
-                .unwrap_or_else(|| Corruption::new(m, r, k).expect("preset corruptions are valid")),
-            maskable: args.maskable.clone(),
-            timesteps: args.timesteps.unwrap_or(p.timesteps),
-            seed: args.seed,
-            replicates: args.replicates,
-            line_width: args.line_width,
-            positions: args.positions,
-            compress: args.compress,
-            outdir: args.outdir.is_some(),
-            tokens: args.tokens,
-            regions: args.regions.as_ref().map(|path| RegionsOption {
-                path: path.clone(),
-                mode: args.regions_mode.unwrap_or(RegionsMode::Only),
-                partial: args.regions_partial,
-            }),
-            span: args.span_mean.map(|mean| Span {
-                mean,
-                max: args.span_max,
-            }),
-        }
-    }
+/// Defaults of the options that only shape the files written; the command line sets
+/// them after `resolve`.
+pub(crate) const DEFAULT_LINE_WIDTH: usize = 60;
 
-    /// The options of a caller other than the command line (the Python package), as the
-    /// strings a user would give the flags: parsed by the `mask` subcommand's own clap
-    /// definitions and resolved by `resolve`, so values, defaults and error messages are
-    /// exactly the CLI's. The error is clap's message on one line, without `error: `.
-    /// `--tokens` is accepted without `--dataset` here (there is no file to write).
-    pub fn from_options(options: &MaskOptions) -> Result<MaskConfig, String> {
-        use clap::{CommandFactory, FromArgMatches};
-        let mask = crate::cli::Cli::command()
-            .find_subcommand("mask")
-            .expect("the CLI has a mask subcommand")
-            .clone()
-            .no_binary_name(true)
-            .mut_arg("tokens", |a| {
-                a.requires(clap::builder::Resettable::<clap::Id>::Reset)
+impl MaskConfig {
+    /// The options, with the preset filling in what was not given.
+    pub fn resolve(o: MaskOptions) -> Result<MaskConfig, OptionError> {
+        if o.span_max.is_some() && o.span_mean.is_none() {
+            return Err(OptionError::Requires {
+                option: MaskOption::SpanMax,
+                needs: MaskOption::SpanMean,
             });
-        let flags = [
-            ("preset", &options.preset),
-            ("seed", &options.seed),
-            ("schedule", &options.schedule),
-            ("mode", &options.mode),
-            ("mask-token", &options.mask_token),
-            ("corrupt", &options.corrupt),
-            ("maskable", &options.maskable),
-            ("timesteps", &options.timesteps),
-            ("tokens", &options.tokens),
-        ];
-        let argv = flags
-            .iter()
-            .filter_map(|(flag, value)| value.as_ref().map(|v| format!("--{flag}={v}")));
-        let one_line = |e: clap::Error| {
-            let text = e.render().to_string();
-            let text = text.strip_prefix("error: ").unwrap_or(&text);
-            let first = text.split("\n\n").next().unwrap_or_default();
-            first.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+        if o.regions_mode.is_some() && o.regions.is_none() {
+            return Err(OptionError::Requires {
+                option: MaskOption::RegionsMode,
+                needs: MaskOption::Regions,
+            });
+        }
+        let p = o.preset.facts();
+        let preset_error = |e: String| OptionError::invalid(MaskOption::Preset, o.preset, e);
+        let schedule = match o.schedule {
+            Some(s) => s,
+            None => Schedule::parse(p.schedule).map_err(|e| preset_error(e.to_string()))?,
         };
-        let matches = mask.try_get_matches_from(argv).map_err(one_line)?;
-        let args = crate::cli::MaskArgs::from_arg_matches(&matches).map_err(one_line)?;
-        Ok(MaskConfig::resolve(&args))
+        let corrupt = match o.corrupt {
+            Some(c) => c,
+            None => o.preset.corruption().map_err(preset_error)?,
+        };
+        Ok(MaskConfig {
+            preset: o.preset,
+            schedule,
+            mode: o.mode.unwrap_or(p.mode),
+            mask_token: o.mask_token.unwrap_or_else(|| p.token.into()),
+            corrupt,
+            maskable: o.maskable,
+            timesteps: o.timesteps.unwrap_or(p.timesteps),
+            seed: o.seed.unwrap_or(crate::rng::DEFAULT_SEED),
+            replicates: 1,
+            line_width: DEFAULT_LINE_WIDTH,
+            positions: false,
+            compress: None,
+            outdir: false,
+            tokens: o.tokens,
+            regions: o.regions.map(|source| RegionsOption {
+                source,
+                mode: o.regions_mode.unwrap_or_default(),
+                partial: false,
+            }),
+            span: o.span_mean.map(|mean| Span {
+                mean,
+                max: o.span_max,
+            }),
+        })
     }
 
     /// The masker these options describe, with the shifts of every replicate computed.
@@ -270,56 +438,38 @@ impl MaskConfig {
     }
 }
 
-/// `compress` as its `--compress` name (`"gz"`, ...) or null.
-mod compression_name {
-    use crate::io::Compression;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(c: &Option<Compression>, s: S) -> Result<S::Ok, S::Error> {
-        match c {
-            Some(c) => s.serialize_some(c.name()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Compression>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|n| n.parse().map_err(serde::de::Error::custom))
-            .transpose()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
-    fn resolve(flags: &[&str]) -> MaskConfig {
-        let argv = ["protmask", "mask"].iter().chain(flags);
-        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
-        let crate::cli::Command::Mask(args) = cli.command else {
-            panic!("not mask")
-        };
-        MaskConfig::resolve(&args)
+    fn resolve(given: &[(&str, OptionValue)]) -> MaskConfig {
+        let mut o = MaskOptions::default();
+        for (name, value) in given {
+            o.set(name, value.clone()).unwrap();
+        }
+        MaskConfig::resolve(o).unwrap()
+    }
+
+    fn text(s: &str) -> OptionValue {
+        OptionValue::Text(s.into())
     }
 
     #[test]
-    fn every_preset_resolves_and_flags_override() {
-        for p in PRESETS {
-            let c = resolve(&["--preset", p.name]);
-            assert_eq!(c.schedule.spec(), p.schedule);
-            assert_eq!((c.mode, c.timesteps), (p.mode, p.timesteps));
-            assert_eq!(c.mask_token, p.token);
+    fn every_preset_resolves_and_options_override() {
+        for &p in Preset::ALL {
+            let c = resolve(&[("preset", text(p.name()))]);
+            let f = p.facts();
+            assert_eq!(c.schedule.spec(), f.schedule);
+            assert_eq!((c.mode, c.timesteps), (f.mode, f.timesteps));
+            assert_eq!(c.mask_token, f.token);
+            let [m, r, _] = f.corruption;
+            assert_eq!((c.corrupt.mask(), c.corrupt.random()), (m, r));
         }
         let c = resolve(&[
-            "--preset",
-            "esm2",
-            "--schedule",
-            "cosine",
-            "--mode",
-            "bernoulli",
-            "--mask-token",
-            "X",
+            ("preset", text("esm2")),
+            ("schedule", text("cosine")),
+            ("mode", text("bernoulli")),
+            ("mask_token", text("X")),
         ]);
         assert_eq!(
             (c.schedule.spec(), c.mode, c.mask_token.as_str()),
@@ -328,11 +478,97 @@ mod tests {
         assert_eq!(c.corrupt.random(), 0.1);
     }
 
+    #[test]
+    fn every_option_can_be_set_by_name() {
+        // An option without an arm in `set` would not compile; this checks each arm
+        // reaches its field.
+        let mut intervals = BTreeMap::new();
+        intervals.insert("a".to_string(), vec![(0, 3)]);
+        let c = resolve(&[
+            ("preset", text("dplm")),
+            ("seed", OptionValue::Int("7".into())),
+            ("schedule", text("0.3")),
+            ("mode", text("exact")),
+            ("mask_token", text("#")),
+            ("corrupt", OptionValue::Floats(vec![0.5, 0.25, 0.25])),
+            ("maskable", text("ACD")),
+            ("timesteps", text("stratified")),
+            ("tokens", text("esm")),
+            ("regions", OptionValue::Intervals(intervals.clone())),
+            ("regions_mode", text("except")),
+            ("span_mean", OptionValue::Int("3".into())),
+            ("span_max", OptionValue::Int("5".into())),
+        ]);
+        assert_eq!(c.preset, Preset::Dplm);
+        assert_eq!(c.seed, 7);
+        assert_eq!(c.schedule.spec(), "0.3");
+        assert_eq!(c.mode, Mode::Exact);
+        assert_eq!(c.mask_token, "#");
+        assert_eq!(<[f64; 3]>::from(c.corrupt), [0.5, 0.25, 0.25]);
+        assert_eq!(c.maskable.as_deref(), Some("ACD"));
+        assert_eq!(c.timesteps, Timesteps::Stratified);
+        assert_eq!(c.tokens, Some(Vocab::Esm));
+        let r = c.regions.unwrap();
+        assert_eq!(
+            (r.source, r.mode),
+            (RegionsSource::Intervals(intervals), RegionsMode::Except)
+        );
+        assert_eq!(
+            c.span,
+            Some(Span {
+                mean: 3.0,
+                max: Some(5)
+            })
+        );
+        assert_eq!(MaskOption::ALL.len(), 13, "a new option needs a line above");
+    }
+
+    #[test]
+    fn bad_values_read_as_the_command_line_reads_them() {
+        let set = |name: &str, v: OptionValue| MaskOptions::default().set(name, v).unwrap_err();
+        let e = set("seed", OptionValue::Int("-1".into()));
+        assert_eq!(
+            e.to_string(),
+            "invalid value '-1' for '--seed <N>': invalid digit found in string"
+        );
+        let e = set("mode", text("random"));
+        assert_eq!(
+            e.to_string(),
+            "invalid value 'random' for '--mode <MODE>' [possible values: bernoulli, exact, oadm]"
+        );
+        let e = set("corrupt", OptionValue::Floats(vec![1.0, 0.0]));
+        assert_eq!(
+            e.to_string(),
+            "invalid value '1,0' for '--corrupt <M,R,K>': expected three fractions M,R,K such \
+             as 0.8,0.1,0.1, got '1,0'"
+        );
+        let e = set("span_max", OptionValue::Int("0".into()));
+        assert_eq!(
+            e.to_string(),
+            "invalid value '0' for '--span-max <N>': 0 is not in 1..=4294967295"
+        );
+        assert!(matches!(
+            set("seed", text("42")),
+            OptionError::WrongType { .. }
+        ));
+        assert_eq!(
+            set("colour", text("red")),
+            OptionError::Unknown("colour".into())
+        );
+        let mut o = MaskOptions::default();
+        o.set("span_max", OptionValue::Int("3".into())).unwrap();
+        assert_eq!(
+            MaskConfig::resolve(o).unwrap_err().to_string(),
+            "the following required arguments were not provided: --span-mean <M>"
+        );
+    }
+
     /// The manifest's options are this struct as JSON: the field names and value forms of
     /// manifests written before it existed still read, and a round trip is lossless.
     #[test]
     fn json_round_trip_and_the_recorded_field_names() {
-        let c = resolve(&["--preset", "mdlm", "--maskable", "ACD", "--compress", "zst"]);
+        let mut c = resolve(&[("preset", text("mdlm")), ("maskable", text("ACD"))]);
+        c.compress = Some(Compression::Zstd);
         let json = serde_json::to_value(&c).unwrap();
         let keys: Vec<&str> = json
             .as_object()
@@ -360,6 +596,7 @@ mod tests {
         want.sort_unstable();
         got.sort_unstable();
         assert_eq!(got, want);
+        assert_eq!(json["preset"], "mdlm");
         assert_eq!(json["mode"], "bernoulli");
         assert_eq!(json["timesteps"], "stratified");
         assert_eq!(json["compress"], "zst");
@@ -376,5 +613,27 @@ mod tests {
         let mut bad = json;
         bad["corrupt"] = serde_json::json!([0.5, 0.1, 0.1]);
         assert!(serde_json::from_value::<MaskConfig>(bad).is_err());
+    }
+
+    #[test]
+    fn regions_are_recorded_by_path_or_by_intervals() {
+        let c = resolve(&[("regions", text("cdr.bed"))]);
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            json["regions"],
+            serde_json::json!({"path": "cdr.bed", "mode": "only", "partial": false})
+        );
+        let back: MaskConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back.regions.unwrap().path(), Some("cdr.bed"));
+        let mut map = BTreeMap::new();
+        map.insert("P1".to_string(), vec![(2, 5), (7, 9)]);
+        let c = resolve(&[("regions", OptionValue::Intervals(map))]);
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            json["regions"],
+            serde_json::json!({"intervals": {"P1": [[2, 5], [7, 9]]}, "mode": "only", "partial": false})
+        );
+        let back: MaskConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back.regions, c.regions);
     }
 }

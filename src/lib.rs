@@ -3,22 +3,25 @@
 //! The data flows one way: open input (`io`) -> cut into blocks and parse (`records`)
 //! -> per-record RNG (`rng`) -> draw t, schedule gives r (`schedule`) -> choose and
 //! corrupt positions (`mask`) -> format each output (`sink`: FASTA, rates table) ->
-//! write in order (`engine`). `config` resolves the flags once; `manifest` records a run
-//! and `check` verifies one. The library is usable without the CLI; `commands` holds the
-//! subcommands and nothing in the library imports from it.
+//! write in order (`engine`). `config` resolves the options once (`presets` are the
+//! model families' defaults); `manifest` records a run and `check` verifies one.
+//!
+//! The library needs no command line: the binary (`src/main.rs` and its modules `cli`,
+//! `commands`, `plot`, `progress`) holds clap, the progress bars, the plots and the
+//! signal handler, behind the `cli` feature; the Python package uses the library without
+//! it. Nothing here imports from the binary.
 
 pub mod check;
+mod choice;
+pub use choice::UnknownChoice;
 pub mod cleanup;
-pub mod cli;
-pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod io;
 pub mod manifest;
 pub mod mask;
 pub mod online;
-pub mod plot;
-pub mod progress;
+pub mod presets;
 pub mod records;
 pub mod regions;
 pub mod rng;
@@ -26,11 +29,33 @@ pub mod schedule;
 pub mod sink;
 pub mod spans;
 
-/// A usage error found after parsing (flags that cannot work together): exit 2, as
+/// A usage error found after parsing (options that cannot work together): exit 2, as
 /// clap's own usage errors do.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub enum UsageError {
+    /// `--compress` with `--outdir`, whose files are compressed by their names.
+    #[error(
+        "--compress applies to stdout; with --outdir each file is compressed by its input's name"
+    )]
+    CompressWithOutdir,
+    /// `--compress` with no FASTA on stdout (a dataset alone).
+    #[error("--compress applies to the FASTA on stdout; with --dataset alone none is written")]
+    CompressWithoutFasta,
+    /// `--compress` with a FASTA file, compressed by its extension.
+    #[error(
+        "--compress applies to stdout; '{0}' is compressed by its extension (.gz, .bz2, .xz, .zst)"
+    )]
+    CompressWithFile(String),
+    /// `--outdir` with stdin, which has no name to give its output.
+    #[error("--outdir names each output after its input, and stdin has no name: use -o")]
+    OutdirFromStdin,
+    /// `verify` of a dataset with `--rates` or `--regions`, which go with a FASTA.
+    #[error("a dataset is checked against ORIGINAL alone: give --rates and --regions with a FASTA")]
+    DatasetWithFastaOptions,
+    /// A masking option that cannot be used.
+    #[error(transparent)]
+    Option(#[from] config::OptionError),
+}
 
 /// True when the error comes from writing to a closed pipe (`protmask mask x | head`),
 /// which is a normal way for a reader to stop, not a failure.

@@ -1,18 +1,31 @@
 //! The `protmask` binary: parse the command line, run, map errors to exit codes
 //! (0 success, also when stdout is closed early; 1 runtime error; 2 usage, from clap).
+//!
+//! Everything that only the command line needs lives in the binary's own modules: the
+//! clap definitions (`cli`), one module per subcommand (`commands`), schedule plots
+//! (`plot`) and progress bars (`progress`). The library (`protmask::*`) does the work.
+
+mod cli;
+mod commands;
+mod plot;
+mod progress;
 
 use clap::Parser;
-use protmask::cli::{Cli, Command};
+use cli::{Cli, Command};
 
 fn main() {
-    protmask::cleanup::install_signal_handler();
+    // SIGINT, SIGTERM, SIGHUP: remove the temp files of unfinished outputs, then exit 130.
+    let _ = ctrlc::set_handler(|| {
+        protmask::cleanup::remove_all();
+        std::process::exit(protmask::cleanup::INTERRUPTED);
+    });
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Mask(args) => protmask::commands::mask::execute(*args),
-        Command::Schedule(args) => protmask::commands::schedule::execute(args),
-        Command::Verify(args) => protmask::commands::verify::execute(args),
-        Command::Completions { shell } => protmask::commands::meta::completions(shell),
-        Command::Man => protmask::commands::meta::man(),
+        Command::Mask(args) => commands::mask::execute(*args),
+        Command::Schedule(args) => commands::schedule::execute(args),
+        Command::Verify(args) => commands::verify::execute(args),
+        Command::Completions { shell } => commands::meta::completions(shell),
+        Command::Man => commands::meta::man(),
     };
     if let Err(err) = result {
         if protmask::is_broken_pipe(&err) {

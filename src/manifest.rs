@@ -12,12 +12,12 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::config::MaskConfig;
-use crate::engine::{Input, Job, OutputPlan, Summary};
-use crate::io::{Compression, FileDigest, OutputTarget, create_output};
+use crate::engine::{Input, Job, Summary};
+use crate::io::{Compression, FileDigest, OutputTarget, PendingOutput, create_output};
 use crate::rng::SCHEME_VERSION;
-use crate::sink::{DatasetFile, RatesTable};
+use crate::sink::{Format, OutputSpec, Role, Target};
 
-pub const TOOL: &str = "protmask";
+pub(crate) const TOOL: &str = "protmask";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Manifest {
@@ -41,7 +41,7 @@ pub struct Manifest {
 pub struct FileEntry {
     /// For outputs: `fasta`, `rates` or `dataset`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub role: Option<String>,
+    pub role: Option<Role>,
     /// As given on the command line (`-` for stdin or stdout).
     pub path: String,
     pub bytes: u64,
@@ -92,7 +92,7 @@ impl Manifest {
         for o in &summary.outputs {
             let d = o.digest.clone().ok_or_else(missing)?;
             outputs.push(FileEntry {
-                role: Some(o.role.to_string()),
+                role: Some(o.role),
                 path: o.path.clone(),
                 bytes: d.stored.bytes,
                 records: o.records,
@@ -124,16 +124,16 @@ impl Manifest {
         })
     }
 
-    /// Write it atomically.
-    pub fn write(&self, path: &Path) -> Result<()> {
+    /// Write it beside `path`, complete but not yet renamed onto it (a run publishes its
+    /// outputs and manifest together).
+    pub fn prepare(&self, path: &Path) -> Result<PendingOutput> {
         let mut text = serde_json::to_string_pretty(self)?;
         text.push('\n');
         let mut out = create_output(OutputTarget::Path(path.to_path_buf()), Compression::None)
             .with_context(|| format!("cannot create manifest '{}'", path.display()))?;
         out.write_all(text.as_bytes())
             .with_context(|| format!("cannot write manifest '{}'", path.display()))?;
-        out.finish()?;
-        Ok(())
+        Ok(out.close()?)
     }
 
     pub fn read(path: &Path) -> Result<Manifest> {
@@ -170,10 +170,53 @@ impl Manifest {
         Ok(m)
     }
 
-    pub fn outputs_of<'a>(&'a self, role: &'a str) -> impl Iterator<Item = &'a FileEntry> {
-        self.outputs
-            .iter()
-            .filter(move |e| e.role.as_deref() == Some(role))
+    pub fn outputs_of(&self, role: Role) -> impl Iterator<Item = &FileEntry> {
+        self.outputs.iter().filter(move |e| e.role == Some(role))
+    }
+
+    /// The recorded outputs, as a job writes them (one spec per role, in the recorded
+    /// order), each under `outdir` with its recorded file name (stdout as `stdout`).
+    fn output_specs(&self, outdir: &Path) -> Result<Vec<OutputSpec>> {
+        let in_outdir = |p: &str| -> PathBuf {
+            let name = Path::new(p)
+                .file_name()
+                .map_or_else(|| "stdout".into(), |n| n.to_owned());
+            outdir.join(name)
+        };
+        let mut specs: Vec<OutputSpec> = Vec::new();
+        for entry in &self.outputs {
+            let Some(role) = entry.role else { continue };
+            if specs.iter().any(|s| s.role == role) {
+                continue;
+            }
+            let entries: Vec<&FileEntry> = self.outputs_of(role).collect();
+            let spec = if role == Role::Fasta && self.options.outdir {
+                let paths = entries.iter().map(|e| in_outdir(&e.path)).collect();
+                OutputSpec {
+                    role,
+                    format: Format::Fasta,
+                    target: Target::PerInput(paths),
+                }
+            } else {
+                let [single] = entries.as_slice() else {
+                    bail!(
+                        "the manifest records {} {} outputs, expected one",
+                        entries.len(),
+                        role
+                    );
+                };
+                let mut spec = OutputSpec::file(role, &in_outdir(&single.path))?;
+                if single.path == "-" {
+                    let compression = self.options.compress.unwrap_or(Compression::None);
+                    if let Target::One(target, _) = spec.target {
+                        spec.target = Target::One(target, compression);
+                    }
+                }
+                spec
+            };
+            specs.push(spec);
+        }
+        Ok(specs)
     }
 
     /// The recorded job, reading `sources` (one per recorded input, in order; each named
@@ -181,44 +224,6 @@ impl Manifest {
     /// inputs are now) and writing every recorded output under `outdir` with its recorded
     /// file name (stdout as `stdout`), with a manifest there too.
     pub fn job(&self, sources: Vec<crate::io::InputSource>, outdir: &Path) -> Result<Job> {
-        let o = &self.options;
-        let in_outdir = |p: &str| -> PathBuf {
-            let name = Path::new(p)
-                .file_name()
-                .map_or_else(|| "stdout".into(), |n| n.to_owned());
-            outdir.join(name)
-        };
-        let fasta: Vec<&FileEntry> = self.outputs_of("fasta").collect();
-        let output = if fasta.is_empty() && !o.outdir {
-            OutputPlan::None
-        } else if o.outdir {
-            OutputPlan::PerFile {
-                paths: fasta.iter().map(|e| in_outdir(&e.path)).collect(),
-            }
-        } else {
-            let [single] = fasta.as_slice() else {
-                bail!(
-                    "the manifest records {} FASTA outputs, expected one",
-                    fasta.len()
-                );
-            };
-            let compression = match single.path.as_str() {
-                "-" => o.compress.unwrap_or(Compression::None),
-                path => Compression::from_path(Path::new(path)),
-            };
-            OutputPlan::Single {
-                target: OutputTarget::Path(in_outdir(&single.path)),
-                compression,
-            }
-        };
-        let rates = match self.outputs_of("rates").next() {
-            Some(r) => Some(RatesTable::new(&in_outdir(&r.path))?),
-            None => None,
-        };
-        let dataset = match self.outputs_of("dataset").next() {
-            Some(d) => Some(DatasetFile::new(&in_outdir(&d.path))?),
-            None => None,
-        };
         let inputs = sources
             .into_iter()
             .zip(&self.inputs)
@@ -228,16 +233,14 @@ impl Manifest {
             })
             .collect();
         Ok(Job {
-            config: o.clone(),
+            config: self.options.clone(),
             inputs,
-            fasta: output,
-            rates,
-            dataset,
+            outputs: self.output_specs(outdir)?,
             manifest: Some(outdir.join(".manifest.json")),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             block_size: crate::engine::DEFAULT_BLOCK_SIZE as usize,
             spill_memory: crate::engine::DEFAULT_SPILL_MEMORY as usize,
-            progress: false,
+            progress: None,
         })
     }
 }

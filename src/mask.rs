@@ -5,37 +5,34 @@
 //! `Marks` records what becomes of every position, so formatting, the rates row and
 //! `verify` all read one source of truth.
 
+use crate::choice::choices;
 use crate::regions::Within;
 use crate::rng::{Draws, SeedKey};
 use crate::schedule::Schedule;
 use crate::spans::Span;
 
-/// How many of the L eligible positions are selected.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Each eligible position independently with probability r: k ~ Binomial(L, r).
-    Bernoulli,
-    /// Exactly k = floor(r·L + U), U ~ U(0,1).
-    Exact,
-    /// EvoDiff's OADM count law (`OAMaskCollater`): k uniform on {2, ..., L} for L >= 2,
-    /// k = L for L <= 1. The schedule is not used: the row has rate = k/L and t = 1 - k/L
-    /// (so it lies on the linear curve).
-    Oadm,
+choices! {
+    /// How many of the L eligible positions are selected.
+    pub enum Mode {
+        /// Each eligible position independently with probability r: k ~ Binomial(L, r).
+        Bernoulli = "bernoulli",
+        /// Exactly k = floor(r·L + U), U ~ U(0,1).
+        Exact = "exact",
+        /// EvoDiff's OADM count law (`OAMaskCollater`): k uniform on {2, ..., L} for L >= 2,
+        /// k = L for L <= 1. The schedule is not used: the row has rate = k/L and t = 1 - k/L
+        /// (so it lies on the linear curve).
+        Oadm = "oadm",
+    }
 }
 
-/// How timesteps are drawn.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Timesteps {
-    /// t ~ U(0,1) from the record's own stream.
-    Iid,
-    /// A rotated van der Corput sequence over the records of an input, in order.
-    Stratified,
+choices! {
+    /// How timesteps are drawn.
+    pub enum Timesteps {
+        /// t ~ U(0,1) from the record's own stream.
+        Iid = "iid",
+        /// A rotated van der Corput sequence over the records of an input, in order.
+        Stratified = "stratified",
+    }
 }
 
 /// The 20 standard amino acids a `random` corruption draws from, in this order.
@@ -471,7 +468,7 @@ pub fn stratified_t(index: u64, shift: f64) -> f64 {
 }
 
 /// Sequences (eligible index spaces) longer than this keep no list of drawn positions.
-pub const DRAWN_LIMIT: usize = 1 << 20;
+pub(crate) const DRAWN_LIMIT: usize = 1 << 20;
 
 /// Select exactly `k` of `flags.len()` positions uniformly (all subsets equally likely),
 /// setting them to `mark::TOKEN` (`flags` must come all `mark::NONE`). Floyd's algorithm; when more than half are selected it

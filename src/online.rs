@@ -9,10 +9,13 @@
 
 use rayon::prelude::*;
 
-use crate::config::MaskConfig;
+use std::sync::Arc;
+
+use crate::config::{MaskConfig, MaskOption, OptionError};
 use crate::mask::{Marks, Masker, Outcome, Timesteps, mark};
-use crate::records::{Record, RecordError, check_id, check_residues};
-use crate::sink::{Emitted, FastaFormat, Vocab, dataset::esm_ids};
+use crate::records::{Record, RecordError, RecordErrorKind, check_id, check_residues};
+use crate::regions::Regions;
+use crate::sink::{Emitted, FastaFormat, Vocab, esm_ids};
 
 /// Everything `protmask mask --dataset` writes about one emitted record, bar the file,
 /// the ID and the description.
@@ -33,22 +36,35 @@ pub struct MaskedRecord {
 }
 
 /// A resolved configuration, ready to mask records one by one or in batches.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RecordMasker {
     masker: Masker,
     residues: FastaFormat,
     tokens: Option<Vocab>,
+    /// `regions`, read (or built) once.
+    regions: Option<Arc<Regions>>,
 }
 
 impl RecordMasker {
-    pub fn new(config: &MaskConfig) -> RecordMasker {
+    /// The masker of `config`; its regions file, if any, is read now (an error names the
+    /// file and line).
+    pub fn new(config: &MaskConfig) -> Result<RecordMasker, OptionError> {
         let mut unwrapped = config.clone();
         unwrapped.line_width = 0;
-        RecordMasker {
+        let regions = match &config.regions {
+            None => None,
+            Some(r) => Some(Arc::new(r.load().map_err(|e| OptionError::Invalid {
+                option: MaskOption::Regions,
+                value: r.path().unwrap_or("(intervals)").to_string(),
+                reason: crate::one_line(&e),
+            })?)),
+        };
+        Ok(RecordMasker {
             masker: config.masker(),
             residues: FastaFormat::new(&unwrapped),
             tokens: config.tokens,
-        }
+            regions,
+        })
     }
 
     /// Timesteps are stratified over a batch (one record alone has no order).
@@ -66,19 +82,32 @@ impl RecordMasker {
         index: u64,
         marks: &mut Marks,
     ) -> Result<MaskedRecord, RecordError> {
-        let fail = |message| RecordError {
+        let fail = |kind| RecordError {
             number: index + 1,
             id: (!id.is_empty()).then(|| id.to_string()),
-            message,
+            kind,
         };
         if replicate == 0 {
-            return Err(fail("replicates count from 1, not 0".into()));
+            return Err(fail(RecordErrorKind::Call(
+                "replicates count from 1, not 0".into(),
+            )));
         }
         check_id(id).map_err(fail)?;
         check_residues(seq, b"").map_err(fail)?;
-        let outcome: Outcome = self
-            .masker
-            .mask_record(id.as_bytes(), seq, replicate, index, marks);
+        let within = match &self.regions {
+            None => None,
+            Some(r) => r
+                .within(id, seq.len())
+                .map_err(|e| fail(RecordErrorKind::Regions(e)))?,
+        };
+        let outcome: Outcome = self.masker.mask_record_within(
+            id.as_bytes(),
+            seq,
+            replicate,
+            index,
+            marks,
+            within.as_ref(),
+        );
         let record = Record {
             number: index + 1,
             id,
@@ -126,11 +155,11 @@ impl RecordMasker {
             return Err(RecordError {
                 number: ids.len().min(seqs.len()) as u64 + 1,
                 id: None,
-                message: format!(
+                kind: RecordErrorKind::Call(format!(
                     "{} IDs but {} sequences: give one ID per sequence",
                     ids.len(),
                     seqs.len()
-                ),
+                )),
             });
         }
         let results: Vec<Result<MaskedRecord, RecordError>> = ids
@@ -170,11 +199,11 @@ mod tests {
 
     fn masker(preset: &str, tokens: bool) -> RecordMasker {
         let options = MaskOptions {
-            preset: Some(preset.into()),
-            tokens: tokens.then(|| "esm".into()),
+            preset: preset.parse().unwrap(),
+            tokens: tokens.then_some(Vocab::Esm),
             ..MaskOptions::default()
         };
-        RecordMasker::new(&MaskConfig::from_options(&options).unwrap())
+        RecordMasker::new(&MaskConfig::resolve(options).unwrap()).unwrap()
     }
 
     #[test]
@@ -213,21 +242,19 @@ mod tests {
     }
 
     #[test]
-    fn options_fail_with_the_cli_message() {
-        let bad = MaskOptions {
-            schedule: Some("0.5*cosine+0.6*linear".into()),
-            ..MaskOptions::default()
-        };
-        let e = MaskConfig::from_options(&bad).unwrap_err();
-        assert!(
-            e.starts_with("invalid value '0.5*cosine+0.6*linear' for '--schedule <SPEC>': "),
-            "{e}"
-        );
-        let bad = MaskOptions {
-            preset: Some("esm4".into()),
-            ..MaskOptions::default()
-        };
-        let e = MaskConfig::from_options(&bad).unwrap_err();
-        assert!(e.contains("[possible values: esm3, esm2"), "{e}");
+    fn regions_restrict_the_eligible_positions() {
+        let mut o = MaskOptions::default();
+        let mut map = std::collections::BTreeMap::new();
+        map.insert("a".to_string(), vec![(2, 5)]);
+        o.set("regions", crate::config::OptionValue::Intervals(map))
+            .unwrap();
+        o.schedule = Some(crate::schedule::Schedule::parse("1").unwrap());
+        let m = RecordMasker::new(&MaskConfig::resolve(o).unwrap()).unwrap();
+        let mut marks = Marks::default();
+        let got = m.mask("a", b"ACDEFGHI", 1, 0, &mut marks).unwrap();
+        assert_eq!((got.positions, got.length), (vec![2, 3, 4], 3));
+        assert_eq!(m.mask("b", b"ACD", 1, 0, &mut marks).unwrap().count, 0);
+        let e = m.mask("a", b"ACD", 1, 0, &mut marks).unwrap_err();
+        assert!(e.to_string().contains("past the end of this record"), "{e}");
     }
 }

@@ -4,7 +4,7 @@
 //! with plotters' `ab_glyph` backend: no system font lookup (fontconfig) ever happens, and PNG
 //! output works on machines without any fonts installed.
 //! Drawing is pure: [`render`] returns the file's bytes, and the caller writes them (the
-//! command through the atomic output of `crate::io`). The histogram bins of sampled rates
+//! command through the atomic output of `protmask::io`). The histogram bins of sampled rates
 //! and the bounds of the image size are defined here, once.
 
 use std::path::{Path, PathBuf};
@@ -118,14 +118,6 @@ impl PlotSize {
             }
         }
         Ok(PlotSize { width, height })
-    }
-
-    pub fn width(self) -> u32 {
-        self.width
-    }
-
-    pub fn height(self) -> u32 {
-        self.height
     }
 }
 

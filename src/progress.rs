@@ -1,38 +1,29 @@
-//! Progress bars on stderr: one per input, driven by the compressed bytes read.
+//! Progress bars on stderr (the binary's): one per input, driven by the bytes the
+//! engine's readers consume.
 //!
-//! Shown only when asked for (stderr is a terminal and `--quiet` is off); otherwise every
-//! call is a no-op, so pipelines' logs stay clean. The counters are plain atomics that
-//! the input reader bumps; a ticker thread turns them into bar positions.
+//! Made only when asked for (stderr is a terminal and `--quiet` is off), so pipelines'
+//! logs stay clean. The engine hands each input's byte counter over when it starts
+//! reading it (`engine::Progress`); a ticker thread turns the counters into bar positions.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use protmask::io::InputSource;
 
-use crate::io::InputSource;
-
-#[derive(Clone)]
-pub struct Progress {
-    counters: Arc<Vec<Arc<AtomicU64>>>,
-    bars: Option<Arc<Bars>>,
-}
-
-struct Bars {
+pub struct Bars {
     multi: MultiProgress,
     bars: Vec<ProgressBar>,
+    /// Each input's counter, once it is being read.
+    counters: Mutex<Vec<Option<Arc<AtomicU64>>>>,
     running: AtomicBool,
 }
 
-impl Progress {
-    pub fn new(enabled: bool, inputs: &[InputSource]) -> Self {
-        let counters = Arc::new(inputs.iter().map(|_| Arc::new(AtomicU64::new(0))).collect());
-        if !enabled {
-            return Progress {
-                counters,
-                bars: None,
-            };
-        }
+impl Bars {
+    /// Bars for `inputs` (a bar with a length for a file, a spinner for a stream), and
+    /// the ticker thread that moves them.
+    pub fn new(inputs: &[InputSource]) -> Arc<Bars> {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(
             "{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
@@ -45,17 +36,14 @@ impl Progress {
         let bars = inputs
             .iter()
             .map(|input| {
-                let len = match input {
-                    InputSource::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
-                    InputSource::Stdin => None,
-                };
-                let bar = match len {
-                    Some(_) => ProgressBar::hidden().with_style(style.clone()),
+                let bar = match protmask::io::input_size(input) {
+                    Some(len) => {
+                        let bar = ProgressBar::hidden().with_style(style.clone());
+                        bar.set_length(len);
+                        bar
+                    }
                     None => ProgressBar::hidden().with_style(spinner.clone()),
                 };
-                if let Some(l) = len {
-                    bar.set_length(l);
-                }
                 bar.set_prefix(input.display_name());
                 bar
             })
@@ -63,51 +51,50 @@ impl Progress {
         let bars = Arc::new(Bars {
             multi,
             bars,
+            counters: Mutex::new(vec![None; inputs.len()]),
             running: AtomicBool::new(true),
         });
         let ticker = Arc::clone(&bars);
-        let ticks: Arc<Vec<Arc<AtomicU64>>> = Arc::clone(&counters);
         std::thread::spawn(move || {
             while ticker.running.load(Ordering::Relaxed) {
-                for (bar, c) in ticker.bars.iter().zip(ticks.iter()) {
-                    bar.set_position(c.load(Ordering::Relaxed));
-                }
+                ticker.tick();
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
-        Progress {
-            counters,
-            bars: Some(bars),
-        }
+        bars
     }
 
-    /// The counter the reader of input `file` adds its bytes to.
-    pub fn counter(&self, file: usize) -> Arc<AtomicU64> {
-        Arc::clone(&self.counters[file])
-    }
-
-    pub fn start_file(&self, file: usize) {
-        if let Some(b) = &self.bars {
-            let bar = b.multi.add(b.bars[file].clone());
-            bar.reset_elapsed();
-        }
-    }
-
-    pub fn finish_file(&self, file: usize) {
-        if let Some(b) = &self.bars {
-            let bar = &b.bars[file];
-            bar.set_position(self.counters[file].load(Ordering::Relaxed));
-            bar.finish();
-        }
-    }
-
-    pub fn finish(&self) {
-        if let Some(b) = &self.bars {
-            b.running.store(false, Ordering::Relaxed);
-            for bar in &b.bars {
-                bar.finish_and_clear();
+    fn tick(&self) {
+        let Ok(counters) = self.counters.lock() else {
+            return;
+        };
+        for (bar, c) in self.bars.iter().zip(counters.iter()) {
+            if let Some(c) = c {
+                bar.set_position(c.load(Ordering::Relaxed));
             }
-            let _ = b.multi.clear();
         }
+    }
+}
+
+impl protmask::engine::Progress for Bars {
+    fn start_file(&self, file: usize, read: &Arc<AtomicU64>) {
+        if let Ok(mut counters) = self.counters.lock() {
+            counters[file] = Some(Arc::clone(read));
+        }
+        let bar = self.multi.add(self.bars[file].clone());
+        bar.reset_elapsed();
+    }
+
+    fn finish_file(&self, file: usize) {
+        self.tick();
+        self.bars[file].finish();
+    }
+
+    fn finish(&self) {
+        self.running.store(false, Ordering::Relaxed);
+        for bar in &self.bars {
+            bar.finish_and_clear();
+        }
+        let _ = self.multi.clear();
     }
 }

@@ -12,32 +12,67 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use crate::choice::choices;
 use crate::io::FileDigest;
 
-/// What the intervals mean.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum RegionsMode {
-    /// Only positions inside the record's intervals are eligible; a record without
-    /// intervals has none.
-    #[default]
-    Only,
-    /// Positions inside are never selected; a record without intervals is masked as
-    /// without `--regions`.
-    Except,
+choices! {
+    /// What the intervals mean.
+    pub enum RegionsMode {
+        /// Only positions inside the record's intervals are eligible; a record without
+        /// intervals has none.
+        Only = "only",
+        /// Positions inside are never selected; a record without intervals is masked as
+        /// without `--regions`.
+        Except = "except",
+    }
+}
+
+// `choices!` cannot take `#[default]` on a variant.
+#[allow(clippy::derivable_impls)]
+impl Default for RegionsMode {
+    fn default() -> Self {
+        RegionsMode::Only
+    }
 }
 
 /// The regions options of a run, as the manifest records them (`options.regions`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RegionsOption {
-    /// The file as given on the command line.
-    pub path: String,
+    /// Where the intervals come from: `"path"` (the file as given) or `"intervals"`.
+    #[serde(flatten)]
+    pub source: RegionsSource,
     pub mode: RegionsMode,
     /// IDs that no input record has are counted, not an error (a shard of a larger set).
     #[serde(default)]
     pub partial: bool,
+}
+
+/// A regions file (the command line, Python), or intervals given in memory (Python): per
+/// ID, `(start, end)` pairs, 0-based, end exclusive.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegionsSource {
+    Path(String),
+    Intervals(std::collections::BTreeMap<String, Vec<(i64, i64)>>),
+}
+
+impl RegionsOption {
+    /// The file as given, if the intervals come from one.
+    pub fn path(&self) -> Option<&str> {
+        match &self.source {
+            RegionsSource::Path(p) => Some(p),
+            RegionsSource::Intervals(_) => None,
+        }
+    }
+
+    /// Read (or build) the intervals.
+    pub fn load(&self) -> anyhow::Result<Regions> {
+        match &self.source {
+            RegionsSource::Path(p) => Regions::read(Path::new(p), p, self.mode),
+            RegionsSource::Intervals(map) => Ok(Regions::from_intervals(map, self.mode)?),
+        }
+    }
 }
 
 /// One merged interval: positions `start..end` (0-based, end exclusive).
@@ -83,15 +118,29 @@ pub struct Regions {
     pub intervals: u64,
     /// Size and SHA-256 of the file's bytes (the manifest records them).
     pub digest: FileDigest,
+    /// Given in memory (`from_intervals`), not read from a file: messages name the ID,
+    /// not a line.
+    inline: bool,
 }
 
-/// A bad regions file: one line naming the file and the line.
+/// How messages name intervals given in memory.
+const INLINE: &str = "regions";
+
+/// A bad regions file: one line naming the file and the line (line 0: intervals given in
+/// memory, named by their ID in the message).
 #[derive(Debug, thiserror::Error)]
-#[error("regions file '{file}', line {line}: {message}")]
+#[error("{}{message}", where_(file, *line))]
 pub struct RegionsError {
     pub file: String,
     pub line: usize,
     pub message: String,
+}
+
+fn where_(file: &str, line: usize) -> String {
+    match line {
+        0 => format!("{file}: "),
+        _ => format!("regions file '{file}', line {line}: "),
+    }
 }
 
 impl Regions {
@@ -105,10 +154,7 @@ impl Regions {
 
     /// Parse the bytes of a regions file named `name`.
     pub fn parse(bytes: &[u8], name: &str, mode: RegionsMode) -> Result<Regions, RegionsError> {
-        let digest = FileDigest {
-            bytes: bytes.len() as u64,
-            sha256: hex::encode(Sha256::digest(bytes)),
-        };
+        let digest = FileDigest::of(bytes);
         // Per ID: its (start, end, line) pieces, and its first line.
         type Pieces = (Vec<(u64, u64, usize)>, usize);
         let mut raw: HashMap<Box<str>, Pieces> = HashMap::new();
@@ -163,7 +209,35 @@ impl Regions {
             by_id,
             intervals,
             digest,
+            inline: false,
         })
+    }
+
+    /// Intervals given in memory (`regions=` in Python), checked as a file's lines are;
+    /// an error names the ID and the interval. The name in messages is `regions`.
+    pub fn from_intervals(
+        map: &std::collections::BTreeMap<String, Vec<(i64, i64)>>,
+        mode: RegionsMode,
+    ) -> Result<Regions, RegionsError> {
+        let mut text = String::new();
+        for (id, intervals) in map {
+            for &(start, end) in intervals {
+                let line = format!("{id}\t{start}\t{end}");
+                parse_line(&line).map_err(|message| RegionsError {
+                    file: INLINE.to_string(),
+                    line: 0,
+                    message: format!(
+                        "ID '{}', interval ({start}, {end}): {message}",
+                        id.escape_debug()
+                    ),
+                })?;
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        let mut regions = Regions::parse(text.as_bytes(), INLINE, mode)?;
+        regions.inline = true;
+        Ok(regions)
     }
 
     pub fn name(&self) -> &str {
@@ -193,10 +267,11 @@ impl Regions {
         if let Some(last) = entry.intervals.last()
             && last.end > len as u64
         {
+            let line = if self.inline { 0 } else { entry.furthest_line };
             return Err(format!(
-                "regions file '{}', line {}: an interval ends at {}, past the end of this \
-                 record ({len} residues)",
-                self.name, entry.furthest_line, last.end
+                "{}an interval ends at {}, past the end of this record ({len} residues)",
+                where_(&self.name, line),
+                last.end
             ));
         }
         Ok(Some(Within {

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 
 /// Version of the derivation below and of the draw order in `mask`; recorded in manifests.
-pub const SCHEME_VERSION: u32 = 1;
+pub(crate) const SCHEME_VERSION: u32 = 1;
 
 /// The seed used when `--seed` is not given.
 pub const DEFAULT_SEED: u64 = 42;
@@ -26,7 +26,7 @@ fn splitmix64(state: &mut u64) -> u64 {
 }
 
 /// The 256-bit ChaCha8 key: four SplitMix64 outputs from state `seed`, little-endian.
-pub fn key_from_seed(seed: u64) -> [u8; 32] {
+pub(crate) fn key_from_seed(seed: u64) -> [u8; 32] {
     let mut state = seed;
     let mut key = [0u8; 32];
     for chunk in key.chunks_exact_mut(8) {
@@ -37,7 +37,7 @@ pub fn key_from_seed(seed: u64) -> [u8; 32] {
 
 /// The ChaCha stream number of a record: FNV-1a (64-bit) over
 /// `seed as u64 LE ‖ replicate as u32 LE ‖ ID bytes`, then MurmurHash3's fmix64 finaliser.
-pub fn stream_id(seed: u64, replicate: u32, id: &[u8]) -> u64 {
+pub(crate) fn stream_id(seed: u64, replicate: u32, id: &[u8]) -> u64 {
     const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut h = FNV_OFFSET;
@@ -63,7 +63,7 @@ fn fmix64(mut k: u64) -> u64 {
 
 /// Seed material shared by all records of a run: the seed and its expanded key.
 #[derive(Clone, Debug)]
-pub struct SeedKey {
+pub(crate) struct SeedKey {
     seed: u64,
     key: [u8; 32],
 }

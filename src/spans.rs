@@ -93,7 +93,7 @@ impl Unselected {
 ///
 /// Draws, per run: the start, `below(L - s)` (s = selected so far; 16-bit draws when
 /// L <= 65536, else 64-bit, as Floyd's), then the length, `unit()`.
-pub fn choose_spans(
+pub(crate) fn choose_spans(
     draws: &mut Draws,
     flags: &mut [u8],
     k: usize,

@@ -10,7 +10,15 @@ use common::*;
 
 #[test]
 fn a_manifest_records_and_regenerates_the_dataset() {
-    for name in ["d.parquet", "d.jsonl.gz", "d.jsonl.zst"] {
+    // Every compression an output takes (`.jsonl.bz2` and `.jsonl.xz` too: one file-name
+    // rule for tables and datasets, issue 19).
+    for name in [
+        "d.parquet",
+        "d.jsonl.gz",
+        "d.jsonl.zst",
+        "d.jsonl.bz2",
+        "d.jsonl.xz",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::copy(DATA, d.join("in.fa")).unwrap();
@@ -120,6 +128,7 @@ fn dataset_usage_errors_exit_2_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     for args in [
         vec!["--dataset", "d.csv"],
+        vec!["--dataset", "d.parquet.gz"],
         vec!["--tokens", "esm"],
         vec!["--dataset", "d.parquet", "--tokens", "bpe"],
         vec!["--dataset", "d.parquet", "--compress", "gz"],

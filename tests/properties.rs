@@ -18,12 +18,12 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use protmask::check::{Expect, verify};
 use protmask::config::MaskConfig;
-use protmask::engine::{self, BlockMasker, DEFAULT_BLOCK_SIZE, Input, Job, OutputPlan, Stats};
-use protmask::io::{Compression, InputSource, OutputTarget};
+use protmask::engine::{self, BlockMasker, DEFAULT_BLOCK_SIZE, Input, Job, Stats};
+use protmask::io::InputSource;
 use protmask::mask::{Corruption, Marks, Masker, Mode, STANDARD_RESIDUES, Timesteps, mark};
 use protmask::records::Block;
 use protmask::schedule::Schedule;
-use protmask::sink::{RatesFormat, RatesTable};
+use protmask::sink::{OutputSpec, RatesFormat, Role};
 
 const SPECS: &[&str] = &[
     "betalinear30",
@@ -93,7 +93,7 @@ impl Cfg {
     }
     fn config(&self, positions: bool) -> MaskConfig {
         MaskConfig {
-            preset: "esm3".into(),
+            preset: protmask::presets::Preset::Esm3,
             schedule: schedule(self.schedule),
             mode: self.mode,
             mask_token: String::from_utf8(self.token().to_vec()).unwrap(),
@@ -455,12 +455,10 @@ fn run_engine(
             .cloned()
             .map(|p| Input::new(InputSource::Path(p)))
             .collect(),
-        fasta: OutputPlan::Single {
-            target: OutputTarget::Path(out.clone()),
-            compression: Compression::None,
-        },
-        rates: Some(RatesTable::new(&rates).unwrap()),
-        dataset: None,
+        outputs: vec![
+            OutputSpec::file(Role::Fasta, &out).unwrap(),
+            OutputSpec::file(Role::Rates, &rates).unwrap(),
+        ],
         manifest: None,
         threads,
         block_size,
@@ -469,7 +467,7 @@ fn run_engine(
         } else {
             1 << 20
         },
-        progress: false,
+        progress: None,
     };
     engine::run(job).expect("engine run");
     (std::fs::read(out).unwrap(), std::fs::read(rates).unwrap())

@@ -393,7 +393,7 @@ fn every_preset_and_replicates_stay_within_the_regions() {
     let input = write(dir.path(), "in.fa", &text);
     let (bed, want) = some_regions(&records);
     let bed = write(dir.path(), "r.bed", bed);
-    for preset in ["esm3", "esm2", "dplm", "evodiff", "mdlm"] {
+    for &preset in protmask::presets::Preset::NAMES {
         for span in [&[][..], &["--span-mean", "4"][..]] {
             let mut flags = vec![
                 "--preset",

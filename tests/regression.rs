@@ -683,3 +683,46 @@ fn issue12_18_the_documented_fuzz_command_defaults_to_what_stable_builds() {
         "the README says what ASan needs"
     );
 }
+
+/// Issue 20, case 1: a manifest that cannot be written publishes nothing; the outputs
+/// before it used to be renamed into place already. Outputs and manifest are now all
+/// written, then all renamed.
+#[test]
+fn issue20_1_a_manifest_that_cannot_be_written_publishes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("out")).unwrap();
+    let out = protmask()
+        .current_dir(d)
+        .args(["mask", DATA, "-q", "-o", "out/m.fa", "-r", "out/m.csv"])
+        .args(["--dataset", "out/m.parquet", "--manifest", "nodir/m.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot create manifest 'nodir/m.json'"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(d.join("out")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    // The same run with a manifest that can be written publishes all four.
+    mask_in(
+        d,
+        &[
+            DATA,
+            "-q",
+            "-o",
+            "out/m.fa",
+            "-r",
+            "out/m.csv",
+            "--dataset",
+            "out/m.parquet",
+        ]
+        .iter()
+        .copied()
+        .chain(["--manifest", "out/m.json"])
+        .collect::<Vec<_>>(),
+    );
+    assert_eq!(std::fs::read_dir(d.join("out")).unwrap().count(), 4);
+}

@@ -186,16 +186,42 @@ fn list_names_every_schedule_and_preset_with_a_source() {
         "betalinear30",
         "beta30",
         "beta(a,b)",
-        "esm3",
-        "esm2",
-        "dplm",
-        "evodiff",
-        "mdlm",
         "noise_schedules.py",
         "A.2.2.1",
-    ] {
+    ]
+    .iter()
+    .chain(protmask::presets::Preset::NAMES)
+    {
         assert!(text.contains(name), "{name} missing from --list");
     }
+}
+
+/// The list for programs (pipelines and tests read the presets from it).
+#[test]
+fn list_as_json_has_every_preset_with_what_it_sets() {
+    let text = stdout(&["schedule", "--list", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let presets = json["presets"].as_array().unwrap();
+    let names: Vec<&str> = presets
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, protmask::presets::Preset::NAMES);
+    for p in presets {
+        for key in ["schedule", "mode", "mask_token", "timesteps", "reference"] {
+            assert!(p[key].is_string(), "{key} of {p}");
+        }
+        assert_eq!(p["corrupt"].as_array().unwrap().len(), 3);
+    }
+    assert_eq!(json["default_preset"], "esm3");
+    let schedules = json["schedules"].as_array().unwrap();
+    assert!(schedules.iter().any(|s| s["name"] == "betalinear30"));
+    // The default preset's facts are what `mask` does without flags.
+    let esm3 = &presets[0];
+    assert_eq!(
+        (esm3["schedule"].as_str(), esm3["mask_token"].as_str()),
+        (Some("betalinear30"), Some("_"))
+    );
 }
 
 #[test]

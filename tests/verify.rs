@@ -66,7 +66,7 @@ const FULL: &[&str] = &["--rates", "rates.csv", "--manifest", "manifest.json"];
 
 #[test]
 fn every_preset_verifies_with_rates_and_manifest() {
-    for preset in ["esm3", "esm2", "dplm", "evodiff", "mdlm"] {
+    for &preset in protmask::presets::Preset::NAMES {
         let set = Set::new();
         set.mask(&["--preset", preset]);
         let (ok, stderr) = set.verify(FULL);

@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use protmask::config::MaskConfig;
-use protmask::engine::{self, BlockMasker, BlockOutput, Input, Job, OutputPlan};
-use protmask::io::{Compression, Format, InputSource, OutputTarget};
+use protmask::engine::{self, BlockMasker, BlockOutput, Input, Job};
+use protmask::io::{Compression, InputSource};
 use protmask::mask::{Corruption, Mode, Timesteps};
 use protmask::records::{Block, header_starts};
 use protmask::schedule::Schedule;
-use protmask::sink::{RatesFormat, RatesTable};
+use protmask::sink::{OutputSpec, RatesFormat, Role};
 
 /// Schedules parsed once (a table-based one takes milliseconds to build).
 fn schedules() -> &'static [Schedule; 4] {
@@ -46,7 +46,7 @@ fn setup(a: u8, b: u8) -> Setup {
     let sel = a;
     let bit = |i: u8| a >> i & 1 == 1;
     let config = MaskConfig {
-        preset: "esm3".into(),
+        preset: protmask::presets::Preset::Esm3,
         schedule: schedules()[usize::from(a >> 6)].clone(),
         mode: if bit(0) { Mode::Exact } else { Mode::Bernoulli },
         mask_token: ["_", "<mask>", "#", "X"][usize::from(b >> 2 & 3)].into(),
@@ -114,12 +114,10 @@ fn through_engine(input: &[u8], block_size: usize, s: Setup) -> Option<(Vec<u8>,
     let job = Job {
         config: s.config,
         inputs: vec![Input::new(InputSource::Path(in_path.clone()))],
-        fasta: OutputPlan::Single {
-            target: OutputTarget::Path(out.clone()),
-            compression: Compression::None,
-        },
-        rates: Some(RatesTable::new(&rates).unwrap()),
-        dataset: None,
+        outputs: vec![
+            OutputSpec::file(Role::Fasta, &out).unwrap(),
+            OutputSpec::file(Role::Rates, &rates).unwrap(),
+        ],
         // Every other run digests its input and outputs, for a manifest.
         manifest: block_size
             .is_multiple_of(2)
@@ -131,7 +129,7 @@ fn through_engine(input: &[u8], block_size: usize, s: Setup) -> Option<(Vec<u8>,
         } else {
             1 << 20
         },
-        progress: false,
+        progress: None,
     };
     engine::run(job).ok()?;
     let fasta = std::fs::read(&out).unwrap();
@@ -182,7 +180,7 @@ pub fn run(data: &[u8]) {
     let gz = b & 16 != 0;
     let input = if gz { gzip(rest) } else { rest.to_vec() };
     // A plain input that happens to start like a compressed one is decoded as such.
-    let comparable = gz || Format::detect(rest) == Format::Plain;
+    let comparable = gz || Compression::detect(rest) == Compression::None;
     let block_size = 1 + usize::from(b >> 5) * 9;
     let via_engine = through_engine(&input, block_size, setup(a, b));
     if comparable {

@@ -1,32 +1,38 @@
 //! The Python module `protmask`: `Masker` and `Masked`, a thin layer over the library.
 //!
-//! Options go through `MaskConfig::from_options` (the CLI's own flag parsing and preset
-//! resolution), records through `online::RecordMasker` (the record layer's checks, the
+//! Options go keyword by keyword through `MaskOptions::set` and `MaskConfig::resolve`
+//! (the library's one definition of the options, the command line's checks and
+//! messages), records through `online::RecordMasker` (the record layer's checks, the
 //! masker, the dataset's encoders), so Python gets exactly what `protmask mask` writes.
+//! A new masking option of the library is a new keyword here with no change to this file.
 //! Results are built cheaply: one str and numpy arrays per record, no Python int per
 //! position. `mask_many` masks on the rayon pool with the GIL released.
 
 use std::sync::{Arc, Mutex};
 
+use std::collections::BTreeMap;
+
 use numpy::PyArray1;
-use protmask::config::{MaskConfig, MaskOptions};
+use protmask::config::{MaskConfig, MaskOptions, OptionError as LibOptionError, OptionValue};
 use protmask::mask::Marks;
 use protmask::online::{MaskedRecord, RecordMasker};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString, PyTuple};
 
 /// The masks of protmask's presets and schedules, reproducibly, as `protmask mask` makes
 /// them (same options, seed, ID, sequence and replicate: same mask).
 ///
-/// Arguments are the CLI's flags: ``preset`` (esm3, esm2, dplm, evodiff, mdlm), ``seed``
-/// (64-bit), ``schedule`` (the schedule grammar), ``mode`` (bernoulli, exact, oadm),
-/// ``mask_token``, ``corrupt`` (three fractions masked, replaced, kept), ``maskable``
-/// (eligible residues), ``tokens`` ("esm" adds ``input_ids`` and ``labels``),
-/// ``timesteps`` ("iid" or "stratified"); ``None`` takes the preset's. ``threads``
-/// (keyword only) sets the worker threads of ``mask_many`` (default: all cores).
-/// A bad value raises ``ValueError`` with the CLI's message.
+/// Every masking option of ``protmask mask`` is a keyword of the same name with ``_`` for
+/// ``-``: ``preset`` (see ``protmask.presets()``), ``seed`` (64-bit), ``schedule`` (the
+/// schedule grammar), ``mode``, ``mask_token``, ``corrupt`` (three fractions masked,
+/// replaced, kept), ``maskable``, ``timesteps``, ``tokens`` ("esm" adds ``input_ids`` and
+/// ``labels``), ``regions`` (a BED-style file, or a mapping of ID to (start, end) pairs,
+/// 0-based, end exclusive), ``regions_mode``, ``span_mean``, ``span_max``; ``None`` takes
+/// the preset's. ``threads`` (keyword only) sets the worker threads of ``mask_many``
+/// (default: all cores). A bad value raises ``OptionError`` (a ``ValueError``) with the
+/// CLI's message; an unknown keyword or a value of the wrong type, ``TypeError``.
 #[pyclass(frozen, module = "protmask")]
 struct Masker {
     inner: RecordMasker,
@@ -36,9 +42,9 @@ struct Masker {
     /// with `num_proc`) inherits a pool whose threads it does not have, and would wait on
     /// it forever, so a new process (another pid) builds its own.
     pool: Mutex<Option<(u32, Arc<rayon::ThreadPool>)>>,
-    /// The constructor's arguments, for pickling (`datasets.map` hashes and ships the
-    /// function that holds a Masker; `num_proc` and DataLoader workers copy it).
-    args: Py<PyTuple>,
+    /// The options given, for pickling (`datasets.map` hashes and ships the function
+    /// that holds a Masker; `num_proc` and DataLoader workers copy it).
+    given: Py<PyDict>,
     threads: Option<usize>,
 }
 
@@ -144,96 +150,58 @@ fn to_python(py: Python<'_>, r: MaskedRecord) -> Masked {
     }
 }
 
-fn value_error(e: impl ToString) -> PyErr {
-    PyValueError::new_err(e.to_string())
-}
-
 #[pymethods]
 impl Masker {
     #[new]
-    #[pyo3(signature = (
-        preset = "esm3", seed = None, schedule = None, mode = None, mask_token = None,
-        corrupt = None, maskable = None, tokens = None, timesteps = None, *, threads = None
-    ))]
-    #[pyo3(text_signature = "(preset='esm3', seed=42, schedule=None, mode=None, \
-        mask_token=None, corrupt=None, maskable=None, tokens=None, timesteps=None, *, \
-        threads=None)")]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (preset = None, seed = None, *, threads = None, **options))]
+    #[pyo3(text_signature = "(preset='esm3', seed=42, *, threads=None, **options)")]
     fn new(
         py: Python<'_>,
-        preset: &str,
+        preset: Option<&Bound<'_, PyAny>>,
         seed: Option<&Bound<'_, PyAny>>,
-        schedule: Option<String>,
-        mode: Option<String>,
-        mask_token: Option<String>,
-        corrupt: Option<Vec<f64>>,
-        maskable: Option<String>,
-        tokens: Option<String>,
-        timesteps: Option<String>,
         threads: Option<usize>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let args = (
-            preset,
-            seed,
-            schedule.clone(),
-            mode.clone(),
-            mask_token.clone(),
-            corrupt.clone(),
-            maskable.clone(),
-            tokens.clone(),
-            timesteps.clone(),
-        )
-            .into_pyobject(py)?
-            .unbind();
-        let seed = match seed {
-            None => None,
-            Some(s) if s.is_instance_of::<PyInt>() => Some(s.str()?.to_string()),
-            Some(s) => {
-                return Err(PyTypeError::new_err(format!(
-                    "seed must be an int, not {}",
-                    s.get_type().name()?
-                )));
+        // Every option goes through the library's `MaskOptions::set`, by name, with the
+        // command line's checks and messages: no list of options here.
+        let given = PyDict::new(py);
+        if let Some(options) = options {
+            given.update(options.as_mapping())?;
+        }
+        for (name, value) in [("preset", preset), ("seed", seed)] {
+            if let Some(v) = value {
+                given.set_item(name, v)?;
             }
-        };
-        // The CLI's text for each value: `{}` prints the shortest decimal that reads back
-        // as the same f64, so the fractions are exactly the ones given.
-        let corrupt = corrupt.map(|v| {
-            v.iter()
-                .map(|f| f.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        });
-        let options = MaskOptions {
-            preset: Some(preset.to_string()),
-            seed,
-            schedule,
-            mode,
-            mask_token,
-            corrupt,
-            maskable,
-            timesteps,
-            tokens,
-        };
-        let config = MaskConfig::from_options(&options).map_err(value_error)?;
+        }
+        let mut mask_options = MaskOptions::default();
+        for (name, value) in given.iter() {
+            let name: String = name.extract()?;
+            if value.is_none() {
+                continue;
+            }
+            let value = option_value(&name, &value)?;
+            mask_options.set(&name, value).map_err(option_error)?;
+        }
+        let config = MaskConfig::resolve(mask_options).map_err(option_error)?;
         if threads == Some(0) {
-            return Err(value_error("threads must be at least 1"));
+            return Err(OptionError::new_err("threads must be at least 1"));
         }
         Ok(Masker {
-            inner: RecordMasker::new(&config),
+            inner: RecordMasker::new(&config).map_err(option_error)?,
             config,
             pool: Mutex::new(None),
-            args,
+            given: given.unbind(),
             threads,
         })
     }
 
     /// Mask one record, as ``protmask mask`` masks it (replicate counts from 1).
-    /// Raises ``ValueError`` for a bad ID or residue, and with stratified timesteps (one
-    /// record has no order to stratify over: use ``mask_many``).
+    /// Raises ``RecordError`` for a bad ID or residue, and ``ValueError`` with stratified
+    /// timesteps (one record has no order to stratify over: use ``mask_many``).
     #[pyo3(signature = (id, sequence, replicate = 1))]
     fn mask(&self, py: Python<'_>, id: &str, sequence: &str, replicate: u32) -> PyResult<Masked> {
         if self.inner.stratified() {
-            return Err(value_error(
+            return Err(PyValueError::new_err(
                 "stratified timesteps spread over a batch in order: one record has none; \
                  use mask_many on the whole batch, or timesteps=\"iid\"",
             ));
@@ -241,14 +209,14 @@ impl Masker {
         let r = self
             .inner
             .mask(id, sequence.as_bytes(), replicate, 0, &mut Marks::default())
-            .map_err(value_error)?;
+            .map_err(record_error)?;
         Ok(to_python(py, r))
     }
 
     /// Mask a batch in parallel, without holding the GIL: a list of ``Masked`` in order.
     /// Record i is the i-th record of one input, so with stratified timesteps a batch
     /// holding a whole file in order equals ``protmask mask`` on that file. Raises
-    /// ``ValueError`` naming the first bad record (1-based number in the batch, and ID).
+    /// ``RecordError`` naming the first bad record (1-based number in the batch, and ID).
     #[pyo3(signature = (ids, sequences, replicate = 1))]
     fn mask_many(
         &self,
@@ -260,7 +228,7 @@ impl Masker {
         let pool = self.pool()?;
         let results = py
             .detach(|| pool.install(|| self.inner.mask_batch(&ids, &sequences, replicate)))
-            .map_err(value_error)?;
+            .map_err(record_error)?;
         Ok(results.into_iter().map(|r| to_python(py, r)).collect())
     }
 
@@ -276,16 +244,75 @@ impl Masker {
         py: Python<'py>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         let me = slf.get();
-        let kwargs = PyDict::new(py);
+        let kwargs = me.given.bind(py).copy()?;
         kwargs.set_item("threads", me.threads)?;
         let partial = py.import("functools")?.getattr("partial")?;
         let make = partial.call((slf.get_type(),), Some(&kwargs))?;
-        Ok((make, me.args.bind(py).clone()))
+        Ok((make, PyTuple::empty(py)))
     }
 
     fn __repr__(&self) -> String {
         format!("protmask.Masker({})", serde_json_string(&self.config))
     }
+}
+
+/// A keyword's value as the library takes it, by its Python type: a string (or path), an
+/// int (any size, as its decimal digits), a float, a sequence of numbers, or a mapping of
+/// ID to (start, end) pairs.
+fn option_value(name: &str, v: &Bound<'_, PyAny>) -> PyResult<OptionValue> {
+    let py = v.py();
+    let unsupported = |what: String| PyTypeError::new_err(format!("{name} cannot be {what}"));
+    if v.is_instance_of::<PyBool>() {
+        return Err(unsupported("a bool".into()));
+    }
+    if v.is_instance_of::<PyInt>() {
+        return Ok(OptionValue::Int(v.str()?.to_string()));
+    }
+    if let Ok(f) = v.cast::<PyFloat>() {
+        return Ok(OptionValue::Float(f.value()));
+    }
+    if let Ok(s) = v.cast::<PyString>() {
+        return Ok(OptionValue::Text(s.to_string()));
+    }
+    let os = py.import("os")?;
+    if v.is_instance(&os.getattr("PathLike")?)? {
+        return Ok(OptionValue::Text(
+            os.call_method1("fspath", (v,))?.extract()?,
+        ));
+    }
+    if let Ok(map) = v.cast::<PyMapping>() {
+        let mut intervals = BTreeMap::new();
+        for item in map.items()?.iter() {
+            let (id, pairs): (String, Bound<'_, PyAny>) = item.extract().map_err(|_| {
+                unsupported("a mapping other than ID (str) to (start, end) pairs".into())
+            })?;
+            let pairs: Vec<(i64, i64)> = pairs.extract().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "{name}: the intervals of '{id}' are not a sequence of (start, end) int pairs"
+                ))
+            })?;
+            intervals.insert(id, pairs);
+        }
+        return Ok(OptionValue::Intervals(intervals));
+    }
+    if let Ok(values) = v.extract::<Vec<f64>>() {
+        return Ok(OptionValue::Floats(values));
+    }
+    Err(unsupported(format!("a {}", v.get_type().name()?)))
+}
+
+fn option_error(e: LibOptionError) -> PyErr {
+    match e {
+        LibOptionError::WrongType { .. } => PyTypeError::new_err(e.to_string()),
+        LibOptionError::Unknown(name) => PyTypeError::new_err(format!(
+            "Masker() got an unexpected keyword argument '{name}'"
+        )),
+        e => OptionError::new_err(e.to_string()),
+    }
+}
+
+fn record_error(e: protmask::records::RecordError) -> PyErr {
+    RecordError::new_err(e.to_string())
 }
 
 impl Masker {
@@ -302,7 +329,11 @@ impl Masker {
         if let Some(n) = self.threads {
             builder = builder.num_threads(n);
         }
-        let pool = Arc::new(builder.build().map_err(value_error)?);
+        let pool = Arc::new(
+            builder
+                .build()
+                .map_err(|e| PyValueError::new_err(e.to_string()))?,
+        );
         // A pool inherited through fork has no threads here: forget it, never join it.
         if let Some(old) = slot.replace((pid, pool.clone())) {
             std::mem::forget(old);
@@ -315,6 +346,35 @@ fn serde_json_string(config: &MaskConfig) -> String {
     serde_json::to_string(config).expect("a MaskConfig serialises")
 }
 
+pyo3::create_exception!(
+    protmask,
+    OptionError,
+    PyValueError,
+    "A masking option that cannot be used: the command line's message."
+);
+pyo3::create_exception!(
+    protmask,
+    RecordError,
+    PyValueError,
+    "A record that cannot be masked: its 1-based number, its ID and what is wrong."
+);
+pyo3::create_exception!(
+    protmask,
+    VerifyError,
+    PyValueError,
+    "A masked set that is not what it should be: the first disagreement."
+);
+
+/// Every preset, in order: its name and what it sets (``schedule``, ``mode``,
+/// ``mask_token``, ``corrupt``, ``timesteps``) and the reference code it follows, as
+/// ``protmask schedule --list --format json`` lists them.
+#[pyfunction]
+fn presets(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    let json = serde_json::to_string(&protmask::presets::list())
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    py.import("json")?.call_method1("loads", (json,))
+}
+
 /// The same masks in a training loop as on disk: ``Masker`` gives, for the same options,
 /// seed, ID, sequence and replicate, exactly what ``protmask mask`` writes.
 #[pymodule]
@@ -322,6 +382,10 @@ fn serde_json_string(config: &MaskConfig) -> String {
 fn protmask_python(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Masker>()?;
     m.add_class::<Masked>()?;
+    m.add("OptionError", m.py().get_type::<OptionError>())?;
+    m.add("RecordError", m.py().get_type::<RecordError>())?;
+    m.add("VerifyError", m.py().get_type::<VerifyError>())?;
+    m.add_function(wrap_pyfunction!(presets, m)?)?;
     // One source of truth: the workspace's version, which is the CLI's.
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

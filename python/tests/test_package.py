@@ -4,6 +4,7 @@ Run after `pip install ./python`, with PROTMASK naming the CLI (else `protmask` 
     PROTMASK=target/release/protmask pytest python/tests/test_package.py
 """
 
+import json
 import os
 import re
 import shutil
@@ -19,7 +20,6 @@ import protmask
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data" / "NC_000932.faa"
-PRESETS = ["esm3", "esm2", "dplm", "evodiff", "mdlm"]
 
 
 def binary():
@@ -34,6 +34,15 @@ def run(args, check=True):
     if check and p.returncode != 0:
         raise AssertionError(f"protmask {args} failed: {p.stderr}")
     return p
+
+
+def cli_presets():
+    """The presets as the CLI lists them (`schedule --list --format json`)."""
+    return json.loads(run(["schedule", "--list", "--format", "json"]).stdout)["presets"]
+
+
+PRESETS = [p["name"] for p in cli_presets()]
+STRATIFIED = [p["name"] for p in cli_presets() if p["timesteps"] == "stratified"]
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +113,7 @@ def by_replicate(rows, k):
     return [r for r in rows if r["replicate"] == k]
 
 
-CASES = [(p, None) for p in PRESETS] + [("mdlm", "iid")]
+CASES = [(p, None) for p in PRESETS] + [(p, "iid") for p in STRATIFIED]
 
 
 @pytest.mark.parametrize("replicates", [1, 3])
@@ -115,7 +124,7 @@ def test_parity_with_the_binary(tmp_path, odd_fasta, which, preset, timesteps, r
     flags = ["--preset", preset] + (["--timesteps", timesteps] if timesteps else [])
     rows = cli_rows(tmp_path, fasta, flags, replicates)
     m = protmask.Masker(preset=preset, timesteps=timesteps)
-    stratified = preset == "mdlm" and timesteps is None
+    stratified = preset in STRATIFIED and timesteps is None
     for k in range(1, replicates + 1):
         rk = by_replicate(rows, k)
         ids = [r["id"] for r in rk]
@@ -187,9 +196,10 @@ BAD = [
 @pytest.mark.parametrize("kwargs,flag", BAD, ids=[f for _, f in BAD])
 def test_bad_options_raise_the_cli_message(kwargs, flag):
     expected = cli_message([flag])
-    with pytest.raises(ValueError) as e:
+    with pytest.raises(protmask.OptionError) as e:
         protmask.Masker(**kwargs)
     assert str(e.value) == expected
+    assert isinstance(e.value, ValueError)
     assert "invalid value" in expected
 
 
@@ -201,9 +211,10 @@ def test_bad_records_raise_the_record_layers_message(tmp_path):
     cli = p.stderr.strip().split(f"{f}: ", 1)[1]
     assert cli == "record 2 (bad): invalid residue '1' at sequence position 2 (0-based)"
     m = protmask.Masker()
-    with pytest.raises(ValueError) as e:
+    with pytest.raises(protmask.RecordError) as e:
         m.mask_many(["ok", "bad"], ["MKV", "MK1V"])
     assert str(e.value) == cli
+    assert isinstance(e.value, ValueError)
     with pytest.raises(ValueError, match=r"^record 1 \(bad\): invalid residue '1' at"):
         m.mask("bad", "MK1V")
     for bad_id in ["", "a b", "a\tb"]:
@@ -342,3 +353,140 @@ _FORK_MASKER = None
 
 def _child_uses_inherited_masker():
     _FORK_MASKER.mask_many(["a"] * 100, ["MKV"] * 100)
+
+
+# ---- every option of `protmask mask` reaches the Masker (issue 19) -------------------------
+
+# Flags of `protmask mask` that shape files or the run, not one record's mask: the only
+# ones Python does not take (docs/python.md lists them and what Python has instead).
+CLI_ONLY = {
+    "help", "version", "input-list", "output", "outdir", "rates", "dataset", "manifest",
+    "positions", "line-width", "compress", "replicates", "threads", "quiet",
+    "regions-partial",
+}
+
+REGIONS = ROOT / "data" / "regions" / "okt3_cdrh3.bed"
+OKT3 = ROOT / "data" / "okt3_vh.faa"
+
+# For each option: the CLI flags and the Masker keywords that test it, on data/ (chosen so
+# that ignoring the option would change the masks).
+OPTION_CASES = {
+    "preset": (["--preset", "esm2"], dict(preset="esm2")),
+    "seed": (["--seed", "7"], dict(seed=7)),
+    "schedule": (["--schedule", "cosine"], dict(schedule="cosine")),
+    "mode": (["--mode", "exact"], dict(mode="exact")),
+    "mask-token": (["--mask-token", "<mask>"], dict(mask_token="<mask>")),
+    "corrupt": (["--corrupt", "0.5,0.3,0.2"], dict(corrupt=(0.5, 0.3, 0.2))),
+    "maskable": (["--maskable", "ACDEFG"], dict(maskable="ACDEFG")),
+    "timesteps": (["--timesteps", "stratified"], dict(timesteps="stratified")),
+    "tokens": ([], dict(tokens="esm")),  # cli_rows adds --tokens esm
+    "regions": (["--regions", REGIONS, "--regions-partial"], dict(regions=REGIONS)),
+    "regions-mode": (["--regions", REGIONS, "--regions-partial", "--regions-mode", "except"],
+                     dict(regions=str(REGIONS), regions_mode="except")),
+    "span-mean": (["--span-mean", "4"], dict(span_mean=4)),
+    "span-max": (["--span-mean", "4", "--span-max", "2"], dict(span_mean=4.0, span_max=2)),
+}
+
+
+def mask_options():
+    """The long flags of `protmask mask --help`, without the CLI-only ones."""
+    text = run(["mask", "--help"]).stdout
+    flags = set(re.findall(r"^\s+(?:-\w, )?--([a-z][a-z-]*)", text, re.M))
+    assert {"schedule", "output", "span-max"} <= flags, "could not read --help"
+    return sorted(flags - CLI_ONLY)
+
+
+def test_every_mask_option_reaches_the_masker(tmp_path):
+    """Fails when `protmask mask` gains an option that the Masker does not take (or takes
+    and ignores): every option but the CLI-only ones must give Python the CLI's masks."""
+    options = mask_options()
+    untested = [o for o in options if o not in OPTION_CASES]
+    assert not untested, f"options without a Python case (add the keyword, then a case): {untested}"
+    fasta = tmp_path / "in.faa"
+    fasta.write_text(DATA.read_text() + OKT3.read_text())
+    plain = cli_rows(tmp_path, fasta, [])
+    for option in options:
+        flags, kwargs = OPTION_CASES[option]
+        tokens = "tokens" in kwargs
+        rows = cli_rows(tmp_path, fasta, [*flags], tokens=tokens)
+        assert [r["masked_sequence"] for r in rows] != [r["masked_sequence"] for r in plain] \
+            or tokens, f"--{option}: the case does not change the masks"
+        got = protmask.Masker(**kwargs).mask_many([r["id"] for r in rows],
+                                                  [r["sequence"] for r in rows])
+        for g, row in zip(got, rows, strict=True):
+            assert_same(g, row, tokens=tokens)
+
+
+def test_the_stub_lists_every_option():
+    """protmask.pyi's Masker takes every option as a keyword (type checkers read it)."""
+    import ast
+
+    stub = Path(protmask.__file__).with_name("__init__.pyi").read_text()
+    tree = ast.parse(stub)
+    init = next(f for c in tree.body if isinstance(c, ast.ClassDef) and c.name == "Masker"
+                for f in c.body if isinstance(f, ast.FunctionDef) and f.name == "__init__")
+    names = {a.arg for a in init.args.args + init.args.kwonlyargs} - {"self", "threads"}
+    assert names == {o.replace("-", "_") for o in mask_options()}
+
+
+def write_bed(path, intervals):
+    with open(path, "w") as f:
+        f.write("# id start end\n")
+        for rid, pairs in intervals.items():
+            for start, end in pairs:
+                f.write(f"{rid}\t{start}\t{end}\n")
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("regions_mode", ["only", "except"])
+def test_regions_and_spans_equal_the_cli_for_every_preset(tmp_path, preset, regions_mode):
+    """`Masker(regions=..., span_mean=..., span_max=...)`, the regions as a file or as a
+    mapping in memory, against `protmask mask --regions ... --span-mean ...`."""
+    records = [(r["id"], r["sequence"]) for r in cli_rows(tmp_path, DATA, [])]
+    intervals = {}
+    for i, (rid, seq) in enumerate(records):
+        if i % 3 == 0 and len(seq) > 40:
+            intervals[rid] = [(5, 25), (20, 40), (len(seq) - 10, len(seq))]
+    bed = tmp_path / "r.bed"
+    write_bed(bed, intervals)
+    flags = ["--preset", preset, "--regions", bed, "--regions-mode", regions_mode,
+             "--span-mean", "3.5", "--span-max", "6"]
+    rows = cli_rows(tmp_path, DATA, flags, replicates=2, tokens=True)
+    kwargs = dict(preset=preset, regions_mode=regions_mode, span_mean=3.5, span_max=6,
+                  tokens="esm")
+    for regions in (bed, str(bed), intervals):
+        m = protmask.Masker(regions=regions, **kwargs)
+        for k in (1, 2):
+            rk = by_replicate(rows, k)
+            got = m.mask_many([r["id"] for r in rk], [r["sequence"] for r in rk], replicate=k)
+            for g, row in zip(got, rk, strict=True):
+                assert_same(g, row, tokens=True)
+            if preset not in STRATIFIED:
+                for row in rk[:10]:
+                    assert_same(m.mask(row["id"], row["sequence"], replicate=k), row, tokens=True)
+
+
+def test_bad_regions_and_spans_are_option_errors(tmp_path):
+    bad = tmp_path / "bad.bed"
+    bad.write_text("a\t5\t5\n")
+    with pytest.raises(protmask.OptionError, match=r"line 1: end 5 is not after start 5"):
+        protmask.Masker(regions=bad)
+    with pytest.raises(protmask.OptionError, match="ID 'a', interval \\(9, 3\\)"):
+        protmask.Masker(regions={"a": [(9, 3)]})
+    with pytest.raises(protmask.OptionError, match="cannot read regions file"):
+        protmask.Masker(regions=tmp_path / "missing.bed")
+    with pytest.raises(protmask.OptionError, match="required arguments were not provided: --span-mean"):
+        protmask.Masker(span_max=3)
+    with pytest.raises(protmask.OptionError, match="at least 1"):
+        protmask.Masker(span_mean=0.5)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        protmask.Masker(colour="red")
+    with pytest.raises(TypeError):
+        protmask.Masker(regions={"a": "not pairs"})
+    m = protmask.Masker(regions={"a": [(0, 50)]}, schedule="1")
+    with pytest.raises(protmask.RecordError, match=r"record 1 \(a\): .*past the end of this record"):
+        m.mask("a", "MKV")
+
+
+def test_presets_are_the_cli_presets():
+    assert protmask.presets() == cli_presets()

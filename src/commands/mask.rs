@@ -12,53 +12,53 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use crate::UsageError;
 use crate::cli::MaskArgs;
-use crate::config::MaskConfig;
-use crate::engine::{DuplicateReport, Input, Job, OutputPlan, Summary, run};
-use crate::io::{Compression, InputSource, OutputTarget, same_file_guard};
-use crate::records::is_residue_token;
-use crate::sink::DatasetKind;
+use protmask::UsageError;
+use protmask::engine::{DuplicateReport, Input, Job, Summary, run};
+use protmask::io::{Compression, InputSource, OutputTarget, same_file_guard};
+use protmask::records::is_residue_token;
+use protmask::sink::{Format, OutputSpec, Role, Target};
 
 pub fn execute(args: MaskArgs) -> Result<()> {
     let inputs = gather_inputs(&args)?;
-    let output = output_plan(&args, &inputs)?;
-    let mut written: Vec<PathBuf> = match &output {
-        OutputPlan::Single {
-            target: OutputTarget::Path(p),
-            ..
-        } => vec![p.clone()],
-        OutputPlan::Single { .. } | OutputPlan::None => vec![],
-        OutputPlan::PerFile { paths } => paths.clone(),
-    };
-    let rates_path = args.rates.as_ref().map(|t| t.path.clone());
-    let dataset_path = args.dataset.as_ref().map(|d| d.path.clone());
-    let others = [
-        ("rates table", &rates_path),
-        ("dataset", &dataset_path),
-        ("manifest", &args.manifest),
-    ];
-    for (what, path) in others {
-        if let Some(p) = path {
-            if written.iter().any(|w| w == p) {
-                bail!("the {what} '{}' is also another output", p.display());
+    let mut outputs = Vec::new();
+    outputs.extend(fasta_output(&args, &inputs)?);
+    outputs.extend(args.rates.clone());
+    outputs.extend(args.dataset.clone());
+    let mut written: Vec<PathBuf> = Vec::new();
+    for o in &outputs {
+        for p in o.paths() {
+            if written.contains(&p) {
+                bail!(
+                    "the {} '{}' is also another output",
+                    o.role.noun(),
+                    p.display()
+                );
             }
-            written.push(p.clone());
+            written.push(p);
         }
+    }
+    if let Some(p) = &args.manifest {
+        if written.contains(p) {
+            bail!("the manifest '{}' is also another output", p.display());
+        }
+        written.push(p.clone());
     }
     same_file_guard(&inputs, &written)?;
     if let Some(r) = &args.regions {
         // The regions file is read like an input: no output may overwrite it.
         same_file_guard(&[InputSource::parse(r)], &written)?;
     }
-    if let OutputPlan::PerFile { paths } = &output
-        && let Some(dir) = paths.first().and_then(|p| p.parent())
-    {
+    let per_input = outputs.iter().find_map(|o| match &o.target {
+        Target::PerInput(paths) => Some(paths),
+        Target::One(..) => None,
+    });
+    if let Some(dir) = per_input.and_then(|paths| paths.first()?.parent()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create output directory '{}'", dir.display()))?;
     }
 
-    let config = MaskConfig::resolve(&args);
+    let config = args.config().map_err(UsageError::from)?;
     if is_residue_token(config.mask_token.as_bytes()) {
         warn(&format!(
             "the mask token '{}' is also a residue: a masked position cannot be told from an \
@@ -67,12 +67,13 @@ pub fn execute(args: MaskArgs) -> Result<()> {
             config.mask_token, config.mask_token
         ));
     }
+    let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
+        crate::progress::Bars::new(&inputs) as std::sync::Arc<dyn protmask::engine::Progress>
+    });
     let job = Job {
         config,
         inputs: inputs.into_iter().map(Input::new).collect(),
-        fasta: output,
-        rates: args.rates.clone(),
-        dataset: args.dataset.clone(),
+        outputs,
         manifest: args.manifest.clone(),
         threads: args.threads.map_or_else(
             || std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -80,15 +81,11 @@ pub fn execute(args: MaskArgs) -> Result<()> {
         ),
         block_size: usize::try_from(args.block_size).unwrap_or(usize::MAX),
         spill_memory: usize::try_from(args.spill_memory).unwrap_or(usize::MAX),
-        progress: !args.quiet && std::io::stderr().is_terminal(),
+        progress,
     };
     let names: Vec<String> = job.inputs.iter().map(|i| i.name.clone()).collect();
     let maskable = job.config.maskable.clone();
-    if job
-        .dataset
-        .as_ref()
-        .is_some_and(|d| d.kind == DatasetKind::Parquet)
-    {
+    if job.outputs.iter().any(|o| o.format == Format::Parquet) {
         keep_freed_memory();
     }
     let summary = run(job)?;
@@ -196,23 +193,22 @@ fn gather_inputs(args: &MaskArgs) -> Result<Vec<InputSource>> {
     Ok(names.iter().map(|n| InputSource::parse(n)).collect())
 }
 
-fn output_plan(args: &MaskArgs, inputs: &[InputSource]) -> Result<OutputPlan> {
+/// The masked FASTA: one file (or stdout), one file per input, or none (a dataset alone).
+fn fasta_output(args: &MaskArgs, inputs: &[InputSource]) -> Result<Option<OutputSpec>> {
+    let spec = |target| OutputSpec {
+        role: Role::Fasta,
+        format: Format::Fasta,
+        target,
+    };
     if let Some(dir) = &args.outdir {
         if args.compress.is_some() {
-            return Err(UsageError(
-                "--compress applies to stdout; with --outdir each file is compressed by its input's name".into(),
-            )
-            .into());
+            return Err(UsageError::CompressWithOutdir.into());
         }
         let mut seen = HashSet::new();
         let mut paths = Vec::with_capacity(inputs.len());
         for input in inputs {
             let InputSource::Path(p) = input else {
-                return Err(UsageError(
-                    "--outdir names each output after its input, and stdin has no name: use -o"
-                        .into(),
-                )
-                .into());
+                return Err(UsageError::OutdirFromStdin.into());
             };
             let name = p
                 .file_name()
@@ -226,18 +222,14 @@ fn output_plan(args: &MaskArgs, inputs: &[InputSource]) -> Result<OutputPlan> {
             }
             paths.push(dir.join(name));
         }
-        return Ok(OutputPlan::PerFile { paths });
+        return Ok(Some(spec(Target::PerInput(paths))));
     }
     // A dataset alone writes no FASTA (no `-o /dev/null` needed).
     if args.dataset.is_some() && args.output.is_none() {
         if args.compress.is_some() {
-            return Err(UsageError(
-                "--compress applies to the FASTA on stdout; with --dataset alone none is written"
-                    .into(),
-            )
-            .into());
+            return Err(UsageError::CompressWithoutFasta.into());
         }
-        return Ok(OutputPlan::None);
+        return Ok(None);
     }
     let target = match &args.output {
         Some(p) if p.as_os_str() != "-" => OutputTarget::Path(p.clone()),
@@ -246,18 +238,11 @@ fn output_plan(args: &MaskArgs, inputs: &[InputSource]) -> Result<OutputPlan> {
     let compression = match (&target, args.compress) {
         (OutputTarget::Path(p), None) => Compression::from_path(p),
         (OutputTarget::Path(p), Some(_)) => {
-            return Err(UsageError(format!(
-                "--compress applies to stdout; '{}' is compressed by its extension (.gz, .bz2, .xz, .zst)",
-                p.display()
-            ))
-            .into());
+            return Err(UsageError::CompressWithFile(p.display().to_string()).into());
         }
         (OutputTarget::Stdout, c) => c.unwrap_or(Compression::None),
     };
-    Ok(OutputPlan::Single {
-        target,
-        compression,
-    })
+    Ok(Some(spec(Target::One(target, compression))))
 }
 
 fn summary_line(s: &Summary) -> String {

@@ -12,11 +12,11 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::cli::{ScheduleArgs, ScheduleFormat};
-use crate::config::PRESETS;
-use crate::io::{Compression, Output, OutputTarget, create_output};
-use crate::mask::{Corruption, Masker, Mode, Timesteps};
 use crate::plot::{PlotFile, PlotSize, Series, bin_counts, render};
-use crate::schedule::{NAMES, Schedule};
+use protmask::io::{Compression, Output, OutputTarget, create_output};
+use protmask::mask::{Corruption, Masker, Mode, Timesteps};
+use protmask::presets;
+use protmask::schedule::{NAMES, Schedule};
 
 /// Quantile levels reported in the summary.
 pub const LEVELS: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
@@ -74,7 +74,10 @@ pub fn execute(args: ScheduleArgs) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if args.list {
-        write_list(&mut out)?;
+        match args.format {
+            ScheduleFormat::Json => write_list_json(&mut out)?,
+            _ => write_list(&mut out)?,
+        }
         return Ok(out.flush()?);
     }
     // Open the plot first: a path that cannot be written is an error before any output.
@@ -280,26 +283,51 @@ fn write_list(out: &mut impl Write) -> Result<()> {
         out,
         "Presets (mask --preset), each with the reference code it follows:"
     )?;
-    fn name(v: &impl clap::ValueEnum) -> String {
-        v.to_possible_value()
-            .map_or_else(String::new, |p| p.get_name().to_string())
-    }
-    for p in PRESETS {
-        let (m, r, k) = p.corruption;
+    for p in presets::list() {
+        let f = &p.facts;
+        let [m, r, k] = f.corruption;
         writeln!(
             out,
             "  {:<8} schedule {}, mode {}, token {}, corrupt {m},{r},{k}, timesteps {}",
-            p.name,
-            p.schedule,
-            name(&p.mode),
-            p.token,
-            name(&p.timesteps)
+            p.name, f.schedule, f.mode, f.token, f.timesteps
         )?;
-        writeln!(out, "  {:<8}   source: {}", "", p.source)?;
-        writeln!(out, "  {:<8}   reference: {}", "", p.reference)?;
-        writeln!(out, "  {:<8}   reproduced exactly: {}", "", p.exact)?;
-        writeln!(out, "  {:<8}   not reproduced: {}", "", p.differs)?;
+        writeln!(out, "  {:<8}   source: {}", "", f.source)?;
+        writeln!(out, "  {:<8}   reference: {}", "", f.reference)?;
+        writeln!(out, "  {:<8}   reproduced exactly: {}", "", f.exact)?;
+        writeln!(out, "  {:<8}   not reproduced: {}", "", f.differs)?;
     }
+    Ok(())
+}
+
+/// `--list --format json`: the same list for programs (the tests, the pipelines).
+fn write_list_json(out: &mut impl Write) -> Result<()> {
+    #[derive(Serialize)]
+    struct Named {
+        name: &'static str,
+        formula: &'static str,
+        source: &'static str,
+    }
+    #[derive(Serialize)]
+    struct List {
+        schedules: Vec<Named>,
+        presets: Vec<presets::Listed>,
+        /// What `mask` uses without `--preset`.
+        default_preset: &'static str,
+    }
+    let list = List {
+        schedules: NAMES
+            .iter()
+            .map(|&(name, formula, source)| Named {
+                name,
+                formula,
+                source,
+            })
+            .collect(),
+        presets: presets::list(),
+        default_preset: presets::Preset::default().name(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &list)?;
+    writeln!(out)?;
     Ok(())
 }
 

@@ -6,18 +6,17 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use sha2::{Digest, Sha256};
 
-use crate::check::{Expect, Verified, verify_within};
 use crate::cli::VerifyArgs;
-use crate::config::MaskConfig;
-use crate::engine::Input;
-use crate::engine::run;
-use crate::io::{FileDigest, InputSource};
-use crate::manifest::{FileEntry, Manifest};
-use crate::mask::Corruption;
-use crate::regions::{Regions, RegionsMode};
-use crate::sink::DatasetFile;
+use protmask::check::{Expect, Verified, verify_within};
+use protmask::config::MaskConfig;
+use protmask::engine::Input;
+use protmask::engine::run;
+use protmask::io::{FileDigest, InputSource};
+use protmask::manifest::{FileEntry, Manifest};
+use protmask::mask::Corruption;
+use protmask::regions::{Regions, RegionsMode, RegionsSource};
+use protmask::sink::{Format, Role};
 
 pub fn execute(args: VerifyArgs) -> Result<()> {
     let manifest = args.manifest.as_deref().map(Manifest::read).transpose()?;
@@ -41,7 +40,7 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
     };
     let _registered = spool
         .as_ref()
-        .map(|d| crate::cleanup::Registered::new(d.path()));
+        .map(|d| protmask::cleanup::Registered::new(d.path()));
     let spool_dir = spool.as_ref().map(|d| d.path());
     let original = spooled(original, &args.original, spool_dir, "original")?;
     let masked = spooled(masked, &args.masked, spool_dir, "masked")?;
@@ -56,7 +55,8 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
     let dataset = masked_dataset(&args, &masked)?;
     let seen = match &dataset {
         Some(d) => {
-            crate::check::verify_dataset(&original, d, &masked.name, &expect, regions.as_ref())?
+            let d = (d.0.as_path(), d.1);
+            protmask::check::verify_dataset(&original, d, &masked.name, &expect, regions.as_ref())?
         }
         None => verify_within(
             &original,
@@ -71,9 +71,9 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         (&manifest, &args.manifest, recorded_inputs, spool_dir)
     {
         let role = if dataset.is_some() {
-            "dataset"
+            Role::Dataset
         } else {
-            "fasta"
+            Role::Fasta
         };
         regenerated = check_against(m, path, inputs, &masked, role, args.rates.as_deref(), dir)?;
     }
@@ -113,27 +113,19 @@ fn expectations(args: &VerifyArgs, recorded: Option<&MaskConfig>) -> Expect {
 
 /// MASKED as a dataset (`mask --dataset`), if its name says it is one; a dataset is
 /// checked against ORIGINAL alone.
-fn masked_dataset(args: &VerifyArgs, masked: &Input) -> Result<Option<DatasetFile>> {
-    let Ok(named) = DatasetFile::new(Path::new(&args.masked)) else {
+fn masked_dataset(args: &VerifyArgs, masked: &Input) -> Result<Option<(PathBuf, Format)>> {
+    let Ok((format, _)) = Format::for_file(Role::Dataset, Path::new(&args.masked)) else {
         return Ok(None);
     };
     if args.rates.is_some() || args.regions.is_some() {
-        return Err(crate::UsageError(
-            "a dataset is checked against ORIGINAL alone: give --rates and --regions with a \
-             FASTA"
-                .into(),
-        )
-        .into());
+        return Err(protmask::UsageError::DatasetWithFastaOptions.into());
     }
     // A spooled pipe is read from its copy.
     let path = masked
         .source
         .path()
-        .map_or(named.path.clone(), Path::to_path_buf);
-    Ok(Some(DatasetFile {
-        path,
-        kind: named.kind,
-    }))
+        .map_or_else(|| PathBuf::from(&args.masked), Path::to_path_buf);
+    Ok(Some((path, format)))
 }
 
 /// The outputs given against the manifest's checksums, then every recorded output
@@ -143,7 +135,7 @@ fn check_against(
     path: &Path,
     inputs: Vec<InputSource>,
     masked: &Input,
-    role: &str,
+    role: Role,
     rates: Option<&Path>,
     dir: &Path,
 ) -> Result<Regenerated> {
@@ -154,7 +146,7 @@ fn check_against(
     let regenerated = regenerate(m, path, inputs, &checked.on_hand, &regen_dir)?;
     if let Some(table) = checked.unrecorded_table {
         let fresh = m
-            .outputs_of("rates")
+            .outputs_of(Role::Rates)
             .next()
             .map(|e| regen_dir.join(Path::new(&e.path).file_name().unwrap_or_default()))
             .context("the manifest records no rates table")?;
@@ -232,13 +224,14 @@ fn regions_to_check(
         return Ok((None, None));
     };
     let mname = mpath.display();
-    let found = locate(&option.path, mpath).with_context(|| {
-        format!(
-            "manifest '{mname}': regions file '{}' is missing",
-            option.path
-        )
+    let Some(recorded_path) = option.path() else {
+        // Intervals recorded in the manifest itself.
+        return Ok((Some(option.load()?), Some(m)));
+    };
+    let found = locate(recorded_path, mpath).with_context(|| {
+        format!("manifest '{mname}': regions file '{recorded_path}' is missing")
     })?;
-    let regions = Regions::read(&found, &option.path, option.mode)?;
+    let regions = Regions::read(&found, recorded_path, option.mode)?;
     if let Some(entry) = &m.regions
         && !same(entry, &regions.digest)
     {
@@ -253,43 +246,23 @@ fn regions_to_check(
         );
     }
     if let Some(r) = m.options.regions.as_mut() {
-        r.path = found.display().to_string();
+        r.source = RegionsSource::Path(found.display().to_string());
     }
     Ok((Some(regions), Some(m)))
 }
 
 /// Size and SHA-256 of a file's bytes as stored (compressed or not).
 fn digest_file(path: &Path) -> Result<FileDigest> {
-    let f =
-        std::fs::File::open(path).with_context(|| format!("cannot read '{}'", path.display()))?;
-    digest_reader(f, path)
+    FileDigest::of_file(path).with_context(|| format!("cannot read '{}'", path.display()))
 }
 
 /// Size and SHA-256 of a file's content once decompressed (as `mask` would read it).
 fn content_digest(path: &Path) -> Result<FileDigest> {
-    let (_, reader) = crate::io::open_input(&InputSource::Path(path.to_path_buf()))
-        .with_context(|| format!("cannot read '{}'", path.display()))?;
-    digest_reader(reader, path)
-}
-
-fn digest_reader(mut reader: impl Read, path: &Path) -> Result<FileDigest> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
-    loop {
-        let n = reader
-            .read(&mut buf)
-            .with_context(|| format!("cannot read '{}'", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        bytes += n as u64;
-    }
-    Ok(FileDigest {
-        bytes,
-        sha256: hex::encode(h.finalize()),
-    })
+    let read = || -> std::io::Result<FileDigest> {
+        let (_, reader) = protmask::io::open_input(&InputSource::Path(path.to_path_buf()))?;
+        FileDigest::of_reader(reader)
+    };
+    read().with_context(|| format!("cannot read '{}'", path.display()))
 }
 
 fn same(entry: &FileEntry, d: &FileDigest) -> bool {
@@ -356,7 +329,7 @@ fn check_outputs(
     m: &Manifest,
     manifest_path: &Path,
     masked: &Input,
-    role: &str,
+    role: Role,
     rates: Option<&Path>,
 ) -> Result<CheckedOutputs> {
     let mname = manifest_path.display();
@@ -367,7 +340,7 @@ fn check_outputs(
     if let Some(p) = masked.source.path() {
         let d = digest_file(p)?;
         if !m.outputs_of(role).any(|e| same(e, &d)) {
-            let what = if role == "dataset" {
+            let what = if role == Role::Dataset {
                 "the dataset"
             } else {
                 "a FASTA output"
@@ -382,7 +355,7 @@ fn check_outputs(
     }
     if let Some(r) = rates {
         let d = digest_file(r)?;
-        if m.outputs_of("rates").any(|e| same(e, &d)) {
+        if m.outputs_of(Role::Rates).any(|e| same(e, &d)) {
             checked.on_hand.push((r.to_path_buf(), d));
         } else {
             checked.unrecorded_table = Some(r.to_path_buf());
@@ -394,9 +367,10 @@ fn check_outputs(
 /// The first row and column where two rates tables differ, both values shown.
 fn first_table_difference(given: &Path, fresh: &Path) -> Result<String> {
     let open = |p: &Path| -> Result<csv::Reader<Box<dyn Read + Send>>> {
-        let (_, raw) = crate::io::open_input(&InputSource::Path(p.to_path_buf()))
+        let (_, raw) = protmask::io::open_input(&InputSource::Path(p.to_path_buf()))
             .with_context(|| format!("cannot read '{}'", p.display()))?;
-        let delimiter = crate::sink::RatesTable::new(p)?.delimiter;
+        let (format, _) = Format::for_file(Role::Rates, p)?;
+        let delimiter = format.delimiter().unwrap_or(b',');
         Ok(csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(false)
@@ -545,7 +519,7 @@ fn regenerate(
         bail!(
             "regenerating from manifest '{mname}' does not reproduce {} output '{}': SHA-256 \
              {} ({} records) recorded, {} ({} records) regenerated{content}",
-            want.role.as_deref().unwrap_or("an"),
+            want.role.map_or("an", Role::name),
             want.path,
             want.sha256,
             want.records,

@@ -14,20 +14,19 @@ mod write;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
 use crate::config::MaskConfig;
-use crate::io::{Compression, FileDigest, InputSource, OutputDigest, OutputTarget};
-use crate::progress::Progress;
+use crate::io::{FileDigest, InputSource, OutputDigest};
 use crate::regions::Regions;
-use crate::sink::{DatasetFile, RatesTable};
+use crate::sink::{OutputSpec, Role};
 
 pub use duplicates::DuplicateReport;
-pub use work::{BlockMasker, BlockOutput, Outputs, Stats};
+pub use work::{BlockMasker, BlockOutput, Stats};
 
 /// Input bytes per block: large enough to amortise the hand-offs, small enough that a
 /// few blocks per thread stay well inside the memory budget.
@@ -52,41 +51,38 @@ impl Input {
     }
 }
 
-/// Where the masked FASTA goes.
-#[derive(Clone, Debug)]
-pub enum OutputPlan {
-    /// All inputs concatenated into one output.
-    Single {
-        target: OutputTarget,
-        compression: Compression,
-    },
-    /// One output per input: `dir/<input file name>`, compressed by that name.
-    PerFile { paths: Vec<PathBuf> },
-    /// No FASTA (a run that writes only a dataset).
-    None,
-}
-
 /// A complete, resolved masking job.
 pub struct Job {
     pub config: MaskConfig,
     pub inputs: Vec<Input>,
-    pub fasta: OutputPlan,
-    pub rates: Option<RatesTable>,
-    pub dataset: Option<DatasetFile>,
+    /// Every output, in the order they are published (and recorded in a manifest).
+    pub outputs: Vec<OutputSpec>,
     /// Write a manifest here, last (every input and output is then digested).
     pub manifest: Option<PathBuf>,
     pub threads: usize,
     pub block_size: usize,
     /// See `DEFAULT_SPILL_MEMORY`.
     pub spill_memory: usize,
-    pub progress: bool,
+    /// A display of progress (the command line's bars on a terminal), told as inputs
+    /// start and finish.
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+/// What a front end shows while a job runs; the library draws nothing itself.
+pub trait Progress: Send + Sync {
+    /// Input `file` (an index into the job's inputs) is being read; `read` counts its
+    /// bytes as stored (compressed) as the reader consumes them.
+    fn start_file(&self, file: usize, read: &Arc<AtomicU64>);
+    /// Input `file` has been read to its end.
+    fn finish_file(&self, file: usize);
+    /// The job is over (successfully or not).
+    fn finish(&self);
 }
 
 /// One finished output.
 #[derive(Clone, Debug)]
 pub struct OutputReport {
-    /// `fasta`, `rates` or `dataset`.
-    pub role: &'static str,
+    pub role: Role,
     /// As given (`-` for stdout).
     pub path: String,
     /// FASTA records or table rows.
@@ -132,11 +128,7 @@ pub fn run(job: Job) -> Result<Summary> {
     let start = Instant::now();
     // Before any input, and before any output exists.
     let regions = match &job.config.regions {
-        Some(r) => Some(Arc::new(Regions::read(
-            std::path::Path::new(&r.path),
-            &r.path,
-            r.mode,
-        )?)),
+        Some(r) => Some(Arc::new(r.load()?)),
         None => None,
     };
     let shared = Arc::new(BlockMasker::new(&job).with_regions(regions));
@@ -149,16 +141,15 @@ pub fn run(job: Job) -> Result<Summary> {
     );
     let digests = job.manifest.is_some();
     // Open the outputs before reading anything, so a bad output path fails fast.
-    let mut sinks = write::Sinks::open(&job, &shared.formats, &pool, digests)?;
+    let mut sinks = write::Sinks::open(&job, &shared, &pool, digests)?;
     let sources: Vec<InputSource> = job.inputs.iter().map(|i| i.source.clone()).collect();
-    let progress = Progress::new(job.progress, &sources);
     let cancelled = AtomicBool::new(false);
     let writing = AtomicUsize::new(0);
     let reading = read::Reading {
         inputs: &sources,
         shared: &shared,
         pool: &pool,
-        progress: &progress,
+        progress: job.progress.as_deref(),
         block_size: job.block_size,
         digests,
         cancelled: &cancelled,
@@ -172,7 +163,9 @@ pub fn run(job: Job) -> Result<Summary> {
         let inputs = readers.join(done_rx);
         anyhow::Ok((written, inputs))
     })?;
-    progress.finish();
+    if let Some(p) = &job.progress {
+        p.finish();
+    }
     written?;
     let mut inputs = inputs;
     for (report, &records) in inputs.iter_mut().zip(&sinks.input_records) {
@@ -190,10 +183,17 @@ pub fn run(job: Job) -> Result<Summary> {
         regions,
         ..Summary::default()
     };
-    summary.outputs = sinks.publish(&summary.inputs, shared.replicates)?;
+    // All or nothing: every output complete (and the manifest written) before any is
+    // renamed into place.
+    let (outputs, pending) = sinks.close(&summary.inputs, shared.replicates)?;
+    summary.outputs = outputs;
     summary.elapsed = start.elapsed();
-    if let Some(path) = &job.manifest {
-        crate::manifest::Manifest::of_run(&job, &summary)?.write(path)?;
+    let manifest = match &job.manifest {
+        Some(path) => Some(crate::manifest::Manifest::of_run(&job, &summary)?.prepare(path)?),
+        None => None,
+    };
+    for p in pending.into_iter().chain(manifest) {
+        p.commit()?;
     }
     Ok(summary)
 }

@@ -7,18 +7,16 @@
 //! that runs ahead of the writer waits without holding back the input being written.
 
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::{Scope, ScopedJoinHandle};
 
 use anyhow::{Context, Result, bail};
 use rayon::ThreadPool;
-use sha2::{Digest, Sha256};
 
-use super::{BlockMasker, InputReport, work};
-use crate::io::{Format, InputSource};
-use crate::progress::Progress;
+use super::{BlockMasker, InputReport, Progress, work};
+use crate::io::{Compression, InputSource};
 use crate::records::BlockCutter;
 
 /// What every reader reads with.
@@ -26,7 +24,8 @@ pub(super) struct Reading<'a> {
     pub inputs: &'a [InputSource],
     pub shared: &'a Arc<BlockMasker>,
     pub pool: &'a Arc<ThreadPool>,
-    pub progress: &'a Progress,
+    /// The front end's display of progress, if any.
+    pub progress: Option<&'a dyn Progress>,
     pub block_size: usize,
     /// Compute each input's size and SHA-256 while reading it.
     pub digests: bool,
@@ -178,8 +177,10 @@ impl Reader<'_> {
         let input = &r.inputs[file];
         let name = &r.shared.names[file];
         let size_at_open = crate::io::input_size(input);
-        let counter = r.progress.counter(file);
-        let hasher = r.digests.then(|| Arc::new(Mutex::new(Sha256::new())));
+        let counter = Arc::new(AtomicU64::new(0));
+        let hasher = r
+            .digests
+            .then(|| Arc::new(Mutex::new(crate::io::Hasher::default())));
         // BGZF is inflated on the pool from -j2; with one worker the reader does it, on
         // its own core, as it does other compressed input.
         let inflate_on = (r.pool.current_num_threads() > 1).then_some(r.pool);
@@ -192,10 +193,12 @@ impl Reader<'_> {
         // Reading ahead pays only where decompressing is slower than masking (gzip, bzip2,
         // xz): the output of a later input must be held until its turn, which costs fresh
         // memory. Plain and zstd input, decoded faster than it is masked, waits its turn.
-        if matches!(format, Format::Plain | Format::Zstd) && !self.wait_for_turn(file) {
+        if matches!(format, Compression::None | Compression::Zstd) && !self.wait_for_turn(file) {
             return Ok(None);
         }
-        r.progress.start_file(file);
+        if let Some(p) = r.progress {
+            p.start_file(file, &counter);
+        }
         let mut cutter = BlockCutter::new(reader, r.block_size, &r.shared.inputs);
         loop {
             let cut = cutter.next_block().with_context(|| {
@@ -230,7 +233,9 @@ impl Reader<'_> {
                 break;
             }
         }
-        r.progress.finish_file(file);
+        if let Some(p) = r.progress {
+            p.finish_file(file);
+        }
         drop(cutter);
         let digest = match hasher {
             Some(h) => Some(crate::io::finish_input_digest(

@@ -8,30 +8,27 @@ use std::sync::mpsc;
 use super::read::Done;
 use super::work::BlockOutput;
 use super::*;
-use crate::io::InputSource;
+use crate::io::{Compression, InputSource, OutputTarget};
+use crate::sink::Target;
 
-fn job(dir: &std::path::Path, fasta: OutputPlan, spill_memory: usize) -> Job {
-    let mut args = vec!["protmask", "mask", "-r"];
+fn job(dir: &std::path::Path, fasta: Target, spill_memory: usize) -> Job {
     let rates = dir.join("r.csv");
-    args.push(rates.to_str().unwrap());
-    use clap::Parser;
-    let crate::cli::Command::Mask(a) = crate::cli::Cli::try_parse_from(args).unwrap().command
-    else {
-        panic!()
+    let fasta = OutputSpec {
+        role: Role::Fasta,
+        format: crate::sink::Format::Fasta,
+        target: fasta,
     };
     Job {
-        config: MaskConfig::resolve(&a),
+        config: MaskConfig::resolve(crate::config::MaskOptions::default()).unwrap(),
         inputs: (0..3)
             .map(|i| Input::new(InputSource::Path(format!("in{i}.fa").into())))
             .collect(),
-        fasta,
-        rates: a.rates.clone(),
-        dataset: None,
+        outputs: vec![fasta, OutputSpec::file(Role::Rates, &rates).unwrap()],
         manifest: None,
         threads: 1,
         block_size: 1,
         spill_memory,
-        progress: false,
+        progress: None,
     }
 }
 
@@ -63,7 +60,7 @@ fn run_writer(job: &Job, order: &[(usize, u64)]) -> Vec<OutputReport> {
             .build()
             .unwrap(),
     );
-    let mut sinks = write::Sinks::open(job, &masker.formats, &pool, false).unwrap();
+    let mut sinks = write::Sinks::open(job, &masker, &pool, false).unwrap();
     let (tx, rx) = mpsc::channel();
     for &(f, b) in order {
         tx.send(done(f, b)).unwrap();
@@ -82,7 +79,11 @@ fn run_writer(job: &Job, order: &[(usize, u64)]) -> Vec<OutputReport> {
         };
         3
     ];
-    sinks.publish(&inputs, 1).unwrap()
+    let (reports, pending) = sinks.close(&inputs, 1).unwrap();
+    for p in pending {
+        p.commit().unwrap();
+    }
+    reports
 }
 
 fn orders() -> Vec<Vec<(usize, u64)>> {
@@ -113,10 +114,7 @@ fn later_inputs_are_put_aside_and_written_in_order() {
         for order in orders() {
             let dir = tempfile::tempdir().unwrap();
             let out = dir.path().join("out.fa");
-            let plan = OutputPlan::Single {
-                target: OutputTarget::Path(out.clone()),
-                compression: Compression::None,
-            };
+            let plan = Target::One(OutputTarget::Path(out.clone()), Compression::None);
             let job = job(dir.path(), plan, spill_memory);
             run_writer(&job, &order);
             let fasta = std::fs::read_to_string(&out).unwrap();
@@ -135,13 +133,7 @@ fn per_file_outputs_take_their_blocks_in_any_order() {
         let paths: Vec<std::path::PathBuf> = (0..3)
             .map(|i| dir.path().join(format!("o{i}.fa")))
             .collect();
-        let job = job(
-            dir.path(),
-            OutputPlan::PerFile {
-                paths: paths.clone(),
-            },
-            0,
-        );
+        let job = job(dir.path(), Target::PerInput(paths.clone()), 0);
         let reports = run_writer(&job, &order);
         for (f, p) in paths.iter().enumerate() {
             let want: String = (0..BLOCKS).map(|b| format!(">f{f}b{b}\nAC\n")).collect();
@@ -163,10 +155,7 @@ fn per_file_outputs_take_their_blocks_in_any_order() {
 fn a_later_inputs_error_is_reported_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.fa");
-    let plan = OutputPlan::Single {
-        target: OutputTarget::Path(out),
-        compression: Compression::None,
-    };
+    let plan = Target::One(OutputTarget::Path(out), Compression::None);
     let job = job(dir.path(), plan, 0);
     let masker = BlockMasker::new(&job);
     let pool = Arc::new(
@@ -175,7 +164,7 @@ fn a_later_inputs_error_is_reported_in_order() {
             .build()
             .unwrap(),
     );
-    let mut sinks = write::Sinks::open(&job, &masker.formats, &pool, false).unwrap();
+    let mut sinks = write::Sinks::open(&job, &masker, &pool, false).unwrap();
     let (tx, rx) = mpsc::channel();
     tx.send(Done {
         file: 2,

@@ -10,11 +10,9 @@ use super::Job;
 use super::duplicates::IdBatch;
 use crate::config::MaskConfig;
 use crate::mask::{Marks, Masker};
-use crate::records::{Block, BlockRecords, BufferPool, Cut, Record, RecordError};
+use crate::records::{Block, BlockRecords, BufferPool, Cut, Record, RecordError, RecordErrorKind};
 use crate::regions::Regions;
-use crate::sink::{
-    DatasetFormat, DatasetKind, Emitted, FastaFormat, RatesFormat, RecordFormat, Scratch,
-};
+use crate::sink::{Emitted, Encoder, Format, Scratch};
 
 /// A block holding one record larger than this is freed as soon as the record is parsed,
 /// before it is masked: a giant record then peaks at about 3 times its size (the parsed
@@ -53,19 +51,11 @@ pub struct BlockOutput {
     pub ids: IdBatch,
 }
 
-/// Which outputs a run writes.
-#[derive(Clone, Copy, Debug)]
-pub struct Outputs {
-    pub fasta: bool,
-    /// The rates table's delimiter.
-    pub rates: Option<u8>,
-    pub dataset: Option<DatasetKind>,
-}
-
 /// Everything the workers share: the masker and the output formats of a run.
 pub struct BlockMasker {
     pub(super) masker: Masker,
-    pub(super) formats: Vec<RecordFormat>,
+    /// One per output, in the job's order.
+    pub(super) formats: Vec<Box<dyn Encoder>>,
     pub(super) replicates: u32,
     /// Each input's name (messages, the `file` column).
     pub(super) names: Vec<String>,
@@ -86,41 +76,25 @@ pub struct BlockMasker {
 impl BlockMasker {
     pub(super) fn new(job: &Job) -> BlockMasker {
         let names = job.inputs.iter().map(|i| i.name.clone()).collect();
-        let outputs = Outputs {
-            fasta: !matches!(job.fasta, super::OutputPlan::None),
-            rates: job.rates.as_ref().map(|t| t.delimiter),
-            dataset: job.dataset.as_ref().map(|d| d.kind),
-        };
-        BlockMasker::with_outputs(&job.config, outputs, names)
+        let formats: Vec<Format> = job.outputs.iter().map(|o| o.format).collect();
+        BlockMasker::with_formats(&job.config, &formats, names)
     }
 
     /// The FASTA and, with a delimiter, the rates table of inputs named `names`.
     pub fn with(config: &MaskConfig, rates_delimiter: Option<u8>, names: Vec<String>) -> Self {
-        let outputs = Outputs {
-            fasta: true,
-            rates: rates_delimiter,
-            dataset: None,
-        };
-        BlockMasker::with_outputs(config, outputs, names)
+        let mut formats = vec![Format::Fasta];
+        formats.extend(match rates_delimiter {
+            Some(b'\t') => Some(Format::Tsv),
+            Some(_) => Some(Format::Csv),
+            None => None,
+        });
+        BlockMasker::with_formats(config, &formats, names)
     }
 
-    /// The formats of `outputs` (in the order FASTA, rates, dataset), for inputs `names`.
-    pub fn with_outputs(config: &MaskConfig, outputs: Outputs, names: Vec<String>) -> Self {
-        let mut formats = Vec::new();
-        if outputs.fasta {
-            formats.push(RecordFormat::Fasta(FastaFormat::new(config)));
-        }
-        if let Some(d) = outputs.rates {
-            formats.push(RecordFormat::Rates(RatesFormat::new(
-                d,
-                config.positions,
-                &names,
-            )));
-        }
-        if let Some(kind) = outputs.dataset {
-            let format = DatasetFormat::new(kind, config.tokens, config, &names);
-            formats.push(RecordFormat::Dataset(format));
-        }
+    /// Blocks in `formats`, in that order, for inputs named `names`.
+    pub fn with_formats(config: &MaskConfig, formats: &[Format], names: Vec<String>) -> Self {
+        let formats: Vec<Box<dyn Encoder>> =
+            formats.iter().map(|f| f.encoder(config, &names)).collect();
         BlockMasker {
             masker: config.masker(),
             outputs: formats.iter().map(|_| BufferPool::default()).collect(),
@@ -270,7 +244,7 @@ impl Emitter {
                 .map_err(|message| RecordError {
                     number: record.number,
                     id: Some(record.id.to_string()),
-                    message,
+                    kind: RecordErrorKind::Regions(message),
                 })?,
         };
         for replicate in 1..=shared.replicates {

@@ -24,20 +24,18 @@ use rayon::ThreadPool;
 use super::duplicates::Duplicates;
 use super::read::Done;
 use super::work::Stats;
-use super::{BlockMasker, BlockOutput, InputReport, Job, OutputPlan, OutputReport};
-use crate::io::{Compression, Output, OutputTarget, PendingOutput, create_output_on};
-use crate::sink::{DatasetKind, ParquetSink, RecordFormat};
+use super::{BlockMasker, BlockOutput, InputReport, Job, OutputReport};
+use crate::io::{Compression, OutputTarget, PendingOutput, create_output_on};
+use crate::sink::{Encoder, Role, Sink, Target};
 
-/// Where one format's bytes go.
+/// Where one output's bytes go.
 enum Dest {
     /// Every input into one output.
-    Single(Box<Output>),
-    /// Every input into one Parquet file (each block's rows as one piece of columns).
-    Parquet(Box<ParquetSink>),
+    Single(Box<dyn Sink>),
     /// One output per input, each opened when its first block arrives.
     PerFile {
         paths: Vec<PathBuf>,
-        open: BTreeMap<usize, Output>,
+        open: BTreeMap<usize, Box<dyn Sink>>,
         closed: BTreeMap<usize, PendingOutput>,
     },
 }
@@ -63,11 +61,10 @@ struct Ahead {
     complete: bool,
 }
 
-/// The outputs of a run, one per format.
+/// The outputs of a run, in the job's order.
 pub(super) struct Sinks {
-    dests: Vec<(&'static str, Dest)>,
-    pool: Arc<ThreadPool>,
-    digests: bool,
+    dests: Vec<(Role, Dest)>,
+    opener: Opener,
     pub stats: Stats,
     pub duplicates: Duplicates,
     /// Records read per input (replicates not counted).
@@ -76,78 +73,66 @@ pub(super) struct Sinks {
     spill_memory: usize,
 }
 
+/// What opening an output takes: the pool (compression, Parquet's row groups) and
+/// whether to digest it.
+struct Opener {
+    pool: Arc<ThreadPool>,
+    digests: bool,
+}
+
+impl Opener {
+    /// Open an output of `role` in `format`'s file at `target` and write its preamble.
+    fn open(
+        &self,
+        role: Role,
+        encoder: &dyn Encoder,
+        target: OutputTarget,
+        compression: Compression,
+    ) -> Result<Box<dyn Sink>> {
+        let name = target.display_name();
+        let context = || format!("cannot create {} '{name}'", role.noun());
+        let out = create_output_on(target, compression, Some(&self.pool), self.digests)
+            .with_context(context)?;
+        let mut sink = encoder.open(out, &self.pool).with_context(context)?;
+        sink.write_all(&encoder.preamble())
+            .with_context(|| format!("cannot write '{name}'"))?;
+        Ok(sink)
+    }
+}
+
 impl Sinks {
     /// Open every output (a bad path fails before any input is read) and write each
-    /// format's preamble.
+    /// format's preamble; one output per input is opened when its first block comes.
     pub fn open(
         job: &Job,
-        formats: &[RecordFormat],
+        shared: &BlockMasker,
         pool: &Arc<ThreadPool>,
         digests: bool,
     ) -> Result<Sinks> {
-        let open = |target: OutputTarget, compression| {
-            let name = target.display_name();
-            create_output_on(target, compression, Some(pool), digests)
-                .with_context(|| format!("cannot create output '{name}'"))
+        let opener = Opener {
+            pool: Arc::clone(pool),
+            digests,
         };
         let mut dests = Vec::new();
-        for format in formats {
-            let dest = match (format, &job.fasta) {
-                (
-                    RecordFormat::Fasta(_),
-                    OutputPlan::Single {
-                        target,
-                        compression,
-                    },
-                ) => Dest::Single(Box::new(open(target.clone(), *compression)?)),
-                (RecordFormat::Fasta(_), OutputPlan::PerFile { paths }) => Dest::PerFile {
+        for (spec, encoder) in job.outputs.iter().zip(&shared.formats) {
+            let dest = match &spec.target {
+                Target::One(target, compression) => Dest::Single(opener.open(
+                    spec.role,
+                    encoder.as_ref(),
+                    target.clone(),
+                    *compression,
+                )?),
+                Target::PerInput(paths) => Dest::PerFile {
                     paths: paths.clone(),
                     open: BTreeMap::new(),
                     closed: BTreeMap::new(),
                 },
-                (RecordFormat::Fasta(_), OutputPlan::None) => {
-                    return Err(anyhow!("internal error: a FASTA format without an output"));
-                }
-                (RecordFormat::Dataset(_), _) => {
-                    let file = job
-                        .dataset
-                        .as_ref()
-                        .context("a dataset format without a file")?;
-                    let out = open(OutputTarget::Path(file.path.clone()), file.compression())
-                        .with_context(|| {
-                            format!("cannot create dataset '{}'", file.path.display())
-                        })?;
-                    match file.kind {
-                        DatasetKind::Jsonl => Dest::Single(Box::new(out)),
-                        DatasetKind::Parquet => Dest::Parquet(Box::new(
-                            ParquetSink::new(out, job.config.tokens.is_some(), pool).with_context(
-                                || format!("cannot create dataset '{}'", file.path.display()),
-                            )?,
-                        )),
-                    }
-                }
-                (RecordFormat::Rates(_), _) => {
-                    let table = job
-                        .rates
-                        .as_ref()
-                        .context("a rates format without a table")?;
-                    let path = &table.path;
-                    let mut out = open(
-                        OutputTarget::Path(path.clone()),
-                        Compression::from_path(path),
-                    )
-                    .with_context(|| format!("cannot create rates table '{}'", path.display()))?;
-                    out.write_all(&format.preamble())
-                        .with_context(|| format!("cannot write '{}'", path.display()))?;
-                    Dest::Single(Box::new(out))
-                }
             };
-            dests.push((format.role(), dest));
+            dests.push((spec.role, dest));
         }
         Ok(Sinks {
             dests,
-            pool: Arc::clone(pool),
-            digests,
+            opener,
             stats: Stats::default(),
             duplicates: Duplicates::default(),
             input_records: vec![0; job.inputs.len()],
@@ -231,13 +216,11 @@ impl Sinks {
     fn write_block(&mut self, d: Done, shared: &BlockMasker) -> Result<()> {
         let mut out = d.result?;
         self.tally(&mut out, d.file, shared);
-        let opener = (&self.pool, self.digests);
-        for ((_, dest), (mut buf, pool)) in self
-            .dests
-            .iter_mut()
-            .zip(out.bufs.into_iter().zip(&shared.outputs))
+        let outputs = out.bufs.into_iter().zip(&shared.outputs);
+        for (((role, dest), (mut buf, pool)), encoder) in
+            self.dests.iter_mut().zip(outputs).zip(&shared.formats)
         {
-            output_for(dest, opener, d.file)?
+            output_for(dest, *role, encoder.as_ref(), &self.opener, d.file)?
                 .write_all(&buf)
                 .with_context(|| format!("cannot write {}", dest_name(dest, d.file)))?;
             buf.clear();
@@ -253,18 +236,21 @@ impl Sinks {
         if ahead.spills.is_empty() {
             ahead.spills = self.dests.iter().map(|_| Spill::default()).collect();
         }
-        let opener = (&self.pool, self.digests);
-        for (i, ((_, dest), (mut buf, pool))) in self
+        let outputs = out.bufs.into_iter().zip(&shared.outputs);
+        for (i, (((role, dest), (mut buf, pool)), encoder)) in self
             .dests
             .iter_mut()
-            .zip(out.bufs.into_iter().zip(&shared.outputs))
+            .zip(outputs)
+            .zip(&shared.formats)
             .enumerate()
         {
             match dest {
-                Dest::PerFile { .. } => output_for(dest, opener, d.file)?
-                    .write_all(&buf)
-                    .with_context(|| format!("cannot write {}", dest_name(dest, d.file)))?,
-                Dest::Single(_) | Dest::Parquet(_) => {
+                Dest::PerFile { .. } => {
+                    output_for(dest, *role, encoder.as_ref(), &self.opener, d.file)?
+                        .write_all(&buf)
+                        .with_context(|| format!("cannot write {}", dest_name(dest, d.file)))?
+                }
+                Dest::Single(_) => {
                     let spill = &mut ahead.spills[i];
                     if spill.file.is_none() && buf.len() <= self.spill_memory {
                         self.spill_memory -= buf.len();
@@ -302,7 +288,6 @@ impl Sinks {
             let name = dest_name(dest, 0);
             let out: &mut dyn Write = match dest {
                 Dest::Single(o) => o.as_mut(),
-                Dest::Parquet(p) => p.as_mut(),
                 Dest::PerFile { .. } => continue,
             };
             for mut buf in spill.memory {
@@ -352,59 +337,56 @@ impl Sinks {
         Ok(())
     }
 
-    /// Everything was written: publish the outputs in format order (the FASTA first, the
-    /// table last) and report them.
-    pub fn publish(self, inputs: &[InputReport], replicates: u32) -> Result<Vec<OutputReport>> {
+    /// Everything was written: end every output (complete, not yet published) and
+    /// report them, in the job's order; the caller publishes them together.
+    pub fn close(
+        self,
+        inputs: &[InputReport],
+        replicates: u32,
+    ) -> Result<(Vec<OutputReport>, Vec<PendingOutput>)> {
         let mut reports = Vec::new();
+        let mut pending = Vec::new();
         for (role, dest) in self.dests {
-            let (path, digest) = match dest {
-                Dest::Single(o) => (o.name().to_string(), o.finish()?),
-                Dest::Parquet(p) => (p.name().to_string(), p.finish()?),
-                Dest::PerFile { closed, .. } => {
-                    for (file, p) in closed {
-                        reports.push(OutputReport {
-                            role,
-                            path: p.name().to_string(),
-                            records: inputs[file].records * u64::from(replicates),
-                            digest: p.digest.clone(),
-                        });
-                        p.commit()?;
-                    }
-                    continue;
+            let closed = match dest {
+                Dest::Single(o) => {
+                    vec![(self.stats.records, o.close()?)]
                 }
+                Dest::PerFile { closed, .. } => closed
+                    .into_iter()
+                    .map(|(file, p)| (inputs[file].records * u64::from(replicates), p))
+                    .collect(),
             };
-            reports.push(OutputReport {
-                role,
-                path,
-                records: self.stats.records,
-                digest,
-            });
+            for (records, p) in closed {
+                reports.push(OutputReport {
+                    role,
+                    path: p.name().to_string(),
+                    records,
+                    digest: p.digest.clone(),
+                });
+                pending.push(p);
+            }
         }
-        Ok(reports)
+        Ok((reports, pending))
     }
 }
 
 /// The output that input `file`'s blocks go to (its own, opened now if need be).
 fn output_for<'d>(
     dest: &'d mut Dest,
-    (pool, digests): (&Arc<ThreadPool>, bool),
+    role: Role,
+    encoder: &dyn Encoder,
+    opener: &Opener,
     file: usize,
 ) -> Result<&'d mut dyn Write> {
     match dest {
         Dest::Single(o) => Ok(o.as_mut()),
-        Dest::Parquet(p) => Ok(p.as_mut()),
         Dest::PerFile { paths, open, .. } => match open.entry(file) {
-            std::collections::btree_map::Entry::Occupied(o) => Ok(o.into_mut()),
+            std::collections::btree_map::Entry::Occupied(o) => Ok(o.into_mut().as_mut()),
             std::collections::btree_map::Entry::Vacant(v) => {
                 let path = &paths[file];
-                let o = create_output_on(
-                    OutputTarget::Path(path.clone()),
-                    Compression::from_path(path),
-                    Some(pool),
-                    digests,
-                )
-                .with_context(|| format!("cannot create output '{}'", path.display()))?;
-                Ok(v.insert(o))
+                let target = OutputTarget::Path(path.clone());
+                let sink = opener.open(role, encoder, target, Compression::from_path(path))?;
+                Ok(v.insert(sink).as_mut())
             }
         },
     }
@@ -413,7 +395,6 @@ fn output_for<'d>(
 fn dest_name(dest: &Dest, file: usize) -> String {
     match dest {
         Dest::Single(o) => o.name().to_string(),
-        Dest::Parquet(p) => p.name().to_string(),
         Dest::PerFile { paths, .. } => format!("'{}'", paths[file].display()),
     }
 }

@@ -5,7 +5,6 @@
 
 use flate2::bufread::MultiGzDecoder;
 use rayon::ThreadPool;
-use sha2::{Digest, Sha256};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Cursor, Read};
@@ -13,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::Compression;
 use super::bgzf_read::{Fallback, ParallelBgzfReader};
+use super::digest::{FileDigest, Hasher};
 use super::named;
 
 /// Buffer under the decoders (which read from it in place). Plain input has none: the
@@ -64,59 +65,13 @@ impl fmt::Display for InputSource {
     }
 }
 
-/// Compression of an input, as detected from its first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Format {
-    Plain,
-    /// gzip, including BGZF and concatenated members.
-    Gzip,
-    Bzip2,
-    Xz,
-    Zstd,
-}
-
-impl Format {
-    /// Detect the format from the first bytes of a stream (fewer than 6 bytes is fine:
-    /// a stream too short for a magic number is plain).
-    pub fn detect(head: &[u8]) -> Format {
-        if head.starts_with(&[0x1f, 0x8b]) {
-            Format::Gzip
-        } else if head.starts_with(b"BZh") {
-            Format::Bzip2
-        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-            Format::Xz
-        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Format::Zstd
-        } else {
-            Format::Plain
-        }
-    }
-
-    /// Short lowercase name: `plain`, `gzip`, `bzip2`, `xz`, `zstd`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Format::Plain => "plain",
-            Format::Gzip => "gzip",
-            Format::Bzip2 => "bzip2",
-            Format::Xz => "xz",
-            Format::Zstd => "zstd",
-        }
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 /// A reader that adds the number of bytes it reads to a shared counter. Used under the
 /// decoder, so the counter is the number of *compressed* (on-disk) bytes consumed, for a
 /// progress bar whose total is [`input_size`].
 pub struct CountingReader<R> {
     inner: R,
     counter: Arc<AtomicU64>,
-    hasher: Option<Arc<Mutex<Sha256>>>,
+    hasher: Option<Arc<Mutex<Hasher>>>,
 }
 
 impl<R: Read> CountingReader<R> {
@@ -129,7 +84,7 @@ impl<R: Read> CountingReader<R> {
     }
 
     /// Also feed every byte read to `hasher` (for a manifest's SHA-256 of the input).
-    pub fn hashing(mut self, hasher: Arc<Mutex<Sha256>>) -> Self {
+    pub fn hashing(mut self, hasher: Arc<Mutex<Hasher>>) -> Self {
         self.hasher = Some(hasher);
         self
     }
@@ -155,7 +110,7 @@ impl<R: Read> Read for CountingReader<R> {
 /// reader do NOT name the file (the caller adds the file and record context); a truncated
 /// or corrupt compressed stream reads as an error such as
 /// `unexpected end of compressed stream (gzip; the file is truncated)`.
-pub fn open_input(src: &InputSource) -> io::Result<(Format, Box<dyn Read + Send>)> {
+pub fn open_input(src: &InputSource) -> io::Result<(Compression, Box<dyn Read + Send>)> {
     open_inner(src, None, None, None)
 }
 
@@ -168,7 +123,7 @@ pub fn open_input_counted(
     src: &InputSource,
     counter: Arc<AtomicU64>,
     pool: Option<&Arc<ThreadPool>>,
-) -> io::Result<(Format, Box<dyn Read + Send>)> {
+) -> io::Result<(Compression, Box<dyn Read + Send>)> {
     open_inner(src, Some(counter), None, pool)
 }
 
@@ -177,9 +132,9 @@ pub fn open_input_counted(
 pub fn open_input_hashed(
     src: &InputSource,
     counter: Arc<AtomicU64>,
-    hasher: Arc<Mutex<Sha256>>,
+    hasher: Arc<Mutex<Hasher>>,
     pool: Option<&Arc<ThreadPool>>,
-) -> io::Result<(Format, Box<dyn Read + Send>)> {
+) -> io::Result<(Compression, Box<dyn Read + Send>)> {
     open_inner(src, Some(counter), Some(hasher), pool)
 }
 
@@ -188,14 +143,13 @@ pub fn open_input_hashed(
 /// and hashed now, so the digest is always of the complete file.
 pub fn finish_input_digest(
     src: &InputSource,
-    hasher: &Mutex<Sha256>,
+    hasher: &Mutex<Hasher>,
     consumed: u64,
-) -> io::Result<super::FileDigest> {
+) -> io::Result<FileDigest> {
     let mut h = hasher
         .lock()
         .map_err(|_| io::Error::other("input hasher poisoned"))?
         .clone();
-    let mut bytes = consumed;
     // Only a regular file is opened again (to hash what the decoder left unread): opening
     // a named pipe again would wait for a writer that never comes.
     let regular = src
@@ -215,13 +169,9 @@ pub fn finish_input_digest(
                 break;
             }
             h.update(&buf[..n]);
-            bytes += n as u64;
         }
     }
-    Ok(super::FileDigest {
-        bytes,
-        sha256: hex::encode(h.finalize()),
-    })
+    Ok(h.finish())
 }
 
 /// The on-disk size of an input, when known (a regular file): the total for a progress
@@ -234,9 +184,9 @@ pub fn input_size(src: &InputSource) -> Option<u64> {
 fn open_inner(
     src: &InputSource,
     counter: Option<Arc<AtomicU64>>,
-    hasher: Option<Arc<Mutex<Sha256>>>,
+    hasher: Option<Arc<Mutex<Hasher>>>,
     pool: Option<&Arc<ThreadPool>>,
-) -> io::Result<(Format, Box<dyn Read + Send>)> {
+) -> io::Result<(Compression, Box<dyn Read + Send>)> {
     let name = src.display_name();
     let raw: Box<dyn Read + Send> = match src {
         InputSource::Stdin => Box::new(io::stdin()),
@@ -256,7 +206,7 @@ fn open_inner(
 #[cfg(test)]
 pub(super) fn sniff_and_decode<R: Read + Send + 'static>(
     raw: R,
-) -> io::Result<(Format, Box<dyn Read + Send>)> {
+) -> io::Result<(Compression, Box<dyn Read + Send>)> {
     sniff_and_decode_on(raw, None)
 }
 
@@ -264,7 +214,7 @@ pub(super) fn sniff_and_decode<R: Read + Send + 'static>(
 pub(super) fn sniff_and_decode_on<R: Read + Send + 'static>(
     mut raw: R,
     pool: Option<&Arc<ThreadPool>>,
-) -> io::Result<(Format, Box<dyn Read + Send>)> {
+) -> io::Result<(Compression, Box<dyn Read + Send>)> {
     // A single read (or BufReader::fill_buf) may return fewer bytes than the magic number
     // (pipes, stdin): loop until we have MAX_MAGIC bytes or EOF.
     let mut head = [0u8; MAX_MAGIC];
@@ -277,17 +227,17 @@ pub(super) fn sniff_and_decode_on<R: Read + Send + 'static>(
             Err(e) => return Err(e),
         }
     }
-    let format = Format::detect(&head[..got]);
+    let format = Compression::detect(&head[..got]);
     let head = Cursor::new(head[..got].to_vec());
     let stream = head.chain(raw);
-    if format == Format::Plain {
+    if format == Compression::None {
         // No buffer of our own: the caller reads in large blocks, straight from the file.
         return Ok((format, Box::new(stream)));
     }
     let buffered = BufReader::with_capacity(INPUT_BUFFER_SIZE, stream);
     let reader: Box<dyn Read + Send> = match format {
-        Format::Plain => unreachable!("returned above"),
-        Format::Gzip => {
+        Compression::None => unreachable!("returned above"),
+        Compression::Gzip => {
             // BGZF block by block (in parallel with a pool), anything else by the
             // multi-member decoder, from the first member that is not a BGZF block on.
             let serial: Fallback = Box::new(|rest| Box::new(MultiGzDecoder::new(rest)));
@@ -297,15 +247,15 @@ pub(super) fn sniff_and_decode_on<R: Read + Send + 'static>(
                 format,
             ))
         }
-        Format::Bzip2 => Box::new(DecodeGuard::new(
+        Compression::Bzip2 => Box::new(DecodeGuard::new(
             bzip2::bufread::MultiBzDecoder::new(buffered),
             format,
         )),
-        Format::Xz => Box::new(DecodeGuard::new(
+        Compression::Xz => Box::new(DecodeGuard::new(
             xz2::bufread::XzDecoder::new_multi_decoder(buffered),
             format,
         )),
-        Format::Zstd => Box::new(DecodeGuard::new(
+        Compression::Zstd => Box::new(DecodeGuard::new(
             zstd::stream::read::Decoder::with_buffer(buffered)?,
             format,
         )),
@@ -320,11 +270,11 @@ pub(super) fn sniff_and_decode_on<R: Read + Send + 'static>(
 /// various messages into one clear line.
 struct DecodeGuard<D> {
     inner: D,
-    format: Format,
+    format: Compression,
 }
 
 impl<D: Read> DecodeGuard<D> {
-    fn new(inner: D, format: Format) -> Self {
+    fn new(inner: D, format: Compression) -> Self {
         DecodeGuard { inner, format }
     }
 }
@@ -336,13 +286,16 @@ impl<D: Read> Read for DecodeGuard<D> {
                 io::ErrorKind::UnexpectedEof,
                 format!(
                     "unexpected end of compressed stream ({}; the file is truncated)",
-                    self.format
+                    self.format.format_name()
                 ),
             ),
             io::ErrorKind::Interrupted => e,
             // Errors of the underlying file (EIO, EISDIR...) pass through with their kind.
             _ if e.get_ref().is_none() => e,
-            kind => io::Error::new(kind, format!("corrupt {} stream: {e}", self.format)),
+            kind => io::Error::new(
+                kind,
+                format!("corrupt {} stream: {e}", self.format.format_name()),
+            ),
         })
     }
 }

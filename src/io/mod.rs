@@ -2,20 +2,23 @@
 //! atomically (temp file beside the target, renamed into place on `finish`), compressed by
 //! extension or `--compress`, gzip as BGZF. Nothing here knows about FASTA.
 
-pub mod bgzf;
-pub mod bgzf_read;
-pub mod input;
-pub mod output;
+mod bgzf;
+mod bgzf_read;
+mod compression;
+mod digest;
+mod input;
+mod output;
 
-pub use bgzf::{BgzfWriter, ParallelBgzfWriter, compress_block};
-pub use input::{
-    CountingReader, Format, InputSource, finish_input_digest, input_size, open_input,
-    open_input_counted, open_input_hashed,
-};
+pub use bgzf::{BLOCK_DATA_SIZE, BgzfWriter, compress_block};
+pub use compression::Compression;
+pub use digest::FileDigest;
+pub(crate) use digest::Hasher;
+pub use input::{InputSource, input_size, open_input};
+pub(crate) use input::{finish_input_digest, open_input_counted, open_input_hashed};
 pub use output::{
-    Compression, FileDigest, Output, OutputDigest, OutputTarget, PendingOutput, create_output,
-    create_output_on, same_file_guard,
+    Output, OutputDigest, OutputTarget, PendingOutput, SameFile, create_output, same_file_guard,
 };
+pub(crate) use output::create_output_on;
 
 /// An io error naming the file it is about; its kind is kept.
 fn named(name: &str, e: std::io::Error) -> std::io::Error {

@@ -3,19 +3,18 @@
 //! only by [`Output::finish`]; dropping an unfinished `Output` deletes the temp file, so on
 //! any error nothing appears at the target and a file already there is left as it was.
 
-use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Stdout, Write};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use tempfile::TempPath;
 
 use rayon::ThreadPool;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
+use super::Compression;
 use super::bgzf::{BgzfWriter, ParallelBgzfWriter};
+use super::digest::{FileDigest, Hasher};
 use super::input::InputSource;
 use super::named;
 
@@ -30,95 +29,6 @@ const OUTPUT_MODE: u32 = 0o644;
 const BZIP2_LEVEL: u32 = 6;
 const XZ_LEVEL: u32 = 6;
 const ZSTD_LEVEL: i32 = 3;
-
-/// File name extensions of compressed outputs (lowercase).
-const EXTENSIONS: &[(&str, Compression)] = &[
-    ("gz", Compression::Gzip),
-    ("bgz", Compression::Gzip),
-    ("bgzf", Compression::Gzip),
-    ("bz2", Compression::Bzip2),
-    ("xz", Compression::Xz),
-    ("zst", Compression::Zstd),
-    ("zstd", Compression::Zstd),
-];
-
-/// Compression of an output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Compression {
-    #[default]
-    None,
-    /// BGZF (blocked gzip), readable by any gzip reader and indexable by samtools.
-    Gzip,
-    Bzip2,
-    Xz,
-    Zstd,
-}
-
-impl Compression {
-    /// From the file name's last extension, case-insensitive: `.gz`/`.bgz`/`.bgzf` gzip
-    /// (BGZF), `.bz2`, `.xz`, `.zst`/`.zstd`; anything else (`.fa`, `.csv`, none) is
-    /// uncompressed. So `rates.csv.gz` is gzip.
-    pub fn from_path(p: &Path) -> Compression {
-        let Some(ext) = p.extension().and_then(|e| e.to_str()) else {
-            return Compression::None;
-        };
-        let ext = ext.to_ascii_lowercase();
-        EXTENSIONS
-            .iter()
-            .find(|(e, _)| *e == ext)
-            .map_or(Compression::None, |(_, c)| *c)
-    }
-
-    /// A file name without the compression extension that `from_path` reads (the name as
-    /// it is when there is none), compared case-insensitively.
-    pub fn strip_extension(name: &str) -> &str {
-        let Some((stem, ext)) = name.rsplit_once('.') else {
-            return name;
-        };
-        let ext = ext.to_ascii_lowercase();
-        if EXTENSIONS.iter().any(|(e, _)| *e == ext) {
-            stem
-        } else {
-            name
-        }
-    }
-
-    /// The `--compress` name: `none`, `gz`, `bz2`, `xz`, `zst`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Compression::None => "none",
-            Compression::Gzip => "gz",
-            Compression::Bzip2 => "bz2",
-            Compression::Xz => "xz",
-            Compression::Zstd => "zst",
-        }
-    }
-}
-
-impl fmt::Display for Compression {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Parses the `--compress` names `gz`, `bz2`, `xz`, `zst` (case-insensitive; the aliases
-/// `gzip`, `bgzf`, `bzip2`, `zstd` and `none` are accepted too).
-impl FromStr for Compression {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "gz" | "gzip" | "bgzf" | "bgz" => Ok(Compression::Gzip),
-            "bz2" | "bzip2" => Ok(Compression::Bzip2),
-            "xz" => Ok(Compression::Xz),
-            "zst" | "zstd" => Ok(Compression::Zstd),
-            "none" => Ok(Compression::None),
-            _ => Err(format!(
-                "unknown compression '{s}': expected one of gz, bz2, xz, zst"
-            )),
-        }
-    }
-}
 
 /// Where an output goes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -147,14 +57,14 @@ enum Dest {
 /// and count of exactly the bytes that reach it (for manifests).
 struct Sink {
     dest: Dest,
-    digest: Option<(Sha256, u64)>,
+    digest: Option<Hasher>,
 }
 
 impl Sink {
     fn new(dest: Dest, digest: bool) -> Sink {
         Sink {
             dest,
-            digest: digest.then(|| (Sha256::new(), 0)),
+            digest: digest.then(Hasher::default),
         }
     }
 
@@ -169,40 +79,22 @@ impl Sink {
 impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.dest().write(buf)?;
-        if let Some((h, count)) = &mut self.digest {
+        if let Some(h) = &mut self.digest {
             h.update(&buf[..n]);
-            *count += n as u64;
         }
         Ok(n)
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         self.dest().write_all(buf)?;
-        if let Some((h, count)) = &mut self.digest {
+        if let Some(h) = &mut self.digest {
             h.update(buf);
-            *count += buf.len() as u64;
         }
         Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         self.dest().flush()
-    }
-}
-
-/// The size and SHA-256 (lowercase hex) of what an output wrote.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileDigest {
-    pub bytes: u64,
-    pub sha256: String,
-}
-
-impl FileDigest {
-    fn of((hasher, bytes): (Sha256, u64)) -> FileDigest {
-        FileDigest {
-            bytes,
-            sha256: hex::encode(hasher.finalize()),
-        }
     }
 }
 
@@ -303,7 +195,7 @@ pub struct Output {
     commit: Commit,
     name: String,
     /// For a compressed output with digests: SHA-256 and count of the uncompressed bytes.
-    content: Option<(Sha256, u64)>,
+    content: Option<Hasher>,
 }
 
 /// Open an output. For a path: the parent directory must exist (else an error naming the
@@ -334,7 +226,7 @@ pub fn create_output_on(
         OutputTarget::Path(path) => open_path(&path).map_err(|e| named(&name, e))?,
     };
     let sink = Sink::new(dest, digest);
-    let content = (digest && compression != Compression::None).then(|| (Sha256::new(), 0));
+    let content = (digest && compression != Compression::None).then(Hasher::default);
     let encoder = Encoder::new(sink, compression, pool).map_err(|e| named(&name, e))?;
     Ok(Output {
         encoder: Some(encoder),
@@ -419,12 +311,12 @@ impl Output {
         let encoder = self.encoder.take();
         let commit = std::mem::replace(&mut self.commit, Commit::Nothing);
         let name = std::mem::take(&mut self.name);
-        let content = self.content.take().map(FileDigest::of);
+        let content = self.content.take().map(Hasher::finish);
         let mut digest = None;
         if let Some(encoder) = encoder {
             let sink = encoder.finish().map_err(|e| named(&name, e))?;
             digest = sink.digest.map(|stored| OutputDigest {
-                stored: FileDigest::of(stored),
+                stored: stored.finish(),
                 content,
             });
         }
@@ -446,18 +338,16 @@ impl Output {
 impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.encoder()?.write(buf)?;
-        if let Some((h, count)) = &mut self.content {
+        if let Some(h) = &mut self.content {
             h.update(&buf[..n]);
-            *count += n as u64;
         }
         Ok(n)
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         self.encoder()?.write_all(buf)?;
-        if let Some((h, count)) = &mut self.content {
+        if let Some(h) = &mut self.content {
             h.update(buf);
-            *count += buf.len() as u64;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::bgzf::{BLOCK_DATA_SIZE, EOF_BLOCK, MAX_BLOCK_SIZE};
+use super::bgzf::{BLOCK_DATA_SIZE, EOF_BLOCK, MAX_BLOCK_SIZE, ParallelBgzfWriter};
 use super::*;
 
 // ---------- data ----------
@@ -83,12 +83,12 @@ fn bgzf(data: &[u8]) -> Vec<u8> {
 
 type Encode = fn(&[u8]) -> Vec<u8>;
 
-const ENCODERS: [(Format, Encode); 5] = [
-    (Format::Gzip, gzip),
-    (Format::Gzip, bgzf),
-    (Format::Bzip2, bzip2),
-    (Format::Xz, xz),
-    (Format::Zstd, zstd),
+const ENCODERS: [(Compression, Encode); 5] = [
+    (Compression::Gzip, gzip),
+    (Compression::Gzip, bgzf),
+    (Compression::Bzip2, bzip2),
+    (Compression::Xz, xz),
+    (Compression::Zstd, zstd),
 ];
 
 fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
@@ -97,7 +97,7 @@ fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
     p
 }
 
-fn read_input(p: &Path) -> io::Result<(Format, Vec<u8>)> {
+fn read_input(p: &Path) -> io::Result<(Compression, Vec<u8>)> {
     let (fmt, mut r) = open_input(&InputSource::Path(p.to_path_buf()))?;
     let mut out = Vec::new();
     r.read_to_end(&mut out)?;
@@ -140,33 +140,36 @@ fn input_source_parse_and_display() {
 
 #[test]
 fn format_detect_magic() {
-    assert_eq!(Format::detect(&[0x1f, 0x8b, 8, 0]), Format::Gzip);
-    assert_eq!(Format::detect(b"BZh9"), Format::Bzip2);
+    assert_eq!(Compression::detect(&[0x1f, 0x8b, 8, 0]), Compression::Gzip);
+    assert_eq!(Compression::detect(b"BZh9"), Compression::Bzip2);
     assert_eq!(
-        Format::detect(&[0xfd, b'7', b'z', b'X', b'Z', 0]),
-        Format::Xz
+        Compression::detect(&[0xfd, b'7', b'z', b'X', b'Z', 0]),
+        Compression::Xz
     );
     assert_eq!(
-        Format::detect(&[0xfd, b'7', b'z', b'X', b'Z']),
-        Format::Plain
+        Compression::detect(&[0xfd, b'7', b'z', b'X', b'Z']),
+        Compression::None
     );
-    assert_eq!(Format::detect(&[0x28, 0xb5, 0x2f, 0xfd]), Format::Zstd);
-    assert_eq!(Format::detect(b">sp|P1"), Format::Plain);
-    assert_eq!(Format::detect(b""), Format::Plain);
-    assert_eq!(Format::detect(&[0x1f]), Format::Plain);
+    assert_eq!(
+        Compression::detect(&[0x28, 0xb5, 0x2f, 0xfd]),
+        Compression::Zstd
+    );
+    assert_eq!(Compression::detect(b">sp|P1"), Compression::None);
+    assert_eq!(Compression::detect(b""), Compression::None);
+    assert_eq!(Compression::detect(&[0x1f]), Compression::None);
 }
 
 #[test]
 fn sniffing_ignores_misleading_extensions() {
     let dir = tempfile::tempdir().unwrap();
     let data = protein_text(200_000);
-    let cases: [(&str, Format, Vec<u8>); 6] = [
-        ("zstd_named.gz", Format::Zstd, zstd(&data)),
-        ("gzip_named.fa", Format::Gzip, gzip(&data)),
-        ("bgzf_named.xz", Format::Gzip, bgzf(&data)),
-        ("bzip2_named.zst", Format::Bzip2, bzip2(&data)),
-        ("xz_named.bz2", Format::Xz, xz(&data)),
-        ("plain_named.gz", Format::Plain, data.clone()),
+    let cases: [(&str, Compression, Vec<u8>); 6] = [
+        ("zstd_named.gz", Compression::Zstd, zstd(&data)),
+        ("gzip_named.fa", Compression::Gzip, gzip(&data)),
+        ("bgzf_named.xz", Compression::Gzip, bgzf(&data)),
+        ("bzip2_named.zst", Compression::Bzip2, bzip2(&data)),
+        ("xz_named.bz2", Compression::Xz, xz(&data)),
+        ("plain_named.gz", Compression::None, data.clone()),
     ];
     for (name, fmt, bytes) in cases {
         let p = write_file(dir.path(), name, &bytes);
@@ -182,7 +185,7 @@ fn empty_and_tiny_inputs_are_plain() {
     for bytes in [&b""[..], b">", &[0x1f], b"BZ", b"AC\n"] {
         let p = write_file(dir.path(), "t.fa", bytes);
         let (fmt, got) = read_input(&p).unwrap();
-        assert_eq!(fmt, Format::Plain);
+        assert_eq!(fmt, Compression::None);
         assert_eq!(got, bytes);
     }
 }
@@ -211,7 +214,7 @@ fn sniffing_survives_short_reads() {
         assert!(got == data);
     }
     let (fmt, mut r) = input::sniff_and_decode(Trickle(data.clone(), 0)).unwrap();
-    assert_eq!(fmt, Format::Plain);
+    assert_eq!(fmt, Compression::None);
     let mut got = Vec::new();
     r.read_to_end(&mut got).unwrap();
     assert!(got == data);
@@ -278,14 +281,14 @@ fn cut_points(len: usize) -> Vec<usize> {
     vec![1, 3, 10, len / 3, len / 2, len - 5, len - 1]
 }
 
-fn decode_native(fmt: Format, bytes: &[u8]) -> io::Result<Vec<u8>> {
+fn decode_native(fmt: Compression, bytes: &[u8]) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
     match fmt {
-        Format::Gzip => flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out),
-        Format::Bzip2 => bzip2::read::MultiBzDecoder::new(bytes).read_to_end(&mut out),
-        Format::Xz => xz2::read::XzDecoder::new_multi_decoder(bytes).read_to_end(&mut out),
-        Format::Zstd => zstd::stream::read::Decoder::new(bytes)?.read_to_end(&mut out),
-        Format::Plain => unreachable!(),
+        Compression::Gzip => flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out),
+        Compression::Bzip2 => bzip2::read::MultiBzDecoder::new(bytes).read_to_end(&mut out),
+        Compression::Xz => xz2::read::XzDecoder::new_multi_decoder(bytes).read_to_end(&mut out),
+        Compression::Zstd => zstd::stream::read::Decoder::new(bytes)?.read_to_end(&mut out),
+        Compression::None => unreachable!(),
     }?;
     Ok(out)
 }
@@ -339,7 +342,7 @@ fn bgzf_missing_eof_block_is_still_readable() {
     let data = protein_text(200_000);
     let bytes = bgzf(&data);
     let cut = &bytes[..bytes.len() - EOF_BLOCK.len()];
-    assert!(decode_native(Format::Gzip, cut).unwrap() == data);
+    assert!(decode_native(Compression::Gzip, cut).unwrap() == data);
 }
 
 #[test]
@@ -412,7 +415,7 @@ fn bgzf_round_trip_and_structure() {
             let bytes = bgzf(&data);
             let (isizes, content) = parse_bgzf(&bytes);
             assert!(content == data, "{kind} {size}: parsed content differs");
-            assert_eq!(decode_native(Format::Gzip, &bytes).unwrap(), data);
+            assert_eq!(decode_native(Compression::Gzip, &bytes).unwrap(), data);
             // Full blocks except the last data block, then the EOF block.
             let n_data = isizes.len() - 1;
             assert_eq!(n_data, size.div_ceil(BLOCK_DATA_SIZE), "{kind} {size}");
@@ -520,11 +523,11 @@ fn every_output_compression_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let data = protein_text(500_000);
     for (c, fmt) in [
-        (Compression::None, Format::Plain),
-        (Compression::Gzip, Format::Gzip),
-        (Compression::Bzip2, Format::Bzip2),
-        (Compression::Xz, Format::Xz),
-        (Compression::Zstd, Format::Zstd),
+        (Compression::None, Compression::None),
+        (Compression::Gzip, Compression::Gzip),
+        (Compression::Bzip2, Compression::Bzip2),
+        (Compression::Xz, Compression::Xz),
+        (Compression::Zstd, Compression::Zstd),
     ] {
         let target = dir.path().join(format!("out_{}.dat", c.name()));
         let mut out = create_output(OutputTarget::Path(target.clone()), c).unwrap();
@@ -765,7 +768,7 @@ fn read_bgzf(bytes: &[u8], threads: usize) -> io::Result<Vec<u8>> {
         Arc::new(AtomicU64::new(0)),
         pool.as_ref(),
     )?;
-    assert_eq!(fmt, Format::Gzip);
+    assert_eq!(fmt, Compression::Gzip);
     let mut out = Vec::new();
     r.read_to_end(&mut out)?;
     Ok(out)

@@ -8,14 +8,14 @@
 //! for the end of input, is an error. Header lines are taken raw from the block, so they
 //! are copied unchanged. Errors name the record (1-based number in its input, and ID).
 
-pub mod cut;
-pub mod stream;
+pub(crate) mod cut;
+pub(crate) mod stream;
 
 use bio::io::fasta::{FastaRead, Reader};
 use memchr::memmem;
 
-pub use cut::{BlockCutter, BufferPool, Cut};
-pub use stream::RecordStream;
+pub(crate) use cut::{BlockCutter, BufferPool, Cut};
+pub(crate) use stream::RecordStream;
 
 /// A block of one input: whole records, and where they sit in that input.
 pub struct Block<'a> {
@@ -61,13 +61,61 @@ pub fn description(header: &[u8], id_len: usize) -> &[u8] {
     &rest[start..]
 }
 
-/// A problem with one record: its 1-based number in its input and, if known, its ID.
+/// A problem with one record: its 1-based number in its input, its ID if known, and what
+/// is wrong (`kind`, with the 0-based position where there is one).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("record {number}{}: {message}", id.as_ref().map(|i| format!(" ({i})")).unwrap_or_default())]
+#[error("record {number}{}: {kind}", id.as_ref().map(|i| format!(" ({i})")).unwrap_or_default())]
 pub struct RecordError {
     pub number: u64,
     pub id: Option<String>,
-    pub message: String,
+    pub kind: RecordErrorKind,
+}
+
+/// What is wrong with a record.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RecordErrorKind {
+    /// A byte that is neither a letter nor `*`, `-`, `.`.
+    #[error("invalid residue {} at sequence position {position} (0-based)", shown(*byte))]
+    InvalidResidue { position: usize, byte: u8 },
+    #[error("header has no ID (the '>' must be followed by an identifier)")]
+    NoId,
+    /// An ID given apart from a header (Python) that is empty.
+    #[error("the ID is empty (a FASTA header's first word cannot be)")]
+    EmptyId,
+    /// An ID given apart from a header (Python) that holds whitespace or a control character.
+    #[error(
+        "the ID {id:?} holds {character:?}: an ID is a header's first word (no whitespace or control characters)"
+    )]
+    BadId { id: String, character: char },
+    #[error("the header holds a control character (byte 0x{byte:02x})")]
+    ControlInHeader { byte: u8 },
+    #[error("byte 0x{byte:02x} in the {} is not valid UTF-8 text (binary data?)", if *in_header { "header" } else { "sequence" })]
+    NotUtf8 { byte: u8, in_header: bool },
+    #[error("this looks like FASTQ ('@' header); protmask reads FASTA")]
+    Fastq,
+    #[error("text before the first '>' header; is this FASTA?")]
+    TextBeforeHeader,
+    #[error("unexpected data after the last record")]
+    DataAfterLastRecord,
+    /// What the FASTA parser could not read.
+    #[error("{0}")]
+    Unreadable(String),
+    /// The record against its intervals (`--regions`): an interval past its end.
+    #[error("{0}")]
+    Regions(String),
+    /// A call that cannot be a record (Python: replicate 0, IDs and sequences that do not
+    /// pair up).
+    #[error("{0}")]
+    Call(String),
+}
+
+/// A byte as messages show it: the character if printable, else its hex value.
+fn shown(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        format!("'{}'", b as char)
+    } else {
+        format!("byte 0x{b:02x}")
+    }
 }
 
 /// Offsets of the header lines (each starting at its `>`) in a block of whole records.
@@ -81,7 +129,7 @@ pub fn header_starts(data: &[u8]) -> Vec<usize> {
 }
 
 /// The records of one block, in order: `next_record` until `Ok(None)`.
-pub struct BlockRecords<'a> {
+pub(crate) struct BlockRecords<'a> {
     data: &'a [u8],
     headers: HeaderList<'a>,
     first_index: u64,
@@ -114,10 +162,10 @@ impl<'a> BlockRecords<'a> {
         let data = skip_leading_blank_lines(block.data).ok_or_else(|| RecordError {
             number: block.first_index + 1,
             id: None,
-            message: if block.data.first() == Some(&b'@') {
-                "this looks like FASTQ ('@' header); protmask reads FASTA".into()
+            kind: if block.data.first() == Some(&b'@') {
+                RecordErrorKind::Fastq
             } else {
-                "text before the first '>' header; is this FASTA?".into()
+                RecordErrorKind::TextBeforeHeader
             },
         })?;
         let headers = match block.headers {
@@ -151,10 +199,6 @@ impl<'a> BlockRecords<'a> {
         self.headers.get().len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The next record, or `None` after the last (having checked nothing follows it).
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>, RecordError> {
         let i = self.read;
@@ -163,20 +207,17 @@ impl<'a> BlockRecords<'a> {
             self.check_end()?;
             return Ok(None);
         };
-        let fail = |id: Option<&str>, message: String| RecordError {
+        let fail = |id: Option<&str>, kind| RecordError {
             number,
             id: id.map(str::to_owned),
-            message,
+            kind,
         };
         self.reader
             .read(&mut self.record)
-            .map_err(|e| fail(None, e.to_string()))?;
+            .map_err(|e| fail(None, RecordErrorKind::Unreadable(e.to_string())))?;
         let id = self.record.id();
         if id.is_empty() {
-            return Err(fail(
-                None,
-                "header has no ID (the '>' must be followed by an identifier)".into(),
-            ));
+            return Err(fail(None, RecordErrorKind::NoId));
         }
         let header = raw_header(self.data, start);
         // Folded without an early exit so it vectorises; looked at closely only if bad.
@@ -184,14 +225,11 @@ impl<'a> BlockRecords<'a> {
         if header.iter().fold(false, |bad, &c| bad | control(c))
             && let Some(&c) = header.iter().find(|&&c| control(c))
         {
-            return Err(fail(
-                Some(id),
-                format!("the header holds a control character (byte 0x{c:02x})"),
-            ));
+            return Err(fail(Some(id), RecordErrorKind::ControlInHeader { byte: c }));
         }
         debug_assert!(header.starts_with(id.as_bytes()));
         let seq = self.record.seq();
-        check_residues(seq, self.also).map_err(|message| fail(Some(id), message))?;
+        check_residues(seq, self.also).map_err(|kind| fail(Some(id), kind))?;
         self.read += 1;
         Ok(Some(Record {
             number,
@@ -215,13 +253,13 @@ impl<'a> BlockRecords<'a> {
         self.reader.read(&mut probe).map_err(|e| RecordError {
             number: self.first_index + n,
             id: None,
-            message: e.to_string(),
+            kind: RecordErrorKind::Unreadable(e.to_string()),
         })?;
         if !probe.is_empty() {
             return Err(RecordError {
                 number: self.first_index + n + 1,
                 id: None,
-                message: "unexpected data after the last record".into(),
+                kind: RecordErrorKind::DataAfterLastRecord,
             });
         }
         Ok(())
@@ -313,32 +351,27 @@ fn skip_leading_blank_lines(data: &[u8]) -> Option<&[u8]> {
 
 /// The residue rule: every byte of `seq` is a letter, `*`, `-`, `.` or in `also`; the
 /// error names the first other byte and its 0-based position.
-pub fn check_residues(seq: &[u8], also: &[u8]) -> Result<(), String> {
-    let Some(p) = first_invalid(seq, also) else {
-        return Ok(());
-    };
-    let b = seq[p];
-    let shown = if b.is_ascii_graphic() {
-        format!("'{}'", b as char)
-    } else {
-        format!("byte 0x{b:02x}")
-    };
-    Err(format!(
-        "invalid residue {shown} at sequence position {p} (0-based)"
-    ))
+pub(crate) fn check_residues(seq: &[u8], also: &[u8]) -> Result<(), RecordErrorKind> {
+    match first_invalid(seq, also) {
+        None => Ok(()),
+        Some(position) => Err(RecordErrorKind::InvalidResidue {
+            position,
+            byte: seq[position],
+        }),
+    }
 }
 
 /// An ID as the record layer gives one: the first word of a header, so not empty, and
 /// without whitespace or control characters.
-pub fn check_id(id: &str) -> Result<(), String> {
+pub(crate) fn check_id(id: &str) -> Result<(), RecordErrorKind> {
     if id.is_empty() {
-        return Err("the ID is empty (a FASTA header's first word cannot be)".into());
+        return Err(RecordErrorKind::EmptyId);
     }
-    if let Some(c) = id.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "the ID {:?} holds {:?}: an ID is a header's first word (no whitespace or control characters)",
-            id, c
-        ));
+    if let Some(character) = id.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(RecordErrorKind::BadId {
+            id: id.to_string(),
+            character,
+        });
     }
     Ok(())
 }
@@ -387,11 +420,10 @@ fn invalid_utf8(data: &[u8], headers: &[usize], first_index: u64) -> Option<Reco
     Some(RecordError {
         number: first_index + i as u64 + 1,
         id: None,
-        message: format!(
-            "byte 0x{:02x} in the {} is not valid UTF-8 text (binary data?)",
-            data[bad],
-            if in_header { "header" } else { "sequence" }
-        ),
+        kind: RecordErrorKind::NotUtf8 {
+            byte: data[bad],
+            in_header,
+        },
     })
 }
 

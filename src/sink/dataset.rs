@@ -1,90 +1,32 @@
 //! The dataset (`--dataset PATH`): one row per emitted record, in output order, with
 //! everything an evaluation or training script needs, so that no join of FASTA and table is
-//! written by hand (CONTRACT.md, "Datasets for ML code").
+//! written by hand (docs/reference.md, "Dataset").
 //!
 //! Columns, in order: `file id replicate length t rate masked description sequence
 //! masked_sequence positions`, and with `--tokens esm` `input_ids labels`. Two formats, by
-//! the file name: Parquet (`.parquet`, written with the Apache Arrow project's `arrow` and
-//! `parquet` crates, Snappy-compressed, row groups of `ROW_GROUP_ROWS` rows) and JSON
-//! Lines (`.jsonl`, optionally `.jsonl.gz` or `.jsonl.zst`, compressed like every output).
-//!
-//! Rows are made on the worker pool beside the FASTA: a JSONL row is its final text; a
-//! Parquet row goes into the block's columns (`parquet.rs`), which the writer thread cuts
-//! into row groups of a fixed number of rows.
+//! the file name: Parquet (`parquet.rs`) and JSON Lines (`jsonl.rs`). What both take from
+//! an emitted record is made here (`Fields`), as are the ESM token ids and the reading of
+//! rows back for `verify`.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arrow_array::RecordBatch;
 
 use super::fasta::FastaFormat;
-use super::parquet::{Columns, ROW_GROUP_ROWS, Scalars};
-use super::{Emitted, Scratch};
+use super::parquet::ROW_GROUP_ROWS;
+use super::{Emitted, Format};
+use crate::choice::choices;
 use crate::config::MaskConfig;
-use crate::io::Compression;
 use crate::mask::mark;
 
-/// A dataset's on-disk format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DatasetKind {
-    Parquet,
-    /// JSON Lines, compressed as the name says (`.jsonl`, `.jsonl.gz`, `.jsonl.zst`).
-    Jsonl,
-}
-
-/// A dataset file: its path and the format its name calls for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DatasetFile {
-    pub path: PathBuf,
-    pub kind: DatasetKind,
-}
-
-/// A dataset name that is none of `.parquet`, `.jsonl`, `.jsonl.gz`, `.jsonl.zst`.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("dataset '{0}': name it .parquet, .jsonl, .jsonl.gz or .jsonl.zst")]
-pub struct DatasetNameError(pub String);
-
-impl DatasetFile {
-    pub fn new(path: &Path) -> Result<DatasetFile, DatasetNameError> {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_lowercase())
-            .unwrap_or_default();
-        let kind = if name.ends_with(".parquet") && name.len() > ".parquet".len() {
-            DatasetKind::Parquet
-        } else if [".jsonl", ".jsonl.gz", ".jsonl.zst"]
-            .iter()
-            .any(|ext| name.ends_with(ext) && name.len() > ext.len())
-        {
-            DatasetKind::Jsonl
-        } else {
-            return Err(DatasetNameError(path.display().to_string()));
-        };
-        Ok(DatasetFile {
-            path: path.to_path_buf(),
-            kind,
-        })
+choices! {
+    /// A token vocabulary for `input_ids` and `labels` (`--tokens`).
+    pub enum Vocab {
+        /// The 33-token ESM alphabet (fair-esm `Alphabet.from_architecture("ESM-1b")`; ESM-2,
+        /// ESM-1b, DPLM, and ESM3's sequence track).
+        Esm = "esm",
     }
-
-    /// How the bytes written to it are compressed (JSONL by extension; Parquet compresses
-    /// inside the file).
-    pub fn compression(&self) -> Compression {
-        match self.kind {
-            DatasetKind::Parquet => Compression::None,
-            DatasetKind::Jsonl => Compression::from_path(&self.path),
-        }
-    }
-}
-
-/// A token vocabulary for `input_ids` and `labels` (`--tokens`).
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Vocab {
-    /// The 33-token ESM alphabet (fair-esm `Alphabet.from_architecture("ESM-1b")`; ESM-2,
-    /// ESM-1b, DPLM, and ESM3's sequence track).
-    Esm,
 }
 
 /// ESM ids: `<cls>` 0, `<pad>` 1, `<eos>` 2, `<unk>` 3, residues 4..=30, `<mask>` 32.
@@ -115,122 +57,47 @@ pub mod esm {
     }
 }
 
-/// How dataset rows are made.
+/// What a dataset row takes from an emitted record, beside its scalar fields.
 #[derive(Clone, Debug)]
-pub struct DatasetFormat {
-    kind: DatasetKind,
-    tokens: Option<Vocab>,
+pub(super) struct Fields {
     /// Each input's `file` value.
-    files: Vec<String>,
+    pub files: Vec<String>,
+    tokens: Option<Vocab>,
     /// The masked sequence, unwrapped (the FASTA writer with no line width).
     residues: FastaFormat,
 }
 
-impl DatasetFormat {
-    pub fn new(
-        kind: DatasetKind,
-        tokens: Option<Vocab>,
-        config: &MaskConfig,
-        files: &[String],
-    ) -> Self {
+impl Fields {
+    pub fn new(config: &MaskConfig, files: &[String]) -> Fields {
         let mut unwrapped = config.clone();
         unwrapped.line_width = 0;
-        DatasetFormat {
-            kind,
-            tokens,
+        Fields {
             files: files.to_vec(),
+            tokens: config.tokens,
             residues: FastaFormat::new(&unwrapped),
         }
     }
 
-    /// Append the row of one emitted record: a JSON line to `out`, or a Parquet row to
-    /// the block's columns in `scratch` (written to `out` by `end_block`).
-    pub fn write(&self, out: &mut Vec<u8>, e: &Emitted, scratch: &mut Scratch) {
-        let description = std::str::from_utf8(e.record.description()).unwrap_or("");
-        match self.kind {
-            DatasetKind::Jsonl => {
-                let bytes = &mut scratch.bytes;
-                bytes.clear();
-                self.residues.write_residues(bytes, e);
-                let mut positions = Vec::new();
-                e.marks.push_selected(&mut positions);
-                let mut row = Row {
-                    file: &self.files[e.file],
-                    id: e.record.id,
-                    replicate: e.replicate,
-                    length: e.outcome.length,
-                    t: e.outcome.t,
-                    rate: e.outcome.rate,
-                    masked: e.outcome.masked,
-                    description,
-                    sequence: std::str::from_utf8(e.record.seq).unwrap_or(""),
-                    masked_sequence: std::str::from_utf8(bytes).unwrap_or(""),
-                    positions,
-                    input_ids: None,
-                    labels: None,
-                };
-                if self.tokens.is_some() {
-                    let (mut ids, mut labels) = (Vec::new(), Vec::new());
-                    esm_ids(e.record.seq, &e.marks.by_position, &mut ids, &mut labels);
-                    row.input_ids = Some(ids);
-                    row.labels = Some(labels);
-                }
-                row.json(out);
-            }
-            DatasetKind::Parquet => {
-                let columns = scratch
-                    .rows
-                    .get_or_insert_with(|| Columns::new(self.tokens.is_some()));
-                columns.start_row(&Scalars {
-                    file: self.files[e.file].as_bytes(),
-                    id: e.record.id.as_bytes(),
-                    replicate: e.replicate,
-                    length: e.outcome.length,
-                    t: e.outcome.t,
-                    rate: e.outcome.rate,
-                    masked: e.outcome.masked,
-                    description: description.as_bytes(),
-                    sequence: e.record.seq,
-                });
-                self.residues.write_residues(columns.masked_sequence(), e);
-                e.marks.push_selected(columns.positions());
-                if let Some((ids, labels)) = columns.tokens() {
-                    esm_ids(e.record.seq, &e.marks.by_position, ids, labels);
-                }
-                columns.end_row();
-            }
-        }
+    pub fn has_tokens(&self) -> bool {
+        self.tokens.is_some()
     }
 
-    /// At the end of a block: its Parquet rows, as one piece, to `out`.
-    pub fn end_block(&self, out: &mut Vec<u8>, scratch: &mut Scratch) {
-        if let Some(columns) = &mut scratch.rows {
-            if columns.rows() > 0 {
-                columns.write_piece(out);
-            }
-            columns.clear();
+    /// The header after the ID and the whitespace that follows it.
+    pub fn description<'a>(&self, e: &Emitted<'a>) -> &'a str {
+        std::str::from_utf8(e.record.description()).unwrap_or("")
+    }
+
+    /// The output residues, unwrapped, with the mask token.
+    pub fn masked_sequence(&self, out: &mut Vec<u8>, e: &Emitted) {
+        self.residues.write_residues(out, e);
+    }
+
+    /// `input_ids` and `labels`, with a vocabulary.
+    pub fn tokens(&self, e: &Emitted, ids: &mut Vec<i32>, labels: &mut Vec<i32>) {
+        if let Some(Vocab::Esm) = self.tokens {
+            esm_ids(e.record.seq, &e.marks.by_position, ids, labels);
         }
     }
-}
-
-/// One row, borrowed from the record (the positions and token ids computed).
-#[derive(serde::Serialize)]
-struct Row<'a> {
-    file: &'a str,
-    id: &'a str,
-    replicate: u32,
-    length: usize,
-    t: f64,
-    rate: f64,
-    masked: usize,
-    description: &'a str,
-    sequence: &'a str,
-    masked_sequence: &'a str,
-    positions: Vec<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    input_ids: Option<Vec<i32>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    labels: Option<Vec<i32>>,
 }
 
 /// `input_ids` and `labels` of one record in the ESM alphabet, from its original residues
@@ -254,15 +121,6 @@ pub fn esm_ids(seq: &[u8], marks: &[u8], ids: &mut Vec<i32>, labels: &mut Vec<i3
     labels.push(esm::IGNORE);
 }
 
-impl Row<'_> {
-    /// One JSON object and a newline.
-    fn json(&self, out: &mut Vec<u8>) {
-        // Writing into a Vec cannot fail, and every field is plain data.
-        let _ = serde_json::to_writer(&mut *out, self);
-        out.push(b'\n');
-    }
-}
-
 /// One row read back (by `verify`), from either format.
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]
 pub struct DatasetRow {
@@ -283,23 +141,25 @@ pub struct DatasetRow {
     pub labels: Option<Vec<i64>>,
 }
 
-/// The rows of a dataset file, in order; errors name the file and the row.
+/// The rows of a dataset file in `format` (JSON Lines or Parquet), in order; errors
+/// name the file and the row.
 pub fn read_rows(
-    file: &DatasetFile,
+    path: &Path,
+    format: Format,
 ) -> io::Result<Box<dyn Iterator<Item = Result<DatasetRow, String>>>> {
-    let name = file.path.display().to_string();
-    match file.kind {
-        DatasetKind::Jsonl => {
-            let (_, raw) = crate::io::open_input(&crate::io::InputSource::Path(file.path.clone()))?;
+    let name = path.display().to_string();
+    match format {
+        Format::Jsonl => {
+            let (_, raw) = crate::io::open_input(&crate::io::InputSource::Path(path.into()))?;
             let lines = io::BufRead::lines(io::BufReader::new(raw));
             Ok(Box::new(lines.enumerate().map(move |(i, line)| {
                 let line = line.map_err(|e| format!("{name}: line {}: {e}", i + 1))?;
                 serde_json::from_str(&line).map_err(|e| format!("{name}: line {}: {e}", i + 1))
             })))
         }
-        DatasetKind::Parquet => {
+        Format::Parquet => {
             use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-            let f = std::fs::File::open(&file.path)
+            let f = std::fs::File::open(path)
                 .map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))?;
             let reader = ParquetRecordBatchReaderBuilder::try_new(f)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{name}: {e}")))?
@@ -321,6 +181,10 @@ pub fn read_rows(
                 }
             })))
         }
+        other => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{name}: {other:?} is not a dataset format"),
+        )),
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::config::MaskConfig;
 use crate::mask::{Marks, mark};
 
-use super::Emitted;
+use super::{Emitted, Encoder, Scratch};
 
 /// How the masked FASTA is written.
 #[derive(Clone, Debug)]
@@ -34,12 +34,22 @@ impl FastaFormat {
             replicates: config.replicates,
         }
     }
+}
 
-    pub fn write(&self, out: &mut Vec<u8>, e: &Emitted, scratch: &mut Vec<u8>) {
+impl Encoder for FastaFormat {
+    fn write(&self, out: &mut Vec<u8>, e: &Emitted, scratch: &mut Scratch) {
         let r = e.record;
         write_header(out, r.header, r.id.len(), e.replicate, self.replicates);
         if self.patch && e.marks.drawn_complete {
-            write_patched(out, scratch, r.seq, e.marks, self.token[0], self.line_width);
+            let line_width = self.line_width;
+            write_patched(
+                out,
+                &mut scratch.bytes,
+                r.seq,
+                e.marks,
+                self.token[0],
+                line_width,
+            );
         } else {
             write_sequence(out, r.seq, e.marks, &self.token, &self.lut, self.line_width);
         }

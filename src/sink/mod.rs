@@ -1,26 +1,209 @@
-//! Output formats: how one emitted record becomes bytes in a block's buffer.
+//! Outputs: what a job writes, described once as values, and the formats that write them.
 //!
-//! A worker masks a record once and hands the result to every format the run writes
-//! (`RecordFormat`); the engine's writer appends each format's block buffers to its own
-//! output in block order. Each format lives in one module with everything about it (for
-//! the rates table: its header, delimiter, rows and positions). A new format is a new
-//! module and one arm in each `match` below.
+//! An output is an `OutputSpec`: its `Role` (what a manifest records), its `Format` (found
+//! from the file name by one rule, `Format::for_file`) and its `Target` (a file or stdout,
+//! or one file per input). The engine, its writer and the manifest all iterate the job's
+//! list of them. A format is one module with an `Encoder`: on the workers it appends each
+//! emitted record to a block's buffer; on the writer thread it may wrap its file (Parquet
+//! turns the blocks' rows into row groups). Adding a format is a module and its arm in
+//! `Format::encoder` (and a line in `NAMES`): docs/design.md walks through it.
 
-pub mod dataset;
-pub mod fasta;
-pub mod parquet;
-pub mod rates;
+mod dataset;
+mod fasta;
+mod jsonl;
+mod parquet;
+mod rates;
 
-pub use dataset::{DatasetFile, DatasetFormat, DatasetKind, Vocab};
-pub use fasta::FastaFormat;
-pub use parquet::ParquetSink;
-pub use rates::{RatesFormat, RatesTable};
+use std::any::Any;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use rayon::ThreadPool;
+
+use crate::choice::choices;
+use crate::config::MaskConfig;
+use crate::io::{Compression, Output, OutputTarget, PendingOutput};
 use crate::mask::{Marks, Outcome};
 use crate::records::Record;
 
+pub use dataset::{Vocab, esm};
+pub(crate) use dataset::{DatasetRow, esm_ids, read_rows};
+pub(crate) use fasta::FastaFormat;
+pub use rates::RatesFormat;
+pub(crate) use rates::rates_header;
+
+choices! {
+    /// What an output holds, as a manifest's `role` records it.
+    pub enum Role {
+        /// The masked FASTA (`-o`, `-O`).
+        Fasta = "fasta",
+        /// The per-record table (`-r`).
+        Rates = "rates",
+        /// One row per record for ML code (`--dataset`).
+        Dataset = "dataset",
+    }
+}
+
+impl Role {
+    /// How messages name an output of this role.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Role::Fasta => "output",
+            Role::Rates => "rates table",
+            Role::Dataset => "dataset",
+        }
+    }
+}
+
+/// A file format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Fasta,
+    /// The rates table, comma-separated.
+    Csv,
+    /// The rates table, tab-separated.
+    Tsv,
+    /// The dataset as JSON Lines.
+    Jsonl,
+    /// The dataset as Apache Parquet (compressed inside the file).
+    Parquet,
+}
+
+/// The file-name rule: after any compression suffix (`Compression::split_name`), the name
+/// of a rates table or a dataset ends with its format's extension. A FASTA may be named
+/// anything.
+const NAMES: &[(Role, &str, Format)] = &[
+    (Role::Rates, ".csv", Format::Csv),
+    (Role::Rates, ".tsv", Format::Tsv),
+    (Role::Dataset, ".parquet", Format::Parquet),
+    (Role::Dataset, ".jsonl", Format::Jsonl),
+];
+
+/// A file name that the rule does not give a format for its role.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", name_error(*role, path))]
+pub struct NameError {
+    pub role: Role,
+    pub path: String,
+}
+
+fn name_error(role: Role, path: &str) -> String {
+    match role {
+        Role::Rates => format!(
+            "rates table '{path}': name it .csv or .tsv (optionally compressed, e.g. \
+             rates.tsv.gz)"
+        ),
+        _ => format!(
+            "dataset '{path}': name it .parquet, or .jsonl (optionally compressed: \
+             .jsonl.gz, .jsonl.bz2, .jsonl.xz, .jsonl.zst)"
+        ),
+    }
+}
+
+impl Format {
+    /// The format and compression of a file of `role` named `path` (case-insensitive).
+    pub fn for_file(role: Role, path: &Path) -> Result<(Format, Compression), NameError> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let (base, compression) = Compression::split_name(&name);
+        if role == Role::Fasta {
+            return Ok((Format::Fasta, compression));
+        }
+        let found = NAMES
+            .iter()
+            .find(|&&(r, ext, _)| r == role && base.ends_with(ext) && base.len() > ext.len());
+        match found {
+            Some(&(_, _, format)) if compression == Compression::None || format.compressible() => {
+                Ok((format, compression))
+            }
+            _ => Err(NameError {
+                role,
+                path: path.display().to_string(),
+            }),
+        }
+    }
+
+    /// Whether the file takes a compression suffix (a Parquet file compresses itself).
+    pub fn compressible(self) -> bool {
+        self != Format::Parquet
+    }
+
+    /// The field delimiter of a rates table.
+    pub fn delimiter(self) -> Option<u8> {
+        match self {
+            Format::Csv => Some(b','),
+            Format::Tsv => Some(b'\t'),
+            _ => None,
+        }
+    }
+
+    /// How records are written in this format, for a job with `config` whose inputs are
+    /// named `names` (the `file` column).
+    pub(crate) fn encoder(self, config: &MaskConfig, names: &[String]) -> Box<dyn Encoder> {
+        match self {
+            Format::Fasta => Box::new(FastaFormat::new(config)),
+            Format::Csv | Format::Tsv => Box::new(RatesFormat::new(
+                self.delimiter().unwrap_or(b','),
+                config.positions,
+                names,
+            )),
+            Format::Jsonl => Box::new(jsonl::JsonlFormat::new(config, names)),
+            Format::Parquet => Box::new(parquet::ParquetFormat::new(config, names)),
+        }
+    }
+}
+
+/// Where an output's bytes go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Every input into one output: a file, or stdout, with its compression.
+    One(OutputTarget, Compression),
+    /// One file per input, in input order (`--outdir`), each compressed by its name.
+    PerInput(Vec<PathBuf>),
+}
+
+/// One output of a job: what it holds, its format, where it goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputSpec {
+    pub role: Role,
+    pub format: Format,
+    pub target: Target,
+}
+
+impl OutputSpec {
+    /// An output of `role` in the file at `path`: format and compression by its name.
+    pub fn file(role: Role, path: &Path) -> Result<OutputSpec, NameError> {
+        let (format, compression) = Format::for_file(role, path)?;
+        Ok(OutputSpec {
+            role,
+            format,
+            target: Target::One(OutputTarget::Path(path.to_path_buf()), compression),
+        })
+    }
+
+    /// The file, if the output is one file.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.target {
+            Target::One(OutputTarget::Path(p), _) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Every file it writes (none for stdout).
+    pub fn paths(&self) -> Vec<PathBuf> {
+        match &self.target {
+            Target::One(OutputTarget::Path(p), _) => vec![p.clone()],
+            Target::One(OutputTarget::Stdout, _) => Vec::new(),
+            Target::PerInput(paths) => paths.clone(),
+        }
+    }
+}
+
 /// One emitted record (a record × a replicate), as every format sees it.
-pub struct Emitted<'a> {
+pub(crate) struct Emitted<'a> {
     /// Index of the record's input in the job's inputs.
     pub file: usize,
     pub record: &'a Record<'a>,
@@ -31,55 +214,98 @@ pub struct Emitted<'a> {
 }
 
 /// What a worker keeps for one format across the records of a block.
-#[derive(Debug, Default)]
-pub struct Scratch {
+#[derive(Default)]
+pub(crate) struct Scratch {
     /// A buffer reused from record to record.
     pub bytes: Vec<u8>,
-    /// The block's Parquet rows, column by column (the dataset in Parquet).
-    pub rows: Option<parquet::Columns>,
+    /// A format's own state (the Parquet encoder's columns).
+    pub state: Option<Box<dyn Any + Send>>,
 }
 
-/// A per-record output format.
-#[derive(Clone, Debug)]
-pub enum RecordFormat {
-    Fasta(FastaFormat),
-    Rates(RatesFormat),
-    Dataset(DatasetFormat),
-}
-
-impl RecordFormat {
-    /// The role recorded in a manifest.
-    pub fn role(&self) -> &'static str {
-        match self {
-            RecordFormat::Fasta(_) => "fasta",
-            RecordFormat::Rates(_) => "rates",
-            RecordFormat::Dataset(_) => "dataset",
-        }
-    }
-
+/// How one format writes emitted records (on the workers) and its file (on the writer).
+pub(crate) trait Encoder: Send + Sync {
     /// What comes before the first record (a header row), if anything.
-    pub fn preamble(&self) -> Vec<u8> {
-        match self {
-            RecordFormat::Fasta(_) | RecordFormat::Dataset(_) => Vec::new(),
-            RecordFormat::Rates(r) => r.header(),
-        }
+    fn preamble(&self) -> Vec<u8> {
+        Vec::new()
     }
 
-    /// Append one emitted record. `scratch` is the caller's, kept across a block's
-    /// records.
-    pub fn write(&self, out: &mut Vec<u8>, e: &Emitted, scratch: &mut Scratch) {
-        match self {
-            RecordFormat::Fasta(f) => f.write(out, e, &mut scratch.bytes),
-            RecordFormat::Rates(r) => r.write(out, e),
-            RecordFormat::Dataset(d) => d.write(out, e, scratch),
-        }
-    }
+    /// Append one emitted record to a block's buffer. `scratch` is the caller's, kept
+    /// across a block's records.
+    fn write(&self, out: &mut Vec<u8>, e: &Emitted, scratch: &mut Scratch);
 
     /// After a block's last record: whatever the format kept aside for the block.
-    pub fn end_block(&self, out: &mut Vec<u8>, scratch: &mut Scratch) {
-        match self {
-            RecordFormat::Fasta(_) | RecordFormat::Rates(_) => {}
-            RecordFormat::Dataset(d) => d.end_block(out, scratch),
+    fn end_block(&self, _out: &mut Vec<u8>, _scratch: &mut Scratch) {}
+
+    /// The file that takes the blocks' buffers in order: the (compressed, atomic) output
+    /// itself, or what the format makes of them on the way (Parquet's row groups).
+    fn open(&self, out: Output, _pool: &Arc<ThreadPool>) -> io::Result<Box<dyn Sink>> {
+        Ok(Box::new(out))
+    }
+}
+
+/// An output being written: blocks' buffers in, in order; `close` ends it (complete, but
+/// not yet renamed into place: see `PendingOutput`).
+pub(crate) trait Sink: Write + Send {
+    /// As given (`-` for stdout).
+    fn name(&self) -> &str;
+    fn close(self: Box<Self>) -> io::Result<PendingOutput>;
+}
+
+impl Sink for Output {
+    fn name(&self) -> &str {
+        Output::name(self)
+    }
+
+    fn close(self: Box<Self>) -> io::Result<PendingOutput> {
+        Output::close(*self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every compression suffix an output takes is taken by a table and a JSONL dataset
+    /// too, and the two share the rule.
+    #[test]
+    fn one_name_rule_for_tables_and_datasets() {
+        for ext in [
+            "", ".gz", ".bgz", ".bgzf", ".bz2", ".xz", ".zst", ".zstd", ".GZ",
+        ] {
+            for (base, role, format) in [
+                ("r.csv", Role::Rates, Format::Csv),
+                ("r.tsv", Role::Rates, Format::Tsv),
+                ("R.CSV", Role::Rates, Format::Csv),
+                ("d.jsonl", Role::Dataset, Format::Jsonl),
+                ("D.JSONL", Role::Dataset, Format::Jsonl),
+            ] {
+                let p = format!("{base}{ext}");
+                let got = Format::for_file(role, Path::new(&p)).map(|(f, _)| f);
+                assert_eq!(got, Ok(format), "{p}");
+            }
         }
+        assert_eq!(
+            Format::for_file(Role::Dataset, Path::new("x.parquet")),
+            Ok((Format::Parquet, Compression::None))
+        );
+        assert_eq!(
+            Format::for_file(Role::Fasta, Path::new("a.fa.zst")),
+            Ok((Format::Fasta, Compression::Zstd))
+        );
+        for bad in ["r.txt", "r.csv.txt", "r", "-", "r.gz", "csv", ".csv"] {
+            assert!(
+                Format::for_file(Role::Rates, Path::new(bad)).is_err(),
+                "{bad}"
+            );
+        }
+        for bad in ["x.parquet.gz", "x.json", ".parquet", "x.csv", "x"] {
+            let e = Format::for_file(Role::Dataset, Path::new(bad)).unwrap_err();
+            assert!(e.to_string().contains("name it .parquet"), "{bad}: {e}");
+        }
+        let e = Format::for_file(Role::Rates, Path::new("r.txt")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "rates table 'r.txt': name it .csv or .tsv (optionally compressed, e.g. rates.tsv.gz)"
+        );
     }
 }

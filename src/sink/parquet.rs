@@ -39,7 +39,10 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
-use crate::io::{Output, OutputDigest};
+use super::dataset::Fields;
+use super::{Emitted, Encoder, Scratch, Sink};
+use crate::config::MaskConfig;
+use crate::io::{Output, PendingOutput};
 
 /// Rows per Parquet row group.
 pub const ROW_GROUP_ROWS: usize = 8192;
@@ -585,6 +588,72 @@ impl<'a> VarView<'a, ()> {
     }
 }
 
+/// How Parquet rows are made: each emitted record into the block's columns (kept in the
+/// worker's scratch), written as one piece at the end of the block.
+pub(super) struct ParquetFormat {
+    fields: Fields,
+}
+
+impl ParquetFormat {
+    pub fn new(config: &MaskConfig, files: &[String]) -> ParquetFormat {
+        ParquetFormat {
+            fields: Fields::new(config, files),
+        }
+    }
+
+    fn columns<'s>(&self, scratch: &'s mut Scratch) -> Option<&'s mut Columns> {
+        let tokens = self.fields.has_tokens();
+        scratch
+            .state
+            .get_or_insert_with(|| Box::new(Columns::new(tokens)))
+            .downcast_mut::<Columns>()
+    }
+}
+
+impl Encoder for ParquetFormat {
+    fn write(&self, _out: &mut Vec<u8>, e: &Emitted, scratch: &mut Scratch) {
+        let f = &self.fields;
+        let Some(columns) = self.columns(scratch) else {
+            return;
+        };
+        columns.start_row(&Scalars {
+            file: f.files[e.file].as_bytes(),
+            id: e.record.id.as_bytes(),
+            replicate: e.replicate,
+            length: e.outcome.length,
+            t: e.outcome.t,
+            rate: e.outcome.rate,
+            masked: e.outcome.masked,
+            description: f.description(e).as_bytes(),
+            sequence: e.record.seq,
+        });
+        f.masked_sequence(columns.masked_sequence(), e);
+        e.marks.push_selected(columns.positions());
+        if let Some((ids, labels)) = columns.tokens() {
+            f.tokens(e, ids, labels);
+        }
+        columns.end_row();
+    }
+
+    /// The block's rows, as one piece, to `out`.
+    fn end_block(&self, out: &mut Vec<u8>, scratch: &mut Scratch) {
+        if let Some(columns) = self.columns(scratch) {
+            if columns.rows() > 0 {
+                columns.write_piece(out);
+            }
+            columns.clear();
+        }
+    }
+
+    fn open(&self, out: Output, pool: &Arc<rayon::ThreadPool>) -> io::Result<Box<dyn Sink>> {
+        Ok(Box::new(ParquetSink::new(
+            out,
+            self.fields.has_tokens(),
+            pool,
+        )?))
+    }
+}
+
 /// The Parquet file: pieces in, row groups out. A full row group goes to the worker pool,
 /// which makes its Arrow arrays and encodes its column chunks; the chunks are appended to
 /// the file in row-group order (a chunk's bytes depend only on its rows, so the file is
@@ -666,10 +735,6 @@ impl ParquetSink {
             next_index: 0,
             partial: Vec::new(),
         })
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
     }
 
     /// Hand the row group being filled to the pool.
@@ -762,8 +827,8 @@ impl ParquetSink {
         Ok(())
     }
 
-    /// Write the last row group and the footer, then publish the file.
-    pub fn finish(mut self) -> io::Result<Option<OutputDigest>> {
+    /// Write the last row group and the footer; the file waits to be published.
+    fn end(mut self) -> io::Result<PendingOutput> {
         if !self.partial.is_empty() {
             return Err(io::Error::other("internal error: a dataset row was cut"));
         }
@@ -776,7 +841,17 @@ impl ParquetSink {
             .take()
             .ok_or_else(|| io::Error::other("internal error: the dataset is closed"))?;
         let out = writer.into_inner().map_err(io::Error::other)?;
-        out.finish()
+        out.close()
+    }
+}
+
+impl Sink for ParquetSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn close(self: Box<Self>) -> io::Result<PendingOutput> {
+        self.end()
     }
 }
 
@@ -916,7 +991,7 @@ mod tests {
             for chunk in stream.chunks(step) {
                 sink.write_all(chunk).unwrap();
             }
-            sink.finish().unwrap();
+            sink.end().unwrap().commit().unwrap();
             files.push(std::fs::read(&path).unwrap());
         }
         assert_eq!(files[0], files[1]);

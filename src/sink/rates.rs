@@ -1,6 +1,7 @@
 //! The rates table: one row per emitted record, `file,id,replicate,length,t,rate,masked`
-//! (and `positions`), CSV or TSV by the file name, optionally compressed by extension.
-//! Everything about the table is here: its name rule, header, rows and positions.
+//! (and `positions`), CSV or TSV by the file name (`Format::for_file`), optionally
+//! compressed by extension. Everything else about the table is here: header, rows,
+//! positions, quoting.
 //!
 //! Rows are written by hand rather than through the csv crate's writer because a row per
 //! record is on the hot path; the quoting rule is the csv crate's (a field is quoted when
@@ -8,12 +9,10 @@
 //! `t` and `rate` use Rust's `{}`: the shortest decimal that reads back as the same f64.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
 
-use crate::io::Compression;
 use crate::mask::{Marks, Outcome};
 
-use super::Emitted;
+use super::{Emitted, Encoder, Scratch};
 
 /// The columns, in order; `positions` only with `--positions`.
 pub fn rates_header(positions: bool) -> Vec<&'static str> {
@@ -22,40 +21,6 @@ pub fn rates_header(positions: bool) -> Vec<&'static str> {
         h.push("positions");
     }
     h
-}
-
-/// A table file: its path and the delimiter its name calls for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RatesTable {
-    pub path: PathBuf,
-    pub delimiter: u8,
-}
-
-/// A table name that is neither `.csv` nor `.tsv`.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("rates table '{0}': name it .csv or .tsv (optionally compressed, e.g. rates.tsv.gz)")]
-pub struct TableNameError(pub String);
-
-impl RatesTable {
-    /// `,` for `.csv`, tab for `.tsv`, after any compression extension that outputs take.
-    pub fn new(path: &Path) -> Result<RatesTable, TableNameError> {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_lowercase())
-            .unwrap_or_default();
-        let base = Compression::strip_extension(&name);
-        let delimiter = if base.ends_with(".csv") {
-            b','
-        } else if base.ends_with(".tsv") {
-            b'\t'
-        } else {
-            return Err(TableNameError(path.display().to_string()));
-        };
-        Ok(RatesTable {
-            path: path.to_path_buf(),
-            delimiter,
-        })
-    }
 }
 
 /// Rows of the table for the inputs of one run.
@@ -88,6 +53,12 @@ impl RatesFormat {
 
     /// The header row.
     pub fn header(&self) -> Vec<u8> {
+        self.preamble()
+    }
+}
+
+impl Encoder for RatesFormat {
+    fn preamble(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for (i, name) in rates_header(self.positions).iter().enumerate() {
             if i > 0 {
@@ -99,10 +70,12 @@ impl RatesFormat {
         out
     }
 
-    pub fn write(&self, out: &mut Vec<u8>, e: &Emitted) {
+    fn write(&self, out: &mut Vec<u8>, e: &Emitted, _: &mut Scratch) {
         self.row(out, e.file, e.record.id, e.replicate, e.outcome, e.marks);
     }
+}
 
+impl RatesFormat {
     /// Append the row of one emitted record. `marks.by_position` must be filled when the
     /// table has positions.
     fn row(
@@ -214,32 +187,6 @@ mod tests {
             }
             let header = RatesFormat::new(delimiter, true, &[]).header();
             assert_eq!(header, csv_row(&rates_header(true), delimiter));
-        }
-    }
-}
-
-#[cfg(test)]
-mod name_tests {
-    use super::*;
-
-    /// Every compression suffix an output takes is taken by the table too (`.bgzf` was
-    /// refused while `-o x.fa.bgzf` worked).
-    #[test]
-    fn every_output_compression_suffix_is_accepted() {
-        for ext in [
-            "", ".gz", ".bgz", ".bgzf", ".bz2", ".xz", ".zst", ".zstd", ".GZ",
-        ] {
-            for (base, d) in [("r.csv", b','), ("r.tsv", b'\t'), ("R.CSV", b',')] {
-                let p = format!("{base}{ext}");
-                assert_eq!(
-                    RatesTable::new(Path::new(&p)).map(|t| t.delimiter),
-                    Ok(d),
-                    "{p}"
-                );
-            }
-        }
-        for bad in ["r.txt", "r.csv.txt", "r", "-", "r.gz", "csv"] {
-            assert!(RatesTable::new(Path::new(bad)).is_err(), "{bad}");
         }
     }
 }

@@ -1,0 +1,187 @@
+//! The presets: each model family's masking conventions, with the reference code they
+//! follow.
+//!
+//! One table the compiler checks: `Preset` names the presets once (`choices!`), and
+//! `Preset::facts` is an exhaustive match, so a preset without its facts does not
+//! compile. Everything that lists presets (`schedule --list`, the Python package, the
+//! tests, the pipelines) reads `Preset::ALL`, or its JSON form in `schedule --list
+//! --format json`. Adding a preset is a variant and its arm here.
+
+use serde::Serialize;
+
+use crate::choice::choices;
+use crate::mask::{Corruption, Mode, Timesteps};
+
+choices! {
+    /// A model family's conventions (`--preset`): schedule, mode, token, corruption and
+    /// timesteps; explicit options override each of them.
+    pub enum Preset {
+        Esm3 = "esm3",
+        Esm2 = "esm2",
+        Dplm = "dplm",
+        Evodiff = "evodiff",
+        Mdlm = "mdlm",
+    }
+}
+
+// `choices!` cannot take `#[default]` on a variant.
+#[allow(clippy::derivable_impls)]
+impl Default for Preset {
+    fn default() -> Self {
+        Preset::Esm3
+    }
+}
+
+/// What a preset sets, and where it comes from.
+#[derive(Clone, Debug, Serialize)]
+pub struct PresetFacts {
+    /// A spec in the schedule grammar.
+    pub schedule: &'static str,
+    pub mode: Mode,
+    #[serde(rename = "mask_token")]
+    pub token: &'static str,
+    /// Fractions masked, replaced, kept.
+    #[serde(rename = "corrupt")]
+    pub corruption: [f64; 3],
+    pub timesteps: Timesteps,
+    /// Where the convention comes from.
+    pub source: &'static str,
+    /// The reference code it follows: repository, file, function (or the paper).
+    pub reference: &'static str,
+    /// What is reproduced exactly.
+    pub exact: &'static str,
+    /// What is not.
+    pub differs: &'static str,
+}
+
+impl Preset {
+    pub fn facts(self) -> PresetFacts {
+        match self {
+            Preset::Esm3 => PresetFacts {
+                schedule: "betalinear30",
+                mode: Mode::Bernoulli,
+                token: "_",
+                corruption: [1.0, 0.0, 0.0],
+                timesteps: Timesteps::Iid,
+                source: "ESM3 paper, appendix A.2.2.1 (sequence track); '_' is ESM3's sequence mask",
+                reference: "evolutionaryscale/esm, esm/utils/noise_schedules.py (the curves); ESM3 paper \
+                            appendix A.2.2.1 (betalinear30 for the sequence track)",
+                exact: "the rate law 0.8*Beta(3,9) + 0.2*U(0,1) per sequence; each residue masked \
+                        independently with that rate; '_' as the mask",
+                differs: "ESM3's training code is not released: the per-residue draw follows the \
+                          paper's text; structure and function tracks are not masked",
+            },
+            Preset::Esm2 => PresetFacts {
+                schedule: "0.15",
+                mode: Mode::Exact,
+                token: "<mask>",
+                corruption: [0.8, 0.1, 0.1],
+                timesteps: Timesteps::Iid,
+                source: "ESM-2/ESM-1b (fair-esm, fairseq): 15%, exact count floor(p*n + U), 80/10/10",
+                reference: "facebookresearch/fairseq, fairseq/data/mask_tokens_dataset.py, \
+                            MaskTokensDataset (ESM-1b era); ESM-2 paper (its training code is unreleased)",
+                exact: "count int(0.15*L + U) positions without replacement; of those 80% '<mask>', \
+                        10% a random residue, 10% kept",
+                differs: "random residues come from the 20 standard amino acids (fairseq: every \
+                          non-special symbol; Hugging Face's collator: the whole vocabulary)",
+            },
+            Preset::Dplm => PresetFacts {
+                schedule: "discrete(500)",
+                mode: Mode::Bernoulli,
+                token: "<mask>",
+                corruption: [1.0, 0.0, 0.0],
+                timesteps: Timesteps::Iid,
+                source: "DPLM: t uniform on 1..500, each token masked with probability t/500",
+                reference: "bytedance/dplm, src/byprot/models/dplm/dplm.py (q_sample)",
+                exact: "t uniform on {1..500}, each residue masked independently with probability \
+                        t/500 (Bernoulli, not an exact count), '<mask>'",
+                differs: "DPLM's special tokens (<cls>, <eos>) are not in FASTA; its draws come from \
+                          torch's generator, protmask's from the per-record stream",
+            },
+            Preset::Evodiff => PresetFacts {
+                schedule: "linear",
+                mode: Mode::Oadm,
+                token: "#",
+                corruption: [1.0, 0.0, 0.0],
+                timesteps: Timesteps::Iid,
+                source: "EvoDiff OADM: k uniform on {2..L}, drawn without replacement, mask character '#'",
+                reference: "microsoft/evodiff, evodiff/collaters.py, OAMaskCollater",
+                exact: "t = randint(1, L) (L excluded), num_mask = L - t + 1: k uniform on {2..L} for \
+                        L >= 2, k = L for L <= 1; positions without replacement; '#'",
+                differs: "the row's t is 1 - k/L (on the linear curve), not EvoDiff's integer t; \
+                          EvoDiff draws from numpy's global generator",
+            },
+            Preset::Mdlm => PresetFacts {
+                schedule: "uniform(0.000999,0.999)",
+                mode: Mode::Bernoulli,
+                token: "<mask>",
+                corruption: [1.0, 0.0, 0.0],
+                timesteps: Timesteps::Stratified,
+                source: "MDLM: log-linear, mask probability (1-1e-3)t, t = (1-1e-3)u + 1e-3, u stratified",
+                reference: "kuleshov-group/mdlm, diffusion.py (_sample_t, q_xt), \
+                            noise_schedule.py (LogLinearNoise)",
+                exact: "move chance (1-eps)*t with eps = 1e-3 and t in [eps, 1]: rates uniform on \
+                        [0.000999, 0.999]; each residue masked independently",
+                differs: "MDLM stratifies u over a batch (antithetic, a random offset); protmask \
+                          stratifies over an input in order (a rotated van der Corput sequence)",
+            },
+        }
+    }
+
+    /// The corruption fractions, as a checked `Corruption`.
+    pub fn corruption(self) -> Result<Corruption, String> {
+        Corruption::try_from(self.facts().corruption)
+    }
+}
+
+/// One preset as `schedule --list --format json` lists it: its name and facts.
+#[derive(Serialize)]
+pub struct Listed {
+    pub name: &'static str,
+    #[serde(flatten)]
+    pub facts: PresetFacts,
+}
+
+/// Every preset with its facts, in order.
+pub fn list() -> Vec<Listed> {
+    Preset::ALL
+        .iter()
+        .map(|&p| Listed {
+            name: p.name(),
+            facts: p.facts(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::Schedule;
+
+    #[test]
+    fn every_preset_has_valid_facts() {
+        for &p in Preset::ALL {
+            let f = p.facts();
+            Schedule::parse(f.schedule).unwrap_or_else(|e| panic!("{p}: {e}"));
+            p.corruption().unwrap_or_else(|e| panic!("{p}: {e}"));
+            assert!(!f.token.is_empty() && !f.reference.is_empty(), "{p}");
+        }
+        assert_eq!(Preset::default(), Preset::Esm3);
+    }
+
+    #[test]
+    fn the_json_list_names_every_preset_with_its_facts() {
+        let json = serde_json::to_value(list()).unwrap();
+        let names: Vec<&str> = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, Preset::NAMES);
+        assert_eq!(json[1]["mask_token"], "<mask>");
+        assert_eq!(json[1]["corrupt"], serde_json::json!([0.8, 0.1, 0.1]));
+        assert_eq!(json[4]["timesteps"], "stratified");
+        assert_eq!(json[3]["mode"], "oadm");
+    }
+}
