@@ -21,6 +21,11 @@
 #   SYNC=1          run `sync` (untimed) before every timed run, after deleting old outputs
 #   SHARD_MB=60     text of the sharded-input rows: one compressed file of it against two
 #                   compressed shards of the same text (xz, gzip, zstd), at -j2
+#   BASELINE_REV=45c71a1   an older revision (0.1.0 by default) built in a worktree under
+#                   $DATA and timed side by side with this binary on the main input
+#                   (-j1/-j2, to a file and to /dev/null); "none" = skip
+#   BASELINE_ONLY=0 1 = time only the protmask plain rows and the baseline's (about 1 min
+#                   with REPEATS=7 after the builds)
 # A command that fails is reported in the table and the script carries on.
 
 set -uo pipefail
@@ -38,6 +43,9 @@ PYTHON=${PYTHON:-python3}
 SYNC=${SYNC:-1}
 PROTMASK=${PROTMASK:-}
 SHARD_MB=${SHARD_MB:-60}
+BASELINE_REV=${BASELINE_REV-45c71a1}
+BASELINE_ONLY=${BASELINE_ONLY:-0}
+[ "$BASELINE_REV" = none ] && BASELINE_REV=""
 PROTMASK_GIVEN=0; [ -n "$PROTMASK" ] && PROTMASK_GIVEN=1
 
 say() { printf '[wholeprocess] %s\n' "$*" >&2; }
@@ -47,6 +55,7 @@ die() { say "error: $*"; exit 1; }
 GEN="$SHARED/tools/gen_fasta.py"
 [ -f "$GEN" ] || die "$GEN not found (set SHARED=/path/to/shared)"
 [[ "$REPEATS" =~ ^[1-9][0-9]*$ ]] || die "REPEATS must be a positive integer"
+[ "$BASELINE_ONLY" = 1 ] && [ -z "$BASELINE_REV" ] && die "BASELINE_ONLY=1 needs a BASELINE_REV"
 T_START=$(date +%s)
 
 mkdir -p "$DATA"
@@ -75,10 +84,12 @@ apt_install() { # package...
 }
 
 need=()
-command -v seqkit >/dev/null 2>&1 || need+=(seqkit)
 [ -x /usr/bin/time ] || need+=(time)
-command -v pigz >/dev/null 2>&1 || need+=(pigz)
-command -v bgzip >/dev/null 2>&1 || need+=(tabix)
+if [ "$BASELINE_ONLY" != 1 ]; then
+    command -v seqkit >/dev/null 2>&1 || need+=(seqkit)
+    command -v pigz >/dev/null 2>&1 || need+=(pigz)
+    command -v bgzip >/dev/null 2>&1 || need+=(tabix)
+fi
 if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]} with apt-get"
     apt_install "${need[@]}" || say "warning: could not install ${need[*]} (see $LOGDIR/apt.log); rows needing them will fail"
@@ -117,6 +128,31 @@ fi
 PROTMASK=$(cd "$(dirname "$PROTMASK")" && pwd)/$(basename "$PROTMASK")
 say "protmask: $PROTMASK"
 
+# The baseline: an older revision, built once in its own worktree and target directory
+# under $DATA (reused while the revision resolves to the same commit).
+BASE_BIN=""; BASE_COMMIT=""; BASE_VERSION=""
+if [ -n "$BASELINE_REV" ]; then
+    BASE_COMMIT=$(git rev-parse --verify --quiet "$BASELINE_REV^{commit}") ||
+        die "BASELINE_REV=$BASELINE_REV is not a commit of this repository"
+    BASE_TREE="$DATA/baseline/${BASE_COMMIT:0:12}"
+    BASE_BIN="$BASE_TREE/target/release/protmask"
+    if [ ! -x "$BASE_BIN" ]; then
+        if [ ! -d "$BASE_TREE" ]; then
+            git worktree prune
+            git worktree add --detach "$BASE_TREE" "$BASE_COMMIT" >"$LOGDIR/baseline-worktree.log" 2>&1 ||
+                die "git worktree add failed: see $LOGDIR/baseline-worktree.log"
+        fi
+        # The worktree lies inside this repository's workspace: make it a workspace of its
+        # own (a local, uncommitted edit) or cargo refuses to build it.
+        grep -q '^\[workspace\]' "$BASE_TREE/Cargo.toml" || printf '\n[workspace]\n' >>"$BASE_TREE/Cargo.toml"
+        say "cargo build --release of $BASELINE_REV (${BASE_COMMIT:0:12}) in $BASE_TREE"
+        (cd "$BASE_TREE" && CARGO_TARGET_DIR="$BASE_TREE/target" cargo build --release) \
+            >"$LOGDIR/baseline-build.log" 2>&1 || die "building $BASELINE_REV failed: see $LOGDIR/baseline-build.log"
+    fi
+    BASE_VERSION=$("$BASE_BIN" --version 2>/dev/null || echo '?')
+    say "baseline: $BASE_BIN ($BASE_VERSION)"
+fi
+
 # ---------------------------------------------------------------- data
 IN="$DATA/synth_${MB}MB_s${SEED}.fa"
 INGZ="$IN.gz"
@@ -128,13 +164,20 @@ make_fasta() { # mb path
     "$PY" "$GEN" --mb "$1" --seed "$SEED" -o "$2.part" && mv "$2.part" "$2"
 }
 make_fasta "$MB" "$IN" || die "gen_fasta.py failed"
+INBGZF="$IN.bgzf.gz"
+INSH="$DATA/synth_${SHARD_MB}MB_s${SEED}.fa"
+size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
+count_records() { # file (plain or gzip)
+    if [ "$(head -c2 "$1" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then gzip -dc "$1" | grep -c '^>'
+    else grep -c '^>' "$1"; fi
+}
+if [ "$BASELINE_ONLY" != 1 ]; then
 make_fasta "$PY_MB" "$INPY" || die "gen_fasta.py failed"
 if [ ! -s "$INGZ" ]; then
     say "compressing with $GZIP_TOOL (ordinary gzip, not BGZF)"
     $GZIP_TOOL -c "$IN" >"$INGZ.part" && mv "$INGZ.part" "$INGZ" || die "compressing the input failed"
 fi
 # BGZF (what bgzip and protmask write), which protmask inflates on its worker pool.
-INBGZF="$IN.bgzf.gz"
 if [ ! -s "$INBGZF" ]; then
     if command -v bgzip >/dev/null 2>&1; then
         say "compressing with bgzip (BGZF)"
@@ -145,20 +188,11 @@ if [ ! -s "$INBGZF" ]; then
             die "making the BGZF input failed"
     fi
 fi
-size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
-IN_BYTES=$(size_of "$IN"); INPY_BYTES=$(size_of "$INPY"); INGZ_BYTES=$(size_of "$INGZ")
-INBGZF_BYTES=$(size_of "$INBGZF")
-count_records() { # file (plain or gzip)
-    if [ "$(head -c2 "$1" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then gzip -dc "$1" | grep -c '^>'
-    else grep -c '^>' "$1"; fi
-}
-IN_RECORDS=$(count_records "$IN"); INPY_RECORDS=$(count_records "$INPY")
 
 # Sharded input: the same text as one compressed file and as two compressed shards (cut
 # at a record boundary), for each of xz, gzip and zstd: do inputs decompress in parallel?
-INSH="$DATA/synth_${SHARD_MB}MB_s${SEED}.fa"
 make_fasta "$SHARD_MB" "$INSH" || die "gen_fasta.py failed"
-INSH_BYTES=$(size_of "$INSH"); INSH_RECORDS=$(count_records "$INSH")
+INSH_RECORDS=$(count_records "$INSH")
 if [ ! -s "$INSH.b" ]; then
     half=$((INSH_RECORDS / 2))
     awk -v half="$half" -v a="$INSH.a" -v b="$INSH.b" \
@@ -173,11 +207,18 @@ for ext in xz gz zst; do
         fi
     done
 done
+fi
+IN_BYTES=$(size_of "$IN"); INPY_BYTES=$(size_of "$INPY"); INGZ_BYTES=$(size_of "$INGZ")
+INBGZF_BYTES=$(size_of "$INBGZF"); INSH_BYTES=$(size_of "$INSH")
+IN_RECORDS=$(count_records "$IN")
+INPY_RECORDS=0; [ -s "$INPY" ] && INPY_RECORDS=$(count_records "$INPY")
+INSH_RECORDS=0; [ -s "$INSH" ] && INSH_RECORDS=$(count_records "$INSH")
 
 # ---------------------------------------------------------------- cases
 # Every command writes a fresh file under $OUTDIR (all outputs are deleted, untimed,
 # before every run: overwriting an existing file costs extra on ext4). Nothing goes to
-# /dev/null, so cat, seqkit and protmask get the same treatment.
+# /dev/null, so cat, seqkit and protmask get the same treatment; only the baseline
+# comparison adds /dev/null rows, for both of its binaries.
 SEQKIT_DEFAULT_J=$(seqkit seq --help 2>/dev/null | sed -n 's/.*--threads.*(default \([0-9]*\)).*/\1/p' | head -1)
 SEQKIT_DEFAULT_J=${SEQKIT_DEFAULT_J:-?}
 
@@ -188,14 +229,26 @@ add_case() { # id label stdout-file(or -) output-file input-bytes input-records 
     CMD[$id]=$(printf '%q ' "$@")
 }
 O="$OUTDIR"
+if [ "$BASELINE_ONLY" != 1 ]; then
 add_case cat        "cat IN > out.fa"                          "$O/cat.fa" "$O/cat.fa" "$IN_BYTES" "$IN_RECORDS" cat "$IN"
 add_case seqkit_j1  "seqkit seq -w 60 -j 1 IN -o out.fa"       - "$O/seqkit_j1.fa" "$IN_BYTES" "$IN_RECORDS" env -u SEQKIT_THREADS seqkit seq -w 60 -j 1 "$IN" -o "$O/seqkit_j1.fa"
 add_case seqkit     "seqkit seq -w 60 IN -o out.fa (default -j $SEQKIT_DEFAULT_J)" - "$O/seqkit.fa" "$IN_BYTES" "$IN_RECORDS" env -u SEQKIT_THREADS seqkit seq -w 60 "$IN" -o "$O/seqkit.fa"
 if [ "$SEQKIT_DEFAULT_J" != 2 ]; then
 add_case seqkit_j2  "seqkit seq -w 60 -j 2 IN -o out.fa"       - "$O/seqkit_j2.fa" "$IN_BYTES" "$IN_RECORDS" env -u SEQKIT_THREADS seqkit seq -w 60 -j 2 "$IN" -o "$O/seqkit_j2.fa"
 fi
+fi
 add_case pm_j1      "protmask mask -q -j1 IN -o out.fa"        - "$O/pm_j1.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j1 "$IN" -o "$O/pm_j1.fa"
 add_case pm_j2      "protmask mask -q -j2 IN -o out.fa"        - "$O/pm_j2.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 "$IN" -o "$O/pm_j2.fa"
+if [ -n "$BASE_BIN" ]; then
+# Each next to its counterpart, so the two binaries alternate within every round.
+add_case base_j1    "baseline mask -q -j1 IN -o out.fa"        - "$O/base_j1.fa" "$IN_BYTES" "$IN_RECORDS" "$BASE_BIN" mask -q -j1 "$IN" -o "$O/base_j1.fa"
+add_case base_j2    "baseline mask -q -j2 IN -o out.fa"        - "$O/base_j2.fa" "$IN_BYTES" "$IN_RECORDS" "$BASE_BIN" mask -q -j2 "$IN" -o "$O/base_j2.fa"
+add_case pm_j1_null "protmask mask -q -j1 IN -o /dev/null"     - /dev/null "$IN_BYTES" - "$PROTMASK" mask -q -j1 "$IN" -o /dev/null
+add_case base_j1_null "baseline mask -q -j1 IN -o /dev/null"   - /dev/null "$IN_BYTES" - "$BASE_BIN" mask -q -j1 "$IN" -o /dev/null
+add_case pm_j2_null "protmask mask -q -j2 IN -o /dev/null"     - /dev/null "$IN_BYTES" - "$PROTMASK" mask -q -j2 "$IN" -o /dev/null
+add_case base_j2_null "baseline mask -q -j2 IN -o /dev/null"   - /dev/null "$IN_BYTES" - "$BASE_BIN" mask -q -j2 "$IN" -o /dev/null
+fi
+if [ "$BASELINE_ONLY" != 1 ]; then
 add_case seqkit_gz  "seqkit seq -w 60 IN.gz -o out.fa.gz (default -j $SEQKIT_DEFAULT_J)" - "$O/seqkit.fa.gz" "$IN_BYTES" "$IN_RECORDS" env -u SEQKIT_THREADS seqkit seq -w 60 "$INGZ" -o "$O/seqkit.fa.gz"
 add_case pm_gz_j1   "protmask mask -q -j1 IN.gz -o out.fa.gz"  - "$O/pm_gz_j1.fa.gz" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j1 "$INGZ" -o "$O/pm_gz_j1.fa.gz"
 add_case pm_gz_j2   "protmask mask -q -j2 IN.gz -o out.fa.gz"  - "$O/pm_gz_j2.fa.gz" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 "$INGZ" -o "$O/pm_gz_j2.fa.gz"
@@ -210,6 +263,7 @@ add_case "pm_${ext}_two" "protmask mask -q -j2 IN$SHARD_MB.a.$ext IN$SHARD_MB.b.
 done
 add_case py_ref     "reference_mask.py IN$PY_MB -o out.fa -r rates.csv" - "$O/py_ref.fa" "$INPY_BYTES" "$INPY_RECORDS" "$PY" benches/reference_mask.py "$INPY" -o "$O/py_ref.fa" -r "$O/py_ref.csv"
 add_case pm_py_j2   "protmask mask -q -j2 IN$PY_MB -o out.fa -r rates.csv" - "$O/pm_py_j2.fa" "$INPY_BYTES" "$INPY_RECORDS" "$PROTMASK" mask -q -j2 "$INPY" -o "$O/pm_py_j2.fa" -r "$O/pm_py_j2.csv"
+fi
 
 # ---------------------------------------------------------------- timing
 RAW="$DATA/raw.tsv"   # id  repeat  wall_s  maxrss_kb  exit  out_bytes  records_ok  cpu_s
@@ -232,7 +286,7 @@ run_once() { # id repeat
     cpu=$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ {s += $2; n++} END {if (n) printf "%.2f", s; else print "NA"}' "$tf" 2>/dev/null)
     bytes=$(size_of "${OUTFILE[$id]}")
     if [ "$rep" = 1 ] && [ "$rc" = 0 ]; then # untimed check: same number of records out as in
-        if [ "${INREC[$id]}" = - ]; then ok=n/a # a dataset: tests/python checks its rows
+        if [ "${INREC[$id]}" = - ]; then ok=n/a # a dataset (tests/python checks its rows) or /dev/null
         elif [ "$(count_records "${OUTFILE[$id]}" 2>/dev/null)" = "${INREC[$id]}" ]; then ok=yes; else ok=NO; fi
     fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$rep" \
@@ -243,7 +297,7 @@ run_once() { # id repeat
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 say "warming the page cache"
-cat "$IN" "$INGZ" "$INPY" >/dev/null
+for f in "$IN" "$INGZ" "$INPY"; do [ -s "$f" ] && cat "$f" >/dev/null; done
 T_BENCH=$(date +%s)
 # Round-robin: every repeat runs every command once, so slow drifts in the machine's
 # load hit all commands alike.
@@ -254,6 +308,18 @@ done
 clean_outputs
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 T_END=$(date +%s)
+
+# Untimed: do the baseline and this binary write the same bytes (-j2, default preset)?
+BASE_SAME=""
+if [ -n "$BASE_BIN" ]; then
+    "$PROTMASK" mask -q -j2 "$IN" -o "$O/same_cur.fa" 2>/dev/null &&
+        "$BASE_BIN" mask -q -j2 "$IN" -o "$O/same_base.fa" 2>/dev/null &&
+        { cmp -s "$O/same_cur.fa" "$O/same_base.fa" && BASE_SAME=identical || BASE_SAME=DIFFERENT; }
+    BASE_SAME=${BASE_SAME:-"not compared (a run failed)"}
+    clean_outputs
+fi
+export BASELINE_DESC=""
+[ -n "$BASE_BIN" ] && BASELINE_DESC="$BASELINE_REV (${BASE_COMMIT:0:12}, $BASE_VERSION); output bytes against this binary: $BASE_SAME"
 
 # ---------------------------------------------------------------- report
 export_case_table() {
@@ -279,6 +345,7 @@ MACHINE=$(cat <<EOF
 | kernel | $(uname -sr) |
 | rustc | $(rustc -V 2>/dev/null || echo '?') |
 | protmask | $("$PROTMASK" --version 2>/dev/null || echo '?'), $built; checkout at commit $commit${dirty:-} |
+| baseline | ${BASELINE_DESC:-none (BASELINE_REV=none)} |
 | seqkit | $(seqkit version 2>/dev/null || echo missing) (default threads here: $SEQKIT_DEFAULT_J) |
 | python | $("$PY" -c 'import sys,numpy,Bio; print(sys.version.split()[0], "numpy", numpy.__version__, "biopython", Bio.__version__)') |
 | inputs | $IN_BYTES B plain ($IN_RECORDS records, gen_fasta.py --mb $MB --seed $SEED), $INGZ_BYTES B gzip ($GZIP_TOOL), $INBGZF_BYTES B BGZF, $INPY_BYTES B for Python ($INPY_RECORDS records) |
@@ -286,7 +353,7 @@ MACHINE=$(cat <<EOF
 EOF
 )
 
-export MACHINE
+export MACHINE BASELINE_ONLY
 "$PY" - "$RAW" "$CASES" "$OUT" "$LOGDIR" <<'PYEOF'
 import os, statistics, sys
 raw, cases_path, out_path, logdir = sys.argv[1:5]
@@ -347,6 +414,34 @@ peak = max((rssmb[c] for c in pm), default=None)
 if peak is not None and len(pm) < 4:
     peak = None
 target("protmask peak RSS on the main input, max over j1/j2 plain/gzip (<= 100 MB)", peak, lambda v: v <= 100, "{:.1f} MB")
+if "base_j2" in {c for c, _, _ in cases}:
+    for dest, suffix in (("a file", ""), ("/dev/null", "_null")):
+        target(f"protmask -j2 / baseline -j2, plain to {dest} (<= 1.03)", ratio("pm_j2" + suffix, "base_j2" + suffix),
+               lambda v: v <= 1.03, "{:.3f}x")
+if os.environ.get("BASELINE_ONLY") == "1":
+    targets = [t for t in targets if "baseline" in t]
+
+baseline = []
+if "base_j2" in {c for c, _, _ in cases}:
+    def cpu_med(cid):
+        cpus = [r["cpu"] for r in runs.get(cid, []) if r["rc"] == 0 and r["cpu"] is not None]
+        return statistics.median(cpus) if cpus else None
+    baseline += ["## Against the baseline (side by side)", "",
+                 os.environ.get("BASELINE_DESC", ""), "",
+                 "| run | baseline wall s | this wall s | wall ratio | baseline CPU s | this CPU s | CPU ratio |",
+                 "|---|---:|---:|---:|---:|---:|---:|"]
+    for j in ("j1", "j2"):
+        for dest, suffix in (("a file", ""), ("/dev/null", "_null")):
+            a, b = f"pm_{j}{suffix}", f"base_{j}{suffix}"
+            if a in med and b in med:
+                ca, cb = cpu_med(a), cpu_med(b)
+                cr = f"{ca / cb:.3f}" if ca and cb else "n/a"
+                fmt = lambda v: "n/a" if v is None else f"{v:.2f}"
+                baseline.append(f"| `mask -q -{j} IN -o {dest}` | {med[b]:.3f} | {med[a]:.3f} | "
+                                f"**{med[a] / med[b]:.3f}** | {fmt(cb)} | {fmt(ca)} | {cr} |")
+            else:
+                baseline.append(f"| `mask -q -{j} IN -o {dest}` | not measured (a command failed) | | | | | |")
+    baseline.append("")
 
 info = []
 for name, a, b in (("protmask -j2 / cat", "pm_j2", "cat"),
@@ -357,6 +452,8 @@ for name, a, b in (("protmask -j2 / cat", "pm_j2", "cat"),
                    ("protmask -j2, gzip (pigz) / BGZF input, to plain", "pm_gzp_j2", "pm_bgzf_j2"),
                    ("seqkit -j 1 / seqkit default", "seqkit_j1", "seqkit")):
     v = ratio(a, b)
+    if v is None and os.environ.get("BASELINE_ONLY") == "1":
+        continue
     info.append(f"| {name} | {'n/a' if v is None else f'{v:.2f}x'} |")
 
 md = "\n".join([
@@ -370,7 +467,8 @@ md = "\n".join([
     "## Commands", "",
     "| command | median wall s | MB/s | CPU s | peak RSS MB | output MB | records ok | runs (s) |",
     "|---|---:|---:|---:|---:|---:|---|---|", *rows, "",
-    "## Other ratios (informative)", "", "| ratio | measured |", "|---|---|", *info, "",
+    *baseline,
+    *(["## Other ratios (informative)", "", "| ratio | measured |", "|---|---|", *info, ""] if info else []),
     "## Machine", "", os.environ["MACHINE"], "",
 ])
 with open(out_path, "w") as f:

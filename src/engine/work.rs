@@ -121,6 +121,7 @@ impl BlockMasker {
             ..BlockOutput::default()
         };
         mask_records(block, file, self, &mut out)?;
+        out.ids.own_names(block.data);
         Ok(out)
     }
 }
@@ -136,7 +137,9 @@ pub(super) fn mask_block(cut: Cut, file: usize, shared: &BlockMasker) -> Result<
         mask_giant(cut, file, shared, &mut out)
     } else {
         let result = mask_records(&cut.block(), file, shared, &mut out);
-        shared.inputs.give(cut.data);
+        // The IDs point into the block: it goes back to the pool once the writer has
+        // tallied them.
+        out.ids.keep(cut.data, true);
         result
     };
     result.map_err(|e| anyhow!("{name}: {e}"))?;
@@ -150,9 +153,14 @@ fn mask_records(
     out: &mut BlockOutput,
 ) -> Result<(), RecordError> {
     let mut records = BlockRecords::new(block)?;
-    out.ids.reserve(records.len());
+    let limit = shared.id_limit.load(Ordering::Relaxed);
+    out.ids.begin(block.data, records.len(), limit);
     let mut emitter = Emitter::new(shared);
     while let Some(record) = records.next_record()? {
+        // The ID as it stands in the header, in the block (here rather than in `emit`,
+        // whose code is large enough that it would cost more there).
+        out.ids
+            .push(&record.header[..record.id.len()], record.number);
         emitter.emit(&record, file, shared, out)?;
     }
     emitter.end_block(shared, out);
@@ -181,9 +189,14 @@ fn mask_giant(
         header: &header,
         seq: parsed.seq(),
     };
+    let limit = shared.id_limit.load(Ordering::Relaxed);
+    out.ids.begin(&header, 1, limit);
+    out.ids
+        .push(&record.header[..record.id.len()], record.number);
     let mut emitter = Emitter::new(shared);
     emitter.emit(&record, file, shared, out)?;
     emitter.end_block(shared, out);
+    out.ids.keep(header, false);
     Ok(())
 }
 
@@ -224,8 +237,6 @@ impl Emitter {
         out: &mut BlockOutput,
     ) -> Result<(), RecordError> {
         out.input_records += 1;
-        let limit = shared.id_limit.load(Ordering::Relaxed);
-        out.ids.push(record.id, record.number, limit);
         let within = match &shared.regions {
             None => None,
             Some(r) => r

@@ -199,10 +199,13 @@ impl Sinks {
 
     /// Count a block of input `file` (in any order: the totals and the duplicate check do
     /// not depend on it).
-    fn tally(&mut self, out: &BlockOutput, file: usize, shared: &BlockMasker) {
+    fn tally(&mut self, out: &mut BlockOutput, file: usize, shared: &BlockMasker) {
         self.stats.add(&out.stats);
         self.input_records[file] += out.input_records;
         self.duplicates.add(&out.ids, file, out.input_records);
+        if let Some(block) = out.ids.take_pooled() {
+            shared.inputs.give(block);
+        }
         shared.id_limit.store(
             self.duplicates.limit(),
             std::sync::atomic::Ordering::Relaxed,
@@ -211,8 +214,8 @@ impl Sinks {
 
     /// Write one block of the current input to every output.
     fn write_block(&mut self, d: Done, shared: &BlockMasker) -> Result<()> {
-        let out = d.result?;
-        self.tally(&out, d.file, shared);
+        let mut out = d.result?;
+        self.tally(&mut out, d.file, shared);
         let outputs = out.bufs.into_iter().zip(&shared.outputs);
         for (((role, dest), (mut buf, pool)), encoder) in
             self.dests.iter_mut().zip(outputs).zip(&shared.formats)
@@ -228,8 +231,8 @@ impl Sinks {
 
     /// A block of a later input: to its own output where it has one, else to its spill.
     fn put_aside(&mut self, d: Done, ahead: &mut Ahead, shared: &BlockMasker) -> Result<()> {
-        let out = d.result?;
-        self.tally(&out, d.file, shared);
+        let mut out = d.result?;
+        self.tally(&mut out, d.file, shared);
         if ahead.spills.is_empty() {
             ahead.spills = self.dests.iter().map(|_| Spill::default()).collect();
         }
