@@ -108,7 +108,7 @@ fn bench_mask_record(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 i = (i + 1) & 1023;
-                m.mask_record(black_box(&ids[i]), black_box(&seq), 1, 0, &mut marks)
+                m.mask_record(black_box(&ids[i]), black_box(&seq), 1, 0, &mut marks, None)
             })
         });
     }

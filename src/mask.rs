@@ -289,22 +289,11 @@ impl Masker {
     }
 
     /// Decide the mask of one record. `index` is the 0-based record number within its
-    /// input (used only by stratified timesteps). `replicate` counts from 1.
-    /// `marks` is cleared and filled with one `mark` per sequence position.
+    /// input (used only by stratified timesteps). `replicate` counts from 1. `marks` is
+    /// cleared and filled with one `mark` per sequence position. `within`, the record's
+    /// regions (`--regions`), restricts the eligible positions further (`None`: no
+    /// restriction).
     pub fn mask_record(
-        &self,
-        id: &[u8],
-        seq: &[u8],
-        replicate: u32,
-        index: u64,
-        marks: &mut Marks,
-    ) -> Outcome {
-        self.mask_record_within(id, seq, replicate, index, marks, None)
-    }
-
-    /// `mask_record` with the record's regions (`--regions`): `within` restricts the
-    /// eligible positions further (`None`: no restriction, the same as `mask_record`).
-    pub fn mask_record_within(
         &self,
         id: &[u8],
         seq: &[u8],
@@ -655,7 +644,7 @@ mod tests {
         let mut marks = Marks::default();
         for i in 0..100 {
             let id = format!("sample{i}");
-            let o = m.mask_record(id.as_bytes(), b"ACDEF", 1, 0, &mut marks);
+            let o = m.mask_record(id.as_bytes(), b"ACDEF", 1, 0, &mut marks, None);
             assert_eq!(m.sample_rate(id.as_bytes()), (o.t, o.rate));
         }
     }
@@ -675,7 +664,7 @@ mod tests {
         let mut marks = Marks::default();
         for i in 0..2000 {
             let id = format!("r{i}");
-            let o = m.mask_record(id.as_bytes(), &seq, 1, 0, &mut marks);
+            let o = m.mask_record(id.as_bytes(), &seq, 1, 0, &mut marks, None);
             let rl = o.rate * 137.0;
             assert!(o.masked == rl.floor() as usize || o.masked == rl.ceil() as usize);
             assert_eq!(marks.iter().filter(|&&x| x != mark::NONE).count(), o.masked);
@@ -691,7 +680,7 @@ mod tests {
         let ks: Vec<f64> = (0..20_000)
             .map(|i| {
                 let id = format!("s{i}");
-                let o = m.mask_record(id.as_bytes(), &seq, 1, 0, &mut marks);
+                let o = m.mask_record(id.as_bytes(), &seq, 1, 0, &mut marks, None);
                 assert_eq!(marks.iter().filter(|&&x| x != mark::NONE).count(), o.masked);
                 o.masked as f64
             })
@@ -712,7 +701,7 @@ mod tests {
             let mut hits = [0u32; 10];
             for i in 0..20_000 {
                 let id = format!("p{i}");
-                m.mask_record(id.as_bytes(), &seq, 1, 0, &mut marks);
+                m.mask_record(id.as_bytes(), &seq, 1, 0, &mut marks, None);
                 for (h, &x) in hits.iter_mut().zip(marks.iter()) {
                     *h += u32::from(x != mark::NONE);
                 }
@@ -737,7 +726,7 @@ mod tests {
         let (mut tok, mut rnd, mut kept) = (0u32, 0u32, 0u32);
         for i in 0..2000 {
             let id = format!("c{i}");
-            m.mask_record(id.as_bytes(), &seq, 1, 0, &mut marks);
+            m.mask_record(id.as_bytes(), &seq, 1, 0, &mut marks, None);
             for &x in marks.iter() {
                 match x {
                     mark::NONE => {}
@@ -767,7 +756,7 @@ mod tests {
         });
         let seq = b"AKAKKAAK";
         let mut marks = Marks::default();
-        let o = m.mask_record(b"id", seq, 1, 0, &mut marks);
+        let o = m.mask_record(b"id", seq, 1, 0, &mut marks, None);
         assert_eq!(o.length, 4);
         assert_eq!(o.masked, 4);
         for (i, &c) in seq.iter().enumerate() {

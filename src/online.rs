@@ -100,14 +100,9 @@ impl RecordMasker {
                 .within(id, seq.len())
                 .map_err(|e| fail(RecordErrorKind::Regions(e)))?,
         };
-        let outcome: Outcome = self.masker.mask_record_within(
-            id.as_bytes(),
-            seq,
-            replicate,
-            index,
-            marks,
-            within.as_ref(),
-        );
+        let outcome: Outcome =
+            self.masker
+                .mask_record(id.as_bytes(), seq, replicate, index, marks, within.as_ref());
         let record = Record {
             number: index + 1,
             id,

@@ -499,9 +499,9 @@ proptest! {
         for (i, rec) in recs.iter().enumerate() {
             for replicate in 1..=cfg.replicates {
                 let shift = masker.stratified_shift(replicate);
-                let o = masker.mask_record(rec.id.as_bytes(), &rec.seq, replicate, i as u64, &mut reused);
+                let o = masker.mask_record(rec.id.as_bytes(), &rec.seq, replicate, i as u64, &mut reused, None);
                 let mut fresh = Marks::default();
-                let o2 = masker.mask_record(rec.id.as_bytes(), &rec.seq, replicate, i as u64, &mut fresh);
+                let o2 = masker.mask_record(rec.id.as_bytes(), &rec.seq, replicate, i as u64, &mut fresh, None);
                 prop_assert_eq!(&o, &o2);
                 prop_assert_eq!(&reused.by_position, &fresh.by_position);
 

@@ -248,7 +248,7 @@ impl Emitter {
                 })?,
         };
         for replicate in 1..=shared.replicates {
-            let outcome = shared.masker.mask_record_within(
+            let outcome = shared.masker.mask_record(
                 record.id.as_bytes(),
                 record.seq,
                 replicate,

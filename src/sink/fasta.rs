@@ -184,7 +184,7 @@ mod tests {
             let seq: Vec<u8> = (0..i % 97)
                 .map(|j| b"ACDEFGHIKL"[(i * 7 + j) % 10])
                 .collect();
-            masker.mask_record(format!("r{i}").as_bytes(), &seq, 1, 0, &mut marks);
+            masker.mask_record(format!("r{i}").as_bytes(), &seq, 1, 0, &mut marks, None);
             assert!(marks.drawn_complete);
             if marks.drawn_selected {
                 direct += 1
