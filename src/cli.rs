@@ -355,3 +355,62 @@ impl MaskArgs {
         Ok(c)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use protmask::config::MaskOption;
+
+    /// Flags of `mask` that shape files or the run rather than a record's mask: the only
+    /// ones that are not a `MaskOption` (docs/reference.md lists them).
+    const FILE_AND_RUN_FLAGS: &[&str] = &[
+        "inputs",
+        "input_list",
+        "output",
+        "outdir",
+        "rates",
+        "dataset",
+        "manifest",
+        "positions",
+        "line_width",
+        "compress",
+        "replicates",
+        "threads",
+        "block_size",
+        "spill_memory",
+        "quiet",
+        "regions_partial",
+    ];
+
+    /// Every masking option is a flag, spelled in messages as clap spells it, and every
+    /// other flag of `mask` is in the short list above: a flag added to `MaskArgs` alone
+    /// (not to the library's options, so not to Python) fails here.
+    #[test]
+    fn mask_flags_are_the_library_options_and_the_file_flags() {
+        let cli = Cli::command();
+        let mask = cli.find_subcommand("mask").unwrap();
+        let mut seen = Vec::new();
+        for arg in mask.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            seen.push(id.to_string());
+            match id.parse::<MaskOption>() {
+                Ok(option) => {
+                    let long = arg.get_long().unwrap();
+                    let value = arg.get_value_names().unwrap()[0].as_str().to_string();
+                    assert_eq!(option.flag(), format!("--{long} <{value}>"), "{id}");
+                }
+                Err(_) => assert!(FILE_AND_RUN_FLAGS.contains(&id), "--{id}: not an option"),
+            }
+        }
+        for option in MaskOption::ALL {
+            assert!(
+                seen.iter().any(|s| s == option.name()),
+                "{option} has no flag"
+            );
+        }
+    }
+}
