@@ -1,9 +1,9 @@
 //! Hostile input and faults: never a panic, never a partial file, never a lost record.
 //! Each malformed file in tests/data/bad/ has its exit code and message checked here;
 //! docs/reliability.md lists them all with what protmask does. The scale tests are
-//! `#[ignore]`d and run in release mode by .ci/run (`cargo test --release -- --ignored
-//! --test-threads=1`: one at a time, because a child's peak RSS as the kernel reports it
-//! includes the test process's own size when it forked).
+//! `#[ignore]`d and run optimised by .ci/run (`cargo test --profile ci --test integration
+//! -- --ignored --test-threads=1 reliability::`: one at a time, because a child's peak RSS
+//! as the kernel reports it includes the test process's own size when it forked).
 
 mod common;
 
@@ -313,7 +313,7 @@ fn an_input_that_shrinks_while_read_is_refused() {
     assert!(!out.exists());
 }
 
-// ---- scale: release mode, run by .ci/run with `cargo test --release -- --ignored` ----
+// ---- scale: optimised, run by .ci/run with `cargo test --profile ci -- --ignored` ----
 
 /// Run protmask to completion; returns its exit code and peak RSS in MB (from wait4).
 // The child is reaped by `wait4` (to get its rusage), not by `Child::wait`.
@@ -352,7 +352,7 @@ fn run_measured(args: &[&str], dir: &Path) -> (i32, f64, String) {
 }
 
 #[test]
-#[ignore = "scale: run in release by .ci/run"]
+#[ignore = "scale: run optimised by .ci/run"]
 fn scale_a_100_mb_single_line_sequence() {
     let dir = tempfile::tempdir().unwrap();
     let mut f = std::fs::File::create(dir.path().join("one.fa")).unwrap();
@@ -383,7 +383,7 @@ fn scale_a_100_mb_single_line_sequence() {
 }
 
 #[test]
-#[ignore = "scale: run in release by .ci/run"]
+#[ignore = "scale: run optimised by .ci/run"]
 fn scale_ten_million_tiny_records() {
     let dir = tempfile::tempdir().unwrap();
     let mut f = std::io::BufWriter::new(std::fs::File::create(dir.path().join("tiny.fa")).unwrap());
@@ -413,7 +413,7 @@ fn scale_ten_million_tiny_records() {
 }
 
 #[test]
-#[ignore = "scale: run in release by .ci/run"]
+#[ignore = "scale: run optimised by .ci/run"]
 fn scale_ten_thousand_input_files() {
     let dir = tempfile::tempdir().unwrap();
     let inputs = dir.path().join("in");

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Tests of docs/pipelines and docs/packaging. CI runs, from the repository root:
 #     bash docs/pipelines/test.sh
-# with protmask already on PATH (installed by `cargo install --locked --path .`).
-# Snakemake (from PyPI) goes into its own virtual environment, target/pipelines-venv by
-# default (PIPELINES_VENV overrides); it is reused when the pinned version is there.
+# with protmask already on PATH (installed by `cargo install --locked --path .`; CI puts
+# the binary of its one build there). Snakemake (from PyPI) goes into its own virtual
+# environment, target/pipelines-venv by default (PIPELINES_VENV overrides: CI passes the
+# one venv it makes for every Python step, with the pins below); it is reused when the
+# pinned versions are there.
 # Temporary files go to a mktemp directory, removed at exit (KEEP_TMP=1 keeps it).
 # Nextflow cannot be installed here: the Nextflow module's script blocks are rendered
 # from main.nf by nextflow/render_script.py and run by hand.
