@@ -169,104 +169,114 @@ impl MaskOptions {
         let option: MaskOption = name
             .parse()
             .map_err(|_| OptionError::Unknown(name.to_string()))?;
-        let wrong = |expected| OptionError::WrongType {
-            option,
-            expected,
-            got: value.kind(),
-        };
-        let text = |v: &OptionValue| match v {
-            OptionValue::Text(s) => Ok(s.clone()),
-            _ => Err(wrong("a string")),
-        };
-        let parse_choice = |v: &OptionValue| -> Result<String, OptionError> { text(v) };
+        let v = Given { option, value };
         match option {
-            MaskOption::Preset => {
-                let s = parse_choice(&value)?;
-                self.preset = s.parse().map_err(|e| OptionError::choice(option, e))?;
-            }
-            MaskOption::Seed => {
-                let OptionValue::Int(n) = &value else {
-                    return Err(wrong("an int"));
-                };
-                self.seed = Some(n.parse().map_err(|e| OptionError::invalid(option, n, e))?);
-            }
-            MaskOption::Schedule => {
-                let s = text(&value)?;
-                let parsed =
-                    Schedule::parse(&s).map_err(|e| OptionError::invalid(option, &s, e))?;
-                self.schedule = Some(parsed);
-            }
-            MaskOption::Mode => {
-                let s = parse_choice(&value)?;
-                self.mode = Some(s.parse().map_err(|e| OptionError::choice(option, e))?);
-            }
-            MaskOption::MaskToken => {
-                let s = text(&value)?;
-                self.mask_token =
-                    Some(check_token(&s).map_err(|e| OptionError::invalid(option, &s, e))?);
-            }
-            MaskOption::Corrupt => {
-                let parsed = match &value {
-                    OptionValue::Text(s) => {
-                        s.parse().map_err(|e| OptionError::invalid(option, s, e))
-                    }
-                    OptionValue::Floats(v) => {
-                        let shown = v.iter().map(f64::to_string).collect::<Vec<_>>().join(",");
-                        match v.as_slice() {
-                            &[m, r, k] => Corruption::new(m, r, k),
-                            _ => Err(format!(
-                                "expected three fractions M,R,K such as 0.8,0.1,0.1, got '{shown}'"
-                            )),
-                        }
-                        .map_err(|e| OptionError::invalid(option, &shown, e))
-                    }
-                    _ => Err(wrong("three fractions")),
-                }?;
-                self.corrupt = Some(parsed);
-            }
-            MaskOption::Maskable => {
-                let s = text(&value)?;
-                self.maskable =
-                    Some(check_maskable(&s).map_err(|e| OptionError::invalid(option, &s, e))?);
-            }
-            MaskOption::Timesteps => {
-                let s = parse_choice(&value)?;
-                self.timesteps = Some(s.parse().map_err(|e| OptionError::choice(option, e))?);
-            }
-            MaskOption::Tokens => {
-                let s = parse_choice(&value)?;
-                self.tokens = Some(s.parse().map_err(|e| OptionError::choice(option, e))?);
-            }
-            MaskOption::Regions => {
-                self.regions = Some(match value {
-                    OptionValue::Text(path) => RegionsSource::Path(path),
-                    OptionValue::Intervals(map) => RegionsSource::Intervals(map),
-                    _ => return Err(wrong("a path or a mapping of ID to (start, end) pairs")),
-                });
-            }
-            MaskOption::RegionsMode => {
-                let s = parse_choice(&value)?;
-                self.regions_mode = Some(s.parse().map_err(|e| OptionError::choice(option, e))?);
-            }
-            MaskOption::SpanMean => {
-                let (m, shown) = match &value {
-                    OptionValue::Float(f) => (*f, f.to_string()),
-                    OptionValue::Int(n) => (n.parse::<f64>().unwrap_or(f64::NAN), n.clone()),
-                    _ => return Err(wrong("a number")),
-                };
-                let checked = check_span_mean(m, &shown);
-                self.span_mean =
-                    Some(checked.map_err(|e| OptionError::invalid(option, &shown, e))?);
-            }
-            MaskOption::SpanMax => {
-                let OptionValue::Int(n) = &value else {
-                    return Err(wrong("an int"));
-                };
-                self.span_max =
-                    Some(check_span_max(n).map_err(|e| OptionError::invalid(option, n, e))?);
-            }
+            MaskOption::Preset => self.preset = v.choice()?,
+            MaskOption::Seed => self.seed = Some(v.int(|n| n.parse::<u64>())?),
+            MaskOption::Schedule => self.schedule = Some(v.text(Schedule::parse)?),
+            MaskOption::Mode => self.mode = Some(v.choice()?),
+            MaskOption::MaskToken => self.mask_token = Some(v.text(check_token)?),
+            MaskOption::Corrupt => self.corrupt = Some(v.corruption()?),
+            MaskOption::Maskable => self.maskable = Some(v.text(check_maskable)?),
+            MaskOption::Timesteps => self.timesteps = Some(v.choice()?),
+            MaskOption::Tokens => self.tokens = Some(v.choice()?),
+            MaskOption::Regions => self.regions = Some(v.regions()?),
+            MaskOption::RegionsMode => self.regions_mode = Some(v.choice()?),
+            MaskOption::SpanMean => self.span_mean = Some(v.number(check_span_mean)?),
+            MaskOption::SpanMax => self.span_max = Some(v.int(check_span_max)?),
         }
         Ok(())
+    }
+}
+
+/// A value given for an option: read as the option's kind and checked by the check its
+/// flag uses, an error worded as the command line words it.
+struct Given {
+    option: MaskOption,
+    value: OptionValue,
+}
+
+impl Given {
+    fn wrong(&self, expected: &'static str) -> OptionError {
+        OptionError::WrongType {
+            option: self.option,
+            expected,
+            got: self.value.kind(),
+        }
+    }
+
+    fn invalid(&self, shown: &str, reason: impl ToString) -> OptionError {
+        OptionError::invalid(self.option, shown, reason)
+    }
+
+    /// A string, checked by `check`.
+    fn text<T, E: ToString>(
+        &self,
+        check: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<T, OptionError> {
+        match &self.value {
+            OptionValue::Text(s) => check(s).map_err(|e| self.invalid(s, e)),
+            _ => Err(self.wrong("a string")),
+        }
+    }
+
+    /// One of a choice's names.
+    fn choice<T: std::str::FromStr<Err = UnknownChoice>>(&self) -> Result<T, OptionError> {
+        match &self.value {
+            OptionValue::Text(s) => s.parse().map_err(|e| OptionError::choice(self.option, e)),
+            _ => Err(self.wrong("a string")),
+        }
+    }
+
+    /// A whole number (its decimal digits), checked by `check`.
+    fn int<T, E: ToString>(
+        &self,
+        check: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<T, OptionError> {
+        match &self.value {
+            OptionValue::Int(n) => check(n).map_err(|e| self.invalid(n, e)),
+            _ => Err(self.wrong("an int")),
+        }
+    }
+
+    /// A number, checked by `check` (which is given the value as shown in messages).
+    fn number<T>(
+        &self,
+        check: impl FnOnce(f64, &str) -> Result<T, String>,
+    ) -> Result<T, OptionError> {
+        let (m, shown) = match &self.value {
+            OptionValue::Float(f) => (*f, f.to_string()),
+            OptionValue::Int(n) => (n.parse::<f64>().unwrap_or(f64::NAN), n.clone()),
+            _ => return Err(self.wrong("a number")),
+        };
+        check(m, &shown).map_err(|e| self.invalid(&shown, e))
+    }
+
+    /// Three fractions, or the flag's text `M,R,K`.
+    fn corruption(&self) -> Result<Corruption, OptionError> {
+        let OptionValue::Floats(v) = &self.value else {
+            return match &self.value {
+                OptionValue::Text(_) => self.text(str::parse::<Corruption>),
+                _ => Err(self.wrong("three fractions")),
+            };
+        };
+        let shown = v.iter().map(f64::to_string).collect::<Vec<_>>().join(",");
+        match v.as_slice() {
+            &[m, r, k] => Corruption::new(m, r, k),
+            _ => Err(format!(
+                "expected three fractions M,R,K such as 0.8,0.1,0.1, got '{shown}'"
+            )),
+        }
+        .map_err(|e| self.invalid(&shown, e))
+    }
+
+    /// A regions file's path, or intervals by ID.
+    fn regions(&self) -> Result<RegionsSource, OptionError> {
+        match &self.value {
+            OptionValue::Text(path) => Ok(RegionsSource::Path(path.clone())),
+            OptionValue::Intervals(map) => Ok(RegionsSource::Intervals(map.clone())),
+            _ => Err(self.wrong("a path or a mapping of ID to (start, end) pairs")),
+        }
     }
 }
 
