@@ -21,43 +21,7 @@ use protmask::sink::{Format, OutputSpec, Role, Target};
 
 pub fn execute(args: MaskArgs) -> Result<()> {
     let inputs = gather_inputs(&args)?;
-    let mut outputs = Vec::new();
-    outputs.extend(fasta_output(&args, &inputs)?);
-    outputs.extend(args.rates.clone());
-    outputs.extend(args.dataset.clone());
-    let mut written: Vec<PathBuf> = Vec::new();
-    for o in &outputs {
-        for p in o.paths() {
-            if written.contains(&p) {
-                bail!(
-                    "the {} '{}' is also another output",
-                    o.role.noun(),
-                    p.display()
-                );
-            }
-            written.push(p);
-        }
-    }
-    if let Some(p) = &args.manifest {
-        if written.contains(p) {
-            bail!("the manifest '{}' is also another output", p.display());
-        }
-        written.push(p.clone());
-    }
-    same_file_guard(&inputs, &written)?;
-    if let Some(r) = &args.regions {
-        // The regions file is read like an input: no output may overwrite it.
-        same_file_guard(&[InputSource::parse(r)], &written)?;
-    }
-    let per_input = outputs.iter().find_map(|o| match &o.target {
-        Target::PerInput(paths) => Some(paths),
-        Target::One(..) => None,
-    });
-    if let Some(dir) = per_input.and_then(|paths| paths.first()?.parent()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create output directory '{}'", dir.display()))?;
-    }
-
+    let outputs = plan_outputs(&args, &inputs)?;
     let config = args.config().map_err(UsageError::from)?;
     if is_residue_token(config.mask_token.as_bytes()) {
         warn(&format!(
@@ -89,7 +53,47 @@ pub fn execute(args: MaskArgs) -> Result<()> {
         keep_freed_memory();
     }
     let summary = run(job)?;
-    if let Some(w) = duplicates_warning(&summary.duplicates, &names) {
+    report(&summary, &names, maskable.as_deref(), args.quiet);
+    Ok(())
+}
+
+/// The outputs, in the order they are published (FASTA, rates table, dataset), checked
+/// before anything is read: no two at one path, none an input or the regions file; the
+/// `--outdir` directory made.
+fn plan_outputs(args: &MaskArgs, inputs: &[InputSource]) -> Result<Vec<OutputSpec>> {
+    let mut outputs = Vec::new();
+    outputs.extend(fasta_output(args, inputs)?);
+    outputs.extend(args.rates.clone());
+    outputs.extend(args.dataset.clone());
+    let mut written: Vec<PathBuf> = Vec::new();
+    let named = outputs
+        .iter()
+        .flat_map(|o| o.paths().into_iter().map(|p| (o.role.noun(), p)));
+    for (what, p) in named.chain(args.manifest.iter().map(|p| ("manifest", p.clone()))) {
+        if written.contains(&p) {
+            bail!("the {what} '{}' is also another output", p.display());
+        }
+        written.push(p);
+    }
+    same_file_guard(inputs, &written)?;
+    if let Some(r) = &args.regions {
+        // The regions file is read like an input: no output may overwrite it.
+        same_file_guard(&[InputSource::parse(r)], &written)?;
+    }
+    let per_input = outputs.iter().find_map(|o| match &o.target {
+        Target::PerInput(paths) => Some(paths),
+        Target::One(..) => None,
+    });
+    if let Some(dir) = per_input.and_then(|paths| paths.first()?.parent()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create output directory '{}'", dir.display()))?;
+    }
+    Ok(outputs)
+}
+
+/// The warnings about what the user got, and (unless `quiet`) the closing lines.
+fn report(summary: &Summary, names: &[String], maskable: Option<&str>, quiet: bool) {
+    if let Some(w) = duplicates_warning(&summary.duplicates, names) {
         warn(&w);
     }
     let st = &summary.stats;
@@ -97,23 +101,22 @@ pub fn execute(args: MaskArgs) -> Result<()> {
         warn(&format!(
             "no position of the {} residues read was eligible, so nothing was masked{}",
             st.residues,
-            match &maskable {
+            match maskable {
                 Some(m) =>
                     format!(" (--maskable '{m}' matches none of them; it is case-sensitive)"),
                 None => String::new(),
             }
         ));
     }
-    if !args.quiet {
+    if !quiet {
         if let Some(r) = summary.regions.as_ref().filter(|r| r.unmatched > 0) {
             eprintln!(
                 "protmask: {} IDs in regions file '{}' match no input record (--regions-partial)",
                 r.unmatched, r.path
             );
         }
-        eprintln!("{}", summary_line(&summary));
+        eprintln!("{}", summary_line(summary));
     }
-    Ok(())
 }
 
 /// Ask glibc to keep freed memory for reuse (before any thread starts).
