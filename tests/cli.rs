@@ -477,7 +477,7 @@ fn broken_pipe_is_quiet_success() {
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let input = write(dir.path(), "big.fa", synthetic_fasta(20_000, 9));
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("protmask"))
+    let mut child = Command::new(common::protmask_path())
         .arg("mask")
         .arg(&input)
         .stdout(Stdio::piped())

@@ -201,7 +201,7 @@ fn a_full_disk_is_an_error() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let out = Command::new(assert_cmd::cargo::cargo_bin("protmask"))
+    let out = Command::new(common::protmask_path())
         .args(["mask", DATA])
         .stdout(Stdio::from(full))
         .output()
@@ -233,7 +233,7 @@ fn an_unwritable_directory_is_an_error_and_leaves_nothing() {
 /// send `signal`, and check it exits non-zero leaving nothing behind.
 fn interrupted_by(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("protmask"))
+    let mut child = Command::new(common::protmask_path())
         .args(["mask", "-q", "-", "-o"])
         .arg(dir.path().join("out.fa.gz"))
         .arg("-r")
@@ -289,7 +289,7 @@ fn an_input_that_shrinks_while_read_is_refused() {
     let text = synthetic_fasta(60_000, 42);
     let input = write(dir.path(), "in.fa", &text);
     let out = dir.path().join("out.fa.xz");
-    let child = Command::new(assert_cmd::cargo::cargo_bin("protmask"))
+    let child = Command::new(common::protmask_path())
         .arg("mask")
         .arg(&input)
         .args(["-q", "-j", "1", "--block-size", "65536", "-o"])
@@ -319,7 +319,7 @@ fn an_input_that_shrinks_while_read_is_refused() {
 // The child is reaped by `wait4` (to get its rusage), not by `Child::wait`.
 #[allow(clippy::zombie_processes)]
 fn run_measured(args: &[&str], dir: &Path) -> (i32, f64, String) {
-    let child = Command::new(assert_cmd::cargo::cargo_bin("protmask"))
+    let child = Command::new(common::protmask_path())
         .args(args)
         .current_dir(dir)
         .stdout(Stdio::null())

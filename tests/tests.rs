@@ -19,6 +19,8 @@ mod bad_input;
 mod cli;
 #[path = "dataset.rs"]
 mod dataset;
+#[path = "edges.rs"]
+mod edges;
 #[path = "engine.rs"]
 mod engine;
 #[path = "fuzz_regressions.rs"]
@@ -27,6 +29,8 @@ mod fuzz_regressions;
 mod presets;
 #[path = "properties.rs"]
 mod properties;
+#[path = "publication.rs"]
+mod publication;
 #[path = "regions.rs"]
 mod regions;
 #[path = "regression.rs"]
@@ -37,6 +41,8 @@ mod reliability;
 mod reproducibility;
 #[path = "schedule_cmd.rs"]
 mod schedule_cmd;
+#[path = "self_describing.rs"]
+mod self_describing;
 #[path = "verify.rs"]
 mod verify;
 

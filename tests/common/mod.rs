@@ -6,8 +6,17 @@ use std::path::{Path, PathBuf};
 
 pub const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/NC_000932.faa");
 
+/// The binary under test: this build's, or the one `PROTMASK_BIN` names (to show that a
+/// regression test fails on an older release: `PROTMASK_BIN=/path/to/protmask-0.2.0`).
 pub fn protmask() -> Command {
-    Command::cargo_bin("protmask").expect("binary built")
+    Command::new(protmask_path())
+}
+
+/// The path of the binary under test (for `std::process::Command`).
+pub fn protmask_path() -> PathBuf {
+    std::env::var_os("PROTMASK_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| assert_cmd::cargo::cargo_bin("protmask"))
 }
 
 /// (header line without '>', sequence) pairs.
