@@ -39,6 +39,9 @@ pub enum Command {
     /// Check that MASKED is a masking of ORIGINAL (and its rates table and manifest agree)
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
+    /// Rebuild a published set from its manifest, finding the inputs by name or content
+    #[command(after_help = REGENERATE_EXAMPLES)]
+    Regenerate(RegenerateArgs),
     /// Print a shell completion script: protmask completions bash > /etc/bash_completion.d/protmask
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -91,6 +94,33 @@ pub struct VerifyArgs {
     pub regions_mode: Option<protmask::regions::RegionsMode>,
 
     /// No summary line on success
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+const REGENERATE_EXAMPLES: &str = "Examples:
+  protmask regenerate set/manifest.json -C rebuilt/
+  protmask regenerate manifest.json --input ~/downloads/ --input uniref50.fa.gz -C rebuilt/
+Each recorded input is found among the --input paths (files, or folders of files) by its
+file name or by its digest (a renamed, gzipped or gunzipped copy is found too); without
+--input, as recorded or beside the manifest. One line per output: identical, or the first
+difference. Exit 0 when every output is reproduced; 1 otherwise.";
+
+#[derive(Args, Debug)]
+pub struct RegenerateArgs {
+    /// The manifest of the set (mask --manifest)
+    pub manifest: PathBuf,
+
+    /// Where to look for the recorded inputs (and regions file): a file, or a folder whose
+    /// files are all candidates; repeatable [default: as recorded, or beside the manifest]
+    #[arg(long, value_name = "PATH")]
+    pub input: Vec<PathBuf>,
+
+    /// The folder to rebuild the outputs in (created); outputs keep their recorded file names
+    #[arg(short = 'C', long = "directory", value_name = "OUTDIR", default_value = "regenerated")]
+    pub outdir: PathBuf,
+
+    /// Only the error, if any
     #[arg(short, long)]
     pub quiet: bool,
 }

@@ -433,6 +433,73 @@ impl MaskConfig {
         })
     }
 
+    /// The flags of `protmask mask` that give these options, each one `--flag=value` or
+    /// `--flag` token: the preset and the seed always, every other option where it
+    /// differs from the preset's value or the default (parsed and resolved, they give
+    /// these options back). `regions_path`: the regions file to name (the manifest's;
+    /// intervals recorded in the options are given as that file).
+    pub fn flags(&self, regions_path: Option<&str>) -> Vec<String> {
+        let p = self.preset.facts();
+        let mut out = Vec::new();
+        let mut flag = |option: MaskOption, value: &dyn std::fmt::Display| {
+            out.push(format!("--{}={value}", option.name().replace('_', "-")));
+        };
+        flag(MaskOption::Preset, &self.preset);
+        flag(MaskOption::Seed, &self.seed);
+        if self.schedule.spec() != p.schedule {
+            flag(MaskOption::Schedule, &self.schedule.spec());
+        }
+        if self.mode != p.mode {
+            flag(MaskOption::Mode, &self.mode);
+        }
+        if self.mask_token != p.token {
+            flag(MaskOption::MaskToken, &self.mask_token);
+        }
+        if self.preset.corruption().ok() != Some(self.corrupt) {
+            let [m, r, k] = <[f64; 3]>::from(self.corrupt);
+            flag(MaskOption::Corrupt, &format!("{m},{r},{k}"));
+        }
+        if let Some(chars) = &self.maskable {
+            flag(MaskOption::Maskable, chars);
+        }
+        if self.timesteps != p.timesteps {
+            flag(MaskOption::Timesteps, &self.timesteps);
+        }
+        if let Some(vocab) = self.tokens {
+            flag(MaskOption::Tokens, &vocab);
+        }
+        if let Some(r) = &self.regions {
+            let path = regions_path.or(r.path()).unwrap_or("REGIONS");
+            flag(MaskOption::Regions, &path);
+            if r.mode != RegionsMode::default() {
+                flag(MaskOption::RegionsMode, &r.mode);
+            }
+        }
+        if let Some(span) = self.span {
+            flag(MaskOption::SpanMean, &span.mean);
+            if let Some(max) = span.max {
+                flag(MaskOption::SpanMax, &max);
+            }
+        }
+        // The options of the command line alone (they shape the files, not the masks).
+        if self.regions.as_ref().is_some_and(|r| r.partial) {
+            out.push("--regions-partial".into());
+        }
+        if self.replicates != 1 {
+            out.push(format!("--replicates={}", self.replicates));
+        }
+        if self.line_width != DEFAULT_LINE_WIDTH {
+            out.push(format!("--line-width={}", self.line_width));
+        }
+        if self.positions {
+            out.push("--positions".into());
+        }
+        if let Some(c) = self.compress {
+            out.push(format!("--compress={c}"));
+        }
+        out
+    }
+
     /// The masker these options describe, with the shifts of every replicate computed.
     pub fn masker(&self) -> Masker {
         Masker::new(

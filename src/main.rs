@@ -24,6 +24,7 @@ fn main() {
         Command::Mask(args) => commands::mask::execute(*args),
         Command::Schedule(args) => commands::schedule::execute(args),
         Command::Verify(args) => commands::verify::execute(args),
+        Command::Regenerate(args) => commands::regenerate::execute(args),
         Command::Completions { shell } => commands::meta::completions(shell),
         Command::Man => commands::meta::man(),
     };

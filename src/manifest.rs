@@ -15,16 +15,44 @@ use crate::config::MaskConfig;
 use crate::engine::{Input, Job, Summary};
 use crate::io::{Compression, FileDigest, OutputTarget, PendingOutput, create_output};
 use crate::rng::SCHEME_VERSION;
+use crate::regions::RegionsSource;
 use crate::sink::{Format, OutputSpec, Role, Target};
 
+/// `MAJOR.MINOR.PATCH` (a pre-release suffix ignored).
+fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
+    let core = v.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    let version = (parts.next()??, parts.next()??, parts.next()??);
+    parts.next().is_none().then_some(version)
+}
+
 pub(crate) const TOOL: &str = "protmask";
+
+/// The manifest format this protmask writes. 1 (absent): before 0.3.0. 2: content digests
+/// of every file, a canonical `command_line`, small regions recorded as intervals.
+pub const MANIFEST_VERSION: u32 = 2;
+
+/// The first protmask version that wrote manifest version 2.
+const VERSION_2_SINCE: (u64, u64, u64) = (0, 3, 0);
+
+/// Regions whose file is at most this large (1 MiB, some 30,000 interval lines) are
+/// recorded in the manifest as intervals, so the set needs no regions file to be checked
+/// or rebuilt; a larger file is recorded by its digests and must be at hand. A regions
+/// file that cannot be read again (a pipe, `/dev/fd/N`) is recorded as intervals whatever
+/// its size.
+pub const REGIONS_RECORDED_MAX: u64 = 1 << 20;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Manifest {
     pub tool: String,
+    /// The manifest format (`MANIFEST_VERSION`); 1 when absent.
+    #[serde(default = "version_1")]
+    pub manifest_version: u32,
     pub version: String,
     pub rng_scheme: u32,
-    /// The command line as typed (informative; regeneration uses `options`).
+    /// Version 2: the command that makes this set, generated from `options`, the inputs
+    /// and the outputs (`canonical_command_line`), so it re-runs the recorded job and
+    /// cannot disagree with `options`. Version 1: the command line as typed.
     pub command_line: Vec<String>,
     pub working_directory: String,
     /// Every option that decides the output bytes, resolved (preset applied).
@@ -35,6 +63,19 @@ pub struct Manifest {
     /// and SHA-256. Absent without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regions: Option<FileEntry>,
+}
+
+fn version_1() -> u32 {
+    1
+}
+
+/// How a file given for a recorded one matched it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Matched {
+    /// Byte for byte, as stored.
+    Stored,
+    /// By its decompressed content: the file was compressed, decompressed or recompressed.
+    Content,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -57,6 +98,39 @@ pub struct FileEntry {
 }
 
 impl FileEntry {
+    /// The entry of a file with digests `stored` and (if compressed) `content`.
+    fn of(path: String, records: u64, stored: FileDigest, content: Option<FileDigest>) -> Self {
+        let content = content.unwrap_or_else(|| stored.clone());
+        FileEntry {
+            role: None,
+            path,
+            bytes: stored.bytes,
+            records,
+            sha256: stored.sha256,
+            content_bytes: Some(content.bytes),
+            content_sha256: Some(content.sha256),
+        }
+    }
+
+    /// Whether a file with digests `stored` and (when known) `content` is this one, and
+    /// how.
+    pub fn matches(&self, stored: &FileDigest, content: Option<&FileDigest>) -> Option<Matched> {
+        if self.stored_is(stored) {
+            return Some(Matched::Stored);
+        }
+        let recorded = self.content()?;
+        let content = content.unwrap_or(stored);
+        (recorded == *content).then_some(Matched::Content)
+    }
+
+    /// The recorded digest of the file as stored.
+    pub fn stored(&self) -> FileDigest {
+        FileDigest {
+            bytes: self.bytes,
+            sha256: self.sha256.clone(),
+        }
+    }
+
     /// Whether `d` is this file's stored bytes.
     pub fn stored_is(&self, d: &FileDigest) -> bool {
         self.sha256 == d.sha256 && self.bytes == d.bytes
@@ -78,50 +152,105 @@ impl Manifest {
         let mut inputs = Vec::new();
         for (input, report) in job.inputs.iter().zip(&summary.inputs) {
             let d = report.digest.clone().ok_or_else(missing)?;
-            inputs.push(FileEntry {
-                role: None,
-                path: input.name.clone(),
-                bytes: d.bytes,
-                records: report.records,
-                sha256: d.sha256,
-                content_bytes: None,
-                content_sha256: None,
-            });
+            let entry = FileEntry::of(input.name.clone(), report.records, d, report.content.clone());
+            inputs.push(entry);
         }
         let mut outputs = Vec::new();
         for o in &summary.outputs {
             let d = o.digest.clone().ok_or_else(missing)?;
-            outputs.push(FileEntry {
-                role: Some(o.role),
-                path: o.path.clone(),
-                bytes: d.stored.bytes,
-                records: o.records,
-                sha256: d.stored.sha256,
-                content_bytes: d.content.as_ref().map(|c| c.bytes),
-                content_sha256: d.content.map(|c| c.sha256),
-            });
+            let mut entry = FileEntry::of(o.path.clone(), o.records, d.stored, d.content);
+            entry.role = Some(o.role);
+            outputs.push(entry);
         }
-        Ok(Manifest {
+        let mut options = job.config.clone();
+        let regions = summary.regions.as_ref().map(|r| {
+            let small = r.digest.bytes <= REGIONS_RECORDED_MAX || !r.regular;
+            if let (true, Some(map), Some(o)) = (small, &r.map, options.regions.as_mut()) {
+                o.source = RegionsSource::Intervals(map.clone());
+            }
+            FileEntry::of(r.path.clone(), r.intervals, r.digest.clone(), None)
+        });
+        let mut m = Manifest {
             tool: TOOL.into(),
+            manifest_version: MANIFEST_VERSION,
             version: env!("CARGO_PKG_VERSION").into(),
             rng_scheme: SCHEME_VERSION,
-            command_line: std::env::args().collect(),
+            command_line: Vec::new(),
             working_directory: std::env::current_dir()
                 .map(|d| d.display().to_string())
                 .unwrap_or_default(),
-            options: job.config.clone(),
+            options,
             inputs,
             outputs,
-            regions: summary.regions.as_ref().map(|r| FileEntry {
-                role: None,
-                path: r.path.clone(),
-                bytes: r.digest.bytes,
-                records: r.intervals,
-                sha256: r.digest.sha256.clone(),
-                content_bytes: None,
-                content_sha256: None,
-            }),
-        })
+            regions,
+        };
+        let manifest = job.manifest.as_ref().map(|p| p.display().to_string());
+        m.command_line = m.canonical_command_line(manifest.as_deref());
+        Ok(m)
+    }
+
+    /// The command that makes this set: `protmask mask`, the options that differ from
+    /// the preset's (`MaskConfig::flags`), the outputs (`--output`/`--outdir`,
+    /// `--rates`, `--dataset`, `--manifest`), `--` and the inputs. Every value is one
+    /// `--flag=value` token, so a value that starts with `-` reads back as itself.
+    pub fn canonical_command_line(&self, manifest: Option<&str>) -> Vec<String> {
+        let regions_path = self.regions.as_ref().map(|r| r.path.as_str());
+        let mut line = vec![TOOL.to_string(), "mask".to_string()];
+        line.extend(self.options.flags(regions_path));
+        for role in [Role::Fasta, Role::Rates, Role::Dataset] {
+            let Some(first) = self.outputs_of(role).next() else {
+                continue;
+            };
+            match role {
+                Role::Fasta if self.options.outdir => {
+                    let dir = Path::new(&first.path)
+                        .parent()
+                        .map_or_else(String::new, |d| d.display().to_string());
+                    line.push(format!("--outdir={dir}"));
+                }
+                Role::Fasta if first.path == "-" => {}
+                _ => line.push(format!("--{}={}", role.flag(), first.path)),
+            }
+        }
+        if let Some(m) = manifest {
+            line.push(format!("--manifest={m}"));
+        }
+        line.push("--".into());
+        line.extend(self.inputs.iter().map(|e| e.path.clone()));
+        line
+    }
+
+    /// The `--manifest=` path of a version-2 command line.
+    fn manifest_path_in(line: &[String]) -> Option<&str> {
+        line.iter().find_map(|t| t.strip_prefix("--manifest="))
+    }
+
+    /// A version-2 manifest's `command_line` and `version` agree with its options and
+    /// format (an edit to either is refused; an edit elsewhere changes what a digest is
+    /// checked against).
+    pub fn check_integrity(&self) -> std::result::Result<(), String> {
+        if self.manifest_version < 2 {
+            return Ok(());
+        }
+        let version = parse_version(&self.version)
+            .ok_or_else(|| format!("its version '{}' is not a protmask version", self.version))?;
+        if version < VERSION_2_SINCE {
+            return Err(format!(
+                "its version {} is older than the manifest format (version {}) it uses: \
+                 the manifest was edited",
+                self.version, self.manifest_version
+            ));
+        }
+        let expected =
+            self.canonical_command_line(Self::manifest_path_in(&self.command_line));
+        if self.command_line != expected {
+            return Err(format!(
+                "its command_line does not match its options (the manifest was edited): \
+                 the options say `{}`",
+                expected.join(" ")
+            ));
+        }
+        Ok(())
     }
 
     /// Write it beside `path`, complete but not yet renamed onto it (a run publishes its
@@ -147,6 +276,24 @@ impl Manifest {
                 path.display(),
                 m.tool
             );
+        }
+        let this = env!("CARGO_PKG_VERSION");
+        let newer = match (parse_version(&m.version), parse_version(this)) {
+            (Some(theirs), Some(ours)) => theirs > ours,
+            _ => false,
+        };
+        if newer || m.manifest_version > MANIFEST_VERSION {
+            bail!(
+                "manifest '{}' was written by protmask {} (manifest format {}), newer than \
+                 this protmask ({this}, format {MANIFEST_VERSION}): use protmask {} or later",
+                path.display(),
+                m.version,
+                m.manifest_version,
+                m.version
+            );
+        }
+        if let Err(e) = m.check_integrity() {
+            bail!("manifest '{}' cannot be trusted: {e}", path.display());
         }
         if m.rng_scheme > SCHEME_VERSION {
             bail!(
@@ -178,9 +325,10 @@ impl Manifest {
     /// order), each under `outdir` with its recorded file name (stdout as `stdout`).
     fn output_specs(&self, outdir: &Path) -> Result<Vec<OutputSpec>> {
         let in_outdir = |p: &str| -> PathBuf {
-            let name = Path::new(p)
-                .file_name()
-                .map_or_else(|| "stdout".into(), |n| n.to_owned());
+            let name = match Path::new(p).file_name() {
+                Some(n) if p != "-" => n.to_owned(),
+                _ => "stdout".into(),
+            };
             outdir.join(name)
         };
         let mut specs: Vec<OutputSpec> = Vec::new();

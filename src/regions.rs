@@ -240,6 +240,23 @@ impl Regions {
         Ok(regions)
     }
 
+    /// The merged intervals by ID, in the form a manifest records them
+    /// (`RegionsSource::Intervals`); `None` if a bound does not fit an `i64`.
+    pub fn to_map(&self) -> Option<std::collections::BTreeMap<String, Vec<(i64, i64)>>> {
+        let bound = |v: u64| i64::try_from(v).ok();
+        self.by_id
+            .iter()
+            .map(|(id, e)| {
+                let pairs = e
+                    .intervals
+                    .iter()
+                    .map(|iv| Some((bound(iv.start)?, bound(iv.end)?)))
+                    .collect::<Option<Vec<_>>>()?;
+                Some((id.to_string(), pairs))
+            })
+            .collect()
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -11,7 +11,7 @@ use super::error::{Digests, Recorded, TableDifference};
 use super::{Regenerated, Request, VerifyError};
 use crate::engine::{Input, run};
 use crate::io::{FileDigest, InputSource, open_input};
-use crate::manifest::{FileEntry, Manifest};
+use crate::manifest::{FileEntry, Manifest, Matched};
 use crate::regions::{Regions, RegionsMode, RegionsSource};
 use crate::sink::{Format, Role};
 
@@ -54,15 +54,45 @@ fn locate(recorded: &str, manifest: &Path) -> Option<PathBuf> {
     beside.exists().then_some(beside)
 }
 
+/// Whether the file at `path` is the one `entry` records: by its bytes as stored, else
+/// (when the manifest has content digests) by its decompressed content; a note for the
+/// report when it matched by content.
+fn identify(entry: &FileEntry, path: &Path, shown: &str) -> Result<IdentifyResult, VerifyError> {
+    let stored = digest_file(path)?;
+    if entry.stored_is(&stored) {
+        return Ok(IdentifyResult::Matched(None));
+    }
+    if entry.content().is_some() {
+        let content = content_digest(path)?;
+        if entry.matches(&stored, Some(&content)) == Some(Matched::Content) {
+            return Ok(IdentifyResult::Matched(Some(format!(
+                "'{shown}' matched the recorded '{}' by content (it was compressed, \
+                 decompressed or recompressed)",
+                entry.path
+            ))));
+        }
+    }
+    Ok(IdentifyResult::Differs(stored))
+}
+
+enum IdentifyResult {
+    /// The recorded file; a note if by content.
+    Matched(Option<String>),
+    /// Another file, with its stored digest.
+    Differs(FileDigest),
+}
+
 /// The inputs are the ones the manifest records (ORIGINAL stands for a single input;
-/// several are found by their recorded paths); returns them.
+/// several are found by their recorded paths), by their bytes or their content; returns
+/// them, and a note for each that matched by content.
 pub(super) fn check_inputs(
     m: &Manifest,
     manifest_path: &Path,
     original: &Input,
-) -> Result<Vec<InputSource>, VerifyError> {
+) -> Result<(Vec<InputSource>, Vec<String>), VerifyError> {
     let mname = manifest_path.display().to_string();
     let mut inputs = Vec::new();
+    let mut notes = Vec::new();
     for entry in &m.inputs {
         let path = match (m.inputs.len(), &original.source) {
             (1, InputSource::Path(p)) => p.clone(),
@@ -72,26 +102,28 @@ pub(super) fn check_inputs(
                 path: entry.path.clone(),
             })?,
         };
-        let d = digest_file(&path)?;
-        if !entry.stored_is(&d) {
-            let shown = match m.inputs.len() {
-                1 => original.name.clone(),
-                _ => path.display().to_string(),
-            };
-            return Err(VerifyError::DigestMismatch {
-                manifest: mname,
-                what: Recorded::Input,
-                path: shown,
-                recorded_path: entry.path.clone(),
-                digests: Box::new(Digests {
-                    recorded: recorded_digest(entry),
-                    found: d,
-                }),
-            });
+        let shown = match m.inputs.len() {
+            1 => original.name.clone(),
+            _ => path.display().to_string(),
+        };
+        match identify(entry, &path, &shown)? {
+            IdentifyResult::Matched(note) => notes.extend(note),
+            IdentifyResult::Differs(found) => {
+                return Err(VerifyError::DigestMismatch {
+                    manifest: mname,
+                    what: Recorded::Input,
+                    path: shown,
+                    recorded_path: entry.path.clone(),
+                    digests: Box::new(Digests {
+                        recorded: recorded_digest(entry),
+                        found,
+                    }),
+                });
+            }
         }
         inputs.push(InputSource::Path(path));
     }
-    Ok(inputs)
+    Ok((inputs, notes))
 }
 
 fn recorded_digest(entry: &FileEntry) -> FileDigest {
@@ -101,61 +133,111 @@ fn recorded_digest(entry: &FileEntry) -> FileDigest {
     }
 }
 
-/// The regions to check eligibility by: the request's, else the manifest's (found as
-/// given, else beside the manifest, and required to be the recorded file). The manifest
-/// comes back pointing at the file found, so that regeneration reads it.
+/// The regions to check eligibility by, and the manifest to regenerate from. With
+/// `--regions`: the file given; with a manifest too, it must be the recorded regions (the
+/// same intervals, when the manifest records them; else the recorded file by bytes or
+/// content), and regeneration reads it. Without: the manifest's intervals, or its file
+/// (found as given, else beside the manifest, and required to be the recorded one).
 pub(super) fn regions_to_check(
     request: &Request,
     manifest: Option<Manifest>,
-) -> Result<(Option<Regions>, Option<Manifest>), VerifyError> {
+) -> Result<(Option<Regions>, Option<Manifest>, Vec<String>), VerifyError> {
+    let mut notes = Vec::new();
     let recorded = manifest.as_ref().and_then(|m| m.options.regions.clone());
+    let mname = request
+        .manifest
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     if let Some(path) = &request.regions {
         let mode = request
             .regions_mode
             .or(recorded.as_ref().map(|r| r.mode))
             .unwrap_or(RegionsMode::Only);
         let regions = read_regions(Path::new(path), path, mode)?;
-        return Ok((Some(regions), manifest));
+        let (Some(option), Some(mut m)) = (recorded, manifest) else {
+            return Ok((Some(regions), None, notes));
+        };
+        match &option.source {
+            RegionsSource::Intervals(map) => {
+                if regions.to_map().as_ref() != Some(map) {
+                    return Err(VerifyError::Other {
+                        file: Some(path.clone()),
+                        message: format!(
+                            "regions file '{path}' does not have the intervals recorded in \
+                             manifest '{mname}'"
+                        ),
+                    });
+                }
+            }
+            RegionsSource::Path(_) => {
+                if let Some(entry) = &m.regions {
+                    match identify(entry, Path::new(path), path)? {
+                        IdentifyResult::Matched(note) => notes.extend(note),
+                        IdentifyResult::Differs(found) => {
+                            return Err(VerifyError::DigestMismatch {
+                                manifest: mname,
+                                what: Recorded::RegionsFile,
+                                path: path.clone(),
+                                recorded_path: entry.path.clone(),
+                                digests: Box::new(Digests {
+                                    recorded: recorded_digest(entry),
+                                    found,
+                                }),
+                            });
+                        }
+                    }
+                }
+                // Regeneration reads the file given, not the recorded name.
+                if let Some(r) = m.options.regions.as_mut() {
+                    r.source = RegionsSource::Path(path.clone());
+                }
+            }
+        }
+        return Ok((Some(regions), Some(m), notes));
     }
     let (Some(option), Some(mpath)) = (recorded, request.manifest.as_deref()) else {
-        return Ok((None, manifest));
+        return Ok((None, manifest, notes));
     };
     let Some(mut m) = manifest else {
-        return Ok((None, None));
+        return Ok((None, None, notes));
     };
-    let mname = mpath.display().to_string();
     let Some(recorded_path) = option.path() else {
         // Intervals recorded in the manifest itself.
         let regions = option.load().map_err(|e| VerifyError::Unreadable {
             file: mname,
             message: format!("{e:#}"),
         })?;
-        return Ok((Some(regions), Some(m)));
+        return Ok((Some(regions), Some(m), notes));
     };
     let found = locate(recorded_path, mpath).ok_or_else(|| VerifyError::Missing {
         manifest: mname.clone(),
         what: Recorded::RegionsFile,
         path: recorded_path.to_string(),
     })?;
+    let shown = found.display().to_string();
+    if let Some(entry) = &m.regions {
+        match identify(entry, &found, &shown)? {
+            IdentifyResult::Matched(note) => notes.extend(note),
+            IdentifyResult::Differs(found_digest) => {
+                return Err(VerifyError::DigestMismatch {
+                    manifest: mname,
+                    what: Recorded::RegionsFile,
+                    path: shown,
+                    recorded_path: entry.path.clone(),
+                    digests: Box::new(Digests {
+                        recorded: recorded_digest(entry),
+                        found: found_digest,
+                    }),
+                });
+            }
+        }
+    }
     let regions = read_regions(&found, recorded_path, option.mode)?;
-    if let Some(entry) = &m.regions
-        && !entry.stored_is(&regions.digest)
-    {
-        return Err(VerifyError::DigestMismatch {
-            manifest: mname,
-            what: Recorded::RegionsFile,
-            path: found.display().to_string(),
-            recorded_path: entry.path.clone(),
-            digests: Box::new(Digests {
-                recorded: recorded_digest(entry),
-                found: regions.digest.clone(),
-            }),
-        });
-    }
     if let Some(r) = m.options.regions.as_mut() {
-        r.source = RegionsSource::Path(found.display().to_string());
+        r.source = RegionsSource::Path(shown);
     }
-    Ok((Some(regions), Some(m)))
+    Ok((Some(regions), Some(m), notes))
 }
 
 fn read_regions(path: &Path, name: &str, mode: RegionsMode) -> Result<Regions, VerifyError> {
@@ -180,7 +262,8 @@ pub(super) fn check_against(
     // content digest that an older manifest lacks.
     let checked = check_outputs(m, path, masked, role, rates)?;
     let regen_dir = dir.join("regenerated");
-    let regenerated = regenerate(m, path, inputs, &checked.on_hand, &regen_dir)?;
+    let mut regenerated = regenerate(m, path, inputs, &checked.on_hand, &regen_dir)?;
+    regenerated.notes.extend(checked.notes);
     if let Some(table) = checked.unrecorded_table {
         let fresh = m
             .outputs_of(Role::Rates)
@@ -206,6 +289,38 @@ struct CheckedOutputs {
     /// A rates table given that is not the recorded one: its first difference from the
     /// regenerated table is the error, once regenerated.
     unrecorded_table: Option<PathBuf>,
+    /// Given files that matched a recorded output by content.
+    notes: Vec<String>,
+}
+
+/// The recorded output of `role` that the file at `path` is (by bytes, else by content):
+/// its stored digest and a note if by content; else the file's stored digest.
+#[allow(clippy::type_complexity)]
+fn recorded_output(
+    m: &Manifest,
+    role: Role,
+    path: &Path,
+    shown: &str,
+) -> Result<Result<(FileDigest, Option<String>), FileDigest>, VerifyError> {
+    let stored = digest_file(path)?;
+    if m.outputs_of(role).any(|e| e.stored_is(&stored)) {
+        return Ok(Ok((stored, None)));
+    }
+    if m.outputs_of(role).any(|e| e.content().is_some()) {
+        let content = content_digest(path)?;
+        if let Some(e) = m
+            .outputs_of(role)
+            .find(|e| e.matches(&stored, Some(&content)).is_some())
+        {
+            let note = format!(
+                "'{shown}' matched the recorded output '{}' by content (it was compressed, \
+                 decompressed or recompressed)",
+                e.path
+            );
+            return Ok(Ok((stored, Some(note))));
+        }
+    }
+    Ok(Err(stored))
 }
 
 /// MASKED is an output of `role` the manifest records (else an error); the rates table is
@@ -221,25 +336,31 @@ fn check_outputs(
     let mut checked = CheckedOutputs {
         on_hand: Vec::new(),
         unrecorded_table: None,
+        notes: Vec::new(),
     };
     if let Some(p) = masked.source.path() {
-        let d = digest_file(p)?;
-        if !m.outputs_of(role).any(|e| e.stored_is(&d)) {
-            return Err(VerifyError::NotAnOutput {
-                manifest: manifest_path.display().to_string(),
-                path: masked.name.clone(),
-                role,
-                found: d,
-            });
+        match recorded_output(m, role, p, &masked.name)? {
+            Ok((d, note)) => {
+                checked.notes.extend(note);
+                checked.on_hand.push((p.to_path_buf(), d));
+            }
+            Err(found) => {
+                return Err(VerifyError::NotAnOutput {
+                    manifest: manifest_path.display().to_string(),
+                    path: masked.name.clone(),
+                    role,
+                    found,
+                });
+            }
         }
-        checked.on_hand.push((p.to_path_buf(), d));
     }
     if let Some(r) = rates {
-        let d = digest_file(r)?;
-        if m.outputs_of(Role::Rates).any(|e| e.stored_is(&d)) {
-            checked.on_hand.push((r.to_path_buf(), d));
-        } else {
-            checked.unrecorded_table = Some(r.to_path_buf());
+        match recorded_output(m, Role::Rates, r, &r.display().to_string())? {
+            Ok((d, note)) => {
+                checked.notes.extend(note);
+                checked.on_hand.push((r.to_path_buf(), d));
+            }
+            Err(_) => checked.unrecorded_table = Some(r.to_path_buf()),
         }
     }
     Ok(checked)
@@ -348,13 +469,11 @@ fn regenerate(
                 None => None,
             },
         };
-        let content = match (&d.content, recorded_content) {
-            (Some(c), Some(r)) => Some(Digests {
-                recorded: r,
-                found: c.clone(),
-            }),
-            _ => None,
-        };
+        let found_content = d.content.as_ref().unwrap_or(&d.stored);
+        let content = recorded_content.map(|r| Digests {
+            recorded: r,
+            found: found_content.clone(),
+        });
         if content.as_ref().is_some_and(|c| c.recorded == c.found) && records_agree {
             result.same_content += 1;
             continue;

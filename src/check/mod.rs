@@ -8,6 +8,7 @@ mod dataset;
 mod error;
 mod fasta;
 mod manifest;
+mod regenerate;
 mod spool;
 
 pub use crate::records::stream::ReadError;
@@ -17,6 +18,7 @@ pub use error::{
     Unit, VerifyError,
 };
 pub use fasta::{verify, verify_within};
+pub use regenerate::{Outcome, Rebuilt, Regeneration, regenerate};
 
 use std::path::{Path, PathBuf};
 
@@ -90,6 +92,9 @@ pub struct Regenerated {
     /// Compressed outputs whose uncompressed content is identical while the compressed
     /// bytes differ (another compressor or compressor version made them).
     pub same_content: usize,
+    /// Files given that matched a recorded one by content, not byte for byte: one line
+    /// each (`'x.fa' matched the recorded 'x.fa.gz' by content ...`).
+    pub notes: Vec<String>,
 }
 
 /// Verify what `request` names: MASKED is a masking of ORIGINAL; with a rates table, the
@@ -117,7 +122,7 @@ pub fn run(request: &Request) -> Result<Report, VerifyError> {
         (Some(m), Some(path)) => Some(manifest::check_inputs(m, path, &original)?),
         _ => None,
     };
-    let (regions, manifest) = manifest::regions_to_check(request, manifest)?;
+    let (regions, manifest, mut notes) = manifest::regions_to_check(request, manifest)?;
     let dataset = masked_dataset(request, &masked)?;
     let verified = match &dataset {
         Some((path, format)) => verify_dataset(
@@ -136,9 +141,10 @@ pub fn run(request: &Request) -> Result<Report, VerifyError> {
         )?,
     };
     let mut regenerated = None;
-    if let (Some(m), Some(path), Some(inputs), Some(spool)) =
+    if let (Some(m), Some(path), Some((inputs, input_notes)), Some(spool)) =
         (&manifest, &request.manifest, recorded_inputs, &spool)
     {
+        notes.splice(0..0, input_notes);
         let role = if dataset.is_some() {
             Role::Dataset
         } else {
@@ -146,9 +152,9 @@ pub fn run(request: &Request) -> Result<Report, VerifyError> {
         };
         let rates = request.rates.as_deref();
         let dir = spool.path();
-        regenerated = Some(manifest::check_against(
-            m, path, inputs, &masked, role, rates, dir,
-        )?);
+        let mut r = manifest::check_against(m, path, inputs, &masked, role, rates, dir)?;
+        r.notes.splice(0..0, notes);
+        regenerated = Some(r);
     }
     Ok(Report {
         verified,

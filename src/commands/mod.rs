@@ -3,5 +3,6 @@
 
 pub mod mask;
 pub mod meta;
+pub mod regenerate;
 pub mod schedule;
 pub mod verify;

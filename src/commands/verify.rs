@@ -26,6 +26,9 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         Err(e) => return Err(e.into()),
     };
     if !args.quiet {
+        for note in report.regenerated.iter().flat_map(|r| &r.notes) {
+            eprintln!("protmask: {note}");
+        }
         eprintln!("{}", summary_line(&report, request.rates.is_some()));
     }
     Ok(())

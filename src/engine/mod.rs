@@ -96,8 +96,10 @@ pub struct OutputReport {
 pub struct InputReport {
     /// Records read (replicates not counted).
     pub records: u64,
-    /// With a manifest.
+    /// With a manifest: of the file as stored.
     pub digest: Option<FileDigest>,
+    /// With a manifest, for a compressed input: of its decompressed content.
+    pub content: Option<FileDigest>,
 }
 
 /// The regions file a job read (`--regions`).
@@ -110,6 +112,12 @@ pub struct RegionsReport {
     pub intervals: u64,
     /// IDs no input record had (only with `--regions-partial`; else an error).
     pub unmatched: u64,
+    /// The merged intervals by ID (`None` if a bound exceeds `i64::MAX`), which a
+    /// manifest records in place of the file when they are small or the file cannot be
+    /// read again.
+    pub map: Option<std::collections::BTreeMap<String, Vec<(i64, i64)>>>,
+    /// The file is a regular file (it can be read again; a pipe or `/dev/fd/N` cannot).
+    pub regular: bool,
 }
 
 /// What a finished job reports.
@@ -211,6 +219,8 @@ fn regions_report(r: &Regions, config: &MaskConfig) -> Result<RegionsReport> {
         digest: r.digest.clone(),
         intervals: r.intervals,
         unmatched: unmatched.len() as u64,
+        map: r.to_map(),
+        regular: std::fs::metadata(r.name()).is_ok_and(|m| m.is_file()),
     })
 }
 

@@ -193,6 +193,16 @@ impl Reader<'_> {
         // Reading ahead pays only where decompressing is slower than masking (gzip, bzip2,
         // xz): the output of a later input must be held until its turn, which costs fresh
         // memory. Plain and zstd input, decoded faster than it is masked, waits its turn.
+        // A compressed input's content (the decompressed bytes) is digested as well: the
+        // manifest identifies the input by either, so recompressing it keeps its identity.
+        let content = (hasher.is_some() && format != Compression::None)
+            .then(|| Arc::new(Mutex::new(crate::io::Hasher::default())));
+        let reader: Box<dyn Read + Send> = match &content {
+            Some(h) => Box::new(
+                crate::io::CountingReader::new(reader, Arc::default()).hashing(Arc::clone(h)),
+            ),
+            None => reader,
+        };
         if matches!(format, Compression::None | Compression::Zstd) && !self.wait_for_turn(file) {
             return Ok(None);
         }
@@ -245,7 +255,20 @@ impl Reader<'_> {
             )?),
             None => None,
         };
-        Ok(Some(InputReport { records: 0, digest }))
+        let content = match content {
+            Some(h) => Some(
+                h.lock()
+                    .map_err(|_| anyhow::anyhow!("input hasher poisoned"))?
+                    .clone()
+                    .finish(),
+            ),
+            None => None,
+        };
+        Ok(Some(InputReport {
+            records: 0,
+            digest,
+            content,
+        }))
     }
 }
 

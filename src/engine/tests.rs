@@ -75,7 +75,8 @@ fn run_writer(job: &Job, order: &[(usize, u64)]) -> Vec<OutputReport> {
     let inputs = vec![
         InputReport {
             records: BLOCKS,
-            digest: None
+            digest: None,
+            content: None,
         };
         3
     ];

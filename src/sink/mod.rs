@@ -54,6 +54,16 @@ impl Role {
             Role::Dataset => "dataset",
         }
     }
+
+    /// The long flag of `protmask mask` that names an output of this role (a manifest's
+    /// command line).
+    pub fn flag(self) -> &'static str {
+        match self {
+            Role::Fasta => "output",
+            Role::Rates => "rates",
+            Role::Dataset => "dataset",
+        }
+    }
 }
 
 /// A file format.
