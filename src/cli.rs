@@ -117,7 +117,12 @@ pub struct RegenerateArgs {
     pub input: Vec<PathBuf>,
 
     /// The folder to rebuild the outputs in (created); outputs keep their recorded file names
-    #[arg(short = 'C', long = "directory", value_name = "OUTDIR", default_value = "regenerated")]
+    #[arg(
+        short = 'C',
+        long = "directory",
+        value_name = "OUTDIR",
+        default_value = "regenerated"
+    )]
     pub outdir: PathBuf,
 
     /// Only the error, if any

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::MaskConfig;
 use crate::engine::{Input, Job, Summary};
 use crate::io::{Compression, FileDigest, OutputTarget, PendingOutput, create_output};
-use crate::rng::SCHEME_VERSION;
 use crate::regions::RegionsSource;
+use crate::rng::SCHEME_VERSION;
 use crate::sink::{Format, OutputSpec, Role, Target};
 
 /// `MAJOR.MINOR.PATCH` (a pre-release suffix ignored).
@@ -152,7 +152,12 @@ impl Manifest {
         let mut inputs = Vec::new();
         for (input, report) in job.inputs.iter().zip(&summary.inputs) {
             let d = report.digest.clone().ok_or_else(missing)?;
-            let entry = FileEntry::of(input.name.clone(), report.records, d, report.content.clone());
+            let entry = FileEntry::of(
+                input.name.clone(),
+                report.records,
+                d,
+                report.content.clone(),
+            );
             inputs.push(entry);
         }
         let mut outputs = Vec::new();
@@ -241,8 +246,7 @@ impl Manifest {
                 self.version, self.manifest_version
             ));
         }
-        let expected =
-            self.canonical_command_line(Self::manifest_path_in(&self.command_line));
+        let expected = self.canonical_command_line(Self::manifest_path_in(&self.command_line));
         if self.command_line != expected {
             return Err(format!(
                 "its command_line does not match its options (the manifest was edited): \

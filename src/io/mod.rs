@@ -13,10 +13,10 @@ pub use bgzf::{BLOCK_DATA_SIZE, BgzfWriter, compress_block};
 pub use compression::Compression;
 pub use digest::FileDigest;
 pub(crate) use digest::Hasher;
-pub use input::{InputSource, input_size, open_input};
 pub(crate) use input::{
     CountingReader, finish_input_digest, open_input_counted, open_input_hashed,
 };
+pub use input::{InputSource, input_size, open_input};
 pub(crate) use output::create_output_on;
 pub use output::{
     Output, OutputDigest, OutputTarget, PendingOutput, SameFile, create_output, same_file_guard,
