@@ -246,6 +246,18 @@ impl Manifest {
                 self.version, self.manifest_version
             ));
         }
+        // A file whose content is as large as the file is stored uncompressed: its two
+        // digests are one.
+        let entries = self.inputs.iter().chain(&self.outputs).chain(&self.regions);
+        for e in entries {
+            if e.content_bytes == Some(e.bytes) && e.content_sha256.as_ref() != Some(&e.sha256) {
+                return Err(format!(
+                    "the digests recorded for '{}' disagree (an uncompressed file with two \
+                     SHA-256s): the manifest was edited",
+                    e.path
+                ));
+            }
+        }
         let expected = self.canonical_command_line(Self::manifest_path_in(&self.command_line));
         if self.command_line != expected {
             return Err(format!(
@@ -266,7 +278,8 @@ impl Manifest {
             .with_context(|| format!("cannot create manifest '{}'", path.display()))?;
         out.write_all(text.as_bytes())
             .with_context(|| format!("cannot write manifest '{}'", path.display()))?;
-        Ok(out.close()?)
+        out.close()
+            .with_context(|| format!("cannot write manifest '{}'", path.display()))
     }
 
     pub fn read(path: &Path) -> Result<Manifest> {

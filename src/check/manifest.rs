@@ -138,10 +138,30 @@ fn recorded_digest(entry: &FileEntry) -> FileDigest {
 /// same intervals, when the manifest records them; else the recorded file by bytes or
 /// content), and regeneration reads it. Without: the manifest's intervals, or its file
 /// (found as given, else beside the manifest, and required to be the recorded one).
+/// What `regions_to_check` found: the regions, the manifest to regenerate from (pointing
+/// at the regions file to read), and a note when the file matched by content.
+pub(super) struct RegionsChecked {
+    pub regions: Option<Regions>,
+    pub manifest: Option<Manifest>,
+    pub notes: Vec<String>,
+}
+
+fn checked(
+    regions: Option<Regions>,
+    manifest: Option<Manifest>,
+    notes: Vec<String>,
+) -> RegionsChecked {
+    RegionsChecked {
+        regions,
+        manifest,
+        notes,
+    }
+}
+
 pub(super) fn regions_to_check(
     request: &Request,
     manifest: Option<Manifest>,
-) -> Result<(Option<Regions>, Option<Manifest>, Vec<String>), VerifyError> {
+) -> Result<RegionsChecked, VerifyError> {
     let mut notes = Vec::new();
     let recorded = manifest.as_ref().and_then(|m| m.options.regions.clone());
     let mname = request
@@ -156,7 +176,7 @@ pub(super) fn regions_to_check(
             .unwrap_or(RegionsMode::Only);
         let regions = read_regions(Path::new(path), path, mode)?;
         let (Some(option), Some(mut m)) = (recorded, manifest) else {
-            return Ok((Some(regions), None, notes));
+            return Ok(checked(Some(regions), None, notes));
         };
         match &option.source {
             RegionsSource::Intervals(map) => {
@@ -194,13 +214,13 @@ pub(super) fn regions_to_check(
                 }
             }
         }
-        return Ok((Some(regions), Some(m), notes));
+        return Ok(checked(Some(regions), Some(m), notes));
     }
     let (Some(option), Some(mpath)) = (recorded, request.manifest.as_deref()) else {
-        return Ok((None, manifest, notes));
+        return Ok(checked(None, manifest, notes));
     };
     let Some(mut m) = manifest else {
-        return Ok((None, None, notes));
+        return Ok(checked(None, None, notes));
     };
     let Some(recorded_path) = option.path() else {
         // Intervals recorded in the manifest itself.
@@ -208,7 +228,7 @@ pub(super) fn regions_to_check(
             file: mname,
             message: format!("{e:#}"),
         })?;
-        return Ok((Some(regions), Some(m), notes));
+        return Ok(checked(Some(regions), Some(m), notes));
     };
     let found = locate(recorded_path, mpath).ok_or_else(|| VerifyError::Missing {
         manifest: mname.clone(),
@@ -237,7 +257,7 @@ pub(super) fn regions_to_check(
     if let Some(r) = m.options.regions.as_mut() {
         r.source = RegionsSource::Path(shown);
     }
-    Ok((Some(regions), Some(m), notes))
+    Ok(checked(Some(regions), Some(m), notes))
 }
 
 fn read_regions(path: &Path, name: &str, mode: RegionsMode) -> Result<Regions, VerifyError> {
@@ -293,18 +313,25 @@ struct CheckedOutputs {
     notes: Vec<String>,
 }
 
+/// A file given for a recorded output.
+enum OutputMatch {
+    /// It is one: its stored digest, and a note if it matched by content.
+    Recorded(FileDigest, Option<String>),
+    /// It is none: its stored digest.
+    Not(FileDigest),
+}
+
 /// The recorded output of `role` that the file at `path` is (by bytes, else by content):
 /// its stored digest and a note if by content; else the file's stored digest.
-#[allow(clippy::type_complexity)]
 fn recorded_output(
     m: &Manifest,
     role: Role,
     path: &Path,
     shown: &str,
-) -> Result<Result<(FileDigest, Option<String>), FileDigest>, VerifyError> {
+) -> Result<OutputMatch, VerifyError> {
     let stored = digest_file(path)?;
     if m.outputs_of(role).any(|e| e.stored_is(&stored)) {
-        return Ok(Ok((stored, None)));
+        return Ok(OutputMatch::Recorded(stored, None));
     }
     if m.outputs_of(role).any(|e| e.content().is_some()) {
         let content = content_digest(path)?;
@@ -317,10 +344,10 @@ fn recorded_output(
                  decompressed or recompressed)",
                 e.path
             );
-            return Ok(Ok((stored, Some(note))));
+            return Ok(OutputMatch::Recorded(stored, Some(note)));
         }
     }
-    Ok(Err(stored))
+    Ok(OutputMatch::Not(stored))
 }
 
 /// MASKED is an output of `role` the manifest records (else an error); the rates table is
@@ -340,11 +367,11 @@ fn check_outputs(
     };
     if let Some(p) = masked.source.path() {
         match recorded_output(m, role, p, &masked.name)? {
-            Ok((d, note)) => {
+            OutputMatch::Recorded(d, note) => {
                 checked.notes.extend(note);
                 checked.on_hand.push((p.to_path_buf(), d));
             }
-            Err(found) => {
+            OutputMatch::Not(found) => {
                 return Err(VerifyError::NotAnOutput {
                     manifest: manifest_path.display().to_string(),
                     path: masked.name.clone(),
@@ -356,11 +383,11 @@ fn check_outputs(
     }
     if let Some(r) = rates {
         match recorded_output(m, Role::Rates, r, &r.display().to_string())? {
-            Ok((d, note)) => {
+            OutputMatch::Recorded(d, note) => {
                 checked.notes.extend(note);
                 checked.on_hand.push((r.to_path_buf(), d));
             }
-            Err(_) => checked.unrecorded_table = Some(r.to_path_buf()),
+            OutputMatch::Not(_) => checked.unrecorded_table = Some(r.to_path_buf()),
         }
     }
     Ok(checked)

@@ -122,7 +122,11 @@ pub fn run(request: &Request) -> Result<Report, VerifyError> {
         (Some(m), Some(path)) => Some(manifest::check_inputs(m, path, &original)?),
         _ => None,
     };
-    let (regions, manifest, mut notes) = manifest::regions_to_check(request, manifest)?;
+    let manifest::RegionsChecked {
+        regions,
+        manifest,
+        mut notes,
+    } = manifest::regions_to_check(request, manifest)?;
     let dataset = masked_dataset(request, &masked)?;
     let verified = match &dataset {
         Some((path, format)) => verify_dataset(

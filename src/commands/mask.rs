@@ -76,6 +76,11 @@ fn plan_outputs(args: &MaskArgs, inputs: &[InputSource]) -> Result<Vec<OutputSpe
         written.push(p);
     }
     same_file_guard(inputs, &written)?;
+    // The manifest is written last: whether it can be, is known now.
+    if let Some(m) = &args.manifest {
+        protmask::io::check_writable(m)
+            .with_context(|| format!("cannot create manifest '{}'", m.display()))?;
+    }
     if let Some(r) = &args.regions {
         // The regions file is read like an input: no output may overwrite it.
         same_file_guard(&[InputSource::parse(r)], &written)?;

@@ -19,7 +19,8 @@ pub(crate) use input::{
 pub use input::{InputSource, input_size, open_input};
 pub(crate) use output::create_output_on;
 pub use output::{
-    Output, OutputDigest, OutputTarget, PendingOutput, SameFile, create_output, same_file_guard,
+    Output, OutputDigest, OutputTarget, PendingOutput, SameFile, check_writable, create_output,
+    same_file_guard,
 };
 
 /// An io error naming the file it is about; its kind is kept.

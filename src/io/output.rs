@@ -236,6 +236,39 @@ pub fn create_output_on(
     })
 }
 
+/// The existing directory a file at `target` would be written in.
+fn directory_of(target: &Path) -> io::Result<&Path> {
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("directory '{}' does not exist", dir.display()),
+        ));
+    }
+    Ok(dir)
+}
+
+/// Whether a file can be written at `path` as an output is (a temp file beside it, then a
+/// rename): its directory exists and a file can be created there (a probe, removed at
+/// once). Checked before any work, for an output that is only created at the end (the
+/// manifest), so that a run that cannot publish fails before it starts.
+pub fn check_writable(path: &Path) -> io::Result<()> {
+    if fs::metadata(path).is_ok_and(|md| md.is_dir()) {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "is a directory, not a file",
+        ));
+    }
+    let dir = directory_of(path)?;
+    tempfile::Builder::new()
+        .prefix(".protmask-probe-")
+        .tempfile_in(dir)
+        .map(drop)
+}
+
 fn open_path(path: &Path) -> io::Result<(Dest, Commit)> {
     // Follow a symlink to the file it names, so the link survives the rename.
     let target = match fs::symlink_metadata(path) {
@@ -257,16 +290,7 @@ fn open_path(path: &Path) -> io::Result<(Dest, Commit)> {
         }
         _ => {}
     }
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("directory '{}' does not exist", dir.display()),
-        ));
-    }
+    let dir = directory_of(&target)?;
     let mut builder = tempfile::Builder::new();
     builder.prefix(".protmask-");
     #[cfg(unix)]
