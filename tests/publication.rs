@@ -479,3 +479,87 @@ fn issue20_8_regenerate_into_a_fresh_folder() {
     );
     fails(&o, 1, "input 'orig.fa' is missing");
 }
+
+// ---- the canonical command line ------------------------------------------------------
+
+/// A manifest's `command_line`, run again elsewhere (argv[0] aside), writes the same
+/// outputs and a manifest with the same options, for every preset and with options that
+/// differ from each preset's: it is the set's recipe, not a record of how it was typed.
+#[test]
+fn the_command_line_rebuilds_the_set_for_every_preset() {
+    let overrides: [&[&str]; 3] = [
+        &[],
+        &[
+            "--schedule",
+            "cosine",
+            "--mode",
+            "bernoulli",
+            "--mask-token=-x-",
+            "--corrupt",
+            "0.7,0.2,0.1",
+            "--maskable",
+            "ACDEFGHIK",
+            "--timesteps",
+            "stratified",
+            "--replicates",
+            "2",
+            "-w",
+            "0",
+            "--positions",
+        ],
+        &[
+            "--span-mean",
+            "2.5",
+            "--span-max",
+            "4",
+            "--seed",
+            "9",
+            "--tokens",
+            "esm",
+        ],
+    ];
+    for preset in protmask::presets::Preset::NAMES {
+        for (k, extra) in overrides.iter().enumerate() {
+            let dir = tempfile::tempdir().unwrap();
+            let d = dir.path();
+            std::fs::copy(DATA, d.join("in.fa")).unwrap();
+            for sub in ["a", "b"] {
+                std::fs::create_dir(d.join(sub)).unwrap();
+            }
+            let mut args = vec!["mask", "in.fa", "-q", "-o", "a/m.fa.zst", "-r", "a/r.tsv"];
+            args.extend(["--manifest", "a/m.json", "--preset", preset]);
+            args.extend(extra.iter().copied());
+            if extra.contains(&"--tokens") {
+                args.extend(["--dataset", "a/d.jsonl"]);
+            }
+            ok(run_in(d, &args));
+            let m = read_json(&d.join("a/m.json"));
+            let line: Vec<String> = m["command_line"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().replace("a/", "b/"))
+                .collect();
+            let o = protmask()
+                .current_dir(d)
+                .args(["mask", "-q"])
+                .args(&line[2..])
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{preset} #{k}: {line:?}: {}",
+                stderr(&o)
+            );
+            for name in ["m.fa.zst", "r.tsv", "d.jsonl"] {
+                let (a, b) = (d.join("a").join(name), d.join("b").join(name));
+                if a.exists() {
+                    let same = std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap();
+                    assert!(same, "{preset} #{k}: {name} differs; {line:?}");
+                }
+            }
+            let again = read_json(&d.join("b/m.json"));
+            assert_eq!(m["options"], again["options"], "{preset} #{k}");
+        }
+    }
+}
