@@ -391,6 +391,168 @@ check "issue15 regions: an interval past a record's end fails its mask job, nami
   bash -c "test $rc -ne 0 && grep -q \"regions file 'long.bed', line $(wc -l < long.bed)\" '$T'/wf-regl/logs/mask/*.log &&
            test ! -e '$T/wf-regl/masked.fa'"
 
+# --- 2d. issue 20, finding 9: flags in extra that break the gather; the gathered manifest -----
+echo "== issue 20 (9): flags in extra that would break the gather are refused"
+# refused_case EXTRA SHOWN INSTEAD: refused before any job runs, with `has SHOWN: ` and
+# the way instead in the message.
+refused_case() {
+  rm -f protmask-calls
+  snakemake_run wf-refuse.log --config input=many/e.fa shards=2 outdir="$T/wf-refuse" extra="$1"
+  local rc=$?
+  check "issue20_9 extra='$1' refused before any job (exit $rc), naming $2 and what to do instead" \
+    bash -c "test $rc -ne 0 && grep -qF -- \"has $2: \" wf-refuse.log && grep -qF -- '$3' wf-refuse.log &&
+             ! grep -qs '^mask ' protmask-calls && test ! -e '$T/wf-refuse'"
+}
+refused_case "--seed 7 --manifest m.json" --manifest "set the config key manifest=true"
+refused_case "--manifest=m.json" --manifest "set the config key manifest=true"
+refused_case "-o x.fa" -o "set the config key outdir=DIR"
+refused_case "--output=x.fa" --output "set the config key outdir=DIR"
+refused_case "-qox.fa" -o "set the config key outdir=DIR"
+refused_case "-O out" -O "set the config key outdir=DIR"
+refused_case "-r x.csv --seed 3" -r "set the config key outdir=DIR"
+refused_case "--rates=x.tsv" --rates "set the config key outdir=DIR"
+refused_case "--dataset d.parquet" --dataset "the workflow gathers no dataset"
+refused_case "--input-list more.txt" --input-list "list them in the config key input"
+refused_case "-j 3" -j "set the config key threads=N"
+refused_case "--seed 7 other.fa" "'other.fa', which every mask job would mask as an input of its own" \
+  "list inputs in the config key input"
+FLAGS="--positions -qw 0 --seed=3 --mask-token '<mask>' --corrupt 0.8,0.1,0.1"
+snakemake_run wf-flags.log --config input=many/e.fa shards=2 outdir="$T/wf-flags" extra="$FLAGS"
+rc=$?
+eval protmask mask many/e.fa "$FLAGS" -o direct-flags.fa -r direct-flags.csv
+check "issue20_9 masking flags (switches, a cluster, --flag=value, a quoted value) still pass (exit $rc)" \
+  bash -c "test $rc -eq 0 && cmp -s '$T/wf-flags/masked.fa' direct-flags.fa && cmp -s '$T/wf-flags/rates.csv' direct-flags.csv"
+
+echo "== issue 20 (9): manifest=true writes the direct run's manifest"
+# manifests_agree.py GATHERED DIRECT [content]: the same manifest (version 2) but for the
+# output paths, and with `content` the FASTA's stored bytes (a gathered .gz is other BGZF
+# blocks than a direct run's; its content digest must still agree).
+cat > manifests_agree.py <<'EOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+content = sys.argv[3:] == ["content"]
+OUT = ("--output=", "--outdir=", "--rates=", "--dataset=", "--manifest=")
+def out(e):
+    drop = {"path"} | ({"bytes", "sha256"} if content and e["role"] == "fasta" else set())
+    return {k: v for k, v in e.items() if k not in drop}
+bad = [k for k in ("tool", "manifest_version", "version", "rng_scheme", "working_directory",
+                   "options", "inputs", "regions") if a.get(k) != b.get(k)]
+if [out(e) for e in a["outputs"]] != [out(e) for e in b["outputs"]]:
+    bad.append("outputs")
+if [t for t in a["command_line"] if not t.startswith(OUT)] != \
+        [t for t in b["command_line"] if not t.startswith(OUT)]:
+    bad.append("command_line")
+if a.get("manifest_version") != 2:
+    bad.append("manifest_version is not 2")
+if bad:
+    print(f"     {sys.argv[1]} and {sys.argv[2]} differ in: {', '.join(bad)}")
+sys.exit(bool(bad))
+EOF
+AGREE="$PY $T/manifests_agree.py"
+BED=$ROOT/data/regions/accd_idr.bed
+rm -f protmask-calls
+snakemake_run wf-man.log --config input="$DATA" shards=3 outdir="$T/wf-man" manifest=true \
+  regions="$BED" extra="--seed 7 --span-mean 3"
+rc=$?
+check "issue20_9 manifest=true, 3 shards, regions: runs (exit $rc) and writes OUTDIR/manifest.json" \
+  test $rc -eq 0 -a -s "$T/wf-man/manifest.json"
+[ $rc -eq 0 ] || { show wf-man.log; show "$T/wf-man/logs/gather.log"; }
+check "issue20_9 manifest: each mask job wrote its part's manifest, a temporary file removed after the gather" \
+  bash -c "test \$(grep -c -- ' --manifest $T/wf-man/parts/00[1-3]\.json ' protmask-calls) -eq 3 &&
+           test ! -e '$T/wf-man/parts/001.json'"
+protmask verify --manifest "$T/wf-man/manifest.json" "$DATA" "$T/wf-man/masked.fa" > verify-man.log 2>&1
+rc=$?
+check "issue20_9 manifest: protmask verify --manifest OUTDIR/manifest.json INPUT OUTDIR/masked.fa accepts it (exit $rc)" \
+  test $rc -eq 0
+[ $rc -eq 0 ] || cat verify-man.log
+protmask mask "$DATA" -o direct-man.fa -r direct-man.csv --manifest direct-man.json --seed 7 --span-mean 3 \
+  --regions "$BED" 2> /dev/null
+check "issue20_9 manifest: options, inputs, outputs' digests, regions and command line equal the direct run's" \
+  $AGREE "$T/wf-man/manifest.json" direct-man.json
+check "issue20_9 manifest: its command line names the gathered FASTA" \
+  grep -qF "\"--output=$T/wf-man/masked.fa\"," "$T/wf-man/manifest.json"
+
+# Many inputs (one split in 3, one gzipped, one given twice), the key as a path, no regions.
+snakemake_run wf-many-man.log --configfile many.yaml --config outdir="$T/wf-many-man" \
+  manifest="$T/wf-many-man/set.json"
+rc=$?
+protmask mask ./many/a.fa many/b.fa.gz 'many/c,"d".fa' many/e.fa ./many/a.fa --seed 5 --replicates 2 \
+  -o direct-many-man.fa -r direct-many-man.csv --manifest direct-many-man.json 2> /dev/null
+{ cat many/a.fa; gzip -dc many/b.fa.gz; cat 'many/c,"d".fa' many/e.fa many/a.fa; } > many-all.fa
+check "issue20_9 manifest=PATH over 5 inputs (one split, one gzipped, one twice): runs, verify accepts it (exit $rc)" \
+  bash -c "test $rc -eq 0 && protmask verify --manifest '$T/wf-many-man/set.json' many-all.fa '$T/wf-many-man/masked.fa' 2> verify-many.log"
+check "issue20_9 manifest=PATH over 5 inputs: equal to the direct run's (record counts, the gzipped input's digests)" \
+  $AGREE "$T/wf-many-man/set.json" direct-many-man.json
+snakemake_run wf-man-bad.log --config input=many/e.fa outdir="$T/wf-man-bad" manifest=yes
+rc=$?
+check "issue20_9 manifest=yes (neither a boolean nor a .json path) refused before any job (exit $rc)" \
+  bash -c "test $rc -ne 0 && grep -q \"manifest='yes': give true\" wf-man-bad.log && test ! -e '$T/wf-man-bad'"
+snakemake_run wf-man-regu.log --config input=many/e.fa shards=2 outdir="$T/wf-man-regu" regions=unknown.bed \
+  manifest=true
+rc=$?
+check "issue20_9 manifest: a failing gather (an unknown regions ID) leaves no manifest, FASTA or rates (exit $rc)" \
+  bash -c "test $rc -ne 0 && test ! -e '$T/wf-man-regu/manifest.json' && test ! -e '$T/wf-man-regu/masked.fa' &&
+           test ! -e '$T/wf-man-regu/rates.csv'"
+
+echo "== issue 20 (9): gather_manifest.py on its own"
+# Two parts of data/NC_000932.faa masked apart, gathered into a gzipped FASTA named as a
+# direct run of the gzipped input names its outputs.
+GM="$PY $P/gather_manifest.py"
+mkdir -p gm && gzip -c "$DATA" > gm/in.fa.gz
+"$PY" -c 'import sys; d = open(sys.argv[1]).read(); s = d.index(">", 19000); open(sys.argv[2], "w").write(d[:s]); open(sys.argv[3], "w").write(d[s:])' \
+  "$DATA" gm/p1.fa gm/p2.fa
+(
+  cd gm || exit 1
+  protmask mask p1.fa --seed 4 -o m1.fa -r r1.csv --manifest m1.json
+  protmask mask p2.fa --seed 4 -o m2.fa -r r2.csv --manifest m2.json
+  protmask mask p2.fa --seed 5 -o m3.fa -r r3.csv --manifest m3.json
+  cat m1.fa m2.fa | gzip -c > masked.fa.gz
+  "$PY" "$P/gather_rates.py" --file in.fa.gz rates.csv r1.csv r2.csv
+  protmask mask in.fa.gz --seed 4 -o direct.fa.gz -r direct.csv --manifest direct.json
+) 2> /dev/null
+(cd gm && $GM out.json --fasta masked.fa.gz --as direct.fa.gz --rates rates.csv --as direct.csv \
+  --input in.fa.gz m1.json m2.json 2> out.err)
+rc=$?
+check "issue20_9 gather_manifest: gzipped input and FASTA, --as names: the direct run's manifest, verify accepts it (exit $rc)" \
+  bash -c "test $rc -eq 0 && cd gm && protmask verify --manifest out.json in.fa.gz masked.fa.gz 2> verify.err &&
+           $AGREE out.json direct.json content"
+(cd gm && $GM bad.json --fasta masked.fa.gz --rates rates.csv --input in.fa.gz m1.json m3.json 2> bad.err)
+rc=$?
+check "issue20_9 gather_manifest: parts masked with other options are one error naming the option (exit $rc), no output" \
+  bash -c "test $rc -eq 1 && test \$(wc -l < gm/bad.err) -eq 1 &&
+           grep -q '^gather_manifest.py: m3.json: options.seed is 5, but m1.json has 4' gm/bad.err && test ! -e gm/bad.json"
+"$PY" -c 'import json, sys; m = json.load(open(sys.argv[1])); del m["manifest_version"]; json.dump(m, open(sys.argv[2], "w"))' \
+  gm/m2.json gm/old.json
+(cd gm && $GM bad.json --fasta masked.fa.gz --rates rates.csv --input in.fa.gz m1.json old.json 2> old.err)
+rc=$?
+check "issue20_9 gather_manifest: a version 1 part manifest (protmask 0.2) is refused, naming the version it reads (exit $rc)" \
+  bash -c "test $rc -eq 1 && grep -q '^gather_manifest.py: old.json: manifest version 1 .* reads version 2' gm/old.err &&
+           test ! -e gm/bad.json"
+(cd gm && $GM bad.json --fasta masked.fa.gz --rates rates.csv --regions "$BED" --input in.fa.gz m1.json m2.json 2> reg.err)
+rc=$?
+check "issue20_9 gather_manifest: --regions for parts masked without regions is an error (exit $rc)" \
+  bash -c "test $rc -eq 1 && grep -q 'the parts were masked without regions' gm/reg.err && test ! -e gm/bad.json"
+"$PY" -c 'import sys, zstandard; sys.stdout.buffer.write(zstandard.ZstdCompressor().compress(open(sys.argv[1], "rb").read()))' \
+  "$DATA" > gm/in.fa.zst
+# Without the zstandard module: `zstd -dc` if there is one, else one clear error.
+no_zstandard() {
+  "$PY" -c 'import runpy, sys; sys.modules["zstandard"] = None; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__")' \
+    "$P/gather_manifest.py" "$@"
+}
+(cd gm && no_zstandard zst.json --fasta masked.fa.gz --rates rates.csv --input in.fa.zst m1.json m2.json 2> zst.err)
+rc=$?
+if command -v zstd > /dev/null; then
+  check "issue20_9 gather_manifest: a .zst input without the zstandard module is read with zstd -dc (exit $rc)" \
+    bash -c "test $rc -eq 0 && grep -q \"\\\"content_sha256\\\": \\\"\$(sha256sum < '$DATA' | cut -c1-64)\\\"\" gm/zst.json"
+else
+  check "issue20_9 gather_manifest: a .zst input without zstandard or zstd is one clear error (exit $rc)" \
+    bash -c "test $rc -eq 1 && grep -q \"in.fa.zst: zstd needs the Python module 'zstandard'\" gm/zst.err && test ! -e gm/zst.json"
+fi
+(cd gm && $GM zst2.json --fasta masked.fa.gz --rates rates.csv --input in.fa.zst m1.json m2.json 2> zst2.err)
+rc=$?
+check "issue20_9 gather_manifest: a .zst input's content digest is the decompressed input's (exit $rc)" \
+  bash -c "test $rc -eq 0 && grep -q \"\\\"content_sha256\\\": \\\"\$(sha256sum < '$DATA' | cut -c1-64)\\\"\" gm/zst2.json"
+
 # --- 3. the Snakemake wrapper ---------------------------------------------------------------
 echo "== snakemake wrapper"
 mkdir -p wrapper-test && cp -r "$P/snakemake/wrapper/test/." wrapper-test/
@@ -434,20 +596,25 @@ MOD=$P/nextflow/modules/local/protmask/mask
 RENDER="$PY $P/nextflow/render_script.py"
 NF_ARGS=$(sed -n "s/^ *ext.args *= *'\(.*\)'.*/\1/p" "$MOD/tests/nextflow.config")
 check "module test config pins a seed (ext.args = '$NF_ARGS')" grep -q -- '--seed' <<< "$NF_ARGS"
-mkdir -p nf-task nf-stub
+mkdir -p nf-task nf-stub nf-regions
 ln -sf "$DATA" nf-task/NC_000932.faa
 ln -sf "$DATA" nf-stub/NC_000932.faa
-$RENDER "$MOD/main.nf" PROTMASK_MASK script args="$NF_ARGS" task.cpus=2 prefix=test fasta=NC_000932.faa > nf-task/.command.sh
+# regions_args as main.nf computes it: '' without a regions file ([]).
+$RENDER "$MOD/main.nf" PROTMASK_MASK script args="$NF_ARGS" task.cpus=2 prefix=test fasta=NC_000932.faa \
+  regions_args= > nf-task/.command.sh
 if (cd nf-task && bash -euo pipefail .command.sh 2> .command.err); then
   pass "module script block runs: $(tr -s ' \\\n' ' ' < nf-task/.command.sh)"
 else
   fail "module script block runs"; cat nf-task/.command.err
 fi
-check "module: the declared outputs test.fa.gz and test.rates.tsv exist" \
-  test -s nf-task/test.fa.gz -a -s nf-task/test.rates.tsv
-(cd nf-task && eval protmask mask NC_000932.faa "$NF_ARGS" -o direct.fa -r direct.tsv 2> /dev/null)
+check "module: the declared outputs test.fa.gz, test.rates.tsv and test.manifest.json exist" \
+  test -s nf-task/test.fa.gz -a -s nf-task/test.rates.tsv -a -s nf-task/test.manifest.json
+(cd nf-task && eval protmask mask NC_000932.faa "$NF_ARGS" -o direct.fa -r direct.tsv 2> /dev/null &&
+  eval protmask mask NC_000932.faa "$NF_ARGS" -o direct.fa.gz -r direct.rates.tsv --manifest direct.json 2> /dev/null)
 check "module: outputs equal a direct run (decompressed FASTA, rates TSV)" \
   bash -c "cmp -s <(gzip -dc nf-task/test.fa.gz) nf-task/direct.fa && cmp -s nf-task/test.rates.tsv nf-task/direct.tsv"
+check "issue20_9 module: the manifest output is the direct run's" \
+  $AGREE nf-task/test.manifest.json nf-task/direct.json
 check "module: the md5 sums pinned in tests/main.nf.test hold" "$PY" - "$MOD/tests/main.nf.test" <<'EOF'
 import gzip, hashlib, re, sys
 test = open(sys.argv[1]).read()
@@ -464,11 +631,27 @@ EOF
 $RENDER "$MOD/main.nf" PROTMASK_MASK stub args="$NF_ARGS" prefix=test fasta=NC_000932.faa > nf-stub/.command.sh
 check "module stub block makes the declared outputs" \
   bash -c "cd nf-stub && bash -euo pipefail .command.sh > /dev/null && gzip -t test.fa.gz &&
-           test \"\$(head -1 test.rates.tsv)\" = \"\$(head -1 ../nf-task/direct.tsv)\""
+           test \"\$(head -1 test.rates.tsv)\" = \"\$(head -1 ../nf-task/direct.tsv)\" && test -s test.manifest.json"
 check "module versions eval prints protmask's version" \
   test "$(bash -c "$($RENDER "$MOD/main.nf" PROTMASK_MASK eval)")" = "${VERSION#protmask }"
 check "module: input-equals-output guard present" \
   grep -q 'if ("${fasta}" == "${prefix}.fa.gz") error' "$MOD/main.nf"
+# The regions input: main.nf's rule (rendered values below follow it), then a whole file
+# with regions (meta.partial unset): the direct run with --regions.
+check "issue20_9 module: regions_args is --regions FILE, plus --regions-partial for meta.partial, else ''" \
+  grep -qF "def regions_args = regions ? \"--regions \${regions}\" + (meta.partial ? ' --regions-partial' : '') : ''" "$MOD/main.nf"
+ln -sf "$DATA" nf-regions/NC_000932.faa
+ln -sf "$BED" nf-regions/accd_idr.bed
+$RENDER "$MOD/main.nf" PROTMASK_MASK script args="--seed 7 --span-mean 4" task.cpus=2 prefix=test \
+  fasta=NC_000932.faa regions_args="--regions accd_idr.bed" > nf-regions/.command.sh
+(cd nf-regions && bash -euo pipefail .command.sh 2> .command.err &&
+  protmask mask NC_000932.faa --seed 7 --span-mean 4 --regions accd_idr.bed -o direct.fa.gz \
+    -r direct.rates.tsv --manifest direct.json 2> /dev/null)
+rc=$?
+check "issue20_9 module: with a regions file, outputs and manifest equal the direct run with --regions (exit $rc)" \
+  bash -c "test $rc -eq 0 && cmp -s <(gzip -dc nf-regions/test.fa.gz) <(gzip -dc nf-regions/direct.fa.gz) &&
+           cmp -s nf-regions/test.rates.tsv nf-regions/direct.rates.tsv &&
+           $AGREE nf-regions/test.manifest.json nf-regions/direct.json"
 
 # The workflow in nextflow/main.nf: split, one module task per shard, gather; each task in
 # its own directory, with its inputs staged under their own names as Nextflow does.
@@ -476,29 +659,67 @@ echo "== nextflow workflow (rendered split, mask and gather tasks)"
 NF=$P/nextflow/main.nf
 SHARDS=3
 names=$(for i in $(seq 1 $SHARDS); do printf 'shards/%04d.fa ' "$i"; done)
-mkdir -p nfw/split && ln -sf "$T/gen.fa.gz" nfw/split/gen.fa.gz && ln -sf "$P/split_fasta.py" nfw/split/split_fasta.py
-$RENDER "$NF" PROTMASK_SPLIT script splitter=split_fasta.py fasta=gen.fa.gz names="${names% }" > nfw/split/.command.sh
-ok=1
-(cd nfw/split && bash -euo pipefail .command.sh 2> .command.err) || ok=0
-fas="" rates=""
-for i in $(seq 1 $SHARDS); do
-  id=$(printf 'gen.%04d' "$i") d=nfw/mask$i
-  mkdir -p "$d" && ln -sf "$T/nfw/split/shards/$(printf '%04d' "$i").fa" "$d/"
-  $RENDER "$MOD/main.nf" PROTMASK_MASK script args="--preset esm2 --seed 5" task.cpus=1 \
-    prefix="$id" fasta="$(printf '%04d' "$i").fa" > "$d/.command.sh"
-  (cd "$d" && bash -euo pipefail .command.sh 2> .command.err) || ok=0
-  mkdir -p nfw/gather && ln -sf "$T/$d/$id.fa.gz" "$T/$d/$id.rates.tsv" nfw/gather/
-  fas+="$id.fa.gz " rates+="$id.rates.tsv "
-done
-ln -sf "$P/gather_rates.py" nfw/gather/gather_rates.py
-$RENDER "$NF" PROTMASK_GATHER script "fastas.join(' ')=${fas% }" "rates.join(' ')=${rates% }" \
-  gatherer=gather_rates.py meta.input=gen.fa.gz > nfw/gather/.command.sh
-(cd nfw/gather && bash -euo pipefail .command.sh 2> .command.err) || ok=0
-check "workflow tasks (split, $SHARDS x mask, gather) run" test $ok = 1
-(cd nfw && ln -sf "$T/gen.fa.gz" . && protmask mask gen.fa.gz --preset esm2 --seed 5 -o direct.fa -r direct.tsv 2> /dev/null)
+# nf_workflow DIR ARGS [REGIONS]: the workflow on gen.fa.gz, launched from $T/DIR with
+# --outdir results (the gather's outputs copied there, as publishDir does) and --regions
+# REGIONS (a file name in $T). Each mask task is a shard, so meta.partial is true. Then
+# the direct run from the launch directory: direct.fa, direct.tsv, direct.json.
+nf_workflow() {
+  local w=$T/$1 args=$2 regions=${3:-} ok=1 fas="" rates="" mans="" i id d rargs="" rcheck="" rman=""
+  mkdir -p "$w/split" "$w/gather/input" "$w/results"
+  ln -sf "$T/gen.fa.gz" "$w/gen.fa.gz"
+  ln -sf "$T/gen.fa.gz" "$w/split/gen.fa.gz" && ln -sf "$P/split_fasta.py" "$w/split/split_fasta.py"
+  ln -sf "$T/gen.fa.gz" "$w/gather/input/gen.fa.gz"
+  if [ -n "$regions" ]; then
+    cp "$T/$regions" "$w/$regions"
+    mkdir -p "$w/gather/regions" && ln -sf "$w/$regions" "$w/gather/regions/$regions"
+    rargs="--regions $regions --regions-partial"
+    rcheck="--regions regions/$regions" rman="--regions regions/$regions --as $regions"
+  fi
+  $RENDER "$NF" PROTMASK_SPLIT script splitter=split_fasta.py fasta=gen.fa.gz names="${names% }" > "$w/split/.command.sh"
+  (cd "$w/split" && bash -euo pipefail .command.sh 2> .command.err) || ok=0
+  for i in $(seq 1 $SHARDS); do
+    id=$(printf 'gen.%04d' "$i") d=$w/mask$i
+    mkdir -p "$d" && ln -sf "$w/split/shards/$(printf '%04d' "$i").fa" "$d/"
+    [ -z "$regions" ] || ln -sf "$w/$regions" "$d/$regions"
+    $RENDER "$MOD/main.nf" PROTMASK_MASK script args="$args" task.cpus=1 prefix="$id" \
+      fasta="$(printf '%04d' "$i").fa" regions_args="$rargs" > "$d/.command.sh"
+    (cd "$d" && bash -euo pipefail .command.sh 2> .command.err) || ok=0
+    ln -sf "$d/$id.fa.gz" "$d/$id.rates.tsv" "$d/$id.manifest.json" "$w/gather/"
+    fas+="$id.fa.gz " rates+="$id.rates.tsv " mans+="$id.manifest.json "
+  done
+  ln -sf "$P/gather_rates.py" "$P/gather_manifest.py" "$w/gather/"
+  $RENDER "$NF" PROTMASK_GATHER script "fastas.join(' ')=${fas% }" "rates.join(' ')=${rates% }" \
+    "manifests.join(' ')=${mans% }" gatherer=gather_rates.py manifest_gatherer=gather_manifest.py \
+    meta.input=gen.fa.gz original=input/gen.fa.gz regions_check="$rcheck" regions_manifest="$rman" \
+    params.outdir=results workflow.launchDir="$w" > "$w/gather/.command.sh"
+  (cd "$w/gather" && bash -euo pipefail .command.sh 2> .command.err) || ok=0
+  cp "$w/gather/masked.fa.gz" "$w/gather/rates.tsv" "$w/gather/manifest.json" "$w/results/" 2> /dev/null || ok=0
+  # shellcheck disable=SC2086  # args is a list of flags
+  (cd "$w" && protmask mask gen.fa.gz $args ${regions:+--regions "$regions"} -o direct.fa -r direct.tsv \
+    --manifest direct.json 2> /dev/null)
+  [ $ok = 1 ]
+}
+nf_workflow nfw "--preset esm2 --seed 5"
+check "workflow tasks (split, $SHARDS x mask, gather) run" test $? -eq 0
 check "workflow: gathered masked.fa.gz decompresses to the direct run's FASTA" \
-  bash -c "cmp -s <(gzip -dc nfw/gather/masked.fa.gz) nfw/direct.fa"
-check "workflow: gathered rates.tsv byte-identical to the direct run's" same nfw/gather/rates.tsv nfw/direct.tsv
+  bash -c "cmp -s <(gzip -dc nfw/results/masked.fa.gz) nfw/direct.fa"
+check "workflow: gathered rates.tsv byte-identical to the direct run's" same nfw/results/rates.tsv nfw/direct.tsv
+check "issue20_9 nextflow workflow: manifest.json is the direct run's (the FASTA by its content), verify accepts it" \
+  bash -c "$AGREE nfw/results/manifest.json nfw/direct.json content &&
+           cd nfw && protmask verify --manifest results/manifest.json gen.fa.gz results/masked.fa.gz 2> verify.err"
+
+nf_workflow nfr "--seed 3 --mode exact --span-mean 4" regions-b.bed
+rc=$?
+check "issue20_9 nextflow workflow with --regions: split, $SHARDS x mask, gather run (exit $rc)" test $rc -eq 0
+check "issue20_9 nextflow workflow with --regions: every shard ran protmask with --regions regions-b.bed --regions-partial" \
+  bash -c "for i in \$(seq 1 $SHARDS); do grep -q -- '--regions regions-b.bed --regions-partial' nfr/mask\$i/.command.sh || exit 1; done"
+check "issue20_9 nextflow workflow with --regions: FASTA and rates equal the direct run with --regions" \
+  bash -c "test -s nfr/direct.tsv && cmp -s <(gzip -dc nfr/results/masked.fa.gz) nfr/direct.fa && cmp -s nfr/results/rates.tsv nfr/direct.tsv"
+check "issue20_9 nextflow workflow with --regions: manifest.json is the direct run's, verify accepts it" \
+  bash -c "$AGREE nfr/results/manifest.json nfr/direct.json content &&
+           cd nfr && protmask verify --manifest results/manifest.json gen.fa.gz results/masked.fa.gz 2> verify.err"
+check "issue20_9 nextflow gather: with regions, the gather checks every regions ID (gather_rates.py --regions)" \
+  grep -q -- '--regions regions/regions-b.bed rates.tsv' nfr/gather/.command.sh
 
 # --- 5. packaging ---------------------------------------------------------------------------
 echo "== bioconda recipe"
