@@ -144,16 +144,15 @@ def read_part(path):
             f"{path}: manifest version {m.get('manifest_version', 1)} (protmask "
             f"{m.get('version', '?')}); {PROG} reads version {MANIFEST_VERSION}, which "
             "protmask 0.3.0 and later write")
-    try:
-        cut = m["command_line"].index("--")
-        tokens = m["command_line"][2:cut]
-        if len(m["inputs"]) != 1:
-            raise GatherError(f"{path}: a part's manifest records {len(m['inputs'])} inputs, "
-                              "expected one")
-        for key in ("version", "rng_scheme", "options", "outputs"):
-            m[key]
-    except (KeyError, TypeError, ValueError) as e:
-        raise GatherError(f"{path}: not a complete protmask manifest ({e})") from None
+    missing = [k for k in ("version", "rng_scheme", "command_line", "options", "inputs",
+                           "outputs") if k not in m]
+    if missing or "--" not in m["command_line"]:
+        raise GatherError(f"{path}: not a complete protmask manifest (no "
+                          f"{missing[0] if missing else 'command_line --'})")
+    if len(m["inputs"]) != 1:
+        raise GatherError(f"{path}: a part's manifest records {len(m['inputs'])} inputs, "
+                          "expected one")
+    tokens = m["command_line"][2:m["command_line"].index("--")]
     options = json.loads(json.dumps(m["options"]))
     if isinstance(options.get("regions"), dict):
         options["regions"]["partial"] = False

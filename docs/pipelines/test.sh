@@ -661,26 +661,29 @@ SHARDS=3
 names=$(for i in $(seq 1 $SHARDS); do printf 'shards/%04d.fa ' "$i"; done)
 # nf_workflow DIR ARGS [REGIONS]: the workflow on gen.fa.gz, launched from $T/DIR with
 # --outdir results (the gather's outputs copied there, as publishDir does) and --regions
-# REGIONS (a file name in $T). Each mask task is a shard, so meta.partial is true. Then
-# the direct run from the launch directory: direct.fa, direct.tsv, direct.json.
+# REGIONS (a path in the launch directory, copied from the file of that name in $T),
+# staged as its file name in the mask tasks and under regions/ in the gather. Each mask
+# task is a shard, so meta.partial is true. Then the direct run from the launch
+# directory: direct.fa, direct.tsv, direct.json.
 nf_workflow() {
-  local w=$T/$1 args=$2 regions=${3:-} ok=1 fas="" rates="" mans="" i id d rargs="" rcheck="" rman=""
+  local w=$T/$1 args=$2 regions=${3:-} ok=1 fas="" rates="" mans="" i id d rargs="" rcheck="" rman="" staged
   mkdir -p "$w/split" "$w/gather/input" "$w/results"
   ln -sf "$T/gen.fa.gz" "$w/gen.fa.gz"
   ln -sf "$T/gen.fa.gz" "$w/split/gen.fa.gz" && ln -sf "$P/split_fasta.py" "$w/split/split_fasta.py"
   ln -sf "$T/gen.fa.gz" "$w/gather/input/gen.fa.gz"
   if [ -n "$regions" ]; then
-    cp "$T/$regions" "$w/$regions"
-    mkdir -p "$w/gather/regions" && ln -sf "$w/$regions" "$w/gather/regions/$regions"
-    rargs="--regions $regions --regions-partial"
-    rcheck="--regions regions/$regions" rman="--regions regions/$regions --as $regions"
+    staged=$(basename "$regions")
+    mkdir -p "$w/$(dirname "$regions")" "$w/gather/regions" && cp "$T/$staged" "$w/$regions"
+    ln -sf "$w/$regions" "$w/gather/regions/$staged"
+    rargs="--regions $staged --regions-partial"
+    rcheck="--regions regions/$staged" rman="--regions regions/$staged --as $regions"
   fi
   $RENDER "$NF" PROTMASK_SPLIT script splitter=split_fasta.py fasta=gen.fa.gz names="${names% }" > "$w/split/.command.sh"
   (cd "$w/split" && bash -euo pipefail .command.sh 2> .command.err) || ok=0
   for i in $(seq 1 $SHARDS); do
     id=$(printf 'gen.%04d' "$i") d=$w/mask$i
     mkdir -p "$d" && ln -sf "$w/split/shards/$(printf '%04d' "$i").fa" "$d/"
-    [ -z "$regions" ] || ln -sf "$w/$regions" "$d/$regions"
+    [ -z "$regions" ] || ln -sf "$w/$regions" "$d/$staged"
     $RENDER "$MOD/main.nf" PROTMASK_MASK script args="$args" task.cpus=1 prefix="$id" \
       fasta="$(printf '%04d' "$i").fa" regions_args="$rargs" > "$d/.command.sh"
     (cd "$d" && bash -euo pipefail .command.sh 2> .command.err) || ok=0
@@ -708,18 +711,30 @@ check "issue20_9 nextflow workflow: manifest.json is the direct run's (the FASTA
   bash -c "$AGREE nfw/results/manifest.json nfw/direct.json content &&
            cd nfw && protmask verify --manifest results/manifest.json gen.fa.gz results/masked.fa.gz 2> verify.err"
 
-nf_workflow nfr "--seed 3 --mode exact --span-mean 4" regions-b.bed
+# A regions file over 1 MiB, which a manifest records by path and digest (a smaller one's
+# intervals are recorded in it), given as bed/big.bed: the gathered manifest names it so.
+"$PY" - <<'EOF' || die "writing big.bed failed"
+import gzip
+lines = []
+with gzip.open("gen.fa.gz", "rt") as fh:
+    for line in fh:
+        if line.startswith(">"):
+            rid = line[1:].split()[0]
+            lines += [f"{rid}\t0\t6\tfirst interval", f"{rid}\t3\t9\tsecond, overlapping"]
+open("big.bed", "w").write("\n".join(lines) + "\n")
+EOF
+nf_workflow nfr "--seed 3 --mode exact --span-mean 4" bed/big.bed
 rc=$?
 check "issue20_9 nextflow workflow with --regions: split, $SHARDS x mask, gather run (exit $rc)" test $rc -eq 0
-check "issue20_9 nextflow workflow with --regions: every shard ran protmask with --regions regions-b.bed --regions-partial" \
-  bash -c "for i in \$(seq 1 $SHARDS); do grep -q -- '--regions regions-b.bed --regions-partial' nfr/mask\$i/.command.sh || exit 1; done"
+check "issue20_9 nextflow workflow with --regions: every shard ran protmask with --regions big.bed --regions-partial" \
+  bash -c "for i in \$(seq 1 $SHARDS); do grep -q -- '--regions big.bed --regions-partial' nfr/mask\$i/.command.sh || exit 1; done"
 check "issue20_9 nextflow workflow with --regions: FASTA and rates equal the direct run with --regions" \
   bash -c "test -s nfr/direct.tsv && cmp -s <(gzip -dc nfr/results/masked.fa.gz) nfr/direct.fa && cmp -s nfr/results/rates.tsv nfr/direct.tsv"
-check "issue20_9 nextflow workflow with --regions: manifest.json is the direct run's, verify accepts it" \
+check "issue20_9 nextflow workflow with --regions bed/big.bed (1.2 MB): manifest.json is the direct run's, naming bed/big.bed; verify accepts it" \
   bash -c "$AGREE nfr/results/manifest.json nfr/direct.json content &&
            cd nfr && protmask verify --manifest results/manifest.json gen.fa.gz results/masked.fa.gz 2> verify.err"
 check "issue20_9 nextflow gather: with regions, the gather checks every regions ID (gather_rates.py --regions)" \
-  grep -q -- '--regions regions/regions-b.bed rates.tsv' nfr/gather/.command.sh
+  grep -q -- '--regions regions/big.bed rates.tsv' nfr/gather/.command.sh
 
 # --- 5. packaging ---------------------------------------------------------------------------
 echo "== bioconda recipe"
