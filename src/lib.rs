@@ -22,6 +22,7 @@ pub mod manifest;
 pub mod mask;
 pub mod online;
 pub mod presets;
+pub mod provenance;
 pub mod records;
 pub mod regions;
 pub mod rng;

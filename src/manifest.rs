@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::config::MaskConfig;
-use crate::engine::{Input, Job, Summary};
+use crate::engine::{Input, InputReport, Job, Summary};
 use crate::io::{Compression, FileDigest, OutputTarget, PendingOutput, create_output};
 use crate::regions::RegionsSource;
 use crate::rng::SCHEME_VERSION;
@@ -145,21 +145,29 @@ impl FileEntry {
     }
 }
 
+/// The inputs of a finished run as a manifest records them (the run computed their
+/// digests); a Parquet dataset's `protmask.inputs` is the same list.
+pub(crate) fn input_entries(inputs: &[Input], reports: &[InputReport]) -> Result<Vec<FileEntry>> {
+    let missing = || anyhow::anyhow!("internal error: a digest was not computed");
+    let mut entries = Vec::new();
+    for (input, report) in inputs.iter().zip(reports) {
+        let d = report.digest.clone().ok_or_else(missing)?;
+        let entry = FileEntry::of(
+            input.name.clone(),
+            report.records,
+            d,
+            report.content.clone(),
+        );
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
 impl Manifest {
     /// The manifest of a finished run (which computed every digest, having a manifest).
     pub fn of_run(job: &Job, summary: &Summary) -> Result<Manifest> {
         let missing = || anyhow::anyhow!("internal error: a digest was not computed");
-        let mut inputs = Vec::new();
-        for (input, report) in job.inputs.iter().zip(&summary.inputs) {
-            let d = report.digest.clone().ok_or_else(missing)?;
-            let entry = FileEntry::of(
-                input.name.clone(),
-                report.records,
-                d,
-                report.content.clone(),
-            );
-            inputs.push(entry);
-        }
+        let inputs = input_entries(&job.inputs, &summary.inputs)?;
         let mut outputs = Vec::new();
         for o in &summary.outputs {
             let d = o.digest.clone().ok_or_else(missing)?;

@@ -22,6 +22,7 @@ use anyhow::{Context, Result};
 
 use crate::config::MaskConfig;
 use crate::io::{FileDigest, InputSource, OutputDigest};
+use crate::provenance::Provenance;
 use crate::regions::Regions;
 use crate::sink::{OutputSpec, Role};
 
@@ -147,9 +148,12 @@ pub fn run(job: Job) -> Result<Summary> {
             .build()
             .context("cannot start worker threads")?,
     );
-    let digests = job.manifest.is_some();
+    // A manifest digests every input and output; a dataset that records how it was made
+    // (Parquet's metadata) needs the inputs' digests.
+    let manifest = job.manifest.is_some();
+    let described = job.outputs.iter().any(|o| o.format.describes_run());
     // Open the outputs before reading anything, so a bad output path fails fast.
-    let mut sinks = write::Sinks::open(&job, &shared, &pool, digests)?;
+    let mut sinks = write::Sinks::open(&job, &shared, &pool, manifest)?;
     let sources: Vec<InputSource> = job.inputs.iter().map(|i| i.source.clone()).collect();
     let cancelled = AtomicBool::new(false);
     let writing = AtomicUsize::new(0);
@@ -159,7 +163,7 @@ pub fn run(job: Job) -> Result<Summary> {
         pool: &pool,
         progress: job.progress.as_deref(),
         block_size: job.block_size,
-        digests,
+        digests: manifest || described,
         cancelled: &cancelled,
         writing: &writing,
     };
@@ -193,7 +197,11 @@ pub fn run(job: Job) -> Result<Summary> {
     };
     // All or nothing: every output complete (and the manifest written) before any is
     // renamed into place.
-    let (outputs, pending) = sinks.close(&summary.inputs, shared.replicates)?;
+    let provenance = described
+        .then(|| Provenance::of_run(&job.config, &job.inputs, &summary.inputs))
+        .transpose()?;
+    let (outputs, pending) =
+        sinks.close(&summary.inputs, shared.replicates, provenance.as_ref())?;
     summary.outputs = outputs;
     summary.elapsed = start.elapsed();
     let manifest = match &job.manifest {

@@ -80,7 +80,7 @@ fn run_writer(job: &Job, order: &[(usize, u64)]) -> Vec<OutputReport> {
         };
         3
     ];
-    let (reports, pending) = sinks.close(&inputs, 1).unwrap();
+    let (reports, pending) = sinks.close(&inputs, 1, None).unwrap();
     for p in pending {
         p.commit().unwrap();
     }

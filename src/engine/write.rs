@@ -26,6 +26,7 @@ use super::read::Done;
 use super::work::Stats;
 use super::{BlockMasker, BlockOutput, InputReport, Job, OutputReport};
 use crate::io::{Compression, OutputTarget, PendingOutput, create_output_on};
+use crate::provenance::Provenance;
 use crate::sink::{Encoder, Role, Sink, Target};
 
 /// Where one output's bytes go.
@@ -339,16 +340,22 @@ impl Sinks {
 
     /// Everything was written: end every output (complete, not yet published) and
     /// report them, in the job's order; the caller publishes them together.
+    /// `provenance`: how the run was made, for the outputs that record it.
     pub fn close(
         self,
         inputs: &[InputReport],
         replicates: u32,
+        provenance: Option<&Provenance>,
     ) -> Result<(Vec<OutputReport>, Vec<PendingOutput>)> {
         let mut reports = Vec::new();
         let mut pending = Vec::new();
         for (role, dest) in self.dests {
             let closed = match dest {
-                Dest::Single(o) => {
+                Dest::Single(mut o) => {
+                    if let Some(p) = provenance {
+                        o.describe(p)
+                            .with_context(|| format!("cannot write {}", o.name()))?;
+                    }
                     vec![(self.stats.records, o.close()?)]
                 }
                 Dest::PerFile { closed, .. } => closed

@@ -25,6 +25,7 @@ use crate::choice::choices;
 use crate::config::MaskConfig;
 use crate::io::{Compression, Output, OutputTarget, PendingOutput};
 use crate::mask::{Marks, Outcome};
+use crate::provenance::Provenance;
 use crate::records::Record;
 
 pub(crate) use dataset::{DatasetRow, esm_ids, read_rows};
@@ -139,6 +140,12 @@ impl Format {
     /// Whether the file takes a compression suffix (a Parquet file compresses itself).
     pub fn compressible(self) -> bool {
         self != Format::Parquet
+    }
+
+    /// Whether the file records how the run was made (the options, the inputs' digests:
+    /// `provenance`), so the run must digest its inputs.
+    pub fn describes_run(self) -> bool {
+        self == Format::Parquet
     }
 
     /// The field delimiter of a rates table.
@@ -258,6 +265,11 @@ pub(crate) trait Encoder: Send + Sync {
 pub(crate) trait Sink: Write + Send {
     /// As given (`-` for stdout).
     fn name(&self) -> &str;
+    /// Record how the run was made, in a format whose file carries it (`describes_run`):
+    /// called once every input is read, before `close`.
+    fn describe(&mut self, _provenance: &Provenance) -> io::Result<()> {
+        Ok(())
+    }
     fn close(self: Box<Self>) -> io::Result<PendingOutput>;
 }
 

@@ -31,10 +31,13 @@ use arrow_array::{ArrayRef, Float64Array, Int32Array, ListArray, RecordBatch, St
 use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::add_encoded_arrow_schema_to_metadata;
 use parquet::arrow::arrow_writer::{
-    ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
+    ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, ArrowWriterOptions,
+    compute_leaves,
 };
 use parquet::basic::{Compression as ParquetCompression, Encoding};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
@@ -43,6 +46,7 @@ use super::dataset::Fields;
 use super::{Emitted, Encoder, Scratch, Sink};
 use crate::config::MaskConfig;
 use crate::io::{Output, PendingOutput};
+use crate::provenance::Provenance;
 
 /// Rows per Parquet row group.
 pub const ROW_GROUP_ROWS: usize = 8192;
@@ -673,6 +677,8 @@ pub struct ParquetSink {
     next_index: usize,
     /// Bytes of a piece not complete yet (a spilled input is copied in pieces).
     partial: Vec<u8>,
+    /// The run's provenance as key-value pairs (`describe`), written with the footer.
+    provenance: Vec<(&'static str, String)>,
 }
 
 /// The Parquet path of a list column's values.
@@ -718,11 +724,17 @@ impl ParquetSink {
                 ParquetCompression::UNCOMPRESSED,
             )
             .build();
-        // ArrowWriter records the Arrow schema in the file's metadata; its lower-level
-        // parts then take the row groups encoded elsewhere.
-        let (writer, factory) = ArrowWriter::try_new(out, Arc::clone(&schema), Some(props))
-            .and_then(ArrowWriter::into_serialized_writer)
-            .map_err(io::Error::other)?;
+        // ArrowWriter's lower-level parts take the row groups encoded elsewhere. The Arrow
+        // schema is recorded at the end (`end`), carrying the run's provenance as its
+        // metadata too: readers that take the Arrow schema (pyarrow) show that, not the
+        // footer's own key-value pairs.
+        let options = ArrowWriterOptions::new()
+            .with_properties(props)
+            .with_skip_arrow_metadata(true);
+        let (writer, factory) =
+            ArrowWriter::try_new_with_options(out, Arc::clone(&schema), options)
+                .and_then(ArrowWriter::into_serialized_writer)
+                .map_err(io::Error::other)?;
         Ok(ParquetSink {
             writer: Some(writer),
             factory,
@@ -734,6 +746,7 @@ impl ParquetSink {
             encoding: VecDeque::new(),
             next_index: 0,
             partial: Vec::new(),
+            provenance: Vec::new(),
         })
     }
 
@@ -836,10 +849,27 @@ impl ParquetSink {
         while !self.encoding.is_empty() {
             self.append_oldest()?;
         }
-        let writer = self
+        let mut writer = self
             .writer
             .take()
             .ok_or_else(|| io::Error::other("internal error: the dataset is closed"))?;
+        // The Arrow schema (as ArrowWriter would record it, with the provenance as its
+        // metadata; keys in sorted order, so the bytes do not vary), then the provenance.
+        let schema = Schema::new_with_metadata(
+            self.schema.fields().clone(),
+            self.provenance
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        );
+        let mut props = WriterProperties::builder().build();
+        add_encoded_arrow_schema_to_metadata(&schema, &mut props);
+        let arrow_schema = props.key_value_metadata().into_iter().flatten().cloned();
+        let provenance =
+            (self.provenance.iter()).map(|(k, v)| KeyValue::new(k.to_string(), v.clone()));
+        for kv in arrow_schema.chain(provenance) {
+            writer.append_key_value_metadata(kv);
+        }
         let out = writer.into_inner().map_err(io::Error::other)?;
         out.close()
     }
@@ -848,6 +878,12 @@ impl ParquetSink {
 impl Sink for ParquetSink {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The run's provenance, for the footer's key-value metadata (written by `end`).
+    fn describe(&mut self, provenance: &Provenance) -> io::Result<()> {
+        self.provenance = provenance.key_values().map_err(io::Error::other)?;
+        Ok(())
     }
 
     fn close(self: Box<Self>) -> io::Result<PendingOutput> {
