@@ -45,6 +45,8 @@ class Verified(TypedDict):
     """With a manifest: regenerated outputs identical byte for byte; else None."""
     same_content: Optional[int]
     """With a manifest: compressed outputs identical once uncompressed; else None."""
+    from_metadata: bool
+    """The options checked by came from the Parquet dataset's own metadata."""
 
 def verify(
     original: _Path,
@@ -52,6 +54,7 @@ def verify(
     *,
     rates: Optional[_Path] = None,
     manifest: Optional[_Path] = None,
+    preset: Optional[str] = None,
     mask_token: Optional[str] = None,
     corrupt: Optional[Tuple[float, float, float]] = None,
     maskable: Optional[str] = None,
@@ -60,10 +63,12 @@ def verify(
 ) -> Verified:
     """Verify a masked set as ``protmask verify`` does, without holding the GIL.
 
-    ``masked`` (a FASTA, or a dataset by its name) is a masking of ``original``; with
-    ``rates``, the table agrees; with ``manifest``, every checksum matches and the recorded
-    job, run again, reproduces the recorded outputs. The options left None are the
-    manifest's, else the defaults. Raises ``VerifyError`` with the CLI's message for the
+    ``masked`` (a FASTA or a dataset, told from its bytes) is a masking of ``original``;
+    with ``rates``, the table agrees; with ``manifest``, every checksum matches and the
+    recorded job, run again, reproduces the recorded outputs. The options left None are
+    what a Parquet ``masked`` (its metadata) or the manifest records, else the preset's
+    (resolved as ``protmask mask --preset`` resolves it), else the defaults; an option
+    given that disagrees with what is recorded raises ``ValueError`` naming both. Raises ``VerifyError`` with the CLI's message for the
     first disagreement, ``OptionError`` for a bad option, ``ValueError`` for a request that
     cannot work (a dataset with ``rates`` or ``regions``).
     """

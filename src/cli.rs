@@ -55,6 +55,8 @@ const VERIFY_EXAMPLES: &str = "Examples:
   protmask verify data/NC_000932.faa masked.fa
   protmask verify data/NC_000932.faa masked.fa --rates rates.csv
   protmask verify data/NC_000932.faa masked.fa --rates rates.csv --manifest manifest.json
+  protmask verify data/NC_000932.faa masked.fa --preset esm2
+  protmask verify data/NC_000932.faa dataset.parquet      (its metadata says how it was made)
 Exit 0 when everything agrees; 1 with the first disagreement (file, record, position).";
 
 #[derive(Args, Debug)]
@@ -62,7 +64,7 @@ pub struct VerifyArgs {
     /// The FASTA that was masked (any compression)
     pub original: String,
 
-    /// The masked FASTA (any compression)
+    /// The masked FASTA or dataset (any compression; its format is told from its bytes)
     pub masked: String,
 
     /// The rates table written with MASKED: rows, counts and positions must agree with it
@@ -73,15 +75,19 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "PATH")]
     pub manifest: Option<PathBuf>,
 
-    /// The mask token used [default: the manifest's, else _]
+    /// The preset used: its mask token and corruption, as `mask --preset` resolves them with the flags below [default: what a Parquet MASKED or the manifest records]
+    #[arg(long, value_enum, value_name = "PRESET")]
+    pub preset: Option<Preset>,
+
+    /// The mask token used [default: what a Parquet MASKED or the manifest records, else the preset's, else _]
     #[arg(long, value_name = "STR", value_parser = check_token)]
     pub mask_token: Option<String>,
 
-    /// Fractions masked, replaced, kept that were used [default: the manifest's, else 1,0,0]
+    /// Fractions masked, replaced, kept that were used [default: what a Parquet MASKED or the manifest records, else the preset's, else 1,0,0]
     #[arg(long, value_name = "M,R,K", allow_hyphen_values = true)]
     pub corrupt: Option<Corruption>,
 
-    /// Residues that were eligible [default: the manifest's, else all]
+    /// Residues that were eligible [default: what a Parquet MASKED or the manifest records, else all]
     #[arg(long, value_name = "CHARS", value_parser = check_maskable)]
     pub maskable: Option<String>,
 

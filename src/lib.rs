@@ -53,6 +53,17 @@ pub enum UsageError {
     /// `verify` of a dataset with `--rates` or `--regions`, which go with a FASTA.
     #[error("a dataset is checked against ORIGINAL alone: give --rates and --regions with a FASTA")]
     DatasetWithFastaOptions,
+    /// A `verify` flag that disagrees with the options recorded with the set (MASKED's
+    /// metadata, the manifest), in `place`.
+    #[error(
+        "{flag} '{given}' disagrees with {place}, which records '{recorded}': leave the flag out or give the recorded value"
+    )]
+    Disagrees {
+        flag: &'static str,
+        given: String,
+        recorded: String,
+        place: String,
+    },
     /// A masking option that cannot be used.
     #[error(transparent)]
     Option(#[from] config::OptionError),

@@ -90,6 +90,15 @@ impl From<Corruption> for [f64; 3] {
     }
 }
 
+/// As `--corrupt` takes it: `0.8,0.1,0.1` (each fraction to nine decimals, so the kept
+/// fraction, computed, does not show as `0.09999999999999998`).
+impl std::fmt::Display for Corruption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [m, r, k] = <[f64; 3]>::from(*self).map(|v| (v * 1e9).round() / 1e9);
+        write!(f, "{m},{r},{k}")
+    }
+}
+
 impl TryFrom<[f64; 3]> for Corruption {
     type Error = String;
     fn try_from([m, r, k]: [f64; 3]) -> Result<Self, String> {

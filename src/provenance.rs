@@ -102,3 +102,10 @@ impl Provenance {
         Provenance::from_key_values(kv.iter().map(|p| (p.key.as_str(), p.value.as_deref())))
     }
 }
+
+/// Equal when they record the same (`MaskConfig` compares by its JSON form, as recorded).
+impl PartialEq for Provenance {
+    fn eq(&self, other: &Provenance) -> bool {
+        self.key_values().ok() == other.key_values().ok()
+    }
+}

@@ -383,17 +383,20 @@ fn presets(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// Verify a masked set as ``protmask verify`` does: ``masked`` (a FASTA or a dataset) is a
 /// masking of ``original``; with ``rates``, the table agrees; with ``manifest``, every
 /// checksum matches and the recorded job, run again, reproduces the recorded outputs.
-/// ``mask_token``, ``corrupt``, ``maskable``, ``regions`` and ``regions_mode`` are the
-/// flags of the same names (``None``: the manifest's, else the defaults). Returns what was
-/// verified: ``records``, ``replicates``, ``changed`` (positions showing as masked or
-/// replaced), ``uncertain`` (of those, a residue-letter token over the same residue),
-/// ``rows`` (of the rates table or dataset, else None), ``identical`` and ``same_content``
-/// (regenerated outputs, with a manifest, else None). Raises ``VerifyError`` with the
+/// ``preset``, ``mask_token``, ``corrupt``, ``maskable``, ``regions`` and ``regions_mode``
+/// are the flags of the same names (``None``: what a Parquet ``masked`` or the manifest
+/// records, else the preset's, else the defaults; one given must agree with what is
+/// recorded). Returns what was verified: ``records``, ``replicates``, ``changed``
+/// (positions showing as masked or replaced), ``uncertain`` (of those, a residue-letter
+/// token over the same residue), ``rows`` (of the rates table or dataset, else None),
+/// ``identical`` and ``same_content`` (regenerated outputs, with a manifest, else None),
+/// ``from_metadata`` (the options came from the Parquet dataset's metadata). Raises ``VerifyError`` with the
 /// CLI's message for the first disagreement or an unreadable file, ``OptionError`` for a
 /// bad option, ``ValueError`` for a request that cannot work. Runs without the GIL.
 #[pyfunction]
-#[pyo3(signature = (original, masked, *, rates = None, manifest = None, mask_token = None,
-                    corrupt = None, maskable = None, regions = None, regions_mode = None))]
+#[pyo3(signature = (original, masked, *, rates = None, manifest = None, preset = None,
+                    mask_token = None, corrupt = None, maskable = None, regions = None,
+                    regions_mode = None))]
 #[allow(clippy::too_many_arguments)] // the keywords of `protmask verify`
 fn verify<'py>(
     py: Python<'py>,
@@ -401,6 +404,7 @@ fn verify<'py>(
     masked: PathBuf,
     rates: Option<PathBuf>,
     manifest: Option<PathBuf>,
+    preset: Option<&Bound<'py, PyAny>>,
     mask_token: Option<&Bound<'py, PyAny>>,
     corrupt: Option<&Bound<'py, PyAny>>,
     maskable: Option<&Bound<'py, PyAny>>,
@@ -409,7 +413,9 @@ fn verify<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     // The masking flags, checked as `Masker`'s keywords are (the CLI's checks and messages).
     let mut options = MaskOptions::default();
+    let preset = preset.filter(|v| !v.is_none());
     for (name, value) in [
+        ("preset", preset),
         ("mask_token", mask_token),
         ("corrupt", corrupt),
         ("maskable", maskable),
@@ -437,6 +443,7 @@ fn verify<'py>(
         corrupt: options.corrupt,
         maskable: options.maskable,
         regions_mode: options.regions_mode,
+        preset: preset.map(|_| options.preset),
     };
     let report = py.detach(|| protmask::check::run(&request)).map_err(|e| {
         let line = e.to_string().replace(['\n', '\r'], " ");
@@ -471,6 +478,7 @@ fn verified_dict<'py>(
     let regenerated = report.regenerated.as_ref();
     d.set_item("identical", regenerated.map(|r| r.identical))?;
     d.set_item("same_content", regenerated.map(|r| r.same_content))?;
+    d.set_item("from_metadata", report.metadata.is_some())?;
     Ok(d)
 }
 

@@ -4,14 +4,15 @@
 //! give.
 
 use super::error::{Field, Location, TokenColumn, Unit};
-use super::fasta::{Rec, Records, compare, eligible_positions};
+use super::fasta::{Rec, Records, ReplicateCount, compare, eligible_positions};
 use super::{Expect, Verified, VerifyError};
 use crate::engine::Input;
 use crate::regions::Regions;
 use crate::sink::{DatasetRow, Format, esm, read_rows};
 
-/// Check a dataset given as MASKED against `original`: the rows follow the records (each
-/// repeated with replicates 1..R), `sequence` and `description` are the original's,
+/// Check a dataset given as MASKED against `original`: the rows follow the records, each
+/// with replicates 1..R and R the same for every record (the recorded R, else the first
+/// record's), `sequence` and `description` are the original's,
 /// `masked_sequence` is a masking of it whose changed positions agree with `positions`
 /// and `masked`, `length` counts the eligible positions, and `input_ids`/`labels`, where
 /// present, are exactly the ESM ids of the masked and original residues. `shown` names
@@ -32,20 +33,13 @@ pub fn verify_dataset(
     let mut seen = Verified::default();
     let mut current: Option<Rec> = None;
     let mut replicate = 0i64;
-    let mut max_replicate = 0i64;
+    let mut count = ReplicateCount::new(expect.replicates);
     for (i, row) in rows.enumerate() {
         let row = row.map_err(unreadable)?;
         let at = Location::row(shown, i as u64 + 1, &row.id, row.replicate);
         if row.replicate == 1 {
-            if let Some(o) = &current
-                && let Some(r) = expect.replicates
-                && replicate != i64::from(r)
-            {
-                return Err(VerifyError::Replicates {
-                    at: Location::record(shown, o.number, &o.id),
-                    found: replicate,
-                    expected: r,
-                });
+            if let Some(o) = &current {
+                count.end_run(shown, o, replicate)?;
             }
             current = orig.next()?;
             seen.records += 1;
@@ -56,7 +50,6 @@ pub fn verify_dataset(
             });
         }
         replicate = row.replicate;
-        max_replicate = max_replicate.max(replicate);
         let Some(o) = &current else {
             return Err(VerifyError::ExtraRecord {
                 at,
@@ -64,8 +57,15 @@ pub fn verify_dataset(
                 records: orig.number(),
             });
         };
+        if count.exceeded(replicate) {
+            return Err(count.differs(shown, o, replicate));
+        }
         seen.changed += check_dataset_row(o, &row, &at, expect, regions)?;
         seen.rows += 1;
+    }
+    // The last record's replicates are all there, and no record is missing after it.
+    if let Some(o) = &current {
+        count.end_run(shown, o, replicate)?;
     }
     if let Some(o) = orig.next()? {
         return Err(VerifyError::EndsEarly {
@@ -77,7 +77,7 @@ pub fn verify_dataset(
             id: o.id,
         });
     }
-    seen.replicates = u32::try_from(max_replicate.max(1)).unwrap_or(u32::MAX);
+    seen.replicates = count.expected().unwrap_or(1);
     Ok(seen)
 }
 

@@ -448,12 +448,22 @@ pub enum VerifyError {
         id: String,
         replicate: u32,
     },
-    /// A record with `found` replicates where the manifest records `expected`.
+    /// A record with `found` replicates where the manifest or MASKED's metadata records
+    /// `expected`.
     #[error("{at} has {found} replicates, expected {expected}")]
     Replicates {
         at: Location,
         found: i64,
         expected: u32,
+    },
+    /// A record with `found` replicates where the first record, `first`, has `expected`
+    /// (no manifest or metadata says how many).
+    #[error("{at} has {found} replicates, but the first record ({first}) has {expected}")]
+    ReplicatesDiffer {
+        at: Location,
+        found: i64,
+        expected: u32,
+        first: String,
     },
     /// A dataset row whose replicate is not the next one, `expected`.
     #[error("{at}: expected replicate {expected}")]
@@ -601,6 +611,7 @@ impl VerifyError {
             | E::InRow { at, .. }
             | E::MissingReplicate { at, .. }
             | E::Replicates { at, .. }
+            | E::ReplicatesDiffer { at, .. }
             | E::ReplicateOrder { at, .. }
             | E::ExtraRecord { at, .. }
             | E::ExtraRow { at } => Some(at),

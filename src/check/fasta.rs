@@ -33,18 +33,7 @@ pub(super) struct Records {
 impl Records {
     /// `also`: the bytes the file may hold besides residues.
     pub(super) fn open(input: &Input, also: &[u8]) -> Result<Records, VerifyError> {
-        let (_, raw) = open_input(&input.source).map_err(|e| {
-            let e = e.to_string();
-            // Name the file as the user gave it (a piped input was spooled elsewhere).
-            let message = match e.strip_prefix(&input.source.display_name()) {
-                Some(rest) => format!("{}{rest}", input.name),
-                None => e,
-            };
-            VerifyError::Unreadable {
-                file: input.name.clone(),
-                message,
-            }
-        })?;
+        let raw = open_named(input)?;
         Ok(Records {
             stream: RecordStream::new(input.name.clone(), raw).allowing(also),
         })
@@ -71,6 +60,23 @@ impl Records {
 }
 
 pub(super) type Rec = OwnedRecord;
+
+/// An input opened and decompressed (`mask`'s sniffing), its errors naming the file as
+/// the user gave it (a piped input was spooled elsewhere).
+pub(super) fn open_named(input: &Input) -> Result<Box<dyn Read + Send>, VerifyError> {
+    let (_, raw) = open_input(&input.source).map_err(|e| {
+        let e = e.to_string();
+        let message = match e.strip_prefix(&input.source.display_name()) {
+            Some(rest) => format!("{}{rest}", input.name),
+            None => e,
+        };
+        VerifyError::Unreadable {
+            file: input.name.clone(),
+            message,
+        }
+    })?;
+    Ok(raw)
+}
 
 /// The header after the ID, as written (what masking copies unchanged).
 fn after_id(r: &Rec) -> &[u8] {
@@ -231,16 +237,21 @@ pub fn verify_within(
     };
     let mut rows = rates.map(Rows::open).transpose()?;
     let mut seen = Verified::default();
-    let mut replicates: Option<u32> = expect.replicates;
+    let mut count = ReplicateCount::new(expect.replicates);
     // A residue-letter token is read by the table's positions, so its row comes first.
     let by_positions =
         is_residue_token(&expect.token) && rows.as_ref().is_some_and(|rows| rows.positions);
 
     while let Some(o) = orig.next()? {
-        // How many replicates: found at the first record, then required of every one.
-        let r = match replicates {
+        // How many replicates: recorded, or found at the first record; then required of
+        // every one.
+        let r = match count.expected() {
             Some(r) => r,
-            None => *replicates.insert(mask.count_replicates(&o)?),
+            None => {
+                let r = mask.count_replicates(&o)?;
+                count.end_run(mask.records.name(), &o, i64::from(r))?;
+                r
+            }
         };
         let within = match regions {
             None => None,
@@ -255,7 +266,7 @@ pub fn verify_within(
         };
         let within = within.as_ref();
         for k in 1..=r {
-            let m = mask.next_for(&o, &orig)?;
+            let m = mask.next_for(&o, k, &orig, &count)?;
             let mask_name = mask.records.name();
             let listed = match rows.as_mut() {
                 Some(rows) if by_positions => {
@@ -275,6 +286,13 @@ pub fn verify_within(
                 seen.rows += 1;
             }
         }
+        // A replicate more than R (told by its ID only when IDs are renamed, R > 1).
+        if r > 1
+            && let Some(m) = mask.peek()?
+            && m.id == format!("{}_r{}", o.id, r + 1)
+        {
+            return Err(count.differs(mask.records.name(), &o, i64::from(r) + 1));
+        }
         seen.records += 1;
     }
     if let Some(m) = mask.next()? {
@@ -291,7 +309,7 @@ pub fn verify_within(
             at: Location::row_number(&rows.name, rows.number),
         });
     }
-    seen.replicates = replicates.unwrap_or(1);
+    seen.replicates = count.expected().unwrap_or(1);
     Ok(seen)
 }
 
@@ -309,9 +327,35 @@ impl Masked {
         }
     }
 
-    /// The next record, which must be there for original record `o`.
-    fn next_for(&mut self, o: &Rec, orig: &Records) -> Result<Rec, VerifyError> {
-        self.next()?.ok_or_else(|| VerifyError::EndsEarly {
+    /// The next record, without taking it.
+    fn peek(&mut self) -> Result<Option<&Rec>, VerifyError> {
+        if self.pending.is_empty()
+            && let Some(m) = self.records.next()?
+        {
+            self.pending.push_back(m);
+        }
+        Ok(self.pending.front())
+    }
+
+    /// The next record, which must be there for replicate `k` of original record `o`. A
+    /// run of replicates that ends early (the file ends, or the next record's `_r1`
+    /// comes) is a record with fewer replicates than `count` expects.
+    fn next_for(
+        &mut self,
+        o: &Rec,
+        k: u32,
+        orig: &Records,
+        count: &ReplicateCount,
+    ) -> Result<Rec, VerifyError> {
+        let run = format!("{}_r", o.id);
+        let m = self.next()?;
+        let ended = m
+            .as_ref()
+            .is_none_or(|m| !m.id.starts_with(&run) && m.id.ends_with("_r1"));
+        if k > 1 && ended {
+            return Err(count.differs(self.records.name(), o, i64::from(k) - 1));
+        }
+        m.ok_or_else(|| VerifyError::EndsEarly {
             file: self.records.name().to_string(),
             after: self.records.number(),
             unit: Unit::Records,
@@ -358,6 +402,65 @@ impl Masked {
             return Ok(n as u32);
         }
         Ok(pending.len() as u32)
+    }
+}
+
+/// How many replicates every record must have: the recorded number (a manifest, a
+/// dataset's metadata), else the first record's.
+pub(super) struct ReplicateCount {
+    expected: Option<u32>,
+    /// The first record's ID, when its run set the number.
+    first: Option<String>,
+}
+
+impl ReplicateCount {
+    pub(super) fn new(recorded: Option<u32>) -> ReplicateCount {
+        ReplicateCount {
+            expected: recorded,
+            first: None,
+        }
+    }
+
+    pub(super) fn expected(&self) -> Option<u32> {
+        self.expected
+    }
+
+    /// The run of original record `o` in `file` ended after `found` replicates: the first
+    /// run sets the number (unless recorded), every later one must have it.
+    pub(super) fn end_run(&mut self, file: &str, o: &Rec, found: i64) -> Result<(), VerifyError> {
+        match self.expected {
+            None => {
+                self.expected = Some(u32::try_from(found).unwrap_or(u32::MAX));
+                self.first = Some(o.id.clone());
+                Ok(())
+            }
+            Some(r) if i64::from(r) == found => Ok(()),
+            Some(_) => Err(self.differs(file, o, found)),
+        }
+    }
+
+    /// Whether replicate `k` is more than every record has.
+    pub(super) fn exceeded(&self, k: i64) -> bool {
+        self.expected.is_some_and(|r| k > i64::from(r))
+    }
+
+    /// Record `o` in `file` has `found` replicates (at least), not the expected number.
+    pub(super) fn differs(&self, file: &str, o: &Rec, found: i64) -> VerifyError {
+        let at = Location::record(file, o.number, &o.id);
+        let expected = self.expected.unwrap_or(1);
+        match &self.first {
+            Some(first) => VerifyError::ReplicatesDiffer {
+                at,
+                found,
+                expected,
+                first: first.clone(),
+            },
+            None => VerifyError::Replicates {
+                at,
+                found,
+                expected,
+            },
+        }
     }
 }
 

@@ -8,6 +8,7 @@ mod dataset;
 mod error;
 mod fasta;
 mod manifest;
+mod options;
 mod regenerate;
 mod spool;
 
@@ -20,12 +21,14 @@ pub use error::{
 pub use fasta::{verify, verify_within};
 pub use regenerate::{Outcome, Rebuilt, Regeneration, regenerate};
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::config::MaskConfig;
 use crate::engine::Input;
 use crate::io::InputSource;
 use crate::mask::Corruption;
+use crate::presets::Preset;
+use crate::provenance::Provenance;
 use crate::regions::RegionsMode;
 use crate::sink::{Format, Role};
 
@@ -55,7 +58,9 @@ pub struct Verified {
 }
 
 /// What to verify, as plain values (`protmask verify`'s arguments). The masking options
-/// left `None` are the manifest's, else the defaults (`_`, `1,0,0`, every residue, `only`).
+/// left `None` are those MASKED's metadata or the manifest records, else the preset's,
+/// else the defaults (`_`, `1,0,0`, every residue, `only`); one given beside recorded
+/// options must agree with them (`options`).
 #[derive(Clone, Debug, Default)]
 pub struct Request {
     /// The FASTA that was masked, as given (`-`: stdin).
@@ -72,6 +77,8 @@ pub struct Request {
     pub corrupt: Option<Corruption>,
     pub maskable: Option<String>,
     pub regions_mode: Option<RegionsMode>,
+    /// The preset used (`mask --preset`), resolved with the flags above as `mask` does.
+    pub preset: Option<Preset>,
 }
 
 /// What a successful `run` verified.
@@ -82,6 +89,9 @@ pub struct Report {
     pub dataset: bool,
     /// With a manifest: how the regenerated outputs compare with the recorded ones.
     pub regenerated: Option<Regenerated>,
+    /// How MASKED says it was made (a Parquet dataset's metadata), when its options were
+    /// the ones checked by.
+    pub metadata: Option<Provenance>,
 }
 
 /// How the regenerated outputs compare with the recorded ones.
@@ -106,15 +116,40 @@ pub fn run(request: &Request) -> Result<Report, VerifyError> {
         .as_deref()
         .map(manifest::read)
         .transpose()?;
-    let expect = expectations(request, manifest.as_ref().map(|m| &m.options));
     let original = InputSource::parse(&request.original);
     let masked = InputSource::parse(&request.masked);
     if original == InputSource::Stdin && masked == InputSource::Stdin {
         return Err(VerifyError::BothStdin);
     }
-    let spool = manifest.as_ref().map(|_| spool::Spool::new()).transpose()?;
-    let original = spool::spooled(original, &request.original, spool.as_ref(), "original")?;
+    // MASKED from a pipe is copied once: its first bytes tell its format, and Parquet is
+    // read from its end. With a manifest every input is read more than once.
+    let spool = (manifest.is_some() || !regular(&masked))
+        .then(spool::Spool::new)
+        .transpose()?;
+    let for_original = spool.as_ref().filter(|_| manifest.is_some());
+    let original = spool::spooled(original, &request.original, for_original, "original")?;
     let masked = spool::spooled(masked, &request.masked, spool.as_ref(), "masked")?;
+    let dataset = masked_dataset(request, &masked)?;
+    let metadata = match &dataset {
+        Some((path, Format::Parquet)) => {
+            Provenance::of_parquet(path).map_err(|message| VerifyError::Unreadable {
+                file: masked.name.clone(),
+                message: format!("{}: {message}", masked.name),
+            })?
+        }
+        _ => None,
+    };
+    // The file's own record first (the manifest, if given, records the same options: its
+    // regeneration checks the file byte for byte).
+    let recorded = match (&metadata, &manifest, &request.manifest) {
+        (Some(p), _, _) => Some((&p.options, format!("the metadata of '{}'", masked.name))),
+        (None, Some(m), Some(path)) => Some((&m.options, format!("manifest '{}'", path.display()))),
+        _ => None,
+    };
+    let expect = options::expectations(
+        request,
+        recorded.as_ref().map(|(o, place)| (*o, place.as_str())),
+    )?;
     // The inputs' checksums first (comparing against the wrong original misleads), then
     // the masking itself (its message names the first bad position), then the outputs'
     // checksums, then the regeneration.
@@ -164,43 +199,27 @@ pub fn run(request: &Request) -> Result<Report, VerifyError> {
         verified,
         dataset: dataset.is_some(),
         regenerated,
+        metadata,
     })
 }
 
-/// What the masking must look like: the request's options, else the manifest's, else
-/// the defaults.
-fn expectations(request: &Request, recorded: Option<&MaskConfig>) -> Expect {
-    let corruption = match (request.corrupt, recorded) {
-        (Some(c), _) => c,
-        (None, Some(o)) => o.corrupt,
-        (None, None) => Corruption::MASK_ONLY,
-    };
-    Expect {
-        token: request
-            .mask_token
-            .clone()
-            .or_else(|| recorded.map(|o| o.mask_token.clone()))
-            .unwrap_or_else(|| "_".into())
-            .into_bytes(),
-        corruption,
-        maskable: request
-            .maskable
-            .clone()
-            .or_else(|| recorded.and_then(|o| o.maskable.clone()))
-            .map(String::into_bytes),
-        replicates: recorded.map(|o| o.replicates),
-    }
+/// Whether `source` is a regular file (not stdin, a pipe or a device).
+fn regular(source: &InputSource) -> bool {
+    (source.path())
+        .and_then(|p| std::fs::metadata(p).ok())
+        .is_some_and(|m| m.is_file())
 }
 
-/// MASKED as a dataset (`mask --dataset`), if its name says it is one; a dataset is
-/// checked against ORIGINAL alone.
+/// MASKED as a dataset (`mask --dataset`), if its bytes say it is one (`sniff`); a
+/// dataset is checked against ORIGINAL alone.
 fn masked_dataset(
     request: &Request,
     masked: &Input,
 ) -> Result<Option<(PathBuf, Format)>, VerifyError> {
-    let Ok((format, _)) = Format::for_file(Role::Dataset, Path::new(&request.masked)) else {
+    let format = sniff(masked, &request.masked)?;
+    if format == Format::Fasta {
         return Ok(None);
-    };
+    }
     if request.rates.is_some() || request.regions.is_some() {
         return Err(VerifyError::Usage(
             crate::UsageError::DatasetWithFastaOptions,
@@ -212,4 +231,31 @@ fn masked_dataset(
         .path()
         .map_or_else(|| PathBuf::from(&request.masked), Path::to_path_buf);
     Ok(Some((path, format)))
+}
+
+/// What MASKED holds, whatever its name or compression: Parquet by its magic number
+/// (`PAR1`), JSON Lines by its first byte once decompressed (`{`), else FASTA. An empty
+/// file goes by its name (`given`), as `mask` named it.
+fn sniff(masked: &Input, given: &str) -> Result<Format, VerifyError> {
+    let head = |reader: &mut dyn Read, n: usize| -> std::io::Result<Vec<u8>> {
+        let mut head = Vec::with_capacity(n);
+        reader.take(n as u64).read_to_end(&mut head)?;
+        Ok(head)
+    };
+    let unreadable = |e: std::io::Error| VerifyError::Unreadable {
+        file: masked.name.clone(),
+        message: format!("{}: {e}", masked.name),
+    };
+    if let Some(path) = masked.source.path() {
+        let mut file = std::fs::File::open(path).map_err(unreadable)?;
+        if head(&mut file, 4).map_err(unreadable)? == b"PAR1" {
+            return Ok(Format::Parquet);
+        }
+    }
+    let mut reader = fasta::open_named(masked)?;
+    Ok(match head(&mut reader, 1).map_err(unreadable)?.first() {
+        Some(b'{') => Format::Jsonl,
+        Some(_) => Format::Fasta,
+        None => Format::for_file(Role::Dataset, Path::new(given)).map_or(Format::Fasta, |f| f.0),
+    })
 }

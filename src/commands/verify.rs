@@ -6,6 +6,7 @@ use anyhow::Result;
 
 use crate::cli::VerifyArgs;
 use protmask::check::{self, Report, Request};
+use protmask::provenance::Provenance;
 
 pub fn execute(args: VerifyArgs) -> Result<()> {
     let request = Request {
@@ -18,6 +19,7 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         corrupt: args.corrupt,
         maskable: args.maskable,
         regions_mode: args.regions_mode,
+        preset: args.preset,
     };
     let report = match check::run(&request) {
         Ok(report) => report,
@@ -26,12 +28,30 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         Err(e) => return Err(e.into()),
     };
     if !args.quiet {
+        if let Some(p) = &report.metadata {
+            eprintln!("{}", metadata_line(p, &request.masked));
+        }
         for note in report.regenerated.iter().flat_map(|r| &r.notes) {
             eprintln!("protmask: {note}");
         }
         eprintln!("{}", summary_line(&report, request.rates.is_some()));
     }
     Ok(())
+}
+
+/// The line that says the options checked by came from MASKED's own metadata, and which.
+fn metadata_line(p: &Provenance, masked: &str) -> String {
+    let o = &p.options;
+    format!(
+        "protmask: options from the metadata of '{masked}' (protmask {}): preset {}, mask \
+         token '{}', corrupt {}, maskable {}, {} replicates",
+        p.version,
+        o.preset,
+        o.mask_token,
+        o.corrupt,
+        o.maskable.as_deref().unwrap_or("all"),
+        o.replicates
+    )
 }
 
 /// The closing line: what was verified (`rates`: a rates table was given), and what the

@@ -1,0 +1,92 @@
+//! The options `verify` checks by (the mask token, the corruption, the eligible residues,
+//! the replicates): what MASKED's metadata or the manifest records, else the flags, with
+//! `--preset` resolved as `mask --preset` resolves it (`MaskConfig::resolve`), else the
+//! defaults. Beside recorded options a flag only restates them: one that disagrees is a
+//! usage error naming both values, never silently preferred to the record.
+
+use super::{Expect, Request, VerifyError};
+use crate::UsageError;
+use crate::config::{MaskConfig, MaskOption, MaskOptions};
+use crate::mask::Corruption;
+
+/// What the masking must look like. `recorded`: the options recorded with the set and
+/// where they are recorded (for messages: `the metadata of 'x.parquet'`).
+pub(super) fn expectations(
+    request: &Request,
+    recorded: Option<(&MaskConfig, &str)>,
+) -> Result<Expect, VerifyError> {
+    if let Some((options, place)) = recorded {
+        agrees(request, options, place)?;
+    }
+    let preset = match request.preset {
+        Some(preset) => Some(
+            MaskConfig::resolve(MaskOptions {
+                preset,
+                mask_token: request.mask_token.clone(),
+                corrupt: request.corrupt,
+                maskable: request.maskable.clone(),
+                ..MaskOptions::default()
+            })
+            .map_err(|e| VerifyError::Usage(e.into()))?,
+        ),
+        None => None,
+    };
+    let options = recorded.map(|(o, _)| o).or(preset.as_ref());
+    Ok(Expect {
+        token: (request.mask_token.clone())
+            .or_else(|| options.map(|o| o.mask_token.clone()))
+            .unwrap_or_else(|| "_".into())
+            .into_bytes(),
+        corruption: (request.corrupt)
+            .or(options.map(|o| o.corrupt))
+            .unwrap_or(Corruption::MASK_ONLY),
+        maskable: (request.maskable.clone())
+            .or_else(|| options.and_then(|o| o.maskable.clone()))
+            .map(String::into_bytes),
+        replicates: recorded.map(|(o, _)| o.replicates),
+    })
+}
+
+/// Every flag given says what `recorded` (recorded in `place`) says.
+fn agrees(request: &Request, recorded: &MaskConfig, place: &str) -> Result<(), VerifyError> {
+    let differs = |option: MaskOption, given: &str, recorded: &str| {
+        Err(VerifyError::Usage(UsageError::Disagrees {
+            flag: option.flag().split(' ').next().unwrap_or_default(),
+            given: given.to_string(),
+            recorded: recorded.to_string(),
+            place: place.to_string(),
+        }))
+    };
+    let o = recorded;
+    if let Some(p) = request.preset
+        && p != o.preset
+    {
+        return differs(MaskOption::Preset, p.name(), o.preset.name());
+    }
+    if let Some(t) = &request.mask_token
+        && *t != o.mask_token
+    {
+        return differs(MaskOption::MaskToken, t, &o.mask_token);
+    }
+    if let Some(c) = request.corrupt
+        && c != o.corrupt
+    {
+        return differs(MaskOption::Corrupt, &c.to_string(), &o.corrupt.to_string());
+    }
+    if let Some(m) = &request.maskable
+        && Some(m) != o.maskable.as_ref()
+    {
+        let every = "every residue".to_string();
+        return differs(
+            MaskOption::Maskable,
+            m,
+            o.maskable.as_ref().unwrap_or(&every),
+        );
+    }
+    if let (Some(mode), Some(r)) = (request.regions_mode, &o.regions)
+        && mode != r.mode
+    {
+        return differs(MaskOption::RegionsMode, mode.name(), r.mode.name());
+    }
+    Ok(())
+}
