@@ -163,6 +163,20 @@ pub(crate) fn input_entries(inputs: &[Input], reports: &[InputReport]) -> Result
     Ok(entries)
 }
 
+/// The options of a finished run as a manifest records them: small regions (or regions
+/// that cannot be read again) as their intervals; a Parquet dataset's `protmask.options`
+/// is the same.
+pub(crate) fn recorded_options(config: &MaskConfig, summary: &Summary) -> MaskConfig {
+    let mut options = config.clone();
+    if let Some(r) = &summary.regions {
+        let small = r.digest.bytes <= REGIONS_RECORDED_MAX || !r.regular;
+        if let (true, Some(map), Some(o)) = (small, &r.map, options.regions.as_mut()) {
+            o.source = RegionsSource::Intervals(map.clone());
+        }
+    }
+    options
+}
+
 impl Manifest {
     /// The manifest of a finished run (which computed every digest, having a manifest).
     pub fn of_run(job: &Job, summary: &Summary) -> Result<Manifest> {
@@ -175,14 +189,9 @@ impl Manifest {
             entry.role = Some(o.role);
             outputs.push(entry);
         }
-        let mut options = job.config.clone();
-        let regions = summary.regions.as_ref().map(|r| {
-            let small = r.digest.bytes <= REGIONS_RECORDED_MAX || !r.regular;
-            if let (true, Some(map), Some(o)) = (small, &r.map, options.regions.as_mut()) {
-                o.source = RegionsSource::Intervals(map.clone());
-            }
-            FileEntry::of(r.path.clone(), r.intervals, r.digest.clone(), None)
-        });
+        let options = recorded_options(&job.config, summary);
+        let regions = (summary.regions.as_ref())
+            .map(|r| FileEntry::of(r.path.clone(), r.intervals, r.digest.clone(), None));
         let mut m = Manifest {
             tool: TOOL.into(),
             manifest_version: MANIFEST_VERSION,

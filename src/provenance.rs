@@ -13,8 +13,8 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::config::MaskConfig;
-use crate::engine::{Input, InputReport};
-use crate::manifest::{FileEntry, input_entries};
+use crate::engine::{Job, Summary};
+use crate::manifest::{FileEntry, input_entries, recorded_options};
 use crate::rng::SCHEME_VERSION;
 
 /// The protmask version that wrote the file (`0.3.0`).
@@ -36,18 +36,14 @@ pub struct Provenance {
 }
 
 impl Provenance {
-    /// The provenance of a finished run with `config` that read `inputs` (whose reports
-    /// carry their digests).
-    pub(crate) fn of_run(
-        config: &MaskConfig,
-        inputs: &[Input],
-        reports: &[InputReport],
-    ) -> Result<Provenance> {
+    /// The provenance of a finished run (whose input reports carry their digests), as
+    /// its manifest would record it.
+    pub(crate) fn of_run(job: &Job, summary: &Summary) -> Result<Provenance> {
         Ok(Provenance {
             version: env!("CARGO_PKG_VERSION").into(),
             rng_scheme: SCHEME_VERSION,
-            options: config.clone(),
-            inputs: input_entries(inputs, reports)?,
+            options: recorded_options(&job.config, summary),
+            inputs: input_entries(&job.inputs, &summary.inputs)?,
         })
     }
 

@@ -158,10 +158,22 @@ pub fn run(request: &Request) -> Result<Report, VerifyError> {
         _ => None,
     };
     let manifest::RegionsChecked {
-        regions,
+        mut regions,
         manifest,
         mut notes,
     } = manifest::regions_to_check(request, manifest)?;
+    // Without a manifest, the regions a dataset's metadata records (their intervals, or a
+    // file too large to record, read where it was given).
+    let described = metadata.as_ref().and_then(|p| p.options.regions.as_ref());
+    if let (None, None, Some(option)) = (&regions, &manifest, described) {
+        regions = Some(option.load().map_err(|e| VerifyError::Unreadable {
+            file: masked.name.clone(),
+            message: format!(
+                "the regions recorded in the metadata of '{}': {e:#}",
+                masked.name
+            ),
+        })?);
+    }
     let dataset = masked_dataset(request, &masked)?;
     let verified = match &dataset {
         Some((path, format)) => verify_dataset(

@@ -44,7 +44,7 @@ fn metadata_line(p: &Provenance, masked: &str) -> String {
     let o = &p.options;
     format!(
         "protmask: options from the metadata of '{masked}' (protmask {}): preset {}, mask \
-         token '{}', corrupt {}, maskable {}, {} replicates",
+         token '{}', corrupt {}, maskable {}, replicates {}",
         p.version,
         o.preset,
         o.mask_token,

@@ -198,7 +198,7 @@ pub fn run(job: Job) -> Result<Summary> {
     // All or nothing: every output complete (and the manifest written) before any is
     // renamed into place.
     let provenance = described
-        .then(|| Provenance::of_run(&job.config, &job.inputs, &summary.inputs))
+        .then(|| Provenance::of_run(&job, &summary))
         .transpose()?;
     let (outputs, pending) =
         sinks.close(&summary.inputs, shared.replicates, provenance.as_ref())?;
