@@ -105,3 +105,58 @@ impl PartialEq for Provenance {
         self.key_values().ok() == other.key_values().ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MaskOptions;
+
+    fn provenance() -> Provenance {
+        Provenance {
+            version: "0.3.0".into(),
+            rng_scheme: 1,
+            options: MaskConfig::resolve(MaskOptions::default()).unwrap(),
+            inputs: vec![FileEntry {
+                role: None,
+                path: "in.fa".into(),
+                bytes: 12,
+                records: 2,
+                sha256: "ab".repeat(32),
+                content_bytes: Some(12),
+                content_sha256: Some("ab".repeat(32)),
+            }],
+        }
+    }
+
+    #[test]
+    fn key_values_read_back_and_a_file_without_them_has_none() {
+        let p = provenance();
+        let kv = p.key_values().unwrap();
+        let keys: Vec<&str> = kv.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, [VERSION, OPTIONS, RNG_SCHEME, INPUTS]);
+        let pairs = kv.iter().map(|(k, v)| (*k, Some(v.as_str())));
+        assert_eq!(Provenance::from_key_values(pairs).unwrap(), Some(p));
+        // Another tool's metadata (pandas, an older protmask): nothing recorded.
+        let other = [("pandas", Some("{}")), ("ARROW:schema", Some("..."))];
+        assert_eq!(Provenance::from_key_values(other).unwrap(), None);
+    }
+
+    #[test]
+    fn a_missing_or_broken_key_is_an_error_naming_it() {
+        let kv = provenance().key_values().unwrap();
+        let without = |key: &str| {
+            let pairs = kv.iter().filter(|(k, _)| *k != key);
+            Provenance::from_key_values(pairs.map(|(k, v)| (*k, Some(v.as_str())))).unwrap_err()
+        };
+        assert_eq!(
+            without(INPUTS),
+            "its metadata has protmask.options but no protmask.inputs"
+        );
+        assert!(without(VERSION).ends_with("no protmask.version"));
+        let broken = kv
+            .iter()
+            .map(|(k, v)| (*k, Some(if *k == OPTIONS { "{\"preset\": 3}" } else { v })));
+        let e = Provenance::from_key_values(broken).unwrap_err();
+        assert!(e.starts_with("metadata protmask.options: "), "{e}");
+    }
+}

@@ -508,6 +508,11 @@ def cli_verify(args, cwd):
     if p.returncode != 0:
         assert p.returncode == 1 and "\n" not in line, p.stderr
         return line.removeprefix("protmask: error: ")
+    # A Parquet dataset's metadata gave the options: one line says so, first.
+    first, _, rest = line.partition("\n")
+    from_metadata = first.startswith("protmask: options from the metadata of ")
+    if from_metadata:
+        line = rest
     m = SUMMARY.match(line)
     assert m, line
     records, reps, certain, changed, rows, identical, same = m.groups()
@@ -520,6 +525,7 @@ def cli_verify(args, cwd):
         "rows": None if rows is None else int(rows),
         "identical": int(identical) if manifest else None,
         "same_content": int(same or 0) if manifest else None,
+        "from_metadata": from_metadata,
     }
 
 
@@ -535,6 +541,7 @@ def make_sets(d):
         ["xs.fa", "-o", "x.fa.gz", "-r", "x.tsv", "--mask-token", "X", "--schedule", "0.5",
          "--replicates", "2"],
         ["in.fa", "--dataset", "d.jsonl", "--tokens", "esm", "--manifest", "d.json"],
+        ["in.fa", "--dataset", "p.parquet", "--preset", "esm2", "--replicates", "2"],
     ]:
         subprocess.run([binary(), "mask", "-q", *args], cwd=d, check=True)
 
@@ -553,6 +560,9 @@ GOOD = [
     (["xs.fa", "x.fa.gz", "-r", "x.tsv", "--mask-token", "X"],
      dict(rates=Path("x.tsv"), mask_token="X")),
     (["in.fa", "d.jsonl", "--manifest", "d.json"], dict(manifest="d.json")),
+    (["in.fa", "m.fa", "--preset", "esm2"], dict(preset="esm2")),
+    # No flag: the Parquet dataset's metadata says how it was made.
+    (["in.fa", "p.parquet"], {}),
 ]
 
 
@@ -563,12 +573,15 @@ def test_verify_reports_the_clis_numbers(tmp_path, monkeypatch):
         expected = cli_verify(args, tmp_path)
         assert isinstance(expected, dict), f"{args}: {expected}"
         got = protmask.verify(args[0], Path(args[1]), **kwargs)
-        if args[1] == "d.jsonl":
-            assert got["rows"] == 85  # the CLI counts a dataset's rows, but not aloud
-            expected["rows"] = 85
+        if args[1] in ("d.jsonl", "p.parquet"):
+            # The CLI counts a dataset's rows, but not aloud.
+            assert got["rows"] == 85 * got["replicates"]
+            expected["rows"] = got["rows"]
         assert got == expected, args
     assert protmask.verify("xs.fa", "x.fa.gz", mask_token="X")["uncertain"] > 0
     assert protmask.verify("in.fa", "m.fa", manifest="m.json")["replicates"] == 2
+    assert protmask.verify("in.fa", "p.parquet")["from_metadata"]
+    assert not protmask.verify("in.fa", "m.fa", preset="esm2")["from_metadata"]
 
 
 def test_verify_raises_the_clis_message(tmp_path, monkeypatch):
@@ -629,6 +642,13 @@ def test_verify_checks_its_options_as_the_cli_does(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="a dataset is checked against ORIGINAL alone") as e:
         protmask.verify("in.fa", "d.jsonl", rates="r.csv")
     assert not isinstance(e.value, protmask.VerifyError)
+    # A keyword that disagrees with what the dataset records: ValueError naming both.
+    with pytest.raises(ValueError, match="--mask-token '_' disagrees with the metadata of "
+                       "'p.parquet', which records '<mask>'") as e:
+        protmask.verify("in.fa", "p.parquet", mask_token="_")
+    assert not isinstance(e.value, protmask.VerifyError)
+    with pytest.raises(protmask.OptionError, match="possible values"):
+        protmask.verify("in.fa", "m.fa", preset="nope")
     ok = protmask.verify("in.fa", "m.fa", manifest="m.json", mask_token=None, corrupt=None,
                          maskable=None, regions=None, regions_mode=None)
     assert ok["records"] == 85 and ok["identical"] == 2 and ok["same_content"] == 0

@@ -296,3 +296,30 @@ def test_verify_accepts_the_dataset_and_catches_a_tampered_row(tmp_path):
     res = run("verify", DATA, bad, "--mask-token", "<mask>", "--corrupt", "0.8,0.1,0.1", check=False)
     assert res.returncode == 1
     assert "labels[2]" in res.stderr and "row 4" in res.stderr
+
+
+def test_parquet_records_how_it_was_made(tmp_path):
+    """Issue 20: the four protmask.* keys, in the footer and in the Arrow schema pyarrow
+    shows; their values are the manifest's; `verify` needs no flag; the clients still load
+    the file."""
+    import duckdb
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    ds = tmp_path / "d.parquet"
+    manifest = tmp_path / "m.json"
+    run("mask", DATA, "-q", "--dataset", ds, "--preset", "esm2", "--replicates", "2",
+        "--tokens", "esm", "--manifest", manifest)
+    recorded = json.loads(manifest.read_text())
+    keys = [b"protmask.version", b"protmask.options", b"protmask.rng_scheme", b"protmask.inputs"]
+    for metadata in (pq.read_schema(ds).metadata, pq.ParquetFile(ds).metadata.metadata):
+        assert all(k in metadata for k in keys), metadata.keys()
+        assert json.loads(metadata[b"protmask.options"]) == recorded["options"]
+        assert json.loads(metadata[b"protmask.inputs"]) == recorded["inputs"]
+        assert metadata[b"protmask.version"].decode() == recorded["version"]
+        assert int(metadata[b"protmask.rng_scheme"]) == recorded["rng_scheme"]
+    ok = run("verify", DATA, ds, check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert "options from the metadata of" in ok.stderr
+    assert pl.read_parquet(ds).height == 170
+    assert duckdb.sql(f"select count(*) from '{ds}'").fetchone()[0] == 170
