@@ -423,6 +423,7 @@ impl Manifest {
             block_size: crate::engine::DEFAULT_BLOCK_SIZE as usize,
             spill_memory: crate::engine::DEFAULT_SPILL_MEMORY as usize,
             progress: None,
+            recorded_inputs: Some(self.inputs.clone()),
         })
     }
 }

@@ -43,7 +43,10 @@ impl Provenance {
             version: env!("CARGO_PKG_VERSION").into(),
             rng_scheme: SCHEME_VERSION,
             options: recorded_options(&job.config, summary),
-            inputs: input_entries(&job.inputs, &summary.inputs)?,
+            inputs: match &job.recorded_inputs {
+                Some(recorded) => recorded.clone(),
+                None => input_entries(&job.inputs, &summary.inputs)?,
+            },
         })
     }
 

@@ -468,6 +468,7 @@ fn run_engine(
             1 << 20
         },
         progress: None,
+        recorded_inputs: None,
     };
     engine::run(job).expect("engine run");
     (std::fs::read(out).unwrap(), std::fs::read(rates).unwrap())

@@ -130,6 +130,7 @@ fn through_engine(input: &[u8], block_size: usize, s: Setup) -> Option<(Vec<u8>,
             1 << 20
         },
         progress: None,
+        recorded_inputs: None,
     };
     engine::run(job).ok()?;
     let fasta = std::fs::read(&out).unwrap();

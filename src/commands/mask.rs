@@ -46,6 +46,7 @@ pub fn execute(args: MaskArgs) -> Result<()> {
         block_size: usize::try_from(args.block_size).unwrap_or(usize::MAX),
         spill_memory: usize::try_from(args.spill_memory).unwrap_or(usize::MAX),
         progress,
+        recorded_inputs: None,
     };
     let names: Vec<String> = job.inputs.iter().map(|i| i.name.clone()).collect();
     let maskable = job.config.maskable.clone();

@@ -22,6 +22,7 @@ use anyhow::{Context, Result};
 
 use crate::config::MaskConfig;
 use crate::io::{FileDigest, InputSource, OutputDigest};
+use crate::manifest::FileEntry;
 use crate::provenance::Provenance;
 use crate::regions::Regions;
 use crate::sink::{OutputSpec, Role};
@@ -67,6 +68,10 @@ pub struct Job {
     /// A display of progress (the command line's bars on a terminal), told as inputs
     /// start and finish.
     pub progress: Option<Arc<dyn Progress>>,
+    /// A regeneration's inputs as its manifest records them (`Manifest::job`): a Parquet
+    /// dataset records these, not the digests read now, so an input recompressed since
+    /// (the same content) regenerates the same file.
+    pub recorded_inputs: Option<Vec<FileEntry>>,
 }
 
 /// What a front end shows while a job runs; the library draws nothing itself.

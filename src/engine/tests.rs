@@ -29,6 +29,7 @@ fn job(dir: &std::path::Path, fasta: Target, spill_memory: usize) -> Job {
         block_size: 1,
         spill_memory,
         progress: None,
+        recorded_inputs: None,
     }
 }
 
