@@ -322,4 +322,4 @@ def test_parquet_records_how_it_was_made(tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert "options from the metadata of" in ok.stderr
     assert pl.read_parquet(ds).height == 170
-    assert duckdb.sql(f"select count(*) from '{ds}'").fetchone()[0] == 170
+    assert duckdb.sql(f"select count(*) from '{ds}'").fetchall() == [(170,)]
