@@ -425,6 +425,7 @@ impl MaskConfig {
                 source,
                 mode: o.regions_mode.unwrap_or_default(),
                 partial: false,
+                found_at: None,
             }),
             span: o.span_mean.map(|mean| Span {
                 mean,

@@ -46,6 +46,11 @@ pub struct RegionsOption {
     /// IDs that no input record has are counted, not an error (a shard of a larger set).
     #[serde(default)]
     pub partial: bool,
+    /// Where a regeneration found the recorded regions file, when not at its recorded
+    /// path (moved or renamed): read from here, recorded (and named) as `source` says, so
+    /// the regenerated manifest and Parquet metadata are the recorded ones. Never written.
+    #[serde(skip)]
+    pub found_at: Option<String>,
 }
 
 /// A regions file (the command line, Python), or intervals given in memory (Python): per
@@ -69,7 +74,10 @@ impl RegionsOption {
     /// Read (or build) the intervals.
     pub fn load(&self) -> anyhow::Result<Regions> {
         match &self.source {
-            RegionsSource::Path(p) => Regions::read(Path::new(p), p, self.mode),
+            RegionsSource::Path(p) => {
+                let at = self.found_at.as_deref().unwrap_or(p);
+                Regions::read(Path::new(at), p, self.mode)
+            }
             RegionsSource::Intervals(map) => Ok(Regions::from_intervals(map, self.mode)?),
         }
     }
@@ -121,6 +129,8 @@ pub struct Regions {
     /// Given in memory (`from_intervals`), not read from a file: messages name the ID,
     /// not a line.
     inline: bool,
+    /// Read from a regular file (which can be read again; a pipe cannot).
+    pub regular: bool,
 }
 
 /// How messages name intervals given in memory.
@@ -149,7 +159,9 @@ impl Regions {
         use anyhow::Context as _;
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read regions file '{name}'"))?;
-        Ok(Regions::parse(&bytes, name, mode)?)
+        let mut regions = Regions::parse(&bytes, name, mode)?;
+        regions.regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
+        Ok(regions)
     }
 
     /// Parse the bytes of a regions file named `name`.
@@ -210,6 +222,7 @@ impl Regions {
             intervals,
             digest,
             inline: false,
+            regular: false,
         })
     }
 

@@ -210,7 +210,7 @@ pub(super) fn regions_to_check(
                 }
                 // Regeneration reads the file given, not the recorded name.
                 if let Some(r) = m.options.regions.as_mut() {
-                    r.source = RegionsSource::Path(path.clone());
+                    r.found_at = Some(path.clone());
                 }
             }
         }
@@ -255,7 +255,7 @@ pub(super) fn regions_to_check(
     }
     let regions = read_regions(&found, recorded_path, option.mode)?;
     if let Some(r) = m.options.regions.as_mut() {
-        r.source = RegionsSource::Path(shown);
+        r.found_at = Some(shown);
     }
     Ok(checked(Some(regions), Some(m), notes))
 }

@@ -94,7 +94,7 @@ pub fn regenerate(
                 what: Recorded::RegionsFile,
                 path: entry.path.clone(),
             })?;
-        option.source = RegionsSource::Path(path.display().to_string());
+        option.found_at = Some(path.display().to_string());
     }
     std::fs::create_dir_all(outdir).map_err(|e| VerifyError::Other {
         file: Some(outdir.display().to_string()),

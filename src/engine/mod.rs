@@ -233,7 +233,7 @@ fn regions_report(r: &Regions, config: &MaskConfig) -> Result<RegionsReport> {
         intervals: r.intervals,
         unmatched: unmatched.len() as u64,
         map: r.to_map(),
-        regular: std::fs::metadata(r.name()).is_ok_and(|m| m.is_file()),
+        regular: r.regular,
     })
 }
 
