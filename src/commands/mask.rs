@@ -17,6 +17,7 @@ use protmask::UsageError;
 use protmask::engine::{DuplicateReport, Input, Job, Summary, run};
 use protmask::io::{Compression, InputSource, OutputTarget, same_file_guard};
 use protmask::records::is_residue_token;
+use protmask::regions::RegionsMode;
 use protmask::sink::{Format, OutputSpec, Role, Target};
 
 pub fn execute(args: MaskArgs) -> Result<()> {
@@ -108,11 +109,30 @@ fn report(summary: &Summary, names: &[String], maskable: Option<&str>, quiet: bo
             }
         ));
     }
+    let without = summary
+        .regions
+        .as_ref()
+        .filter(|r| r.mode == RegionsMode::Only && r.without_intervals > 0);
+    if let Some(r) = without {
+        warn(&format!(
+            "{} no interval in regions file '{}', so nothing in {} was masked \
+             (--regions-mode only)",
+            protmask::counted(r.without_intervals, "record has", "records have"),
+            r.path,
+            if r.without_intervals == 1 {
+                "it"
+            } else {
+                "them"
+            }
+        ));
+    }
     if !quiet {
         if let Some(r) = summary.regions.as_ref().filter(|r| r.unmatched > 0) {
             eprintln!(
-                "protmask: {} IDs in regions file '{}' match no input record (--regions-partial)",
-                r.unmatched, r.path
+                "protmask: {} in regions file '{}' {} no input record (--regions-partial)",
+                protmask::counted(r.unmatched, "ID", "IDs"),
+                r.path,
+                if r.unmatched == 1 { "matches" } else { "match" }
             );
         }
         eprintln!("{}", summary_line(summary));
@@ -260,9 +280,19 @@ fn summary_line(s: &Summary) -> String {
     } else {
         0.0
     };
+    // Records an `only` regions file left without an interval (warned about above).
+    let without = match &s.regions {
+        Some(r) if r.mode == RegionsMode::Only && r.without_intervals > 0 => {
+            format!(
+                ", {} without an interval",
+                protmask::counted(r.without_intervals, "input record", "input records")
+            )
+        }
+        _ => String::new(),
+    };
     format!(
-        "protmask: {} records, {} residues, {} masked ({frac:.1}%), mean rate {mean:.4}, {:.2} s",
-        st.records,
+        "protmask: {}, {} residues, {} masked ({frac:.1}%){without}, mean rate {mean:.4}, {:.2} s",
+        protmask::counted(st.records, "record", "records"),
         st.residues,
         st.masked,
         s.elapsed.as_secs_f64()

@@ -22,7 +22,7 @@ use anyhow::{Context, Result};
 
 use crate::config::MaskConfig;
 use crate::io::{FileDigest, InputSource, OutputDigest};
-use crate::regions::Regions;
+use crate::regions::{Regions, RegionsMode};
 use crate::sink::{OutputSpec, Role};
 
 pub use duplicates::DuplicateReport;
@@ -110,6 +110,9 @@ pub struct RegionsReport {
     pub intervals: u64,
     /// IDs no input record had (only with `--regions-partial`; else an error).
     pub unmatched: u64,
+    /// Input records without an interval (with `--regions-mode only`, left unmasked).
+    pub without_intervals: u64,
+    pub mode: RegionsMode,
 }
 
 /// What a finished job reports.
@@ -211,6 +214,8 @@ fn regions_report(r: &Regions, config: &MaskConfig) -> Result<RegionsReport> {
         digest: r.digest.clone(),
         intervals: r.intervals,
         unmatched: unmatched.len() as u64,
+        without_intervals: r.without_intervals(),
+        mode: r.mode(),
     })
 }
 
