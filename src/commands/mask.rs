@@ -109,6 +109,13 @@ fn report(summary: &Summary, names: &[String], maskable: Option<&str>, quiet: bo
             }
         ));
     }
+    if st.short > 0 {
+        warn(&format!(
+            "{} fewer selected positions than drawn: runs of at most --span-max positions, \
+             kept apart, could not hold them all (the masked column has each record's count)",
+            protmask::counted(st.short, "record has", "records have"),
+        ));
+    }
     let without = summary
         .regions
         .as_ref()
