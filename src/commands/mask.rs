@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cli::MaskArgs;
 use protmask::UsageError;
+use protmask::cleanup::MadeDirs;
 use protmask::engine::{DuplicateReport, Input, Job, Summary, run};
 use protmask::io::{Compression, InputSource, OutputTarget, same_file_guard};
 use protmask::records::is_residue_token;
@@ -22,7 +23,7 @@ use protmask::sink::{Format, OutputSpec, Role, Target};
 
 pub fn execute(args: MaskArgs) -> Result<()> {
     let inputs = gather_inputs(&args)?;
-    let outputs = plan_outputs(&args, &inputs)?;
+    let (outputs, made) = plan_outputs(&args, &inputs)?;
     let config = args.config().map_err(UsageError::from)?;
     if is_residue_token(config.mask_token.as_bytes()) {
         warn(&format!(
@@ -54,14 +55,21 @@ pub fn execute(args: MaskArgs) -> Result<()> {
         keep_freed_memory();
     }
     let summary = run(job)?;
+    // Finished: a directory made for --outdir stays (on an error it goes, if empty).
+    if let Some(made) = made {
+        made.keep();
+    }
     report(&summary, &names, maskable.as_deref(), args.quiet);
     Ok(())
 }
 
 /// The outputs, in the order they are published (FASTA, rates table, dataset), checked
 /// before anything is read: no two at one path, none an input or the regions file; the
-/// `--outdir` directory made.
-fn plan_outputs(args: &MaskArgs, inputs: &[InputSource]) -> Result<Vec<OutputSpec>> {
+/// `--outdir` directory made (and removed again, if empty, unless the run finishes).
+fn plan_outputs(
+    args: &MaskArgs,
+    inputs: &[InputSource],
+) -> Result<(Vec<OutputSpec>, Option<MadeDirs>)> {
     let mut outputs = Vec::new();
     outputs.extend(fasta_output(args, inputs)?);
     outputs.extend(args.rates.clone());
@@ -85,11 +93,14 @@ fn plan_outputs(args: &MaskArgs, inputs: &[InputSource]) -> Result<Vec<OutputSpe
         Target::PerInput(paths) => Some(paths),
         Target::One(..) => None,
     });
-    if let Some(dir) = per_input.and_then(|paths| paths.first()?.parent()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create output directory '{}'", dir.display()))?;
-    }
-    Ok(outputs)
+    let made = match per_input.and_then(|paths| paths.first()?.parent()) {
+        Some(dir) => Some(
+            MadeDirs::create(dir)
+                .with_context(|| format!("cannot create output directory '{}'", dir.display()))?,
+        ),
+        None => None,
+    };
+    Ok((outputs, made))
 }
 
 /// The warnings about what the user got, and (unless `quiet`) the closing lines.
