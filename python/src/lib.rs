@@ -387,6 +387,7 @@ fn presets(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// flags of the same names (``None``: the manifest's, else the defaults). Returns what was
 /// verified: ``records``, ``replicates``, ``changed`` (positions showing as masked or
 /// replaced), ``uncertain`` (of those, a residue-letter token over the same residue),
+/// ``selected`` (the ``masked`` column's sum, with a rates table or a dataset, else None),
 /// ``rows`` (of the rates table or dataset, else None), ``identical`` and ``same_content``
 /// (regenerated outputs, with a manifest, else None). Raises ``VerifyError`` with the
 /// CLI's message for the first disagreement or an unreadable file, ``OptionError`` for a
@@ -467,6 +468,7 @@ fn verified_dict<'py>(
     d.set_item("replicates", v.replicates)?;
     d.set_item("changed", v.changed)?;
     d.set_item("uncertain", v.uncertain)?;
+    d.set_item("selected", v.selected)?;
     d.set_item("rows", (rates || report.dataset).then_some(v.rows))?;
     let regenerated = report.regenerated.as_ref();
     d.set_item("identical", regenerated.map(|r| r.identical))?;
