@@ -38,7 +38,10 @@ class Verified(TypedDict):
     """Positions that show as masked or replaced."""
     uncertain: int
     """Of ``changed``, those showing a residue-letter token over the same residue (the
-    CLI's "N to M masked positions")."""
+    CLI's "N to M changed positions")."""
+    selected: Optional[int]
+    """Positions selected: the ``masked`` column's sum, with a rates table or a dataset
+    (more than ``changed`` when some were kept); None without either."""
     rows: Optional[int]
     """Rows of the rates table or dataset checked; None without either."""
     identical: Optional[int]

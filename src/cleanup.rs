@@ -1,20 +1,47 @@
-//! Temporary files that must not outlive the process, even when it is interrupted.
+//! Temporary files that must not outlive the process, even when it is interrupted, and
+//! output directories that must not outlive a run that did not finish.
 //!
 //! Outputs are written to `.protmask-*` temp files and renamed into place at the end;
 //! normally `Drop` removes them on failure. A signal (SIGINT, SIGTERM, SIGHUP) ends the
 //! process without running destructors, so every temp path is also registered here, and
-//! the binary's signal handler calls `remove_all` before exiting with `INTERRUPTED`.
+//! the binary's signal handler calls `remove_all` before exiting with 128 + the signal
+//! (`INTERRUPTED`, `TERMINATED`). A directory made for `--outdir` (`MadeDirs`) is removed
+//! too, after the temp files in it, and only if it is then empty: one that existed before
+//! the run is never touched.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-/// Exit status after a signal (128 + SIGINT, as shells report an interrupted command).
+/// Exit status after SIGINT (128 + 2, as shells report an interrupted command).
 pub const INTERRUPTED: i32 = 130;
+/// Exit status after SIGTERM (128 + 15).
+pub const TERMINATED: i32 = 143;
 
-fn registry() -> &'static Mutex<HashSet<PathBuf>> {
-    static PATHS: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+/// What a registered path is, and so how it is removed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A temp file or directory: removed with its contents.
+    Temp,
+    /// A directory the run made: removed after every temp path, if empty.
+    Made,
+}
+
+fn registry() -> &'static Mutex<HashMap<PathBuf, Kind>> {
+    static PATHS: OnceLock<Mutex<HashMap<PathBuf, Kind>>> = OnceLock::new();
     PATHS.get_or_init(Default::default)
+}
+
+fn register(path: &Path, kind: Kind) {
+    if let Ok(mut paths) = registry().lock() {
+        paths.insert(path.to_path_buf(), kind);
+    }
+}
+
+fn unregister(path: &Path) {
+    if let Ok(mut paths) = registry().lock() {
+        paths.remove(path);
+    }
 }
 
 /// A registered temp path; dropping it unregisters the path (not deleting it).
@@ -23,33 +50,81 @@ pub struct Registered(PathBuf);
 
 impl Registered {
     pub fn new(path: &Path) -> Registered {
-        if let Ok(mut paths) = registry().lock() {
-            paths.insert(path.to_path_buf());
-        }
+        register(path, Kind::Temp);
         Registered(path.to_path_buf())
     }
 }
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        if let Ok(mut paths) = registry().lock() {
-            paths.remove(&self.0);
+        unregister(&self.0);
+    }
+}
+
+/// The directories `create` made (those of a path that did not exist), removed again,
+/// innermost first and only while empty, when dropped (the run failed) or by
+/// `remove_all` (a signal), unless `keep` is called (the run finished).
+#[derive(Debug)]
+pub struct MadeDirs(Vec<PathBuf>);
+
+impl MadeDirs {
+    /// Make `dir` and its missing parents (`create_dir_all`), remembering which were made.
+    pub fn create(dir: &Path) -> std::io::Result<MadeDirs> {
+        let mut missing = Vec::new();
+        let mut at = Some(dir);
+        while let Some(d) = at.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            missing.push(d.to_path_buf());
+            at = d.parent();
+        }
+        // Registered before they exist, so a signal during `create_dir_all` finds them.
+        for d in &missing {
+            register(d, Kind::Made);
+        }
+        let made = MadeDirs(missing);
+        std::fs::create_dir_all(dir)?;
+        Ok(made)
+    }
+
+    /// The run finished: the directories stay.
+    pub fn keep(mut self) {
+        for d in std::mem::take(&mut self.0) {
+            unregister(&d);
         }
     }
 }
 
-/// Remove everything registered (files, or directories with their contents).
+impl Drop for MadeDirs {
+    fn drop(&mut self) {
+        // Innermost first (they were found from the inside out).
+        for d in &self.0 {
+            let _ = std::fs::remove_dir(d);
+            unregister(d);
+        }
+    }
+}
+
+/// Remove everything registered: temp files (or directories, with their contents), then
+/// the directories the run made, innermost first, if empty.
 pub fn remove_all() {
-    let paths: Vec<PathBuf> = match registry().lock() {
-        Ok(paths) => paths.iter().cloned().collect(),
+    let paths: Vec<(PathBuf, Kind)> = match registry().lock() {
+        Ok(paths) => paths.iter().map(|(p, k)| (p.clone(), *k)).collect(),
         Err(_) => return,
     };
-    for p in paths {
+    for (p, _) in paths.iter().filter(|(_, k)| *k == Kind::Temp) {
         if p.is_dir() {
-            let _ = std::fs::remove_dir_all(&p);
+            let _ = std::fs::remove_dir_all(p);
         } else {
-            let _ = std::fs::remove_file(&p);
+            let _ = std::fs::remove_file(p);
         }
+    }
+    let mut made: Vec<&PathBuf> = paths
+        .iter()
+        .filter(|(_, k)| *k == Kind::Made)
+        .map(|(p, _)| p)
+        .collect();
+    made.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for p in made {
+        let _ = std::fs::remove_dir(p);
     }
 }
 
@@ -74,5 +149,28 @@ mod tests {
         remove_all();
         assert!(!a.exists() && !sub.exists());
         assert!(b.exists(), "unregistered paths are left alone");
+    }
+
+    #[test]
+    fn made_directories_are_removed_only_while_empty_and_kept_when_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let deep = root.path().join("a/b/c");
+        let made = MadeDirs::create(&deep).unwrap();
+        assert!(deep.is_dir());
+        drop(made);
+        assert!(
+            !root.path().join("a").exists(),
+            "every directory made is removed"
+        );
+        // One that existed is left; one with a file in it (not the run's) too.
+        std::fs::create_dir(root.path().join("x")).unwrap();
+        let made = MadeDirs::create(&root.path().join("x/y")).unwrap();
+        std::fs::write(root.path().join("x/y/user.txt"), "u").unwrap();
+        drop(made);
+        assert!(root.path().join("x/y/user.txt").exists());
+        let made = MadeDirs::create(&root.path().join("k")).unwrap();
+        made.keep();
+        remove_all();
+        assert!(root.path().join("k").is_dir(), "kept");
     }
 }

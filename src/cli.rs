@@ -92,7 +92,7 @@ pub struct VerifyArgs {
     pub maskable: Option<String>,
 
     /// The regions file used (mask --regions): every selected position must be eligible by it [default: the manifest's]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = protmask::regions::check_path)]
     pub regions: Option<String>,
 
     /// How the regions file was used [default: the manifest's, else only]
@@ -293,8 +293,8 @@ pub struct MaskArgs {
     #[arg(long, value_name = "CHARS", value_parser = check_maskable, help_heading = "MASKING")]
     pub maskable: Option<String>,
 
-    /// Intervals per record, BED-style: tab-separated 'id start end' (0-based, end exclusive; more columns ignored; '#' lines skipped). Only positions inside are eligible (see --regions-mode)
-    #[arg(long, value_name = "FILE", help_heading = "MASKING")]
+    /// Intervals per record, BED-style: tab-separated 'id start end' (0-based, end exclusive; more columns ignored; '#', 'track' and 'browser' lines skipped; compressed or not; not stdin). Only positions inside are eligible (see --regions-mode)
+    #[arg(long, value_name = "FILE", value_parser = protmask::regions::check_path, help_heading = "MASKING")]
     pub regions: Option<String>,
 
     /// only: positions inside the intervals are eligible (a record without any has none); except: positions inside are never selected [default: only]

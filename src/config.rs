@@ -273,7 +273,9 @@ impl Given {
     /// A regions file's path, or intervals by ID.
     fn regions(&self) -> Result<RegionsSource, OptionError> {
         match &self.value {
-            OptionValue::Text(path) => Ok(RegionsSource::Path(path.clone())),
+            OptionValue::Text(path) => crate::regions::check_path(path)
+                .map(RegionsSource::Path)
+                .map_err(|e| self.invalid(path, e)),
             OptionValue::Intervals(map) => Ok(RegionsSource::Intervals(map.clone())),
             _ => Err(self.wrong("a path or a mapping of ID to (start, end) pairs")),
         }

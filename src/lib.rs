@@ -83,3 +83,11 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 pub fn one_line(err: &anyhow::Error) -> String {
     format!("{err:#}").replace(['\n', '\r'], " ")
 }
+
+/// `n` and its noun, singular for 1 (`1 output`, `2 outputs`): every count in a message.
+pub fn counted(n: impl Into<u64>, singular: &str, plural: &str) -> String {
+    match n.into() {
+        1 => format!("1 {singular}"),
+        n => format!("{n} {plural}"),
+    }
+}

@@ -3,22 +3,20 @@
 //!
 //! Everything that only the command line needs lives in the binary's own modules: the
 //! clap definitions (`cli`), one module per subcommand (`commands`), schedule plots
-//! (`plot`) and progress bars (`progress`). The library (`protmask::*`) does the work.
+//! (`plot`), progress bars (`progress`) and the signal handling (`signals`). The library (`protmask::*`) does the work.
 
 mod cli;
 mod commands;
 mod plot;
 mod progress;
+mod signals;
 
 use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() {
-    // SIGINT, SIGTERM, SIGHUP: remove the temp files of unfinished outputs, then exit 130.
-    let _ = ctrlc::set_handler(|| {
-        protmask::cleanup::remove_all();
-        std::process::exit(protmask::cleanup::INTERRUPTED);
-    });
+    // SIGINT, SIGTERM, SIGHUP: remove what the run would leave, exit 128 + the signal.
+    signals::install();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Mask(args) => commands::mask::execute(*args),

@@ -19,7 +19,7 @@ use crate::rng::SCHEME_VERSION;
 use crate::sink::{Format, OutputSpec, Role, Target};
 
 /// `MAJOR.MINOR.PATCH` (a pre-release suffix ignored).
-fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
+pub(crate) fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
     let core = v.split(['-', '+']).next()?;
     let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
     let version = (parts.next()??, parts.next()??, parts.next()??);
@@ -178,6 +178,21 @@ pub(crate) fn recorded_options(config: &MaskConfig, summary: &Summary) -> MaskCo
 }
 
 impl Manifest {
+    /// Why this manifest's outputs may not regenerate here though nothing was changed:
+    /// it was made by a protmask whose masks differ for its options (0.2.x with
+    /// `--span-max`, whose runs could touch; 0.3.0 keeps them apart).
+    pub fn older_law(&self) -> Option<String> {
+        let made_by = parse_version(&self.version)?;
+        let span_max = self.options.span.is_some_and(|s| s.max.is_some());
+        (made_by < (0, 3, 0) && span_max).then(|| {
+            format!(
+                "the set was made by protmask {}, whose --span-max let runs touch (0.3.0 \
+                 keeps them apart): regenerate it with protmask {}",
+                self.version, self.version
+            )
+        })
+    }
+
     /// The manifest of a finished run (which computed every digest, having a manifest).
     pub fn of_run(job: &Job, summary: &Summary) -> Result<Manifest> {
         let missing = || anyhow::anyhow!("internal error: a digest was not computed");
@@ -190,8 +205,10 @@ impl Manifest {
             outputs.push(entry);
         }
         let options = recorded_options(&job.config, summary);
-        let regions = (summary.regions.as_ref())
-            .map(|r| FileEntry::of(r.path.clone(), r.intervals, r.digest.clone(), None));
+        let regions = (summary.regions.as_ref()).map(|r| {
+            let content = Some(r.content.clone());
+            FileEntry::of(r.path.clone(), r.intervals, r.digest.clone(), content)
+        });
         let mut m = Manifest {
             tool: TOOL.into(),
             manifest_version: MANIFEST_VERSION,

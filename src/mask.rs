@@ -203,8 +203,11 @@ pub struct Outcome {
     pub rate: f64,
     /// L: the number of eligible positions.
     pub length: usize,
-    /// k: the number of selected positions.
+    /// The number of selected positions: k.
     pub masked: usize,
+    /// k as drawn: `masked`, except for a record whose runs under `--span-max` could not
+    /// hold k positions (it has fewer).
+    pub drawn: usize,
 }
 
 /// A resolved masking configuration: everything that, with the record, decides its mask.
@@ -350,7 +353,9 @@ impl Masker {
             Mode::Oadm => oadm(length, draws),
         };
 
-        // Draws 3..: the positions, over the eligible index space.
+        // Draws 3..: the positions, over the eligible index space. All k of them, except
+        // where `--span-max` cannot fit them (`spans`).
+        let mut selected = k;
         marks.drawn.clear();
         match &eligible {
             None if self.span.is_none() => {
@@ -358,8 +363,8 @@ impl Masker {
                 marks.drawn_complete = seq.len() <= DRAWN_LIMIT;
             }
             None => {
-                marks.drawn_selected =
-                    self.choose_spans(draws, by_position, k, None, &mut marks.drawn);
+                selected = self.choose_spans(draws, by_position, k, None, &mut marks.drawn);
+                marks.drawn_selected = true;
                 marks.drawn_complete = seq.len() <= DRAWN_LIMIT;
             }
             Some(idx) => {
@@ -367,7 +372,9 @@ impl Masker {
                 marks.drawn_selected = match self.span {
                     None => choose(draws, &mut chosen, k, &mut marks.drawn),
                     Some(_) => {
-                        self.choose_spans(draws, &mut chosen, k, Some(idx), &mut marks.drawn)
+                        selected =
+                            self.choose_spans(draws, &mut chosen, k, Some(idx), &mut marks.drawn);
+                        true
                     }
                 };
                 marks.drawn_complete = length <= DRAWN_LIMIT;
@@ -398,15 +405,17 @@ impl Masker {
             t,
             rate,
             length,
-            masked: k,
+            masked: selected,
+            drawn: k,
         }
     }
 }
 
 impl Masker {
     /// `--span-mean`: k positions in runs over the eligible index space `flags`; `idx`
-    /// maps it to sequence positions (`None`: the identity). Returns true (the drawn
-    /// list holds the selected positions).
+    /// maps it to sequence positions (`None`: the identity). Returns how many were
+    /// selected (fewer than k only when `--span-max` cannot fit them); the drawn list
+    /// holds them.
     fn choose_spans(
         &self,
         draws: &mut Draws,
@@ -414,11 +423,10 @@ impl Masker {
         k: usize,
         idx: Option<&[u32]>,
         drawn: &mut Vec<u32>,
-    ) -> bool {
+    ) -> usize {
         let span = self.span.as_ref().expect("only called with a span");
         let joined = |e: usize| idx.is_none_or(|idx| idx[e + 1] == idx[e] + 1);
-        crate::spans::choose_spans(draws, flags, k, span, joined, drawn, DRAWN_LIMIT);
-        true
+        crate::spans::choose_spans(draws, flags, k, span, joined, drawn, DRAWN_LIMIT)
     }
 }
 

@@ -9,12 +9,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
 use crate::choice::choices;
-use crate::io::FileDigest;
+use crate::io::{FileDigest, InputSource, finish_input_digest, open_input_hashed};
 
 choices! {
     /// What the intervals mean.
@@ -124,13 +125,18 @@ pub struct Regions {
     by_id: HashMap<Box<str>, Entry>,
     /// Interval lines read (comments and blanks not counted).
     pub intervals: u64,
-    /// Size and SHA-256 of the file's bytes (the manifest records them).
+    /// Size and SHA-256 of the file's bytes as stored (the manifest records them).
     pub digest: FileDigest,
+    /// Size and SHA-256 of its content (decompressed; the same for a plain file).
+    pub content: FileDigest,
     /// Given in memory (`from_intervals`), not read from a file: messages name the ID,
     /// not a line.
     inline: bool,
     /// Read from a regular file (which can be read again; a pipe cannot).
     pub regular: bool,
+    /// Records looked up that have no interval (in `only` mode, none of their positions
+    /// is eligible: the run warns with the count).
+    without: AtomicU64,
 }
 
 /// How messages name intervals given in memory.
@@ -154,23 +160,41 @@ fn where_(file: &str, line: usize) -> String {
 }
 
 impl Regions {
-    /// Read and parse the file at `path`; `name` is how messages show it.
+    /// Read and parse the file at `path`, compressed or not (the inputs' opener: gzip,
+    /// BGZF, zstd, bzip2, xz, sniffed from its first bytes); `name` is how messages show
+    /// it. The digest is of the file's bytes as stored. `-` is refused: stdin is for the
+    /// inputs.
     pub fn read(path: &Path, name: &str, mode: RegionsMode) -> anyhow::Result<Regions> {
-        use anyhow::Context as _;
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read regions file '{name}'"))?;
+        use std::io::Read as _;
+        check_path(name).map_err(anyhow::Error::msg)?;
+        let cannot = |e: std::io::Error| anyhow::anyhow!("cannot read regions file: {e}");
+        let src = InputSource::Path(path.to_path_buf());
+        let (counter, hasher) = (Arc::new(AtomicU64::new(0)), Arc::default());
+        let (_, mut reader) =
+            open_input_hashed(&src, counter.clone(), Arc::clone(&hasher), None).map_err(cannot)?;
+        let mut bytes = Vec::new();
+        reader
+            .read_to_end(&mut bytes)
+            .map_err(|e| anyhow::anyhow!("cannot read regions file '{name}': {e}"))?;
+        let digest =
+            finish_input_digest(&src, &hasher, counter.load(Ordering::Relaxed)).map_err(cannot)?;
         let mut regions = Regions::parse(&bytes, name, mode)?;
+        // `parse` digested the content (decompressed); the file as stored is `digest`.
+        regions.digest = digest;
         regions.regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
         Ok(regions)
     }
 
-    /// Parse the bytes of a regions file named `name`.
+    /// Parse the (uncompressed) bytes of a regions file named `name`: BED's own lines are
+    /// skipped (a byte-order mark, `#` comments, `track` and `browser` lines, blank
+    /// lines).
     pub fn parse(bytes: &[u8], name: &str, mode: RegionsMode) -> Result<Regions, RegionsError> {
         let digest = FileDigest::of(bytes);
         // Per ID: its (start, end, line) pieces, and its first line.
         type Pieces = (Vec<(u64, u64, usize)>, usize);
         let mut raw: HashMap<Box<str>, Pieces> = HashMap::new();
         let mut intervals = 0u64;
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         for (i, line) in text.split(|&b| b == b'\n').enumerate() {
             let number = i + 1;
@@ -185,7 +209,11 @@ impl Regions {
             };
             let line = std::str::from_utf8(line)
                 .map_err(|_| fail("not UTF-8 text; expected 'id<TAB>start<TAB>end'".into()))?;
-            let (id, start, end) = parse_line(line).map_err(fail)?;
+            let parsed = parse_line(line);
+            if parsed.is_err() && is_header(line) {
+                continue;
+            }
+            let (id, start, end) = parsed.map_err(fail)?;
             intervals += 1;
             let slot = raw.entry(id.into()).or_insert_with(|| (Vec::new(), number));
             slot.0.push((start, end, number));
@@ -220,9 +248,11 @@ impl Regions {
             mode,
             by_id,
             intervals,
+            content: digest.clone(),
             digest,
             inline: false,
             regular: false,
+            without: AtomicU64::new(0),
         })
     }
 
@@ -283,6 +313,7 @@ impl Regions {
     /// record is the error (naming the regions file and line).
     pub fn within(&self, id: &str, len: usize) -> Result<Option<Within<'_>>, String> {
         let Some(entry) = self.by_id.get(id) else {
+            self.without.fetch_add(1, Ordering::Relaxed);
             return Ok(match self.mode {
                 RegionsMode::Only => Some(Within {
                     intervals: &[],
@@ -310,6 +341,12 @@ impl Regions {
         }))
     }
 
+    /// How many records looked up had no interval (with `only`, nothing in them could be
+    /// selected; with `except`, they were masked as without regions).
+    pub fn without_intervals(&self) -> u64 {
+        self.without.load(Ordering::Relaxed)
+    }
+
     /// IDs that no masked record had, with their first line, in file order.
     pub fn unmatched(&self) -> Vec<(&str, usize)> {
         let mut ids: Vec<(&str, usize)> = self
@@ -327,6 +364,7 @@ impl Regions {
         let &(id, line) = unmatched.first()?;
         let more = match unmatched.len() {
             1 => String::new(),
+            2 => " (1 more ID like it)".to_string(),
             n => format!(" ({} more IDs like it)", n - 1),
         };
         Some(RegionsError {
@@ -339,6 +377,28 @@ impl Regions {
         })
     }
 }
+
+/// `--regions`' value: a path. Stdin is refused (the inputs may come from it, and the
+/// regions are read before them).
+pub fn check_path(s: &str) -> Result<String, String> {
+    match s {
+        "-" => Err("regions cannot come from stdin: give the regions file's path".into()),
+        _ => Ok(s.to_string()),
+    }
+}
+
+/// A UCSC `track` or `browser` line (`track name=... description=...`), which a BED file
+/// may have before or between its intervals; a line that reads as an interval of a record
+/// named `track` is one.
+fn is_header(line: &str) -> bool {
+    ["track", "browser"].iter().any(|word| {
+        line.strip_prefix(word)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
+    })
+}
+
+/// The largest coordinate (u64), shown in the message for one that does not fit.
+const MAX_COORDINATE: u64 = u64::MAX;
 
 /// `id<TAB>start<TAB>end[<TAB>...]` into its three values, or what is wrong.
 fn parse_line(line: &str) -> Result<(&str, u64, u64), String> {
@@ -360,8 +420,24 @@ fn parse_line(line: &str) -> Result<(&str, u64, u64), String> {
             id.escape_debug()
         ));
     }
-    let number = |what: &str, s: &str| -> Result<i128, String> {
-        s.trim().parse::<i128>().map_err(|_| {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let number = |what: &str, s: &str| -> Result<u64, String> {
+        let t = s.trim();
+        if let Ok(v) = t.parse::<u64>() {
+            return Ok(v);
+        }
+        let unsigned = t.strip_prefix('+').unwrap_or(t);
+        Err(if digits(unsigned) {
+            format!(
+                "{what} {} does not fit (coordinates go up to {MAX_COORDINATE})",
+                unsigned.trim_start_matches('0')
+            )
+        } else if t.strip_prefix('-').is_some_and(digits) {
+            format!(
+                "negative coordinate in '{}' (positions are 0-based, from 0)",
+                line.escape_debug()
+            )
+        } else {
             format!(
                 "{what} '{}' is not a whole number (0-based, end exclusive)",
                 s.escape_debug()
@@ -369,19 +445,12 @@ fn parse_line(line: &str) -> Result<(&str, u64, u64), String> {
         })
     };
     let (s, e) = (number("start", start)?, number("end", end)?);
-    if s < 0 || e < 0 {
-        return Err(format!(
-            "negative coordinate in '{}' (positions are 0-based, from 0)",
-            line.escape_debug()
-        ));
-    }
     if e <= s {
         return Err(format!(
             "end {e} is not after start {s} (intervals are 0-based, end exclusive, not empty)"
         ));
     }
-    let too_big = |v: i128| u64::try_from(v).map_err(|_| format!("coordinate {v} is too large"));
-    Ok((id, too_big(s)?, too_big(e)?))
+    Ok((id, s, e))
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ fn a_manifest_records_and_regenerates_the_dataset() {
             .clone();
         let ok = String::from_utf8_lossy(&ok);
         assert!(ok.contains("85 records x 2 replicates"), "{ok}");
-        assert!(ok.contains("regenerate byte-identical"), "{ok}");
+        assert!(ok.contains("1 output regenerates byte-identical"), "{ok}");
         // Another dataset (same options, another seed) is not the recorded one.
         protmask()
             .current_dir(d)

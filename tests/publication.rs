@@ -626,3 +626,62 @@ fn issue20_3_a_large_regions_file_moved_regenerates_every_output() {
     assert!(stdout.contains("identical: re/d.parquet"), "{stdout}");
     assert!(stdout.contains("identical: re/m.fa"), "{stdout}");
 }
+
+// ---- manifests of 0.2.0 ---------------------------------------------------------------
+
+/// Copy a set made by protmask 0.2.0 (tests/data/v020_*: manifest format 1, no content
+/// digests, the regions file by path) into a fresh folder.
+fn set_of_020(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    for entry in std::fs::read_dir(from).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+/// A manifest written by 0.2.0 (format 1) still verifies, and regenerates.
+#[test]
+fn a_manifest_of_0_2_0_still_verifies() {
+    let dir = set_of_020("v020_set");
+    let d = dir.path();
+    let o = ok(run_in(
+        d,
+        &[
+            "verify",
+            "in.fa",
+            "m.fa.gz",
+            "-r",
+            "m.csv",
+            "--manifest",
+            "m.json",
+        ],
+    ));
+    assert!(
+        stderr(&o).contains("2 outputs regenerate byte-identical"),
+        "{}",
+        stderr(&o)
+    );
+    let o = ok(run_in(d, &["regenerate", "m.json", "-C", "again"]));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("identical: again/m.fa.gz"));
+}
+
+/// A 0.2.0 set made with --span-max whose runs touched cannot regenerate under 0.3.0's
+/// hard cap: verify says why and which version to use, not a bare mismatch.
+#[test]
+fn a_span_max_set_of_0_2_0_names_the_version_that_regenerates_it() {
+    let dir = set_of_020("v020_span_max");
+    let o = run_in(
+        dir.path(),
+        &["verify", "in.fa", "m.fa", "--manifest", "m.json"],
+    );
+    fails(
+        &o,
+        1,
+        "made by protmask 0.2.0, whose --span-max let runs touch",
+    );
+    fails(&o, 1, "regenerate it with protmask 0.2.0");
+}

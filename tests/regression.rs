@@ -461,7 +461,7 @@ fn issue12_4_residue_letter_token_warns_and_verifies() {
         .map(|r| r["masked"].parse::<u64>().unwrap())
         .sum();
     assert!(
-        stderr.contains(&format!(", {total} masked positions")),
+        stderr.contains(&format!(", {total} selected positions ({total} changed)")),
         "exact count from the positions: {stderr}"
     );
 

@@ -456,5 +456,5 @@ fn issue20_6_recompressed_input_regenerates_the_same_parquet() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("1 outputs regenerate byte-identical"), "{err}");
+    assert!(err.contains("1 output regenerates byte-identical"), "{err}");
 }

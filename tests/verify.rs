@@ -432,7 +432,7 @@ fn a_compressed_output_regenerates_by_content_whatever_the_compressor() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("1 outputs regenerate byte-identical, 1 more with identical content"),
+        stderr.contains("1 output regenerates byte-identical, 1 more with identical content"),
         "{stderr}"
     );
 

@@ -388,7 +388,8 @@ fn presets(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// records, else the preset's, else the defaults; one given must agree with what is
 /// recorded). Returns what was verified: ``records``, ``replicates``, ``changed``
 /// (positions showing as masked or replaced), ``uncertain`` (of those, a residue-letter
-/// token over the same residue), ``rows`` (of the rates table or dataset, else None),
+/// token over the same residue), ``selected`` (the ``masked`` column's sum, with a rates
+/// table or a dataset, else None), ``rows`` (of the rates table or dataset, else None),
 /// ``identical`` and ``same_content`` (regenerated outputs, with a manifest, else None),
 /// ``from_metadata`` (the options came from the Parquet dataset's metadata). Raises ``VerifyError`` with the
 /// CLI's message for the first disagreement or an unreadable file, ``OptionError`` for a
@@ -474,6 +475,7 @@ fn verified_dict<'py>(
     d.set_item("replicates", v.replicates)?;
     d.set_item("changed", v.changed)?;
     d.set_item("uncertain", v.uncertain)?;
+    d.set_item("selected", v.selected)?;
     d.set_item("rows", (rates || report.dataset).then_some(v.rows))?;
     let regenerated = report.regenerated.as_ref();
     d.set_item("identical", regenerated.map(|r| r.identical))?;

@@ -494,9 +494,11 @@ def test_presets_are_the_cli_presets():
 
 
 SUMMARY = re.compile(
-    r"^protmask: verified (\d+) records(?: x (\d+) replicates)?, (?:(\d+) to )?(\d+) masked "
-    r"positions(?:, (\d+) rates rows)?(?:; manifest checksums match and (\d+) outputs "
-    r"regenerate byte-identical(?:, (\d+) more with identical content[^;]*)?)?$"
+    r"^protmask: verified (\d+) records?(?: x (\d+) replicates)?, "
+    r"(?:(\d+) selected positions? \((?:(\d+) to )?(\d+) changed\)"
+    r"|(?:(\d+) to )?(\d+) changed positions?)"
+    r"(?:, (\d+) rates rows?)?(?:; manifest checksums match and (\d+) outputs? regenerates? "
+    r"byte-identical(?:, (\d+) more with identical content[^;]*)?)?$"
 )
 
 
@@ -515,13 +517,16 @@ def cli_verify(args, cwd):
         line = rest
     m = SUMMARY.match(line)
     assert m, line
-    records, reps, certain, changed, rows, identical, same = m.groups()
+    records, reps, selected, certain, changed, certain2, changed2, rows, identical, same = (
+        m.groups())
+    certain, changed = (certain, changed) if selected else (certain2, changed2)
     manifest = identical is not None
     return {
         "records": int(records),
         "replicates": int(reps or 1),
         "changed": int(changed),
         "uncertain": int(changed) - int(certain) if certain else 0,
+        "selected": int(selected) if selected else None,
         "rows": None if rows is None else int(rows),
         "identical": int(identical) if manifest else None,
         "same_content": int(same or 0) if manifest else None,

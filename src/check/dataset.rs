@@ -30,7 +30,10 @@ pub fn verify_dataset(
         message,
     };
     let rows = read_rows(dataset.0, dataset.1).map_err(|e| unreadable(e.to_string()))?;
-    let mut seen = Verified::default();
+    let mut seen = Verified {
+        selected: Some(0),
+        ..Verified::default()
+    };
     let mut current: Option<Rec> = None;
     let mut replicate = 0i64;
     let mut count = ReplicateCount::new(expect.replicates);
@@ -61,6 +64,8 @@ pub fn verify_dataset(
             return Err(count.differs(shown, o, replicate));
         }
         seen.changed += check_dataset_row(o, &row, &at, expect, regions)?;
+        // Checked against the listed positions just above.
+        *seen.selected.get_or_insert(0) += u64::try_from(row.masked).unwrap_or(0);
         seen.rows += 1;
     }
     // The last record's replicates are all there, and no record is missing after it.

@@ -1,7 +1,7 @@
 //! What `verify` reports: the first disagreement, as a value a caller can inspect (the
 //! file, the record or row, the field or position, what was found and what was expected)
 //! and, as text, the one line the command line prints. The texts are part of the
-//! interface (tests and users match them): a variant's wording does not change with it.
+//! interface (tests and users match them): a change of wording is a CHANGELOG entry.
 
 use std::fmt;
 
@@ -427,8 +427,8 @@ pub enum VerifyError {
     #[error("{at}: {message}")]
     Regions { at: Location, message: String },
     /// A dataset row's `masked_sequence`, checked as the masked FASTA record it stands for
-    /// (`error` names that record).
-    #[error("{at}: {error}")]
+    /// (`error` names that record; the text names the row alone).
+    #[error(fmt = in_row)]
     InRow {
         at: Location,
         error: Box<VerifyError>,
@@ -549,7 +549,10 @@ pub enum VerifyError {
     #[error("regenerating from manifest '{manifest}': {message}")]
     RegenerationFailed { manifest: String, message: String },
     /// The recorded job, run again, wrote `found` outputs where the manifest has `expected`.
-    #[error("regenerating from manifest '{manifest}' gave {found} outputs, it records {expected}")]
+    #[error(
+        "regenerating from manifest '{manifest}' gave {}, it records {expected}",
+        crate::counted(*.found as u64, "output", "outputs")
+    )]
     OutputCount {
         manifest: String,
         found: usize,
@@ -754,17 +757,52 @@ fn token_mismatch(
     expected: &Option<i64>,
     f: &mut fmt::Formatter<'_>,
 ) -> fmt::Result {
-    // The wording of 0.2 (which printed the values as Rust options), kept as it was.
-    let shown = |v: &Option<i64>| match v {
-        Some(v) => format!("Some({v})"),
-        None => "None".to_string(),
-    };
-    write!(
-        f,
-        "{at}: {column}[{index}] is {}, expected {}",
-        shown(found),
-        shown(expected)
-    )
+    match (found, expected) {
+        (Some(found), Some(expected)) => {
+            write!(f, "{at}: {column}[{index}] is {found}, expected {expected}")
+        }
+        (None, Some(expected)) => write!(
+            f,
+            "{at}: {column} ends after {index} ids, expected {expected} at index {index}"
+        ),
+        (Some(found), None) => write!(
+            f,
+            "{at}: {column}[{index}] is {found}, past the end: expected {index} ids"
+        ),
+        (None, None) => write!(f, "{at}: {column} differs at index {index}"),
+    }
+}
+
+/// A dataset row's `masked_sequence` checked as a FASTA record: the row is named once (the
+/// inner error names the same file as a record), and a position that is not listed is
+/// not in the row's `positions` (there is no rates table).
+fn in_row(at: &Location, error: &VerifyError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(f, "{at}: masked_sequence")?;
+    if let VerifyError::Residue {
+        position,
+        found,
+        expected,
+        why: Unexpected::NotListed,
+        ..
+    } = error
+    {
+        return write!(
+            f,
+            ": position {position}: found '{}' where the original has '{}' (the position is \
+             not in the row's positions)",
+            found.escape_ascii(),
+            expected.escape_ascii()
+        );
+    }
+    let text = error.to_string();
+    let rest = error
+        .location()
+        .and_then(|inner| text.strip_prefix(&inner.to_string()))
+        .unwrap_or(&text);
+    match rest.strip_prefix(':') {
+        Some(_) => f.write_str(rest),
+        None => write!(f, ": {}", rest.trim_start()),
+    }
 }
 
 fn extra_record(
@@ -853,7 +891,44 @@ mod tests {
                     found: None,
                     expected: Some(2),
                 },
-                "r.csv: row 2 (p1, replicate 1): input_ids[80] is None, expected Some(2)",
+                "r.csv: row 2 (p1, replicate 1): input_ids ends after 80 ids, expected 2 at \
+                 index 80",
+            ),
+            (
+                VerifyError::Tokens {
+                    at: row.clone(),
+                    column: TokenColumn::Labels,
+                    index: 3,
+                    found: Some(6),
+                    expected: Some(5),
+                },
+                "r.csv: row 2 (p1, replicate 1): labels[3] is 6, expected 5",
+            ),
+            (
+                VerifyError::InRow {
+                    at: Location::row("d.jsonl", 1, "p1", 1),
+                    error: Box::new(VerifyError::Residue {
+                        at: Location::record("d.jsonl", 1, "p1"),
+                        position: 0,
+                        found: b'_',
+                        expected: b'Q',
+                        why: Unexpected::NotListed,
+                    }),
+                },
+                "d.jsonl: row 1 (p1, replicate 1): masked_sequence: position 0: found '_' where \
+                 the original has 'Q' (the position is not in the row's positions)",
+            ),
+            (
+                VerifyError::InRow {
+                    at: Location::row("d.jsonl", 1, "p1", 1),
+                    error: Box::new(VerifyError::SequenceEnds {
+                        at: Location::record("d.jsonl", 1, "p1"),
+                        position: 7,
+                        residues: 9,
+                    }),
+                },
+                "d.jsonl: row 1 (p1, replicate 1): masked_sequence: sequence ends at position \
+                 7, the original has 9 residues",
             ),
             (
                 VerifyError::ExtraRecord {

@@ -236,7 +236,10 @@ pub fn verify_within(
         pending: VecDeque::new(),
     };
     let mut rows = rates.map(Rows::open).transpose()?;
-    let mut seen = Verified::default();
+    let mut seen = Verified {
+        selected: rates.map(|_| 0),
+        ..Verified::default()
+    };
     let mut count = ReplicateCount::new(expect.replicates);
     // A residue-letter token is read by the table's positions, so its row comes first.
     let by_positions =
@@ -282,7 +285,8 @@ pub fn verify_within(
                 if !by_positions {
                     next_row(rows, &o, &m, k, mask_name)?;
                 }
-                check_row(rows, &o, k, &shown, expect, within)?;
+                let masked = check_row(rows, &o, k, &shown, expect, within)?;
+                *seen.selected.get_or_insert(0) += masked;
                 seen.rows += 1;
             }
         }
@@ -627,7 +631,7 @@ pub(super) fn eligible_positions(o: &Rec, expect: &Expect, within: Option<&Withi
     eligible.count() as i64
 }
 
-/// The current row's values against what the masked record shows.
+/// The current row's values against what the masked record shows; its `masked` count.
 fn check_row(
     rows: &mut Rows,
     o: &Rec,
@@ -635,7 +639,7 @@ fn check_row(
     shown: &Shown,
     expect: &Expect,
     within: Option<&Within>,
-) -> Result<(), VerifyError> {
+) -> Result<u64, VerifyError> {
     let at = rows.at(o, k);
     let length = rows.int(3, Field::Length)?;
     let eligible = eligible_positions(o, expect, within);
@@ -684,5 +688,5 @@ fn check_row(
             });
         }
     }
-    Ok(())
+    Ok(masked)
 }

@@ -505,6 +505,12 @@ fn regenerate(
             result.same_content += 1;
             continue;
         }
+        if let Some(why) = m.older_law() {
+            return Err(VerifyError::RegenerationFailed {
+                manifest: mname,
+                message: format!("{} does not reproduce: {why}", want.path),
+            });
+        }
         return Err(VerifyError::NotReproduced {
             manifest: mname,
             role: want.role,

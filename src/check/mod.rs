@@ -54,6 +54,9 @@ pub struct Verified {
     /// Of `changed`, those that show a residue-letter token where the original has the
     /// same residue, with no listed positions to tell whether they were selected.
     pub uncertain: u64,
+    /// Positions selected, as the `masked` column of the rates table or the dataset sums
+    /// them (`None` without either). With `--corrupt` keeping some, more than `changed`.
+    pub selected: Option<u64>,
     pub rows: u64,
 }
 

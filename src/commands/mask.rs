@@ -14,14 +14,16 @@ use anyhow::{Context, Result, bail};
 
 use crate::cli::MaskArgs;
 use protmask::UsageError;
+use protmask::cleanup::MadeDirs;
 use protmask::engine::{DuplicateReport, Input, Job, Summary, run};
 use protmask::io::{Compression, InputSource, OutputTarget, same_file_guard};
 use protmask::records::is_residue_token;
+use protmask::regions::RegionsMode;
 use protmask::sink::{Format, OutputSpec, Role, Target};
 
 pub fn execute(args: MaskArgs) -> Result<()> {
     let inputs = gather_inputs(&args)?;
-    let outputs = plan_outputs(&args, &inputs)?;
+    let (outputs, made) = plan_outputs(&args, &inputs)?;
     let config = args.config().map_err(UsageError::from)?;
     if is_residue_token(config.mask_token.as_bytes()) {
         warn(&format!(
@@ -54,14 +56,21 @@ pub fn execute(args: MaskArgs) -> Result<()> {
         keep_freed_memory();
     }
     let summary = run(job)?;
+    // Finished: a directory made for --outdir stays (on an error it goes, if empty).
+    if let Some(made) = made {
+        made.keep();
+    }
     report(&summary, &names, maskable.as_deref(), args.quiet);
     Ok(())
 }
 
 /// The outputs, in the order they are published (FASTA, rates table, dataset), checked
 /// before anything is read: no two at one path, none an input or the regions file; the
-/// `--outdir` directory made.
-fn plan_outputs(args: &MaskArgs, inputs: &[InputSource]) -> Result<Vec<OutputSpec>> {
+/// `--outdir` directory made (and removed again, if empty, unless the run finishes).
+fn plan_outputs(
+    args: &MaskArgs,
+    inputs: &[InputSource],
+) -> Result<(Vec<OutputSpec>, Option<MadeDirs>)> {
     let mut outputs = Vec::new();
     outputs.extend(fasta_output(args, inputs)?);
     outputs.extend(args.rates.clone());
@@ -90,11 +99,14 @@ fn plan_outputs(args: &MaskArgs, inputs: &[InputSource]) -> Result<Vec<OutputSpe
         Target::PerInput(paths) => Some(paths),
         Target::One(..) => None,
     });
-    if let Some(dir) = per_input.and_then(|paths| paths.first()?.parent()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create output directory '{}'", dir.display()))?;
-    }
-    Ok(outputs)
+    let made = match per_input.and_then(|paths| paths.first()?.parent()) {
+        Some(dir) => Some(
+            MadeDirs::create(dir)
+                .with_context(|| format!("cannot create output directory '{}'", dir.display()))?,
+        ),
+        None => None,
+    };
+    Ok((outputs, made))
 }
 
 /// The warnings about what the user got, and (unless `quiet`) the closing lines.
@@ -114,11 +126,37 @@ fn report(summary: &Summary, names: &[String], maskable: Option<&str>, quiet: bo
             }
         ));
     }
+    if st.short > 0 {
+        warn(&format!(
+            "{} fewer selected positions than drawn: runs of at most --span-max positions, \
+             kept apart, could not hold them all (the masked column has each record's count)",
+            protmask::counted(st.short, "record has", "records have"),
+        ));
+    }
+    let without = summary
+        .regions
+        .as_ref()
+        .filter(|r| r.mode == RegionsMode::Only && r.without_intervals > 0);
+    if let Some(r) = without {
+        warn(&format!(
+            "{} no interval in regions file '{}', so nothing in {} was masked \
+             (--regions-mode only)",
+            protmask::counted(r.without_intervals, "record has", "records have"),
+            r.path,
+            if r.without_intervals == 1 {
+                "it"
+            } else {
+                "them"
+            }
+        ));
+    }
     if !quiet {
         if let Some(r) = summary.regions.as_ref().filter(|r| r.unmatched > 0) {
             eprintln!(
-                "protmask: {} IDs in regions file '{}' match no input record (--regions-partial)",
-                r.unmatched, r.path
+                "protmask: {} in regions file '{}' {} no input record (--regions-partial)",
+                protmask::counted(r.unmatched, "ID", "IDs"),
+                r.path,
+                if r.unmatched == 1 { "matches" } else { "match" }
             );
         }
         eprintln!("{}", summary_line(summary));
@@ -266,9 +304,19 @@ fn summary_line(s: &Summary) -> String {
     } else {
         0.0
     };
+    // Records an `only` regions file left without an interval (warned about above).
+    let without = match &s.regions {
+        Some(r) if r.mode == RegionsMode::Only && r.without_intervals > 0 => {
+            format!(
+                ", {} without an interval",
+                protmask::counted(r.without_intervals, "input record", "input records")
+            )
+        }
+        _ => String::new(),
+    };
     format!(
-        "protmask: {} records, {} residues, {} masked ({frac:.1}%), mean rate {mean:.4}, {:.2} s",
-        st.records,
+        "protmask: {}, {} residues, {} masked ({frac:.1}%){without}, mean rate {mean:.4}, {:.2} s",
+        protmask::counted(st.records, "record", "records"),
         st.residues,
         st.masked,
         s.elapsed.as_secs_f64()

@@ -6,6 +6,7 @@ use anyhow::Result;
 
 use crate::cli::VerifyArgs;
 use protmask::check::{self, Report, Request};
+use protmask::counted;
 use protmask::provenance::Provenance;
 
 pub fn execute(args: VerifyArgs) -> Result<()> {
@@ -55,31 +56,47 @@ fn metadata_line(p: &Provenance, masked: &str) -> String {
 }
 
 /// The closing line: what was verified (`rates`: a rates table was given), and what the
-/// manifest confirmed.
+/// manifest confirmed. Positions are counted twice where a rates table or a dataset lists
+/// them: selected (its `masked` column) and changed (showing the token or a replacement;
+/// fewer when `--corrupt` keeps some).
 fn summary_line(report: &Report, rates: bool) -> String {
     let seen = &report.verified;
+    let changed = match seen.uncertain {
+        0 => seen.changed.to_string(),
+        // A residue-letter token over the same residue: masked or not, it reads
+        // the same, and no listed positions tell.
+        u => format!("{} to {}", seen.changed - u, seen.changed),
+    };
+    let positions = match seen.selected {
+        Some(selected) => format!(
+            "{} ({changed} changed)",
+            counted(selected, "selected position", "selected positions")
+        ),
+        None if seen.changed == 1 && seen.uncertain == 0 => "1 changed position".into(),
+        None => format!("{changed} changed positions"),
+    };
     let mut line = format!(
-        "protmask: verified {} records{}, {} masked positions",
-        seen.records,
+        "protmask: verified {}{}, {positions}",
+        counted(seen.records, "record", "records"),
         if seen.replicates > 1 {
             format!(" x {} replicates", seen.replicates)
         } else {
             String::new()
         },
-        match seen.uncertain {
-            0 => seen.changed.to_string(),
-            // A residue-letter token over the same residue: masked or not, it reads
-            // the same, and no listed positions tell.
-            u => format!("{} to {}", seen.changed - u, seen.changed),
-        }
     );
     if rates {
-        line.push_str(&format!(", {} rates rows", seen.rows));
+        line.push_str(&format!(
+            ", {}",
+            counted(seen.rows, "rates row", "rates rows")
+        ));
     }
     if let Some(regenerated) = &report.regenerated {
         line.push_str(&format!(
-            "; manifest checksums match and {} outputs regenerate byte-identical",
-            regenerated.identical
+            "; manifest checksums match and {} byte-identical",
+            match regenerated.identical {
+                1 => "1 output regenerates".to_string(),
+                n => format!("{n} outputs regenerate"),
+            }
         ));
         if regenerated.same_content > 0 {
             line.push_str(&format!(

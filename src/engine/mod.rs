@@ -24,7 +24,7 @@ use crate::config::MaskConfig;
 use crate::io::{FileDigest, InputSource, OutputDigest};
 use crate::manifest::FileEntry;
 use crate::provenance::Provenance;
-use crate::regions::Regions;
+use crate::regions::{Regions, RegionsMode};
 use crate::sink::{OutputSpec, Role};
 
 pub use duplicates::DuplicateReport;
@@ -114,6 +114,8 @@ pub struct RegionsReport {
     /// As given.
     pub path: String,
     pub digest: FileDigest,
+    /// Of its content (decompressed).
+    pub content: FileDigest,
     /// Interval lines.
     pub intervals: u64,
     /// IDs no input record had (only with `--regions-partial`; else an error).
@@ -124,6 +126,9 @@ pub struct RegionsReport {
     pub map: Option<std::collections::BTreeMap<String, Vec<(i64, i64)>>>,
     /// The file is a regular file (it can be read again; a pipe or `/dev/fd/N` cannot).
     pub regular: bool,
+    /// Input records without an interval (with `--regions-mode only`, left unmasked).
+    pub without_intervals: u64,
+    pub mode: RegionsMode,
 }
 
 /// What a finished job reports.
@@ -230,10 +235,13 @@ fn regions_report(r: &Regions, config: &MaskConfig) -> Result<RegionsReport> {
     Ok(RegionsReport {
         path: r.name().to_string(),
         digest: r.digest.clone(),
+        content: r.content.clone(),
         intervals: r.intervals,
         unmatched: unmatched.len() as u64,
         map: r.to_map(),
         regular: r.regular,
+        without_intervals: r.without_intervals(),
+        mode: r.mode(),
     })
 }
 

@@ -28,6 +28,9 @@ pub struct Stats {
     pub eligible: u64,
     pub masked: u64,
     pub rate_sum: f64,
+    /// Records (replicates counted) with fewer selected positions than their drawn k:
+    /// runs kept within `--span-max` could not hold them all.
+    pub short: u64,
 }
 
 impl Stats {
@@ -37,6 +40,7 @@ impl Stats {
         self.eligible += other.eligible;
         self.masked += other.masked;
         self.rate_sum += other.rate_sum;
+        self.short += other.short;
     }
 }
 
@@ -273,6 +277,7 @@ impl Emitter {
             s.eligible += outcome.length as u64;
             s.masked += outcome.masked as u64;
             s.rate_sum += outcome.rate;
+            s.short += u64::from(outcome.masked < outcome.drawn);
         }
         Ok(())
     }

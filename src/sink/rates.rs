@@ -155,6 +155,7 @@ mod tests {
             rate: 1e-7,
             length: 12,
             masked: 3,
+            drawn: 3,
         };
         let mut marks = Marks::default();
         marks.by_position = vec![0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, b'K'];
