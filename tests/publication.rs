@@ -64,6 +64,15 @@ fn published(extra: &[&str]) -> tempfile::TempDir {
     dir
 }
 
+/// The ID of the data's first record.
+fn first_id() -> String {
+    std::fs::read_to_string(DATA).unwrap()[1..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 fn verify_args<'a>(original: &'a str, masked: &'a str) -> Vec<&'a str> {
     vec!["verify", original, masked, "--manifest", "set/m.json"]
 }
@@ -237,11 +246,7 @@ fn issue20_3_a_renamed_regions_file_regenerates() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::copy(DATA, d.join("orig.fa")).unwrap();
-    let first_id = std::fs::read_to_string(DATA).unwrap()[1..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let first_id = first_id();
     write(d, "cdr.bed", format!("{first_id}\t2\t40\n"));
     std::fs::create_dir(d.join("set")).unwrap();
     ok(run_in(
@@ -274,11 +279,7 @@ fn issue20_3_regions_from_a_pipe_are_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::copy(DATA, d.join("orig.fa")).unwrap();
-    let first_id = std::fs::read_to_string(DATA).unwrap()[1..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let first_id = first_id();
     let fifo = d.join("regions.fifo");
     assert!(
         std::process::Command::new("mkfifo")
@@ -573,11 +574,7 @@ fn issue20_3_a_large_regions_file_moved_regenerates_every_output() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::copy(DATA, d.join("orig.fa")).unwrap();
-    let first_id = std::fs::read_to_string(DATA).unwrap()[1..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let first_id = first_id();
     let big = format!("#{}\n{first_id}\t2\t40\n", "x".repeat(1 << 20));
     write(d, "cdr.bed", &big);
     std::fs::create_dir(d.join("set")).unwrap();

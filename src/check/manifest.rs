@@ -54,32 +54,40 @@ fn locate(recorded: &str, manifest: &Path) -> Option<PathBuf> {
     beside.exists().then_some(beside)
 }
 
-/// Whether the file at `path` is the one `entry` records: by its bytes as stored, else
-/// (when the manifest has content digests) by its decompressed content; a note for the
-/// report when it matched by content.
-fn identify(entry: &FileEntry, path: &Path, shown: &str) -> Result<IdentifyResult, VerifyError> {
+/// The file at `path` is the one `entry` records (`what`, in manifest `manifest`): by its
+/// bytes as stored, else (when the manifest has content digests) by its decompressed
+/// content, with a note for the report; else the error names both digests.
+fn identify(
+    entry: &FileEntry,
+    path: &Path,
+    shown: &str,
+    what: Recorded,
+    manifest: &str,
+) -> Result<Option<String>, VerifyError> {
     let stored = digest_file(path)?;
     if entry.stored_is(&stored) {
-        return Ok(IdentifyResult::Matched(None));
+        return Ok(None);
     }
     if entry.content().is_some() {
         let content = content_digest(path)?;
         if entry.matches(&stored, Some(&content)) == Some(Matched::Content) {
-            return Ok(IdentifyResult::Matched(Some(format!(
+            return Ok(Some(format!(
                 "'{shown}' matched the recorded '{}' by content (it was compressed, \
                  decompressed or recompressed)",
                 entry.path
-            ))));
+            )));
         }
     }
-    Ok(IdentifyResult::Differs(stored))
-}
-
-enum IdentifyResult {
-    /// The recorded file; a note if by content.
-    Matched(Option<String>),
-    /// Another file, with its stored digest.
-    Differs(FileDigest),
+    Err(VerifyError::DigestMismatch {
+        manifest: manifest.to_string(),
+        what,
+        path: shown.to_string(),
+        recorded_path: entry.path.clone(),
+        digests: Box::new(Digests {
+            recorded: recorded_digest(entry),
+            found: stored,
+        }),
+    })
 }
 
 /// The inputs are the ones the manifest records (ORIGINAL stands for a single input;
@@ -106,21 +114,7 @@ pub(super) fn check_inputs(
             1 => original.name.clone(),
             _ => path.display().to_string(),
         };
-        match identify(entry, &path, &shown)? {
-            IdentifyResult::Matched(note) => notes.extend(note),
-            IdentifyResult::Differs(found) => {
-                return Err(VerifyError::DigestMismatch {
-                    manifest: mname,
-                    what: Recorded::Input,
-                    path: shown,
-                    recorded_path: entry.path.clone(),
-                    digests: Box::new(Digests {
-                        recorded: recorded_digest(entry),
-                        found,
-                    }),
-                });
-            }
-        }
+        notes.extend(identify(entry, &path, &shown, Recorded::Input, &mname)?);
         inputs.push(InputSource::Path(path));
     }
     Ok((inputs, notes))
@@ -192,21 +186,13 @@ pub(super) fn regions_to_check(
             }
             RegionsSource::Path(_) => {
                 if let Some(entry) = &m.regions {
-                    match identify(entry, Path::new(path), path)? {
-                        IdentifyResult::Matched(note) => notes.extend(note),
-                        IdentifyResult::Differs(found) => {
-                            return Err(VerifyError::DigestMismatch {
-                                manifest: mname,
-                                what: Recorded::RegionsFile,
-                                path: path.clone(),
-                                recorded_path: entry.path.clone(),
-                                digests: Box::new(Digests {
-                                    recorded: recorded_digest(entry),
-                                    found,
-                                }),
-                            });
-                        }
-                    }
+                    notes.extend(identify(
+                        entry,
+                        Path::new(path),
+                        path,
+                        Recorded::RegionsFile,
+                        &mname,
+                    )?);
                 }
                 // Regeneration reads the file given, not the recorded name.
                 if let Some(r) = m.options.regions.as_mut() {
@@ -237,21 +223,13 @@ pub(super) fn regions_to_check(
     })?;
     let shown = found.display().to_string();
     if let Some(entry) = &m.regions {
-        match identify(entry, &found, &shown)? {
-            IdentifyResult::Matched(note) => notes.extend(note),
-            IdentifyResult::Differs(found_digest) => {
-                return Err(VerifyError::DigestMismatch {
-                    manifest: mname,
-                    what: Recorded::RegionsFile,
-                    path: shown,
-                    recorded_path: entry.path.clone(),
-                    digests: Box::new(Digests {
-                        recorded: recorded_digest(entry),
-                        found: found_digest,
-                    }),
-                });
-            }
-        }
+        notes.extend(identify(
+            entry,
+            &found,
+            &shown,
+            Recorded::RegionsFile,
+            &mname,
+        )?);
     }
     let regions = read_regions(&found, recorded_path, option.mode)?;
     if let Some(r) = m.options.regions.as_mut() {
