@@ -1,0 +1,157 @@
+use super::*;
+use sha2::{Digest as _, Sha256};
+
+fn both() -> [&'static Tables; 2] {
+    [uniform_tables(), blosum_tables()]
+}
+
+#[test]
+fn d3pm_entries_are_probabilities_and_cdfs_end_at_one() {
+    for tables in both() {
+        for t in 0..T {
+            for from in 0..K {
+                let row = tables.row(t, from);
+                let cdf = tables.cdf(t, from);
+                assert!(row.iter().all(|p| (0.0..=1.0).contains(p)), "{t} {from}");
+                assert!(cdf.windows(2).all(|w| w[0] <= w[1]), "{t} {from}");
+                assert_eq!(cdf[K - 1], 1.0, "{:?} t {t} from {from}", tables.kind());
+                let total: f64 = row.iter().sum();
+                let recovered = cdf[0] * total;
+                assert!((recovered - row[0]).abs() <= 1e-15, "{t} {from}");
+            }
+        }
+    }
+}
+
+#[test]
+fn d3pm_uniform_rows_sum_to_one() {
+    let tables = uniform_tables();
+    for t in 0..T {
+        for from in 0..K {
+            let total: f64 = tables.row(t, from).iter().sum();
+            assert!((total - 1.0).abs() <= 1e-12, "t {t} from {from}: {total}");
+        }
+    }
+}
+
+/// The reference's BLOSUM rows do not sum to 1 (the Sinkhorn loop stops at `isclose` and
+/// the gap is dropped without renormalising); this pins how far off they are, so that a
+/// change in the construction shows, and the normalised rows sum to 1.
+#[test]
+fn d3pm_blosum_rows_sum_to_one_within_the_references_slack() {
+    let tables = blosum_tables();
+    let mut worst: f64 = 0.0;
+    for t in 0..T {
+        for from in 0..K {
+            let row = tables.row(t, from);
+            let total: f64 = row.iter().sum();
+            worst = worst.max((total - 1.0).abs());
+            let normalised: f64 = row.iter().map(|p| p / total).sum();
+            assert!((normalised - 1.0).abs() <= 1e-12, "t {t} from {from}");
+        }
+    }
+    assert!(
+        worst > 1e-7 && worst < 5e-3,
+        "largest |row sum - 1| {worst}"
+    );
+}
+
+#[test]
+fn d3pm_uniform_product_is_the_closed_form() {
+    let tables = uniform_tables();
+    let betas = uniform_betas();
+    let mut alpha_bar = 1.0;
+    let mut worst_exact: f64 = 0.0;
+    for (t, &beta) in betas.iter().enumerate() {
+        alpha_bar *= 1.0 - f64::from(beta);
+        let exact = (T - t) as f64 / (T + 1) as f64;
+        for (alpha, tolerance) in [(alpha_bar, 1e-12), (exact, 1e-7)] {
+            let q = tables.q_bar(t);
+            for i in 0..K {
+                for j in 0..K {
+                    let closed = (1.0 - alpha) / K as f64 + if i == j { alpha } else { 0.0 };
+                    let diff = (q[i * K + j] - closed).abs();
+                    assert!(diff <= tolerance, "t {t} ({i}, {j}): {diff}");
+                    if alpha == exact {
+                        worst_exact = worst_exact.max(diff);
+                    }
+                }
+            }
+        }
+    }
+    // float32 β makes (T - t)/(T + 1) exact only to float32's precision over 500 steps.
+    assert!(worst_exact > 1e-12, "{worst_exact}");
+}
+
+/// Readable landmarks of the BLOSUM tables (the digest below pins every bit): mean
+/// P(unchanged) of the 20 canonical residues at t = 100, 300, 499, W's at t = 499, and
+/// the mass A sends to BZXJOU at t = 499. tests/python/test_d3pm.py's numpy computation
+/// from the reference code gives the same.
+#[test]
+fn d3pm_blosum_landmarks() {
+    let tables = blosum_tables();
+    let unchanged = |t: usize| (0..20).map(|a| tables.row(t, a)[a]).sum::<f64>() / 20.0;
+    for (t, expected) in [(100, 0.8947), (300, 0.4472), (499, 0.1249)] {
+        assert!(
+            (unchanged(t) - expected).abs() < 1e-4,
+            "t {t}: {}",
+            unchanged(t)
+        );
+    }
+    let w = ALPHABET.iter().position(|&a| a == b'W').unwrap();
+    assert!((tables.row(499, w)[w] - 0.7845).abs() < 1e-4);
+    let to_rare: f64 = tables.row(499, 0)[20..].iter().sum();
+    assert!((to_rare - 0.2462).abs() < 1e-4, "{to_rare}");
+}
+
+fn digest(tables: &Tables) -> String {
+    hex::encode(Sha256::digest(tables.to_le_bytes()))
+}
+
+/// Any change to any bit of either table fails here: the tables are part of what a seed
+/// produces once a sampler draws from them.
+#[test]
+fn d3pm_tables_digests_are_pinned() {
+    assert_eq!(
+        digest(uniform_tables()),
+        "9f43a160d4cd2fed6a6072ee7d43535840494a80e080661a77cf3edaa53e785a"
+    );
+    assert_eq!(
+        digest(blosum_tables()),
+        "2a81a74a4e114a7d23d465a5bbf69f8ce11de60e03c98b694ee9f4737ba61e25"
+    );
+}
+
+/// With PROTMASK_D3PM_DUMP=DIR, writes DIR/uniform.f64 and DIR/blosum.f64 (the bytes of
+/// [`Tables::to_le_bytes`]) for tests/python/test_d3pm.py, which recomputes them with
+/// numpy; without it, does nothing.
+#[test]
+fn d3pm_tables_dump_for_the_numpy_check() {
+    let Some(dir) = std::env::var_os("PROTMASK_D3PM_DUMP") else {
+        return;
+    };
+    let dir = std::path::Path::new(&dir);
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, tables) in [("uniform", uniform_tables()), ("blosum", blosum_tables())] {
+        std::fs::write(dir.join(format!("{name}.f64")), tables.to_le_bytes()).unwrap();
+    }
+}
+
+/// Time and memory of building both tables once (run with --ignored --nocapture).
+#[test]
+#[ignore]
+fn d3pm_build_time() {
+    let start = std::time::Instant::now();
+    let u = Tables::from_steps(Kind::Uniform, &uniform_steps());
+    let mid = start.elapsed();
+    let b = Tables::from_steps(Kind::Blosum, &blosum_steps());
+    let end = start.elapsed();
+    let bytes = |t: &Tables| (t.q_bar.len() + t.cdf.len()) * 8;
+    println!(
+        "uniform {:?}, blosum {:?}; {} + {} bytes",
+        mid,
+        end - mid,
+        bytes(&u),
+        bytes(&b)
+    );
+}
