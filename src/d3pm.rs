@@ -262,20 +262,29 @@ const BLOSUM62_SPECIAL: [[i8; 27]; 27] = [
 
 type Matrix27 = [[f64; 27]; 27];
 
-/// Divides each row (`rows`) or each column by its sum (sklearn's `normalize(norm='l1')`;
-/// every entry is positive).
-fn normalise(q: &mut Matrix27, rows: bool) {
-    for a in 0..27 {
+/// Divides each row by its sum (sklearn's `normalize(axis=1, norm='l1')`; every entry is
+/// positive).
+fn normalise_rows(q: &mut Matrix27) {
+    for row in q.iter_mut() {
         let mut s = 0.0;
-        for b in 0..27 {
-            s += if rows { q[a][b] } else { q[b][a] };
+        for &x in row.iter() {
+            s += x;
         }
-        for b in 0..27 {
-            if rows {
-                q[a][b] /= s;
-            } else {
-                q[b][a] /= s;
-            }
+        for x in row.iter_mut() {
+            *x /= s;
+        }
+    }
+}
+
+/// Divides each column by its sum (`normalize(axis=0, norm='l1')`, numpy's `softmax`).
+fn normalise_columns(q: &mut Matrix27) {
+    for j in 0..27 {
+        let mut s = 0.0;
+        for row in q.iter() {
+            s += row[j];
+        }
+        for row in q.iter_mut() {
+            row[j] /= s;
         }
     }
 }
@@ -290,8 +299,8 @@ fn blosum_q() -> Matrix {
             *x = libm::exp(f64::from(s));
         }
     }
-    normalise(&mut q, false);
-    normalise(&mut q, true);
+    normalise_columns(&mut q);
+    normalise_rows(&mut q);
     // numpy's isclose(a, 1): |a - 1| <= atol + rtol * 1.
     let min_column_sum = |q: &Matrix27| {
         (0..27)
@@ -305,8 +314,8 @@ fn blosum_q() -> Matrix {
             .fold(f64::INFINITY, f64::min)
     };
     while (min_column_sum(&q) - 1.0).abs() > 1e-8 + 1e-5 {
-        normalise(&mut q, false);
-        normalise(&mut q, true);
+        normalise_columns(&mut q);
+        normalise_rows(&mut q);
     }
     let index = |label: u8| {
         ALPHABET
