@@ -23,11 +23,11 @@
 //!   so its step rows sum to 1 only within ~1e-7; protmask builds the step matrices in
 //!   float64 from the float32 β, so its rows sum to 1 within 1e-12. Because β is float32,
 //!   the product is the closed form ᾱ I + (1 − ᾱ)/K · 11ᵀ with ᾱ = ∏(1 − β_k) (to 1e-12),
-//!   which is (T − t)/(T + 1) only to ~1e-8.
+//!   which is (T − t)/(T + 1) only to ~1e-9.
 //! - BLOSUM: the Sinkhorn loop stops when the smallest column sum is within `isclose` of 1
 //!   and the gap row and column are then dropped without renormalising, so a BLOSUM step
 //!   row sums to 1 + β_k (rowsum(q) − colsum(q)), which is off by up to ~1e-5, and a
-//!   row of Q̄ by up to ~1e-3. The table keeps the reference's values; the cumulative
+//!   row of Q̄ by up to 7e-4. The table keeps the reference's values; the cumulative
 //!   sums are normalised by the row's total, as `torch.multinomial` normalises the row.
 
 use std::sync::OnceLock;

@@ -51,7 +51,7 @@ fn d3pm_blosum_rows_sum_to_one_within_the_references_slack() {
         }
     }
     assert!(
-        worst > 1e-7 && worst < 5e-3,
+        worst > 1e-4 && worst < 1e-3,
         "largest |row sum - 1| {worst}"
     );
 }
@@ -65,7 +65,7 @@ fn d3pm_uniform_product_is_the_closed_form() {
     for (t, &beta) in betas.iter().enumerate() {
         alpha_bar *= 1.0 - f64::from(beta);
         let exact = (T - t) as f64 / (T + 1) as f64;
-        for (alpha, tolerance) in [(alpha_bar, 1e-12), (exact, 1e-7)] {
+        for (alpha, tolerance) in [(alpha_bar, 1e-12), (exact, 1e-8)] {
             let q = tables.q_bar(t);
             for i in 0..K {
                 for j in 0..K {

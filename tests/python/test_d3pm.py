@@ -174,4 +174,4 @@ def test_uniform_closed_form():
     t = np.arange(T)[:, None, None]
     alpha = (T - t) / (T + 1)
     closed = alpha * np.identity(K) + (1 - alpha) / K
-    np.testing.assert_allclose(q_bar, closed, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(q_bar, closed, rtol=0, atol=1e-8)
