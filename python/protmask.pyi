@@ -100,11 +100,13 @@ class Masked:
     @property
     def input_ids(self) -> Optional[npt.NDArray[np.int32]]:
         """With ``tokens="esm"``: ESM ids of the output, ``<cls>`` first, ``<eos>`` last;
-        a masked position is ``<mask>`` (32) whatever the mask token."""
+        a masked position is ``<mask>`` (32) whatever the mask token. With
+        ``tokens="evodiff"``: EvoDiff ids, ``@`` (29) first, ``*`` (27) last, a masked
+        position ``#`` (28)."""
     @property
     def labels(self) -> Optional[npt.NDArray[np.int32]]:
-        """With ``tokens="esm"``: the original residue's id at selected positions, -100
-        elsewhere (``<cls>`` and ``<eos>`` included)."""
+        """With ``tokens``: the original residue's id at selected positions, -100
+        elsewhere (the first and last included)."""
 
 class Masker:
     """Masks records as ``protmask mask`` does, with the CLI's options as keywords.

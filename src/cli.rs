@@ -228,7 +228,7 @@ pub struct MaskArgs {
     #[arg(long, value_name = "PATH", value_parser = parse_dataset, help_heading = "OUTPUT")]
     pub dataset: Option<OutputSpec>,
 
-    /// Add input_ids and labels to the dataset in this vocabulary: esm (the 33-token ESM alphabet)
+    /// Add input_ids and labels to the dataset in this vocabulary: esm (the 33-token ESM alphabet) or evodiff (EvoDiff's 31 symbols)
     #[arg(
         long,
         value_name = "VOCAB",

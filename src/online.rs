@@ -4,7 +4,7 @@
 //! A record is checked by the record layer's rules (`records::check_id`,
 //! `records::check_residues`), masked by `mask::Masker::mask_record`, and its fields are
 //! made by the code that writes them to disk (`FastaFormat::write_residues` for the masked
-//! sequence, `sink::dataset::esm_ids` for tokens), so they equal the dataset's row. A
+//! sequence, `sink::dataset::token_ids` for tokens), so they equal the dataset's row. A
 //! batch is record i = index i of one input: stratified timesteps spread over it in order.
 
 use rayon::prelude::*;
@@ -15,7 +15,7 @@ use crate::config::{MaskConfig, MaskOption, OptionError};
 use crate::mask::{Marks, Masker, Outcome, Timesteps, mark};
 use crate::records::{Record, RecordError, RecordErrorKind, check_id, check_residues};
 use crate::regions::Regions;
-use crate::sink::{Emitted, FastaFormat, Vocab, esm_ids};
+use crate::sink::{Emitted, FastaFormat, Vocab, token_ids};
 
 /// Everything `protmask mask --dataset` writes about one emitted record, bar the file,
 /// the ID and the description.
@@ -119,12 +119,12 @@ impl RecordMasker {
         let mut masked = Vec::with_capacity(seq.len());
         self.residues.write_residues(&mut masked, &emitted);
         let positions = selected_positions(&marks.by_position);
-        let tokens = self.tokens.map(|Vocab::Esm| {
+        let tokens = self.tokens.map(|vocab| {
             let (mut ids, mut labels) = (
                 Vec::with_capacity(seq.len() + 2),
                 Vec::with_capacity(seq.len() + 2),
             );
-            esm_ids(seq, &marks.by_position, &mut ids, &mut labels);
+            token_ids(vocab, seq, &marks.by_position, &mut ids, &mut labels);
             (ids, labels)
         });
         Ok(MaskedRecord {

@@ -43,6 +43,8 @@ mod reproducibility;
 mod schedule_cmd;
 #[path = "self_describing.rs"]
 mod self_describing;
+#[path = "tokens_evodiff.rs"]
+mod tokens_evodiff;
 #[path = "verify.rs"]
 mod verify;
 

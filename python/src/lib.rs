@@ -32,8 +32,8 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString, PyTuple};
 /// Every masking option of ``protmask mask`` is a keyword of the same name with ``_`` for
 /// ``-``: ``preset`` (see ``protmask.presets()``), ``seed`` (64-bit), ``schedule`` (the
 /// schedule grammar), ``mode``, ``mask_token``, ``corrupt`` (three fractions masked,
-/// replaced, kept), ``maskable``, ``timesteps``, ``tokens`` ("esm" adds ``input_ids`` and
-/// ``labels``), ``regions`` (a BED-style file, or a mapping of ID to (start, end) pairs,
+/// replaced, kept), ``maskable``, ``timesteps``, ``tokens`` ("esm" or "evodiff" adds
+/// ``input_ids`` and ``labels``), ``regions`` (a BED-style file, or a mapping of ID to (start, end) pairs,
 /// 0-based, end exclusive), ``regions_mode``, ``span_mean``, ``span_max``; ``None`` takes
 /// the preset's. ``threads`` (keyword only) sets the worker threads of ``mask_many``
 /// (default: all cores). A bad value raises ``OptionError`` (a ``ValueError``) with the
@@ -68,9 +68,10 @@ struct Masked {
     count: usize,
     /// L, the number of eligible positions.
     length: usize,
-    /// With ``tokens="esm"``: ESM ids of the output, ``<cls>`` ... ``<eos>`` (numpy int32).
+    /// With ``tokens``: ids of the output, ``<cls>`` ... ``<eos>`` (ESM) or ``@`` ... ``*``
+    /// (EvoDiff) (numpy int32).
     input_ids: Option<Py<PyArray1<i32>>>,
-    /// With ``tokens="esm"``: the original's id at selected positions, -100 elsewhere.
+    /// With ``tokens``: the original's id at selected positions, -100 elsewhere.
     labels: Option<Py<PyArray1<i32>>>,
 }
 

@@ -151,6 +151,19 @@ def test_tokens_equal_the_dataset_tokens(tmp_path, odd_fasta, preset):
             assert_same(g, row, tokens=True)
 
 
+def test_evodiff_tokens_equal_the_dataset_tokens(tmp_path, odd_fasta):
+    flags = ["--preset", "evodiff", "--tokens", "evodiff"]
+    rows = cli_rows(tmp_path, odd_fasta, flags, replicates=2)
+    m = protmask.Masker(preset="evodiff", tokens="evodiff")
+    for k in (1, 2):
+        rk = by_replicate(rows, k)
+        got = m.mask_many([r["id"] for r in rk], [r["sequence"] for r in rk], replicate=k)
+        for g, row in zip(got, rk, strict=True):
+            assert_same(g, row, tokens=True)
+            assert g.input_ids[0] == 29 and g.input_ids[-1] == 27  # '@' ... '*'
+            assert (g.input_ids[1:-1][g.positions] == 28).all()  # '#'
+
+
 def test_explicit_options_equal_the_cli(tmp_path):
     flags = ["--preset", "esm2", "--schedule", "0.5*cosine + 0.5*beta(2,6)", "--mode",
              "bernoulli", "--mask-token", "<mask>", "--corrupt", "0.7,0.2,0.1",

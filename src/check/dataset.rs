@@ -1,21 +1,22 @@
 //! Checking a dataset (`mask --dataset`, JSONL or Parquet) given as MASKED: each row is
 //! read as the FASTA record and rates row it stands for, so the rules are `fasta`'s, and
-//! the ESM `input_ids`/`labels`, where present, must be exactly what the row's residues
-//! give.
+//! the `input_ids`/`labels`, where present, must be exactly what the row's residues give
+//! in the dataset's vocabulary.
 
 use super::error::{Field, Location, TokenColumn, Unit};
 use super::fasta::{Rec, Records, ReplicateCount, compare, eligible_positions};
 use super::{Expect, Verified, VerifyError};
 use crate::engine::Input;
 use crate::regions::Regions;
-use crate::sink::{DatasetRow, Format, esm, read_rows};
+use crate::sink::{DatasetRow, Format, IGNORE, Vocab, read_rows};
 
 /// Check a dataset given as MASKED against `original`: the rows follow the records, each
 /// with replicates 1..R and R the same for every record (the recorded R, else the first
 /// record's), `sequence` and `description` are the original's,
 /// `masked_sequence` is a masking of it whose changed positions agree with `positions`
 /// and `masked`, `length` counts the eligible positions, and `input_ids`/`labels`, where
-/// present, are exactly the ESM ids of the masked and original residues. `shown` names
+/// present, are exactly the ids of the masked and original residues in the dataset's
+/// vocabulary (told by the first id). `shown` names
 /// the dataset in messages.
 pub fn verify_dataset(
     original: &Input,
@@ -221,7 +222,13 @@ fn check_tokens(
     labels: &[i64],
     at: &Location,
 ) -> Result<(), VerifyError> {
-    let (want_ids, want_labels) = esm_expected(o, masked, positions, expect);
+    // Each vocabulary's start id is its own (ESM `<cls>` 0, EvoDiff `@` 29): the first id
+    // tells which; any other is checked as ESM and fails at index 0.
+    let first = ids.first().copied();
+    let vocab = (Vocab::ALL.iter().copied())
+        .find(|v| first == Some(i64::from(v.ids().start)))
+        .unwrap_or(Vocab::Esm);
+    let (want_ids, want_labels) = expected_ids(vocab, o, masked, positions, expect);
     for (column, got, want) in [
         (TokenColumn::InputIds, ids, want_ids),
         (TokenColumn::Labels, labels, want_labels),
@@ -240,30 +247,33 @@ fn check_tokens(
     Ok(())
 }
 
-/// The ESM ids and labels a row must carry: the masked residues read position by position
-/// (a position showing the token is `<mask>`), the original's at selected positions.
-fn esm_expected(
+/// The ids and labels a row must carry in `vocab`: the masked residues read position by
+/// position (a position showing the token is the mask id), the original's at selected
+/// positions.
+fn expected_ids(
+    vocab: Vocab,
     o: &Rec,
     masked: &[u8],
     positions: &[usize],
     expect: &Expect,
 ) -> (Vec<i32>, Vec<i32>) {
+    let v = vocab.ids();
     let token = &expect.token[..];
-    let (mut ids, mut labels) = (vec![esm::CLS], vec![esm::IGNORE]);
+    let (mut ids, mut labels) = (vec![v.start], vec![IGNORE]);
     let mut cur = 0usize;
     for (p, &c) in o.seq.iter().enumerate() {
         let selected = positions.binary_search(&p).is_ok();
         let rest = &masked[cur.min(masked.len())..];
         let (id, step) = if selected && rest.starts_with(token) {
-            (esm::MASK, token.len())
+            (v.mask, token.len())
         } else {
-            (esm::id(rest.first().copied().unwrap_or(c)), 1)
+            (v.id(rest.first().copied().unwrap_or(c)), 1)
         };
         cur += step;
         ids.push(id);
-        labels.push(if selected { esm::id(c) } else { esm::IGNORE });
+        labels.push(if selected { v.id(c) } else { IGNORE });
     }
-    ids.push(esm::EOS);
-    labels.push(esm::IGNORE);
+    ids.push(v.stop);
+    labels.push(IGNORE);
     (ids, labels)
 }

@@ -3,10 +3,11 @@
 //! written by hand (docs/reference.md, "Dataset").
 //!
 //! Columns, in order: `file id replicate length t rate masked description sequence
-//! masked_sequence positions`, and with `--tokens esm` `input_ids labels`. Two formats, by
+//! masked_sequence positions`, and with `--tokens` `input_ids labels`. Two formats, by
 //! the file name: Parquet (`parquet.rs`) and JSON Lines (`jsonl.rs`). What both take from
-//! an emitted record is made here (`Fields`), as are the ESM token ids and the reading of
-//! rows back for `verify`.
+//! an emitted record is made here (`Fields`), as are the token ids of each vocabulary
+//! (`Vocab::ids`, one table each, shared by the writers, `verify` and Python) and the
+//! reading of rows back for `verify`.
 
 use std::io;
 use std::path::Path;
@@ -26,6 +27,68 @@ choices! {
         /// The 33-token ESM alphabet (fair-esm `Alphabet.from_architecture("ESM-1b")`; ESM-2,
         /// ESM-1b, DPLM, and ESM3's sequence track).
         Esm = "esm",
+        /// EvoDiff's 31 symbols (`sequence_models` `MSA_ALPHABET`,
+        /// `ACDEFGHIKLMNPQRSTVWYBZXJOU-*#@!`; its OADM and D3PM models).
+        Evodiff = "evodiff",
+    }
+}
+
+/// The label of a position that is not selected, in every vocabulary (PyTorch's
+/// `CrossEntropyLoss` `ignore_index`).
+pub const IGNORE: i32 = -100;
+
+/// One vocabulary's ids: a row is `start`, one id per residue, `stop`; a masked position
+/// is `mask` whatever the mask token.
+#[derive(Debug)]
+pub struct TokenIds {
+    pub start: i32,
+    pub stop: i32,
+    pub mask: i32,
+    /// Each byte's id as a residue.
+    table: [i32; 256],
+}
+
+impl TokenIds {
+    /// The id of a residue (one id per residue, always).
+    pub fn id(&self, residue: u8) -> i32 {
+        self.table[usize::from(residue)]
+    }
+
+    /// `symbols[i]` takes id `first + i`, a lowercase letter its uppercase letter's id,
+    /// any other byte `other`.
+    fn new(start: i32, stop: i32, mask: i32, symbols: &[u8], first: i32, other: i32) -> Self {
+        let mut table = [other; 256];
+        for (i, &r) in symbols.iter().enumerate() {
+            let id = first + i as i32;
+            table[usize::from(r)] = id;
+            if r.is_ascii_uppercase() {
+                table[usize::from(r.to_ascii_lowercase())] = id;
+            }
+        }
+        TokenIds {
+            start,
+            stop,
+            mask,
+            table,
+        }
+    }
+}
+
+impl Vocab {
+    /// This vocabulary's ids.
+    pub fn ids(self) -> &'static TokenIds {
+        use std::sync::OnceLock;
+        static ESM: OnceLock<TokenIds> = OnceLock::new();
+        static EVODIFF: OnceLock<TokenIds> = OnceLock::new();
+        match self {
+            Vocab::Esm => ESM.get_or_init(|| {
+                TokenIds::new(esm::CLS, esm::EOS, esm::MASK, esm::RESIDUES, 4, esm::UNK)
+            }),
+            Vocab::Evodiff => EVODIFF.get_or_init(|| {
+                use evodiff::*;
+                TokenIds::new(START, STOP, MASK, ALPHABET, 0, X)
+            }),
+        }
     }
 }
 
@@ -38,23 +101,29 @@ pub mod esm {
     /// Residues in id order from 4.
     pub const RESIDUES: &[u8; 27] = b"LAGVSERTIDPKQNFYMHWCXBUZO.-";
     /// The label of a position that is not selected.
-    pub const IGNORE: i32 = -100;
+    pub const IGNORE: i32 = super::IGNORE;
 
     /// The id of a residue: a lowercase letter takes its uppercase letter's id; any other
     /// byte is `<unk>` (one id per residue, always).
     pub fn id(residue: u8) -> i32 {
-        static TABLE: std::sync::OnceLock<[i32; 256]> = std::sync::OnceLock::new();
-        TABLE.get_or_init(|| {
-            let mut t = [UNK; 256];
-            for (i, &r) in RESIDUES.iter().enumerate() {
-                t[usize::from(r)] = 4 + i as i32;
-                if r.is_ascii_uppercase() {
-                    t[usize::from(r.to_ascii_lowercase())] = 4 + i as i32;
-                }
-            }
-            t
-        })[usize::from(residue)]
+        super::Vocab::Esm.ids().id(residue)
     }
+}
+
+/// EvoDiff ids: the index in `ACDEFGHIKLMNPQRSTVWYBZXJOU-*#@!` (the 26 letters 0..=25,
+/// gap `-` 26, stop `*` 27, mask `#` 28, start `@` 29, pad `!` 30). A row is `@` … `*`,
+/// as ESM's is `<cls>` … `<eos>` (EvoDiff's `OAMaskCollater` adds neither).
+pub mod evodiff {
+    /// The 31 symbols in id order.
+    pub const ALPHABET: &[u8; 31] = b"ACDEFGHIKLMNPQRSTVWYBZXJOU-*#@!";
+    pub const GAP: i32 = 26;
+    pub const STOP: i32 = 27;
+    pub const MASK: i32 = 28;
+    pub const START: i32 = 29;
+    pub const PAD: i32 = 30;
+    /// `X`, the id of any byte outside the alphabet (EvoDiff's tokenizer has no unknown
+    /// symbol and raises `KeyError` there).
+    pub const X: i32 = 22;
 }
 
 /// What a dataset row takes from an emitted record, beside its scalar fields.
@@ -94,31 +163,38 @@ impl Fields {
 
     /// `input_ids` and `labels`, with a vocabulary.
     pub fn tokens(&self, e: &Emitted, ids: &mut Vec<i32>, labels: &mut Vec<i32>) {
-        if let Some(Vocab::Esm) = self.tokens {
-            esm_ids(e.record.seq, &e.marks.by_position, ids, labels);
+        if let Some(vocab) = self.tokens {
+            token_ids(vocab, e.record.seq, &e.marks.by_position, ids, labels);
         }
     }
 }
 
-/// `input_ids` and `labels` of one record in the ESM alphabet, from its original residues
-/// and its marks: `<cls>` … `<eos>`; a masked position is `<mask>` (32) whatever the token;
-/// a replaced or kept one is its residue's id; labels carry the original's id at every
-/// selected position and -100 elsewhere.
-pub fn esm_ids(seq: &[u8], marks: &[u8], ids: &mut Vec<i32>, labels: &mut Vec<i32>) {
-    ids.push(esm::CLS);
-    labels.push(esm::IGNORE);
+/// `input_ids` and `labels` of one record in `vocab`, from its original residues and its
+/// marks: start … stop; a masked position is the mask id whatever the token; a replaced
+/// or kept one is its residue's id; labels carry the original's id at every selected
+/// position and `IGNORE` (-100) elsewhere.
+pub fn token_ids(
+    vocab: Vocab,
+    seq: &[u8],
+    marks: &[u8],
+    ids: &mut Vec<i32>,
+    labels: &mut Vec<i32>,
+) {
+    let v = vocab.ids();
+    ids.push(v.start);
+    labels.push(IGNORE);
     for (&r, &m) in seq.iter().zip(marks) {
         let (id, label) = match m {
-            mark::NONE => (esm::id(r), esm::IGNORE),
-            mark::TOKEN => (esm::MASK, esm::id(r)),
-            mark::KEPT => (esm::id(r), esm::id(r)),
-            replaced => (esm::id(replaced), esm::id(r)),
+            mark::NONE => (v.id(r), IGNORE),
+            mark::TOKEN => (v.mask, v.id(r)),
+            mark::KEPT => (v.id(r), v.id(r)),
+            replaced => (v.id(replaced), v.id(r)),
         };
         ids.push(id);
         labels.push(label);
     }
-    ids.push(esm::EOS);
-    labels.push(esm::IGNORE);
+    ids.push(v.stop);
+    labels.push(IGNORE);
 }
 
 /// One row read back (by `verify`), from either format.

@@ -28,8 +28,8 @@ use crate::mask::{Marks, Outcome};
 use crate::provenance::Provenance;
 use crate::records::Record;
 
-pub(crate) use dataset::{DatasetRow, esm_ids, read_rows};
-pub use dataset::{Vocab, esm};
+pub(crate) use dataset::{DatasetRow, read_rows, token_ids};
+pub use dataset::{IGNORE, TokenIds, Vocab, esm, evodiff};
 pub(crate) use fasta::FastaFormat;
 pub use rates::RatesFormat;
 pub(crate) use rates::rates_header;
