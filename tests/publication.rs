@@ -73,6 +73,14 @@ fn first_id() -> String {
         .to_string()
 }
 
+/// Mask `orig.fa` in `d` into `set/m.fa` with `set/m.json`, at rate 0.5 within the
+/// regions file `regions`.
+fn mask_with_regions(d: &Path, regions: &str) {
+    let mut args = vec!["mask", "orig.fa", "-q", "-o", "set/m.fa", "--manifest"];
+    args.extend(["set/m.json", "--regions", regions, "--schedule", "0.5"]);
+    ok(run_in(d, &args));
+}
+
 fn verify_args<'a>(original: &'a str, masked: &'a str) -> Vec<&'a str> {
     vec!["verify", original, masked, "--manifest", "set/m.json"]
 }
@@ -249,21 +257,7 @@ fn issue20_3_a_renamed_regions_file_regenerates() {
     let first_id = first_id();
     write(d, "cdr.bed", format!("{first_id}\t2\t40\n"));
     std::fs::create_dir(d.join("set")).unwrap();
-    ok(run_in(
-        d,
-        &[
-            "mask",
-            "orig.fa",
-            "-q",
-            "-o",
-            "set/m.fa",
-            "--manifest",
-            "set/m.json",
-        ]
-        .into_iter()
-        .chain(["--regions", "cdr.bed", "--schedule", "0.5"])
-        .collect::<Vec<_>>(),
-    ));
+    mask_with_regions(d, "cdr.bed");
     std::fs::rename(d.join("cdr.bed"), d.join("renamed.bed")).unwrap();
     let mut args = verify_args("orig.fa", "set/m.fa");
     args.extend(["--regions", "renamed.bed"]);
@@ -294,21 +288,7 @@ fn issue20_3_regions_from_a_pipe_are_recorded() {
         std::thread::spawn(move || std::fs::write(fifo, text).unwrap())
     };
     std::fs::create_dir(d.join("set")).unwrap();
-    ok(run_in(
-        d,
-        &[
-            "mask",
-            "orig.fa",
-            "-q",
-            "-o",
-            "set/m.fa",
-            "--manifest",
-            "set/m.json",
-        ]
-        .into_iter()
-        .chain(["--regions", "regions.fifo", "--schedule", "0.5"])
-        .collect::<Vec<_>>(),
-    ));
+    mask_with_regions(d, "regions.fifo");
     writer.join().unwrap();
     std::fs::remove_file(&fifo).unwrap();
     let m = read_json(&d.join("set/m.json"));

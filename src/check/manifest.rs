@@ -24,12 +24,12 @@ pub(super) fn read(path: &Path) -> Result<Manifest, VerifyError> {
 }
 
 /// Size and SHA-256 of a file's bytes as stored (compressed or not).
-fn digest_file(path: &Path) -> Result<FileDigest, VerifyError> {
+pub(super) fn digest_file(path: &Path) -> Result<FileDigest, VerifyError> {
     FileDigest::of_file(path).map_err(|e| cannot_read(path, e))
 }
 
 /// Size and SHA-256 of a file's content once decompressed (as `mask` would read it).
-fn content_digest(path: &Path) -> Result<FileDigest, VerifyError> {
+pub(super) fn content_digest(path: &Path) -> Result<FileDigest, VerifyError> {
     let read = || -> std::io::Result<FileDigest> {
         let (_, reader) = open_input(&InputSource::Path(path.to_path_buf()))?;
         FileDigest::of_reader(reader)
@@ -37,7 +37,7 @@ fn content_digest(path: &Path) -> Result<FileDigest, VerifyError> {
     read().map_err(|e| cannot_read(path, e))
 }
 
-fn cannot_read(path: &Path, e: impl std::fmt::Display) -> VerifyError {
+pub(super) fn cannot_read(path: &Path, e: impl std::fmt::Display) -> VerifyError {
     VerifyError::Unreadable {
         file: path.display().to_string(),
         message: format!("cannot read '{}': {e}", path.display()),

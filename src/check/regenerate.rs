@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::VerifyError;
 use super::error::Recorded;
+use super::manifest::{cannot_read, content_digest, digest_file};
 use crate::engine::run;
 use crate::io::{FileDigest, InputSource, open_input};
 use crate::manifest::{FileEntry, Matched};
@@ -148,7 +149,7 @@ impl Candidates {
         let mut files = Vec::new();
         for p in search {
             if p.is_dir() {
-                let entries = std::fs::read_dir(p).map_err(|e| unreadable(p, e))?;
+                let entries = std::fs::read_dir(p).map_err(|e| cannot_read(p, e))?;
                 let mut found: Vec<PathBuf> = entries
                     .filter_map(|e| e.ok().map(|e| e.path()))
                     .filter(|p| p.is_file())
@@ -158,7 +159,7 @@ impl Candidates {
             } else if p.exists() {
                 files.push(p.clone());
             } else {
-                return Err(unreadable(p, "No such file or directory"));
+                return Err(cannot_read(p, "No such file or directory"));
             }
         }
         Ok(Candidates {
@@ -194,9 +195,10 @@ impl Candidates {
             ordered.extend(fallback.iter());
         }
         for path in ordered {
-            let stored = FileDigest::of_file(path).map_err(|e| unreadable(path, e))?;
+            let stored = digest_file(path)?;
             let content = match entry.content() {
-                Some(_) if !entry.stored_is(&stored) => Some(content_of(path)?),
+                // A file that is no readable compressed stream has no content to match.
+                Some(_) if !entry.stored_is(&stored) => content_digest(path).ok(),
                 _ => None,
             };
             if let Some(how) = entry.matches(&stored, content.as_ref()) {
@@ -218,24 +220,6 @@ impl Candidates {
             }
         }
         Ok(None)
-    }
-}
-
-/// Size and SHA-256 of a file's decompressed content; a file that is not a readable
-/// compressed stream has none (it is then no copy of the recorded file).
-fn content_of(path: &Path) -> Result<FileDigest, VerifyError> {
-    let (_, reader) =
-        open_input(&InputSource::Path(path.to_path_buf())).map_err(|e| unreadable(path, e))?;
-    Ok(FileDigest::of_reader(reader).unwrap_or(FileDigest {
-        bytes: 0,
-        sha256: String::new(),
-    }))
-}
-
-fn unreadable(path: &Path, e: impl std::fmt::Display) -> VerifyError {
-    VerifyError::Unreadable {
-        file: path.display().to_string(),
-        message: format!("cannot read '{}': {e}", path.display()),
     }
 }
 
