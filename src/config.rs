@@ -94,6 +94,14 @@ pub enum OptionError {
         expected: &'static str,
         got: &'static str,
     },
+    /// An option that the D3PM modes do not use, given with one of them.
+    #[error(
+        "the argument '{}' cannot be used with '--mode {mode}': D3PM redraws every eligible \
+         residue from its transition row (no schedule, selection, mask token or corruption; \
+         t is uniform on 1..499)",
+        option.flag()
+    )]
+    NotWithD3pm { option: MaskOption, mode: Mode },
     /// No masking option has this name.
     #[error("'{0}' is not an option of protmask mask")]
     Unknown(String),
@@ -398,6 +406,19 @@ impl MaskConfig {
                 needs: MaskOption::Regions,
             });
         }
+        let mode = o.mode.unwrap_or(o.preset.facts().mode);
+        if mode.d3pm().is_some() {
+            let given = [
+                (MaskOption::Schedule, o.schedule.is_some()),
+                (MaskOption::MaskToken, o.mask_token.is_some()),
+                (MaskOption::Corrupt, o.corrupt.is_some()),
+                (MaskOption::Timesteps, o.timesteps.is_some()),
+                (MaskOption::SpanMean, o.span_mean.is_some()),
+            ];
+            if let Some(&(option, _)) = given.iter().find(|(_, given)| *given) {
+                return Err(OptionError::NotWithD3pm { option, mode });
+            }
+        }
         let p = o.preset.facts();
         let preset_error = |e: String| OptionError::invalid(MaskOption::Preset, o.preset, e);
         let schedule = match o.schedule {
@@ -411,7 +432,7 @@ impl MaskConfig {
         Ok(MaskConfig {
             preset: o.preset,
             schedule,
-            mode: o.mode.unwrap_or(p.mode),
+            mode,
             mask_token: o.mask_token.unwrap_or_else(|| p.token.into()),
             corrupt,
             maskable: o.maskable,
@@ -614,7 +635,7 @@ mod tests {
         let e = set("mode", text("random"));
         assert_eq!(
             e.to_string(),
-            "invalid value 'random' for '--mode <MODE>' [possible values: bernoulli, exact, oadm]"
+            "invalid value 'random' for '--mode <MODE>' [possible values: bernoulli, exact, oadm, d3pm-uniform, d3pm-blosum]"
         );
         let e = set("corrupt", OptionValue::Floats(vec![1.0, 0.0]));
         assert_eq!(

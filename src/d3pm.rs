@@ -40,6 +40,19 @@ pub const K: usize = 26;
 /// The number of diffusion steps (EvoDiff's `diffusion_timesteps`).
 pub const T: usize = 500;
 
+/// Each byte's index in [`ALPHABET`], or `None` for a byte outside it (lowercase too:
+/// EvoDiff's tokenizer has no lowercase letters).
+pub const fn index_of(b: u8) -> Option<usize> {
+    let mut i = 0;
+    while i < K {
+        if ALPHABET[i] == b {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Which noise the tables describe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -57,7 +70,13 @@ pub struct Tables {
     /// The same layout: each row's running sums divided by the row's total (the last is
     /// exactly 1).
     cdf: Vec<f64>,
+    /// Per row (`t * K + from`), `floor(cdf[j] · 2¹⁶)` of its first K − 1 running sums,
+    /// padded with `u32::MAX`: what [`Tables::draw`] compares a 16-bit draw with.
+    coarse: Vec<[u32; COARSE]>,
 }
+
+/// Lanes of a row's coarse thresholds: K − 1 of them, padded to a width that vectorises.
+const COARSE: usize = 32;
 
 impl Tables {
     /// Which noise these are.
@@ -82,6 +101,43 @@ impl Tables {
     pub fn cdf(&self, t: usize, from: usize) -> &[f64] {
         let at = (t * K + from) * K;
         &self.cdf[at..at + K]
+    }
+
+    /// The new letter (its index in [`ALPHABET`]) of residue `from` after `t` + 1 steps,
+    /// drawn by inverting the row's cumulative sums with a uniform u in [0, 1): the first
+    /// j with u < `cdf(t, from)[j]`, i.e. the number of running sums at or below u.
+    ///
+    /// u is a 53-bit uniform whose bits are drawn lazily: first its top 16 bits v, which
+    /// decide the letter unless v is the floor of some running sum times 2¹⁶ (at most
+    /// K − 1 of the 65,536 values); only then are its 37 lower bits drawn (the top 37 bits
+    /// of one more 64-bit draw) and u compared in full. The letter is exactly the one a
+    /// full 53-bit u would give (v > floor(c·2¹⁶) means u > c, v < floor(c·2¹⁶) means
+    /// u < c), for two bytes of the stream per residue instead of eight.
+    #[inline]
+    pub fn draw(&self, t: usize, from: usize, draws: &mut crate::rng::Draws) -> usize {
+        let row = t * K + from;
+        let v = u32::from(draws.next_u16());
+        let coarse = &self.coarse[row];
+        let mut below = 0usize;
+        let mut tie = false;
+        for &c in coarse {
+            below += usize::from(c < v);
+            tie |= c == v;
+        }
+        if !tie {
+            return below;
+        }
+        let low = draws.next_u64() >> 27;
+        let u = ((u64::from(v) << 37) | low) as f64 * (1.0 / (1u64 << 53) as f64);
+        let cdf = &self.cdf[row * K..row * K + K - 1];
+        cdf.iter().filter(|&&c| c <= u).count()
+    }
+
+    /// 1 − Q̄[t][from][from]: the chance that residue `from` changes after t + 1 steps, as
+    /// the reference's table gives it.
+    #[inline]
+    pub fn change(&self, t: usize, from: usize) -> f64 {
+        1.0 - self.q_bar[(t * K + from) * K + from]
     }
 
     /// Every Q̄[t] then every cumulative row, as little-endian f64: the bytes the tests
@@ -113,7 +169,24 @@ impl Tables {
             }
             cdf.extend(sums.iter().map(|&x| x / s));
         }
-        Tables { kind, q_bar, cdf }
+        let coarse = cdf
+            .chunks_exact(K)
+            .map(|row| {
+                let mut lanes = [u32::MAX; COARSE];
+                for (lane, &c) in lanes.iter_mut().zip(&row[..K - 1]) {
+                    let c: f64 = c;
+                    // Exact: scaling by a power of two, then the floor of a value in [0, 1].
+                    *lane = (c * 65536.0).floor() as u32;
+                }
+                lanes
+            })
+            .collect();
+        Tables {
+            kind,
+            q_bar,
+            cdf,
+            coarse,
+        }
     }
 }
 

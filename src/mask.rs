@@ -22,6 +22,23 @@ choices! {
         /// k = L for L <= 1. The schedule is not used: the row has rate = k/L and t = 1 - k/L
         /// (so it lies on the linear curve).
         Oadm = "oadm",
+        /// EvoDiff's D3PM with the uniform transition matrix: no selection and no mask;
+        /// every eligible residue is redrawn from its row of Q̄[t] (`d3pm`). The schedule
+        /// is not used: t is uniform on {1..499}.
+        D3pmUniform = "d3pm-uniform",
+        /// The same with EvoDiff's BLOSUM62 transition matrix.
+        D3pmBlosum = "d3pm-blosum",
+    }
+}
+
+impl Mode {
+    /// The D3PM noise this mode applies, if it is one of the D3PM modes.
+    pub fn d3pm(self) -> Option<crate::d3pm::Kind> {
+        match self {
+            Mode::D3pmUniform => Some(crate::d3pm::Kind::Uniform),
+            Mode::D3pmBlosum => Some(crate::d3pm::Kind::Blosum),
+            Mode::Bernoulli | Mode::Exact | Mode::Oadm => None,
+        }
     }
 }
 
@@ -221,6 +238,8 @@ pub struct Masker {
     pub maskable: Option<Box<[bool; 256]>>,
     /// `--span-mean`: positions in runs (`spans`); `None`: one by one (Floyd's).
     pub span: Option<Span>,
+    /// D3PM: each byte's index in its alphabet where `maskable` allows it, else `u8::MAX`.
+    d3pm_letters: Box<[u8; 256]>,
     key: SeedKey,
     /// `stratified_shift(k)` of replicates 1..=len, computed once (`with_replicates`).
     shifts: Vec<f64>,
@@ -247,6 +266,7 @@ impl Masker {
             mode,
             corruption,
             timesteps,
+            d3pm_letters: d3pm_letters(maskable.as_deref()),
             maskable,
             span: None,
             key: SeedKey::new(seed),
@@ -321,6 +341,13 @@ impl Masker {
         }
         let draws = marks.draws.as_mut().expect("set just above");
         let (t, rate) = self.timestep_and_rate(draws, index, shift);
+        if let Some(kind) = self.mode.d3pm() {
+            // No drawn list: the FASTA writer reads every position's mark.
+            marks.drawn.clear();
+            marks.drawn_selected = true;
+            marks.drawn_complete = false;
+            return self.d3pm_record(kind, draws, seq, &mut marks.by_position, within);
+        }
 
         let by_position = &mut marks.by_position;
         by_position.clear();
@@ -351,6 +378,7 @@ impl Masker {
                 )
             }
             Mode::Oadm => oadm(length, draws),
+            Mode::D3pmUniform | Mode::D3pmBlosum => unreachable!("D3PM returns above"),
         };
 
         // Draws 3..: the positions, over the eligible index space. All k of them, except
@@ -428,6 +456,89 @@ impl Masker {
         let joined = |e: usize| idx.is_none_or(|idx| idx[e + 1] == idx[e] + 1);
         crate::spans::choose_spans(draws, flags, k, span, joined, drawn, DRAWN_LIMIT)
     }
+}
+
+impl Masker {
+    /// D3PM (`--mode d3pm-*`): draw 2 is t uniform on {1..T-1} (`1 + below(T - 1)`, as
+    /// `np.random.randint(1, T)`); then each eligible residue in ascending order draws its
+    /// new letter from row `x` of Q̄[t] (`Tables::draw`). Eligible: a letter of the D3PM
+    /// alphabet, and `--maskable` and the regions allow it. A changed residue's mark is
+    /// its new letter; `masked` counts them. The row's t is 1 − t/T; its rate the mean
+    /// over eligible residues of 1 − Q̄[t][x][x] (summed per letter in alphabet order).
+    /// (t is computed as (T − t)/T, one rounding.)
+    fn d3pm_record(
+        &self,
+        kind: crate::d3pm::Kind,
+        draws: &mut Draws,
+        seq: &[u8],
+        by_position: &mut Vec<u8>,
+        within: Option<&Within>,
+    ) -> Outcome {
+        use crate::d3pm::{ALPHABET, K, T};
+        let tables = crate::d3pm::tables(kind);
+        let step = 1 + draws.below_u64(T as u64 - 1) as usize;
+        by_position.clear();
+        by_position.resize(seq.len(), mark::NONE);
+        let letters = &self.d3pm_letters;
+        let mut counts = [0u64; K];
+        let mut changed = 0usize;
+        let mut noise = |p: usize, x: usize| {
+            counts[x] += 1;
+            let to = tables.draw(step, x, draws);
+            if to != x {
+                by_position[p] = ALPHABET[to];
+                changed += 1;
+            }
+        };
+        match within {
+            None => {
+                for (p, &b) in seq.iter().enumerate() {
+                    let x = letters[usize::from(b)];
+                    if usize::from(x) < K {
+                        noise(p, usize::from(x));
+                    }
+                }
+            }
+            Some(w) => {
+                for p in eligible_within(seq, self.maskable.as_deref(), w) {
+                    let x = letters[usize::from(seq[p as usize])];
+                    if usize::from(x) < K {
+                        noise(p as usize, usize::from(x));
+                    }
+                }
+            }
+        }
+        let length: u64 = counts.iter().sum();
+        let rate = if length == 0 {
+            0.0
+        } else {
+            let mut expected = 0.0;
+            for (x, &n) in counts.iter().enumerate() {
+                expected += n as f64 * tables.change(step, x);
+            }
+            expected / length as f64
+        };
+        Outcome {
+            t: (T - step) as f64 / T as f64,
+            rate,
+            length: length as usize,
+            masked: changed,
+            drawn: changed,
+        }
+    }
+}
+
+/// For D3PM: each byte's index in the D3PM alphabet if `--maskable` allows it, else
+/// `u8::MAX`.
+fn d3pm_letters(maskable: Option<&[bool; 256]>) -> Box<[u8; 256]> {
+    let mut table = Box::new([u8::MAX; 256]);
+    for (b, slot) in table.iter_mut().enumerate() {
+        let allowed = maskable.is_none_or(|m| m[b]);
+        if let (Some(x), true) = (crate::d3pm::index_of(b as u8), allowed) {
+            *slot = x as u8;
+        }
+    }
+    table
 }
 
 /// The eligible positions of `seq` under `--maskable` (`None`: all) and its regions.

@@ -21,6 +21,8 @@ choices! {
         Dplm = "dplm",
         Evodiff = "evodiff",
         Mdlm = "mdlm",
+        EvodiffD3pmUniform = "evodiff-d3pm-uniform",
+        EvodiffD3pmBlosum = "evodiff-d3pm-blosum",
     }
 }
 
@@ -124,6 +126,44 @@ impl Preset {
                         [0.000999, 0.999]; each residue masked independently",
                 differs: "MDLM stratifies u over a batch (antithetic, a random offset); protmask \
                           stratifies over an input in order (a rotated van der Corput sequence)",
+            },
+            Preset::EvodiffD3pmUniform => PresetFacts {
+                schedule: "linear",
+                mode: Mode::D3pmUniform,
+                token: "#",
+                corruption: [1.0, 0.0, 0.0],
+                timesteps: Timesteps::Iid,
+                source: "EvoDiff D3PM, uniform noise (D3PM_UNIFORM_38M/640M): t uniform on 1..499 of \
+                         T = 500, each residue redrawn from its row of Q̄[t]",
+                reference: "microsoft/evodiff, evodiff/collaters.py (D3PMCollater, \
+                            sample_transition_matrix), evodiff/utils.py (q_random_schedule, \
+                            _beta_schedule 'sohl-dickstein', cumprod_matrix)",
+                exact: "t = randint(1, 500); Q̄[t] = Q_0···Q_t with Q_k = (1 - β_k) I + β_k/26 11ᵀ, \
+                        β_k = 1/(T - k + 1) in float32; each of the 26 letters redrawn from its row \
+                        (no mask token: '#' is never written)",
+                differs: "the row's t is 1 - t/500 and its rate the expected fraction changed; \
+                          residues outside ACDEFGHIKLMNPQRSTVWYBZXJOU are copied (EvoDiff's \
+                          tokenizer refuses them); draws come from the per-record stream, not torch",
+            },
+            Preset::EvodiffD3pmBlosum => PresetFacts {
+                schedule: "linear",
+                mode: Mode::D3pmBlosum,
+                token: "#",
+                corruption: [1.0, 0.0, 0.0],
+                timesteps: Timesteps::Iid,
+                source: "EvoDiff D3PM, BLOSUM62 noise (D3PM_BLOSUM_38M/640M): t uniform on 1..499 of \
+                         T = 500, each residue redrawn from its row of Q̄[t]",
+                reference: "microsoft/evodiff, evodiff/collaters.py (D3PMCollater, \
+                            sample_transition_matrix), evodiff/utils.py (Tokenizer.q_blosum, \
+                            q_blosum_schedule, _beta_schedule 'exp', double_stochastic, \
+                            cumprod_matrix), data/blosum62-special-MSA.mat",
+                exact: "t = randint(1, 500); q = Sinkhorn of exp(half-bit BLOSUM62) as EvoDiff \
+                        builds it, β from the 'exp' schedule (max 6) in float32, Q_k = β_k q + \
+                        diag(1 - β_k colsum(q)), Q̄[t] = Q_0···Q_t; each letter redrawn from its row \
+                        normalised (as torch.multinomial does)",
+                differs: "the row's t is 1 - t/500 and its rate the expected fraction changed; \
+                          residues outside ACDEFGHIKLMNPQRSTVWYBZXJOU are copied; draws come from \
+                          the per-record stream, not torch",
             },
         }
     }

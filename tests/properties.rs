@@ -126,6 +126,7 @@ impl Cfg {
             corruption: self.corruption(),
             maskable: self.maskable().map(<[u8]>::to_vec),
             replicates: None,
+            replacements: STANDARD_RESIDUES,
         }
     }
     fn eligible(&self, c: u8) -> bool {

@@ -499,7 +499,31 @@ fn the_command_line_rebuilds_the_set_for_every_preset() {
             "esm",
         ],
     ];
-    for preset in protmask::presets::Preset::NAMES {
+    // D3PM takes no schedule, selection, token or corruption options.
+    let d3pm_overrides: [&[&str]; 2] = [
+        &[
+            "--maskable",
+            "ACDEFGHIKX",
+            "--replicates",
+            "2",
+            "--positions",
+        ],
+        &[
+            "--mode",
+            "d3pm-blosum",
+            "--seed",
+            "9",
+            "--tokens",
+            "evodiff",
+        ],
+    ];
+    for p in protmask::presets::Preset::ALL {
+        let preset = p.name();
+        let overrides: &[&[&str]] = if p.facts().mode.d3pm().is_some() {
+            &d3pm_overrides
+        } else {
+            &overrides
+        };
         for (k, extra) in overrides.iter().enumerate() {
             let dir = tempfile::tempdir().unwrap();
             let d = dir.path();

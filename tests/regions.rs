@@ -393,8 +393,16 @@ fn every_preset_and_replicates_stay_within_the_regions() {
     let input = write(dir.path(), "in.fa", &text);
     let (bed, want) = some_regions(&records);
     let bed = write(dir.path(), "r.bed", bed);
-    for &preset in protmask::presets::Preset::NAMES {
-        for span in [&[][..], &["--span-mean", "4"][..]] {
+    for &p in protmask::presets::Preset::ALL {
+        let preset = p.name();
+        // D3PM redraws residues rather than selecting them: no spans.
+        let d3pm = p.facts().mode.d3pm().is_some();
+        let spans: &[&[&str]] = if d3pm {
+            &[&[]]
+        } else {
+            &[&[], &["--span-mean", "4"]]
+        };
+        for span in spans.iter().copied() {
             let mut flags = vec![
                 "--preset",
                 preset,

@@ -8,7 +8,7 @@ use std::io::Write as _;
 
 use protmask::check::{Expect, verify};
 use protmask::io::InputSource;
-use protmask::mask::Corruption;
+use protmask::mask::{Corruption, STANDARD_RESIDUES};
 
 /// A scratch directory per thread (regression tests run in parallel), removed when the
 /// thread ends.
@@ -58,6 +58,7 @@ pub fn run(data: &[u8]) {
         },
         maskable: bit(3).then(|| b"ACDEFGHIKLMNPQRSTVWY".to_vec()),
         replicates: None,
+        replacements: STANDARD_RESIDUES,
     };
     let dir = scratch();
     let dir = dir.as_path();

@@ -264,7 +264,7 @@ fn expected_ids(
     for (p, &c) in o.seq.iter().enumerate() {
         let selected = positions.binary_search(&p).is_ok();
         let rest = &masked[cur.min(masked.len())..];
-        let (id, step) = if selected && rest.starts_with(token) {
+        let (id, step) = if selected && !token.is_empty() && rest.starts_with(token) {
             (v.mask, token.len())
         } else {
             (v.id(rest.first().copied().unwrap_or(c)), 1)

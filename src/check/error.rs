@@ -120,6 +120,8 @@ pub enum Unexpected {
     NotListed,
     /// Neither the original residue nor the mask token (nor a permitted replacement).
     NotToken { token: String },
+    /// Not the original residue nor one of the letters a D3PM noise writes.
+    NotD3pmLetter,
 }
 
 impl fmt::Display for Unexpected {
@@ -133,6 +135,11 @@ impl fmt::Display for Unexpected {
             Unexpected::NotToken { token } => write!(
                 f,
                 " (neither it nor the mask token '{token}'; wrong --mask-token?)"
+            ),
+            Unexpected::NotD3pmLetter => write!(
+                f,
+                " (not a letter D3PM writes: {})",
+                String::from_utf8_lossy(crate::d3pm::ALPHABET)
             ),
         }
     }

@@ -19,7 +19,6 @@ use super::error::{Field, Location, Number, Unexpected, Unit};
 use super::{Expect, Verified, VerifyError};
 use crate::engine::Input;
 use crate::io::{InputSource, open_input};
-use crate::mask::STANDARD_RESIDUES;
 use crate::records::stream::OwnedRecord;
 use crate::records::{RecordStream, is_residue_token};
 use crate::regions::{Regions, Within};
@@ -517,7 +516,7 @@ pub(super) fn compare(
             Some(l) => l.next_if_eq(&&p).is_some() && eligible,
             None => eligible,
         };
-        if rest.starts_with(token) && selectable {
+        if !token.is_empty() && rest.starts_with(token) && selectable {
             if listed.is_none() && o.seq[p..].starts_with(token) {
                 shown.uncertain += 1;
             }
@@ -528,7 +527,7 @@ pub(super) fn compare(
         let f = rest[0];
         if f == c {
             cur += 1;
-        } else if may_replace && selectable && eligible && STANDARD_RESIDUES.contains(&f) {
+        } else if may_replace && selectable && eligible && expect.replacements.contains(&f) {
             shown.changed.push(p);
             cur += 1;
         } else {
@@ -538,6 +537,8 @@ pub(super) fn compare(
                 Unexpected::OutsideRegions
             } else if !selectable {
                 Unexpected::NotListed
+            } else if token.is_empty() {
+                Unexpected::NotD3pmLetter
             } else {
                 Unexpected::NotToken {
                     token: String::from_utf8_lossy(token).into_owned(),

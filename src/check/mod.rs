@@ -35,8 +35,12 @@ use crate::sink::{Format, Role};
 /// What the masking was allowed to do.
 #[derive(Clone, Debug)]
 pub struct Expect {
+    /// What a masked position shows; empty for D3PM, which has no mask token.
     pub token: Vec<u8>,
     pub corruption: Corruption,
+    /// The letters a replaced position may show: the standard residues, or for D3PM its
+    /// 26 letters.
+    pub replacements: &'static [u8],
     /// Eligible residues, if restricted (`--maskable`).
     pub maskable: Option<Vec<u8>>,
     /// Replicates per record, when known (a manifest records them); else found from the

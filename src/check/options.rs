@@ -7,7 +7,8 @@
 use super::{Expect, Request, VerifyError};
 use crate::UsageError;
 use crate::config::{MaskConfig, MaskOption, MaskOptions};
-use crate::mask::Corruption;
+use crate::d3pm::ALPHABET;
+use crate::mask::{Corruption, STANDARD_RESIDUES};
 
 /// What the masking must look like. `recorded`: the options recorded with the set and
 /// where they are recorded (for messages: `the metadata of 'x.parquet'`).
@@ -32,6 +33,15 @@ pub(super) fn expectations(
         None => None,
     };
     let options = recorded.map(|(o, _)| o).or(preset.as_ref());
+    if let Some(o) = options
+        && o.mode.d3pm().is_some()
+    {
+        return Ok(d3pm_expectations(
+            request,
+            o,
+            recorded.map(|(o, _)| o.replicates),
+        ));
+    }
     Ok(Expect {
         token: (request.mask_token.clone())
             .or_else(|| options.map(|o| o.mask_token.clone()))
@@ -44,7 +54,27 @@ pub(super) fn expectations(
             .or_else(|| options.and_then(|o| o.maskable.clone()))
             .map(String::into_bytes),
         replicates: recorded.map(|(o, _)| o.replicates),
+        replacements: STANDARD_RESIDUES,
     })
+}
+
+/// A D3PM set: no token; a changed position shows another of the 26 letters (every
+/// changed position is "replaced", none kept, so the table's count is exactly what
+/// shows); eligible are the letters of the alphabet that `--maskable` allows.
+fn d3pm_expectations(request: &Request, o: &MaskConfig, replicates: Option<u32>) -> Expect {
+    let maskable = request.maskable.as_ref().or(o.maskable.as_ref());
+    let letters = ALPHABET
+        .iter()
+        .copied()
+        .filter(|b| maskable.is_none_or(|m| m.as_bytes().contains(b)))
+        .collect();
+    Expect {
+        token: Vec::new(),
+        corruption: Corruption::new(0.0, 1.0, 0.0).expect("fractions sum to 1"),
+        maskable: Some(letters),
+        replicates,
+        replacements: ALPHABET,
+    }
 }
 
 /// Every flag given says what `recorded` (recorded in `place`) says.

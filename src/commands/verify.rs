@@ -43,6 +43,17 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
 /// The line that says the options checked by came from MASKED's own metadata, and which.
 fn metadata_line(p: &Provenance, masked: &str) -> String {
     let o = &p.options;
+    if o.mode.d3pm().is_some() {
+        return format!(
+            "protmask: options from the metadata of '{masked}' (protmask {}): preset {}, mode \
+             {} (no mask token), maskable {}, replicates {}",
+            p.version,
+            o.preset,
+            o.mode,
+            o.maskable.as_deref().unwrap_or("all"),
+            o.replicates
+        );
+    }
     format!(
         "protmask: options from the metadata of '{masked}' (protmask {}): preset {}, mask \
          token '{}', corrupt {}, maskable {}, replicates {}",
