@@ -906,6 +906,145 @@ mod tests {
         }
     }
 
+    fn d3pm_masker(mode: Mode, maskable: Option<&[u8]>) -> Masker {
+        Masker::new(
+            "linear".parse().unwrap(),
+            mode,
+            Corruption::MASK_ONLY,
+            Timesteps::Iid,
+            maskable,
+            42,
+        )
+    }
+
+    /// A record of every D3PM letter, with lowercase letters and `*`, `-` between them.
+    fn d3pm_record_seq(i: usize) -> Vec<u8> {
+        let letters = crate::d3pm::ALPHABET;
+        (0..40 + i % 60)
+            .map(|j| match (i + j * 7) % 31 {
+                26 => b'a',
+                27 => b'*',
+                28 => b'-',
+                29 => b'k',
+                c => letters[c % 26],
+            })
+            .collect()
+    }
+
+    /// The documented draws, replayed from the record's stream: draw 1 (the timestep
+    /// uniform, unused), draw 2 t = 1 + below(499), then each eligible residue ascending
+    /// through `Tables::draw`; the marks, t, rate and counts are what `mask_record` says.
+    #[test]
+    fn d3pm_record_is_the_documented_draws() {
+        use crate::d3pm::{ALPHABET, Kind, T, index_of, tables};
+        for (mode, kind) in [
+            (Mode::D3pmUniform, Kind::Uniform),
+            (Mode::D3pmBlosum, Kind::Blosum),
+        ] {
+            for maskable in [None, Some(&b"ACDEFGHIKLMNPQRSTVWYk*"[..])] {
+                let m = d3pm_masker(mode, maskable);
+                let mut marks = Marks::default();
+                for i in 0..500 {
+                    let id = format!("d{i}");
+                    let seq = d3pm_record_seq(i);
+                    let o = m.mask_record(id.as_bytes(), &seq, 1, 0, &mut marks, None);
+                    let mut d = SeedKey::new(42).draws(1, id.as_bytes());
+                    d.unit();
+                    let step = 1 + d.below_u64(T as u64 - 1) as usize;
+                    let (mut length, mut changed, mut expected) = (0usize, 0usize, 0.0);
+                    for (p, &b) in seq.iter().enumerate() {
+                        let allowed = maskable.is_none_or(|mk| mk.contains(&b));
+                        let Some(x) = index_of(b).filter(|_| allowed) else {
+                            assert_eq!(marks[p], mark::NONE, "{mode} {id} {p}: not eligible");
+                            continue;
+                        };
+                        length += 1;
+                        expected += tables(kind).change(step, x);
+                        let to = tables(kind).draw(step, x, &mut d);
+                        let want = if to == x { mark::NONE } else { ALPHABET[to] };
+                        changed += usize::from(to != x);
+                        assert_eq!(marks[p], want, "{mode} {id} {p}");
+                    }
+                    assert_eq!(o.t, (T - step) as f64 / T as f64);
+                    assert_eq!((o.length, o.masked, o.drawn), (length, changed, changed));
+                    let rate = if length == 0 {
+                        0.0
+                    } else {
+                        expected / length as f64
+                    };
+                    assert!(
+                        (o.rate - rate).abs() < 1e-12,
+                        "{mode} {id}: {} {rate}",
+                        o.rate
+                    );
+                }
+            }
+        }
+    }
+
+    /// t is uniform on {1, ..., 499}: chi-square over the 499 values for 100,000 records,
+    /// and neither 0 nor 500 ever drawn. Negative controls: the same counts fail against
+    /// a uniform law on {1..500} (where 500 would have shown ~200 times) and against a law
+    /// that favours low t by 10%.
+    #[test]
+    fn d3pm_t_is_uniform_on_1_to_499() {
+        use crate::d3pm::T;
+        let m = d3pm_masker(Mode::D3pmUniform, None);
+        let mut marks = Marks::default();
+        let n = 100_000;
+        let mut counts = vec![0u64; T + 1];
+        for i in 0..n {
+            let o = m.mask_record(format!("t{i}").as_bytes(), b"A", 1, 0, &mut marks, None);
+            let step = (T as f64 * (1.0 - o.t)).round() as usize;
+            assert_eq!((T - step) as f64 / T as f64, o.t);
+            counts[step] += 1;
+        }
+        assert_eq!((counts[0], counts[T]), (0, 0), "t = 0 or 500 drawn");
+        let chi2 = |p: &dyn Fn(usize) -> f64| -> f64 {
+            (0..=T)
+                .filter(|&s| p(s) > 0.0)
+                .map(|s| {
+                    let e = p(s) * n as f64;
+                    (counts[s] as f64 - e).powi(2) / e
+                })
+                .sum()
+        };
+        let df: f64 = 498.0;
+        let bound = df + 5.0 * (2.0 * df).sqrt();
+        let uniform = |s: usize| {
+            if (1..T).contains(&s) {
+                1.0 / 499.0
+            } else {
+                0.0
+            }
+        };
+        assert!(chi2(&uniform) < bound, "{}", chi2(&uniform));
+        let to_500 = |s: usize| {
+            if (1..=T).contains(&s) {
+                1.0 / 500.0
+            } else {
+                0.0
+            }
+        };
+        assert!(
+            chi2(&to_500) > bound,
+            "uniform on 1..500 passes: {}",
+            chi2(&to_500)
+        );
+        let tilted = |s: usize| {
+            if (1..T).contains(&s) {
+                (if s < 250 { 1.1 } else { 0.9 }) / (249.0 * 1.1 + 250.0 * 0.9)
+            } else {
+                0.0
+            }
+        };
+        assert!(
+            chi2(&tilted) > bound,
+            "a tilted law passes: {}",
+            chi2(&tilted)
+        );
+    }
+
     #[test]
     fn corruption_parse_errors() {
         assert!("0.8,0.1".parse::<Corruption>().is_err());

@@ -248,6 +248,17 @@ fn golden_data_digests_per_preset() {
             "ca48b68e9eab70f43468207f6d2d755dd2d8ed5ce2ab9767791770198110b5d4",
             "b088df853e178a5a05eb5b158f602061a2dc3d03efd615119cae2f16cce0e2be",
         ),
+        // New in 0.3.0 (issue 21).
+        (
+            "evodiff-d3pm-uniform",
+            "9cfa8f8b35878992d4ef32260217bcbe359eb07525988936c2b2cdef824eefb5",
+            "8576c4e428f97c1c9b711c6a8a047b1e87dc8625f1bb9b0954c8dac3e88a45f2",
+        ),
+        (
+            "evodiff-d3pm-blosum",
+            "9c01903fb20cf794dc8a906ae784847e5741443ca3c29d39af702b4bdd037c80",
+            "191a9ec763aeed9618ad79909d29af752f4667613e3b3c0136973f05a5ebc8be",
+        ),
     ];
     let root = env!("CARGO_MANIFEST_DIR");
     for (preset, fasta_sha, rates_sha) in expected {

@@ -155,3 +155,131 @@ fn d3pm_build_time() {
         bytes(&b)
     );
 }
+
+/// The exact inversion of a full uniform u: the number of the row's first K − 1 running
+/// sums at or below u.
+fn invert(tables: &Tables, t: usize, from: usize, u: f64) -> usize {
+    tables.cdf(t, from)[..K - 1]
+        .iter()
+        .filter(|&&c| c <= u)
+        .count()
+}
+
+/// `draw` decides from the top 16 bits of u only where every u with those bits gives the
+/// same letter: for every 16-bit value without a tie, the letter at both ends of its
+/// bucket is the one the fast path returns.
+#[test]
+fn d3pm_draw_fast_path_agrees_with_the_exact_inversion() {
+    let mut ties = 0usize;
+    for tables in both() {
+        for t in [1, 2, 100, 250, 498, 499] {
+            for from in 0..K {
+                let coarse = &tables.coarse[t * K + from];
+                for v in 0..65536u32 {
+                    if coarse.contains(&v) {
+                        ties += 1;
+                        continue;
+                    }
+                    let fast = coarse.iter().filter(|&&c| c < v).count();
+                    let lo = f64::from(v) / 65536.0;
+                    let hi = (f64::from(v + 1) / 65536.0) - 1.0 / (1u64 << 53) as f64;
+                    assert_eq!(fast, invert(tables, t, from, lo), "t {t} from {from} v {v}");
+                    assert_eq!(fast, invert(tables, t, from, hi), "t {t} from {from} v {v}");
+                }
+            }
+        }
+    }
+    // Ties are rare: at most K − 1 of 65,536 values per row.
+    assert!(ties <= 2 * 6 * K * (K - 1), "{ties}");
+}
+
+/// Per-row counts of `draw` at step `t`: `n` draws from each of the K letters.
+fn counts(tables: &Tables, t: usize, n: usize, seed: u64) -> Vec<[u64; K]> {
+    let mut d = crate::rng::SeedKey::new(seed).draws(1, format!("d3pm{t}").as_bytes());
+    (0..K)
+        .map(|from| {
+            let mut c = [0u64; K];
+            for _ in 0..n {
+                c[tables.draw(t, from, &mut d)] += 1;
+            }
+            c
+        })
+        .collect()
+}
+
+/// Pearson's chi-square of `observed` rows against `expected` tables' rows at step `t`
+/// (each row normalised), pooling cells with expectation below 5 into one per row; the
+/// statistic and its degrees of freedom.
+fn chi_square(observed: &[[u64; K]], expected: &Tables, t: usize) -> (f64, usize) {
+    let (mut chi2, mut df) = (0.0, 0usize);
+    for (from, obs) in observed.iter().enumerate() {
+        let n: u64 = obs.iter().sum();
+        let row = expected.row(t, from);
+        let total: f64 = row.iter().sum();
+        let (mut po, mut pe, mut cells) = (0.0, 0.0, 0usize);
+        for (o, p) in obs.iter().zip(row) {
+            let e = p / total * n as f64;
+            if e < 5.0 {
+                po += *o as f64;
+                pe += e;
+                continue;
+            }
+            chi2 += (*o as f64 - e).powi(2) / e;
+            cells += 1;
+        }
+        if pe > 0.0 {
+            chi2 += (po - pe).powi(2) / pe.max(1e-300);
+            cells += 1;
+        }
+        df += cells - 1;
+    }
+    (chi2, df)
+}
+
+/// Generous: the mean plus 5 standard deviations of a chi-square with `df` degrees.
+fn bound(df: usize) -> f64 {
+    df as f64 + 5.0 * (2.0 * df as f64).sqrt()
+}
+
+/// The draws follow the rows of Q̄[t] (chi-square per kind and t); negative controls: the
+/// same counts fail against the other kind's rows and against Q̄[t ± 1] (the classic
+/// off-by-one: t step matrices instead of t + 1). Low t needs few draws to tell (a step
+/// changes the change probabilities by half or more); t = 100 and 250 need 800,000 draws
+/// a row. At t = 499 the BLOSUM rows are near their limit (Q̄[498] and Q̄[499] differ by
+/// too little for a test of this size), so only the other kind is the control there.
+#[test]
+fn d3pm_draws_follow_the_rows_and_reject_the_wrong_ones() {
+    for (k, tables) in both().into_iter().enumerate() {
+        let other = both()[1 - k];
+        for (t, n) in [
+            (1, 40_000),
+            (2, 40_000),
+            (100, 800_000),
+            (250, 800_000),
+            (499, 200_000),
+        ] {
+            let obs = counts(tables, t, n, 7);
+            let (chi2, df) = chi_square(&obs, tables, t);
+            let kind = tables.kind();
+            eprintln!(
+                "{kind:?} t {t}: chi2 {chi2:.1} df {df} bound {:.1}",
+                bound(df)
+            );
+            assert!(chi2 < bound(df), "{kind:?} t {t}: {chi2} over {df}");
+            let (wrong, wdf) = chi_square(&obs, other, t);
+            eprintln!(
+                "  other kind: {wrong:.1} (df {wdf}, bound {:.1})",
+                bound(wdf)
+            );
+            assert!(wrong > bound(wdf), "{kind:?} t {t}: the other kind passes");
+            for shifted in [t - 1, t + 1].into_iter().filter(|_| t < T - 1) {
+                let (wrong, wdf) = chi_square(&obs, tables, shifted);
+                eprintln!(
+                    "  t {shifted}: {wrong:.1} (df {wdf}, bound {:.1})",
+                    bound(wdf)
+                );
+                assert!(wrong > bound(wdf), "{kind:?}: t {shifted} passes for t {t}");
+            }
+        }
+    }
+}
