@@ -70,13 +70,41 @@ pub struct Tables {
     /// The same layout: each row's running sums divided by the row's total (the last is
     /// exactly 1).
     cdf: Vec<f64>,
-    /// Per row (`t * K + from`), `floor(cdf[j] · 2¹⁶)` of its first K − 1 running sums,
-    /// padded with `u32::MAX`: what [`Tables::draw`] compares a 16-bit draw with.
-    coarse: Vec<[u32; COARSE]>,
+    /// Per row (`t * K + from`), for each top byte b of u: the letter if every u in
+    /// [b/256, (b+1)/256) gives the same one (no running sum strictly inside), else
+    /// `AMBIGUOUS` plus the number of sums at or below b/256 (where the sums inside
+    /// start).
+    buckets: Vec<[u8; 256]>,
+    /// Per row, `floor(cdf[j] · 2¹⁶)` of its first K − 1 running sums: what a 16-bit
+    /// prefix of u is compared with when its top byte is ambiguous.
+    coarse: Vec<[u32; K - 1]>,
 }
 
-/// Lanes of a row's coarse thresholds: K − 1 of them, padded to a width that vectorises.
-const COARSE: usize = 32;
+/// The rows of one step t of a [`Tables`]: [`Tables::draw`] without finding them again for
+/// every residue.
+pub struct Step<'a> {
+    tables: &'a Tables,
+    t: usize,
+    buckets: &'a [[u8; 256]; K],
+}
+
+impl Step<'_> {
+    /// [`Tables::draw`] at this step.
+    #[inline(always)]
+    pub fn draw(&self, from: usize, draws: &mut crate::rng::Draws) -> usize {
+        let top = draws.next_u8();
+        match self.buckets[from][usize::from(top)] {
+            letter if letter < AMBIGUOUS => usize::from(letter),
+            first => self
+                .tables
+                .draw_refined(self.t * K + from, top, first, draws),
+        }
+    }
+}
+
+/// A bucket that holds a running sum: more bits of u decide (the flag, on the index of the
+/// first sum inside).
+const AMBIGUOUS: u8 = 0x80;
 
 impl Tables {
     /// Which noise these are.
@@ -107,30 +135,53 @@ impl Tables {
     /// drawn by inverting the row's cumulative sums with a uniform u in [0, 1): the first
     /// j with u < `cdf(t, from)[j]`, i.e. the number of running sums at or below u.
     ///
-    /// u is a 53-bit uniform whose bits are drawn lazily: first its top 16 bits v, which
-    /// decide the letter unless v is the floor of some running sum times 2¹⁶ (at most
-    /// K − 1 of the 65,536 values); only then are its 37 lower bits drawn (the top 37 bits
-    /// of one more 64-bit draw) and u compared in full. The letter is exactly the one a
-    /// full 53-bit u would give (v > floor(c·2¹⁶) means u > c, v < floor(c·2¹⁶) means
-    /// u < c), for two bytes of the stream per residue instead of eight.
+    /// u is a 53-bit uniform whose bits are drawn lazily, most significant first, only as
+    /// far as they are needed to decide the letter: its top 8 bits (one byte), which
+    /// decide it unless a running sum falls strictly inside their 1/256-wide bucket; then
+    /// 8 more (one byte), which decide it unless the 16-bit bucket holds a running sum's
+    /// floor; then the last 37 (the top 37 bits of a 64-bit draw), compared in full. The
+    /// letter is exactly the one a full 53-bit u gives, for about one byte of the stream
+    /// per residue instead of eight.
     #[inline]
     pub fn draw(&self, t: usize, from: usize, draws: &mut crate::rng::Draws) -> usize {
-        let row = t * K + from;
-        let v = u32::from(draws.next_u16());
-        let coarse = &self.coarse[row];
-        let mut below = 0usize;
-        let mut tie = false;
-        for &c in coarse {
-            below += usize::from(c < v);
-            tie |= c == v;
+        self.at(t).draw(from, draws)
+    }
+
+    /// The rows of step `t`, for drawing many residues at one t.
+    #[inline]
+    pub fn at(&self, t: usize) -> Step<'_> {
+        let buckets = self.buckets[t * K..(t + 1) * K]
+            .try_into()
+            .expect("K rows a step");
+        Step {
+            tables: self,
+            t,
+            buckets,
         }
-        if !tie {
-            return below;
+    }
+
+    /// `draw` past an ambiguous top byte (`first`: `AMBIGUOUS` plus the index of the first
+    /// running sum inside its bucket): the next byte, compared with the sums inside only,
+    /// then if needed the last 37 bits.
+    #[inline(never)]
+    fn draw_refined(&self, row: usize, top: u8, first: u8, draws: &mut crate::rng::Draws) -> usize {
+        let v = u32::from(top) << 8 | u32::from(draws.next_u8());
+        let first = usize::from(first - AMBIGUOUS);
+        let inside = self.coarse[row][first..]
+            .iter()
+            .take_while(|&&c| c >> 8 == u32::from(top));
+        let mut letter = first;
+        for &c in inside {
+            if c == v {
+                let low = draws.next_u64() >> 27;
+                let u = ((u64::from(v) << 37) | low) as f64 * (1.0 / (1u64 << 53) as f64);
+                let cdf = &self.cdf[row * K..row * K + K - 1];
+                return cdf.iter().filter(|&&c| c <= u).count();
+            }
+            // v > floor(c·2¹⁶) means u > c; v < floor(c·2¹⁶) means u < c.
+            letter += usize::from(c < v);
         }
-        let low = draws.next_u64() >> 27;
-        let u = ((u64::from(v) << 37) | low) as f64 * (1.0 / (1u64 << 53) as f64);
-        let cdf = &self.cdf[row * K..row * K + K - 1];
-        cdf.iter().filter(|&&c| c <= u).count()
+        letter
     }
 
     /// 1 − Q̄[t][from][from]: the chance that residue `from` changes after t + 1 steps, as
@@ -172,22 +223,44 @@ impl Tables {
         let coarse = cdf
             .chunks_exact(K)
             .map(|row| {
-                let mut lanes = [u32::MAX; COARSE];
+                let mut lanes = [0u32; K - 1];
                 for (lane, &c) in lanes.iter_mut().zip(&row[..K - 1]) {
                     let c: f64 = c;
-                    // Exact: scaling by a power of two, then the floor of a value in [0, 1].
-                    *lane = (c * 65536.0).floor() as u32;
+                    // Exact: scaling by a power of two, then the floor of a value in [0, 1]
+                    // (truncation: it is not negative).
+                    *lane = (c * 65536.0) as u32;
                 }
                 lanes
             })
+            .collect();
+        let buckets = cdf
+            .chunks_exact(K)
+            .map(|row| buckets(&row[..K - 1]))
             .collect();
         Tables {
             kind,
             q_bar,
             cdf,
+            buckets,
             coarse,
         }
     }
+}
+
+/// For the first K − 1 running sums of a row (non-decreasing): each top byte's letter, or
+/// `AMBIGUOUS` where a sum lies strictly inside its bucket. One pass over buckets and sums.
+fn buckets(sums: &[f64]) -> [u8; 256] {
+    let mut out = [0; 256];
+    let mut at_or_below = 0; // sums <= the bucket's low end
+    for (b, slot) in out.iter_mut().enumerate() {
+        let (lo, hi) = (b as f64 / 256.0, (b + 1) as f64 / 256.0);
+        while at_or_below < sums.len() && sums[at_or_below] <= lo {
+            at_or_below += 1;
+        }
+        let inside = at_or_below < sums.len() && sums[at_or_below] < hi;
+        *slot = at_or_below as u8 + if inside { AMBIGUOUS } else { 0 };
+    }
+    out
 }
 
 /// The uniform tables, built on first use.

@@ -480,30 +480,38 @@ impl Masker {
         by_position.clear();
         by_position.resize(seq.len(), mark::NONE);
         let letters = &self.d3pm_letters;
+        let rows = tables.at(step);
         let mut counts = [0u64; K];
         let mut changed = 0usize;
-        let mut noise = |p: usize, x: usize| {
-            counts[x] += 1;
-            let to = tables.draw(step, x, draws);
-            if to != x {
-                by_position[p] = ALPHABET[to];
-                changed += 1;
-            }
-        };
+        // Written out twice rather than through a closure: this loop is the whole cost of
+        // a D3PM run, one residue at a time.
         match within {
             None => {
-                for (p, &b) in seq.iter().enumerate() {
-                    let x = letters[usize::from(b)];
-                    if usize::from(x) < K {
-                        noise(p, usize::from(x));
+                for (m, &b) in by_position.iter_mut().zip(seq) {
+                    let x = usize::from(letters[usize::from(b)]);
+                    if x >= K {
+                        continue;
+                    }
+                    counts[x] += 1;
+                    let to = rows.draw(x, draws);
+                    if to != x {
+                        *m = ALPHABET[to];
+                        changed += 1;
                     }
                 }
             }
             Some(w) => {
                 for p in eligible_within(seq, self.maskable.as_deref(), w) {
-                    let x = letters[usize::from(seq[p as usize])];
-                    if usize::from(x) < K {
-                        noise(p as usize, usize::from(x));
+                    let p = p as usize;
+                    let x = usize::from(letters[usize::from(seq[p])]);
+                    if x >= K {
+                        continue;
+                    }
+                    counts[x] += 1;
+                    let to = rows.draw(x, draws);
+                    if to != x {
+                        by_position[p] = ALPHABET[to];
+                        changed += 1;
                     }
                 }
             }

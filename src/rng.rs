@@ -101,8 +101,8 @@ const BUF: usize = 256;
 
 /// The keystream of one record, consumed as bytes in order by typed draws.
 ///
-/// Draws take 2 bytes (`u16`) or 8 bytes (`u64`), little-endian, wherever the previous
-/// draw stopped; a draw may straddle the 256-byte refill boundary.
+/// Draws take 1 byte (`u8`, D3PM only), 2 bytes (`u16`) or 8 bytes (`u64`), little-endian,
+/// wherever the previous draw stopped; a draw may straddle the 256-byte refill boundary.
 #[derive(Clone, Debug)]
 pub struct Draws {
     rng: ChaCha8Rng,
@@ -111,6 +111,16 @@ pub struct Draws {
 }
 
 impl Draws {
+    /// A stream whose next draws read `bytes` (at most 256), for tests that need chosen
+    /// bits; past them, the keystream of seed 0.
+    #[cfg(test)]
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Draws {
+        let mut d = SeedKey::new(0).draws(1, b"");
+        d.pos = BUF - bytes.len();
+        d.buf[d.pos..].copy_from_slice(bytes);
+        d
+    }
+
     #[inline(always)]
     fn take<const N: usize>(&mut self) -> [u8; N] {
         match self.buf.get(self.pos..self.pos + N) {
@@ -141,6 +151,11 @@ impl Draws {
     #[inline]
     pub fn next_u64(&mut self) -> u64 {
         u64::from_le_bytes(self.take::<8>())
+    }
+
+    #[inline]
+    pub fn next_u8(&mut self) -> u8 {
+        self.take::<1>()[0]
     }
 
     #[inline]

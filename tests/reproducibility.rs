@@ -251,13 +251,13 @@ fn golden_data_digests_per_preset() {
         // New in 0.3.0 (issue 21).
         (
             "evodiff-d3pm-uniform",
-            "9cfa8f8b35878992d4ef32260217bcbe359eb07525988936c2b2cdef824eefb5",
-            "8576c4e428f97c1c9b711c6a8a047b1e87dc8625f1bb9b0954c8dac3e88a45f2",
+            "63af0407aa573bea436a0707731fed4edf7594550b9bcae5b75cdae048110a37",
+            "bb104813015efeeb7cc8856532d7f9833df90456775115f2bf86f40cd7331326",
         ),
         (
             "evodiff-d3pm-blosum",
-            "9c01903fb20cf794dc8a906ae784847e5741443ca3c29d39af702b4bdd037c80",
-            "191a9ec763aeed9618ad79909d29af752f4667613e3b3c0136973f05a5ebc8be",
+            "52a1e00c5b56297a9b0c57ea953052eb04445f84ce13639c56a4b1849da03f60",
+            "256ce71a4c6201fb85514e85ce6f39fe018501f099e2ee6061778a4b022b38e7",
         ),
     ];
     let root = env!("CARGO_MANIFEST_DIR");
