@@ -70,10 +70,10 @@ pub struct Tables {
     /// The same layout: each row's running sums divided by the row's total (the last is
     /// exactly 1).
     cdf: Vec<f64>,
-    /// Per row (`t * K + from`), for each top byte b of u: the letter if every u in
-    /// [b/256, (b+1)/256) gives the same one (no running sum strictly inside), else
-    /// `AMBIGUOUS` plus the number of sums at or below b/256 (where the sums inside
-    /// start).
+    /// Per row (`t * K + from`), for each top byte b of u: if every u in [b/256,
+    /// (b+1)/256) gives the same letter (no running sum strictly inside), its mark (0 for
+    /// `from` itself, else the new letter's byte); otherwise `AMBIGUOUS` plus the number of
+    /// sums at or below b/256 (where the sums inside start).
     buckets: Vec<[u8; 256]>,
     /// Per row, `floor(cdf[j] · 2¹⁶)` of its first K − 1 running sums: what a 16-bit
     /// prefix of u is compared with when its top byte is ambiguous.
@@ -89,15 +89,29 @@ pub struct Step<'a> {
 }
 
 impl Step<'_> {
-    /// [`Tables::draw`] at this step.
+    /// [`Tables::draw`] at this step, as a mark: 0 if residue `from` stays, else the
+    /// byte of its new letter (what `mask::Marks` records of a replaced residue).
     #[inline(always)]
-    pub fn draw(&self, from: usize, draws: &mut crate::rng::Draws) -> usize {
+    pub fn draw_mark(&self, from: usize, draws: &mut crate::rng::Draws) -> u8 {
         let top = draws.next_u8();
         match self.buckets[from][usize::from(top)] {
-            letter if letter < AMBIGUOUS => usize::from(letter),
-            first => self
-                .tables
-                .draw_refined(self.t * K + from, top, first, draws),
+            mark if mark < AMBIGUOUS => mark,
+            first => {
+                let row = self.t * K + from;
+                match self.tables.draw_refined(row, top, first, draws) {
+                    to if to == from => 0,
+                    to => ALPHABET[to],
+                }
+            }
+        }
+    }
+
+    /// [`Tables::draw`] at this step.
+    #[inline]
+    pub fn draw(&self, from: usize, draws: &mut crate::rng::Draws) -> usize {
+        match self.draw_mark(from, draws) {
+            0 => from,
+            letter => index_of(letter).expect("a mark is a letter of the alphabet"),
         }
     }
 }
@@ -235,7 +249,8 @@ impl Tables {
             .collect();
         let buckets = cdf
             .chunks_exact(K)
-            .map(|row| buckets(&row[..K - 1]))
+            .enumerate()
+            .map(|(row, sums)| buckets(&sums[..K - 1], row % K))
             .collect();
         Tables {
             kind,
@@ -248,8 +263,9 @@ impl Tables {
 }
 
 /// For the first K − 1 running sums of a row (non-decreasing): each top byte's letter, or
-/// `AMBIGUOUS` where a sum lies strictly inside its bucket. One pass over buckets and sums.
-fn buckets(sums: &[f64]) -> [u8; 256] {
+/// `AMBIGUOUS` where a sum lies strictly inside its bucket; a letter as a mark of residue
+/// `from` (see `Tables::buckets`). One pass over buckets and sums.
+fn buckets(sums: &[f64], from: usize) -> [u8; 256] {
     let mut out = [0; 256];
     let mut at_or_below = 0; // sums <= the bucket's low end
     for (b, slot) in out.iter_mut().enumerate() {
@@ -258,7 +274,11 @@ fn buckets(sums: &[f64]) -> [u8; 256] {
             at_or_below += 1;
         }
         let inside = at_or_below < sums.len() && sums[at_or_below] < hi;
-        *slot = at_or_below as u8 + if inside { AMBIGUOUS } else { 0 };
+        *slot = match (inside, at_or_below) {
+            (true, first) => AMBIGUOUS + first as u8,
+            (false, letter) if letter == from => 0,
+            (false, letter) => ALPHABET[letter],
+        };
     }
     out
 }

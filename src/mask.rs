@@ -474,7 +474,7 @@ impl Masker {
         by_position: &mut Vec<u8>,
         within: Option<&Within>,
     ) -> Outcome {
-        use crate::d3pm::{ALPHABET, K, T};
+        use crate::d3pm::{K, T};
         let tables = crate::d3pm::tables(kind);
         let step = 1 + draws.below_u64(T as u64 - 1) as usize;
         by_position.clear();
@@ -493,11 +493,10 @@ impl Masker {
                         continue;
                     }
                     counts[x] += 1;
-                    let to = rows.draw(x, draws);
-                    if to != x {
-                        *m = ALPHABET[to];
-                        changed += 1;
-                    }
+                    // The mark itself (`mark::NONE` = 0 if unchanged): whether a residue
+                    // changes is a coin flip, so no branch on it.
+                    *m = rows.draw_mark(x, draws);
+                    changed += usize::from(*m != mark::NONE);
                 }
             }
             Some(w) => {
@@ -508,11 +507,8 @@ impl Masker {
                         continue;
                     }
                     counts[x] += 1;
-                    let to = rows.draw(x, draws);
-                    if to != x {
-                        by_position[p] = ALPHABET[to];
-                        changed += 1;
-                    }
+                    by_position[p] = rows.draw_mark(x, draws);
+                    changed += usize::from(by_position[p] != mark::NONE);
                 }
             }
         }
