@@ -68,7 +68,7 @@ def synthetic_fasta(path):
 
 def read_fasta(path, starts):
     """The sequences of a one-line-per-sequence FASTA with the input's records, joined."""
-    lines = open(path, "rb").read().split(b"\n")
+    lines = path.read_bytes().split(b"\n")
     seqs, i = [], 0
     for r in range(RECORDS):
         assert lines[i] == b">r%d synthetic" % r, (r, lines[i][:40])
