@@ -57,6 +57,7 @@ pub fn run(data: &[u8]) {
             Corruption::MASK_ONLY
         },
         maskable: bit(3).then(|| b"ACDEFGHIKLMNPQRSTVWY".to_vec()),
+        replacements: protmask::mask::STANDARD_RESIDUES,
         replicates: None,
     };
     let dir = scratch();

@@ -3,8 +3,8 @@
 //!
 //! What "a masking" means: the same records in the same order (each repeated R times, IDs
 //! renamed `<id>_r<k>` when R > 1), the same descriptions, and at every position either
-//! the original residue, the mask token, or (when the corruption allows it) a standard
-//! residue. With the rates table, its rows must match the records and its counts and
+//! the original residue, the mask token, or (when the corruption allows it) a letter of
+//! the random pool (`Expect::replacements`). With the rates table, its rows must match the records and its counts and
 //! positions must agree with what the FASTA shows. The first disagreement is the error.
 //!
 //! A mask token made of residue letters (`X`) cannot be told from an original `X` by
@@ -19,7 +19,6 @@ use super::error::{Field, Location, Number, Unexpected, Unit};
 use super::{Expect, Verified, VerifyError};
 use crate::engine::Input;
 use crate::io::{InputSource, open_input};
-use crate::mask::STANDARD_RESIDUES;
 use crate::records::stream::OwnedRecord;
 use crate::records::{RecordStream, is_residue_token};
 use crate::regions::{Regions, Within};
@@ -528,7 +527,7 @@ pub(super) fn compare(
         let f = rest[0];
         if f == c {
             cur += 1;
-        } else if may_replace && selectable && eligible && STANDARD_RESIDUES.contains(&f) {
+        } else if may_replace && selectable && eligible && expect.replacements.contains(&f) {
             shown.changed.push(p);
             cur += 1;
         } else {

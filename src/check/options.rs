@@ -1,5 +1,5 @@
 //! The options `verify` checks by (the mask token, the corruption, the eligible residues,
-//! the replicates): what MASKED's metadata or the manifest records, else the flags, with
+//! the letters a replacement may show, the replicates): what MASKED's metadata or the manifest records, else the flags, with
 //! `--preset` resolved as `mask --preset` resolves it (`MaskConfig::resolve`), else the
 //! defaults. Beside recorded options a flag only restates them: one that disagrees is a
 //! usage error naming both values, never silently preferred to the record.
@@ -25,6 +25,7 @@ pub(super) fn expectations(
                 mask_token: request.mask_token.clone(),
                 corrupt: request.corrupt,
                 maskable: request.maskable.clone(),
+                random_pool: request.random_pool,
                 ..MaskOptions::default()
             })
             .map_err(|e| VerifyError::Usage(e.into()))?,
@@ -43,6 +44,10 @@ pub(super) fn expectations(
         maskable: (request.maskable.clone())
             .or_else(|| options.and_then(|o| o.maskable.clone()))
             .map(String::into_bytes),
+        replacements: (request.random_pool)
+            .or(options.map(|o| o.random_pool))
+            .unwrap_or_default()
+            .letters(),
         replicates: recorded.map(|(o, _)| o.replicates),
     })
 }
@@ -82,6 +87,11 @@ fn agrees(request: &Request, recorded: &MaskConfig, place: &str) -> Result<(), V
             m,
             o.maskable.as_ref().unwrap_or(&every),
         );
+    }
+    if let Some(pool) = request.random_pool
+        && pool != o.random_pool
+    {
+        return differs(MaskOption::RandomPool, pool.name(), o.random_pool.name());
     }
     if let (Some(mode), Some(r)) = (request.regions_mode, &o.regions)
         && mode != r.mode

@@ -19,6 +19,7 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         mask_token: args.mask_token,
         corrupt: args.corrupt,
         maskable: args.maskable,
+        random_pool: args.random_pool,
         regions_mode: args.regions_mode,
         preset: args.preset,
     };
