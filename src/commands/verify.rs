@@ -44,9 +44,14 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
 /// The line that says the options checked by came from MASKED's own metadata, and which.
 fn metadata_line(p: &Provenance, masked: &str) -> String {
     let o = &p.options;
+    // The pool only where it is not the standard one (the line is as before otherwise).
+    let pool = match o.random_pool {
+        protmask::mask::RandomPool::Standard => String::new(),
+        pool => format!(", random pool {pool}"),
+    };
     format!(
         "protmask: options from the metadata of '{masked}' (protmask {}): preset {}, mask \
-         token '{}', corrupt {}, maskable {}, replicates {}",
+         token '{}', corrupt {}, maskable {}{pool}, replicates {}",
         p.version,
         o.preset,
         o.mask_token,
