@@ -479,15 +479,16 @@ impl Masker {
     fn replacement(&self, draws: &mut Draws, original: u8) -> u8 {
         let pool = self.random_pool.letters();
         let n = pool.len() as u32;
-        match self
-            .random_differs
-            .then(|| pool.iter().position(|&c| c == original))
-        {
-            Some(Some(at)) => {
+        let skip = match self.random_differs {
+            true => pool.iter().position(|&c| c == original),
+            false => None,
+        };
+        match skip {
+            Some(at) => {
                 let j = draws.below_u16(n - 1) as usize;
                 pool[if j >= at { j + 1 } else { j }]
             }
-            _ => pool[draws.below_u16(n) as usize],
+            None => pool[draws.below_u16(n) as usize],
         }
     }
 
