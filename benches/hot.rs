@@ -134,6 +134,9 @@ fn bench_process_block(c: &mut Criterion) {
         tokens: None,
         regions: None,
         span: None,
+        random_pool: Default::default(),
+        random_differs: false,
+        min_masked: 0,
     };
     let mut group = c.benchmark_group("process_block_1MiB");
     group.throughput(Throughput::Bytes(data.len() as u64));

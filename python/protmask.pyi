@@ -61,6 +61,7 @@ def verify(
     mask_token: Optional[str] = None,
     corrupt: Optional[Tuple[float, float, float]] = None,
     maskable: Optional[str] = None,
+    random_pool: Optional[str] = None,
     regions: Optional[_Path] = None,
     regions_mode: Optional[str] = None,
 ) -> Verified:
@@ -135,6 +136,9 @@ class Masker:
         regions_mode: Optional[str] = None,
         span_mean: Optional[float] = None,
         span_max: Optional[int] = None,
+        random_pool: Optional[str] = None,
+        random_differs: Optional[bool] = None,
+        min_masked: Optional[int] = None,
     ) -> None: ...
     def mask(self, id: str, sequence: str, replicate: int = 1) -> Masked:
         """Mask one record (replicate counts from 1).

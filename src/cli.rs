@@ -5,9 +5,11 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-use protmask::config::{MaskConfig, MaskOptions, check_maskable, check_span_mean, check_token};
+use protmask::config::{
+    MaskConfig, MaskOptions, check_maskable, check_min_masked, check_span_mean, check_token,
+};
 use protmask::io::Compression;
-use protmask::mask::{Corruption, Mode, Timesteps};
+use protmask::mask::{Corruption, Mode, RandomPool, Timesteps};
 use protmask::presets::Preset;
 use protmask::regions::RegionsSource;
 use protmask::schedule::Schedule;
@@ -90,6 +92,10 @@ pub struct VerifyArgs {
     /// Residues that were eligible [default: what a Parquet MASKED or the manifest records, else all]
     #[arg(long, value_name = "CHARS", value_parser = check_maskable)]
     pub maskable: Option<String>,
+
+    /// The letters a replaced position may show: standard or extended (mask --random-pool) [default: what a Parquet MASKED or the manifest records, else the preset's, else standard]
+    #[arg(long, value_enum, value_name = "POOL")]
+    pub random_pool: Option<RandomPool>,
 
     /// The regions file used (mask --regions): every selected position must be eligible by it [default: the manifest's]
     #[arg(long, value_name = "FILE", value_parser = protmask::regions::check_path)]
@@ -272,7 +278,7 @@ pub struct MaskArgs {
     #[arg(long, value_enum, help_heading = "SCHEDULE")]
     pub timesteps: Option<Timesteps>,
 
-    /// bernoulli: each eligible position with probability r; exact: floor(r*L + U) positions [preset's; esm3: bernoulli]
+    /// bernoulli: each eligible position with probability r; exact: floor(r*L + U) positions; floor: floor(r*L) positions [preset's; esm3: bernoulli]
     #[arg(long, value_enum, help_heading = "MASKING")]
     pub mode: Option<Mode>,
 
@@ -280,7 +286,7 @@ pub struct MaskArgs {
     #[arg(long, value_name = "STR", value_parser = check_token, help_heading = "MASKING")]
     pub mask_token: Option<String>,
 
-    /// Of the selected positions, fractions masked, replaced by a random standard residue, kept; sum 1 [preset's; esm3: 1,0,0]
+    /// Of the selected positions, fractions masked, replaced by a random residue (see --random-pool), kept; sum 1 [preset's; esm3: 1,0,0]
     #[arg(
         long,
         value_name = "M,R,K",
@@ -288,6 +294,25 @@ pub struct MaskArgs {
         help_heading = "MASKING"
     )]
     pub corrupt: Option<Corruption>,
+
+    /// What a replaced position is drawn from: standard (ACDEFGHIKLMNPQRSTVWY) or extended (those and BZXJOU) [preset's; esm3: standard]
+    #[arg(long, value_enum, value_name = "POOL", help_heading = "MASKING")]
+    pub random_pool: Option<RandomPool>,
+
+    /// A replaced position never shows its original letter (one of the pool's other letters) [preset's; esm3: false]
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        help_heading = "MASKING"
+    )]
+    pub random_differs: Option<bool>,
+
+    /// Select at least N positions of each record (all of a shorter one); the positions stay uniform [preset's; esm3: 0]
+    #[arg(long, value_name = "N", value_parser = check_min_masked, help_heading = "MASKING")]
+    pub min_masked: Option<u32>,
 
     /// Only residues among CHARS are eligible (case-sensitive); L counts eligible positions
     #[arg(long, value_name = "CHARS", value_parser = check_maskable, help_heading = "MASKING")]
@@ -378,6 +403,9 @@ impl MaskArgs {
             regions_mode: self.regions_mode,
             span_mean: self.span_mean,
             span_max: self.span_max,
+            random_pool: self.random_pool,
+            random_differs: self.random_differs,
+            min_masked: self.min_masked,
         }
     }
 
@@ -442,7 +470,13 @@ mod tests {
                 Ok(option) => {
                     let long = arg.get_long().unwrap();
                     let value = arg.get_value_names().unwrap()[0].as_str().to_string();
-                    assert_eq!(option.flag(), format!("--{long} <{value}>"), "{id}");
+                    // A switch that may take a value (`--random-differs[=<BOOL>]`).
+                    let optional = arg.get_num_args().is_some_and(|n| n.min_values() == 0);
+                    let shown = match optional {
+                        true => format!("--{long}[=<{value}>]"),
+                        false => format!("--{long} <{value}>"),
+                    };
+                    assert_eq!(option.flag(), shown, "{id}");
                 }
                 Err(_) => assert!(FILE_AND_RUN_FLAGS.contains(&id), "--{id}: not an option"),
             }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::choice::{UnknownChoice, choices};
 use crate::io::Compression;
-use crate::mask::{Corruption, Masker, Mode, Timesteps};
+use crate::mask::{Corruption, Masker, Mode, RandomPool, Timesteps};
 use crate::presets::Preset;
 use crate::regions::{RegionsMode, RegionsOption, RegionsSource};
 use crate::schedule::Schedule;
@@ -39,6 +39,9 @@ choices! {
         RegionsMode = "regions_mode",
         SpanMean = "span_mean",
         SpanMax = "span_max",
+        RandomPool = "random_pool",
+        RandomDiffers = "random_differs",
+        MinMasked = "min_masked",
     }
 }
 
@@ -60,6 +63,9 @@ impl MaskOption {
             MaskOption::RegionsMode => "--regions-mode <MODE>",
             MaskOption::SpanMean => "--span-mean <M>",
             MaskOption::SpanMax => "--span-max <N>",
+            MaskOption::RandomPool => "--random-pool <POOL>",
+            MaskOption::RandomDiffers => "--random-differs[=<BOOL>]",
+            MaskOption::MinMasked => "--min-masked <N>",
         }
     }
 }
@@ -135,6 +141,8 @@ pub enum OptionValue {
     Floats(Vec<f64>),
     /// Per ID, `(start, end)` pairs (`regions`).
     Intervals(BTreeMap<String, Vec<(i64, i64)>>),
+    /// A switch (`random_differs`).
+    Bool(bool),
 }
 
 impl OptionValue {
@@ -145,6 +153,7 @@ impl OptionValue {
             OptionValue::Float(_) => "a float",
             OptionValue::Floats(_) => "a sequence of numbers",
             OptionValue::Intervals(_) => "a mapping",
+            OptionValue::Bool(_) => "a bool",
         }
     }
 }
@@ -168,6 +177,9 @@ pub struct MaskOptions {
     pub span_mean: Option<f64>,
     /// With `span_mean`.
     pub span_max: Option<u32>,
+    pub random_pool: Option<RandomPool>,
+    pub random_differs: Option<bool>,
+    pub min_masked: Option<u32>,
 }
 
 impl MaskOptions {
@@ -192,6 +204,9 @@ impl MaskOptions {
             MaskOption::RegionsMode => self.regions_mode = Some(v.choice()?),
             MaskOption::SpanMean => self.span_mean = Some(v.number(check_span_mean)?),
             MaskOption::SpanMax => self.span_max = Some(v.int(check_span_max)?),
+            MaskOption::RandomPool => self.random_pool = Some(v.choice()?),
+            MaskOption::RandomDiffers => self.random_differs = Some(v.boolean()?),
+            MaskOption::MinMasked => self.min_masked = Some(v.int(check_min_masked)?),
         }
         Ok(())
     }
@@ -244,6 +259,14 @@ impl Given {
         match &self.value {
             OptionValue::Int(n) => check(n).map_err(|e| self.invalid(n, e)),
             _ => Err(self.wrong("an int")),
+        }
+    }
+
+    /// True or false.
+    fn boolean(&self) -> Result<bool, OptionError> {
+        match &self.value {
+            OptionValue::Bool(b) => Ok(*b),
+            _ => Err(self.wrong("a bool")),
         }
     }
 
@@ -349,6 +372,14 @@ pub(crate) fn check_span_max(n: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("{v} is not in 1..={}", u32::MAX))
 }
 
+/// A minimum count: a whole number of positions, 0 to `u32::MAX`.
+pub fn check_min_masked(n: &str) -> Result<u32, String> {
+    let v: i128 = n
+        .parse()
+        .map_err(|e: std::num::ParseIntError| e.to_string())?;
+    u32::try_from(v).map_err(|_| format!("{v} is not in 0..={}", u32::MAX))
+}
+
 /// Everything that decides the output bytes of a run, resolved (preset applied). Its JSON
 /// form is a manifest's `options`; the field names are part of the manifest format.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -385,6 +416,19 @@ pub struct MaskConfig {
     /// `--span-mean` and `--span-max` (absent likewise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span: Option<Span>,
+    /// `--random-pool`, `--random-differs`, `--min-masked`: recorded only when not the
+    /// default (`standard`, false, 0), so the options of runs that do not use them read
+    /// as before.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub random_pool: RandomPool,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub random_differs: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub min_masked: u32,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 /// Defaults of the options that only shape the files written; the command line sets
@@ -414,6 +458,9 @@ impl MaskConfig {
                 (MaskOption::Corrupt, o.corrupt.is_some()),
                 (MaskOption::Timesteps, o.timesteps.is_some()),
                 (MaskOption::SpanMean, o.span_mean.is_some()),
+                (MaskOption::RandomPool, o.random_pool.is_some()),
+                (MaskOption::RandomDiffers, o.random_differs.is_some()),
+                (MaskOption::MinMasked, o.min_masked.is_some()),
             ];
             if let Some(&(option, _)) = given.iter().find(|(_, given)| *given) {
                 return Err(OptionError::NotWithD3pm { option, mode });
@@ -454,6 +501,9 @@ impl MaskConfig {
                 mean,
                 max: o.span_max,
             }),
+            random_pool: o.random_pool.unwrap_or(p.random_pool),
+            random_differs: o.random_differs.unwrap_or(p.random_differs),
+            min_masked: o.min_masked.unwrap_or(p.min_masked),
         })
     }
 
@@ -505,6 +555,15 @@ impl MaskConfig {
                 flag(MaskOption::SpanMax, &max);
             }
         }
+        if self.random_pool != p.random_pool {
+            flag(MaskOption::RandomPool, &self.random_pool);
+        }
+        if self.random_differs != p.random_differs {
+            flag(MaskOption::RandomDiffers, &self.random_differs);
+        }
+        if self.min_masked != p.min_masked {
+            flag(MaskOption::MinMasked, &self.min_masked);
+        }
         // The options of the command line alone (they shape the files, not the masks).
         if self.regions.as_ref().is_some_and(|r| r.partial) {
             out.push("--regions-partial".into());
@@ -536,6 +595,8 @@ impl MaskConfig {
         )
         .with_replicates(self.replicates)
         .with_span(self.span)
+        .with_random(self.random_pool, self.random_differs)
+        .with_min_masked(self.min_masked)
     }
 }
 
@@ -599,6 +660,9 @@ mod tests {
             ("regions_mode", text("except")),
             ("span_mean", OptionValue::Int("3".into())),
             ("span_max", OptionValue::Int("5".into())),
+            ("random_pool", text("extended")),
+            ("random_differs", OptionValue::Bool(true)),
+            ("min_masked", OptionValue::Int("3".into())),
         ]);
         assert_eq!(c.preset, Preset::Dplm);
         assert_eq!(c.seed, 7);
@@ -621,7 +685,11 @@ mod tests {
                 max: Some(5)
             })
         );
-        assert_eq!(MaskOption::ALL.len(), 13, "a new option needs a line above");
+        assert_eq!(
+            (c.random_pool, c.random_differs, c.min_masked),
+            (RandomPool::Extended, true, 3)
+        );
+        assert_eq!(MaskOption::ALL.len(), 16, "a new option needs a line above");
     }
 
     #[test]
@@ -635,7 +703,7 @@ mod tests {
         let e = set("mode", text("random"));
         assert_eq!(
             e.to_string(),
-            "invalid value 'random' for '--mode <MODE>' [possible values: bernoulli, exact, oadm, d3pm-uniform, d3pm-blosum]"
+            "invalid value 'random' for '--mode <MODE>' [possible values: bernoulli, exact, floor, oadm, d3pm-uniform, d3pm-blosum]"
         );
         let e = set("corrupt", OptionValue::Floats(vec![1.0, 0.0]));
         assert_eq!(
@@ -714,6 +782,80 @@ mod tests {
         let mut bad = json;
         bad["corrupt"] = serde_json::json!([0.5, 0.1, 0.1]);
         assert!(serde_json::from_value::<MaskConfig>(bad).is_err());
+    }
+
+    /// Issue 21: the new options are recorded only when not the default (so the options of
+    /// the presets without them serialise as before), read back as given, and the command
+    /// line names each only where it differs from the preset's.
+    #[test]
+    fn issue21_random_pool_differs_and_min_masked_are_recorded_and_flagged() {
+        let c = resolve(&[("preset", text("esm2"))]);
+        let json = serde_json::to_value(&c).unwrap();
+        for key in ["random_pool", "random_differs", "min_masked"] {
+            assert!(json.get(key).is_none(), "{key} recorded at its default");
+        }
+        let back: MaskConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(
+            (back.random_pool, back.random_differs, back.min_masked),
+            (RandomPool::Standard, false, 0)
+        );
+        assert_eq!(c.flags(None), ["--preset=esm2", "--seed=42"]);
+
+        let carp = resolve(&[("preset", text("carp"))]);
+        let json = serde_json::to_value(&carp).unwrap();
+        assert_eq!(
+            (
+                &json["random_pool"],
+                &json["random_differs"],
+                &json["min_masked"]
+            ),
+            (&"extended".into(), &true.into(), &1.into())
+        );
+        assert_eq!(carp.mode, Mode::Floor);
+        assert_eq!(carp.flags(None), ["--preset=carp", "--seed=42"]);
+
+        // Against the preset's values: each named, and parsed back to the same options.
+        let off = resolve(&[
+            ("preset", text("carp")),
+            ("random_pool", text("standard")),
+            ("random_differs", OptionValue::Bool(false)),
+            ("min_masked", OptionValue::Int("0".into())),
+        ]);
+        assert_eq!(
+            off.flags(None),
+            [
+                "--preset=carp",
+                "--seed=42",
+                "--random-pool=standard",
+                "--random-differs=false",
+                "--min-masked=0"
+            ]
+        );
+        let json = serde_json::to_value(&off).unwrap();
+        assert!(json.get("random_pool").is_none() && json.get("min_masked").is_none());
+        let back: MaskConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(
+            (back.random_pool, back.random_differs, back.min_masked),
+            (RandomPool::Standard, false, 0)
+        );
+
+        let set = |name: &str, v: OptionValue| MaskOptions::default().set(name, v).unwrap_err();
+        assert_eq!(
+            set("random_differs", text("yes")).to_string(),
+            "random_differs takes a bool, not a string"
+        );
+        assert_eq!(
+            set("seed", OptionValue::Bool(true)).to_string(),
+            "seed takes an int, not a bool"
+        );
+        assert_eq!(
+            set("min_masked", OptionValue::Int("-1".into())).to_string(),
+            "invalid value '-1' for '--min-masked <N>': -1 is not in 0..=4294967295"
+        );
+        assert_eq!(
+            set("random_pool", text("all")).to_string(),
+            "invalid value 'all' for '--random-pool <POOL>' [possible values: standard, extended]"
+        );
     }
 
     #[test]

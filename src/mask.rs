@@ -18,6 +18,8 @@ choices! {
         Bernoulli = "bernoulli",
         /// Exactly k = floor(r·L + U), U ~ U(0,1).
         Exact = "exact",
+        /// Exactly k = floor(r·L), no draw (CARP's `int(0.15 * len(seq))`).
+        Floor = "floor",
         /// EvoDiff's OADM count law (`OAMaskCollater`): k uniform on {2, ..., L} for L >= 2,
         /// k = L for L <= 1. The schedule is not used: the row has rate = k/L and t = 1 - k/L
         /// (so it lies on the linear curve).
@@ -37,7 +39,7 @@ impl Mode {
         match self {
             Mode::D3pmUniform => Some(crate::d3pm::Kind::Uniform),
             Mode::D3pmBlosum => Some(crate::d3pm::Kind::Blosum),
-            Mode::Bernoulli | Mode::Exact | Mode::Oadm => None,
+            Mode::Bernoulli | Mode::Exact | Mode::Floor | Mode::Oadm => None,
         }
     }
 }
@@ -54,6 +56,34 @@ choices! {
 
 /// The 20 standard amino acids a `random` corruption draws from, in this order.
 pub const STANDARD_RESIDUES: &[u8; 20] = b"ACDEFGHIKLMNPQRSTVWY";
+
+choices! {
+    /// The letters a `random` corruption draws from (`--random-pool`).
+    pub enum RandomPool {
+        /// The 20 standard amino acids ACDEFGHIKLMNPQRSTVWY.
+        Standard = "standard",
+        /// All 26 letters ACDEFGHIKLMNPQRSTVWYBZXJOU (CARP's and EvoDiff's ALL_AAS).
+        Extended = "extended",
+    }
+}
+
+// `choices!` cannot take `#[default]` on a variant.
+#[allow(clippy::derivable_impls)]
+impl Default for RandomPool {
+    fn default() -> Self {
+        RandomPool::Standard
+    }
+}
+
+impl RandomPool {
+    /// The pool's letters, in the order a draw indexes them.
+    pub fn letters(self) -> &'static [u8] {
+        match self {
+            RandomPool::Standard => STANDARD_RESIDUES,
+            RandomPool::Extended => crate::d3pm::ALPHABET,
+        }
+    }
+}
 
 /// Fractions of the selected positions that are masked, replaced, kept. Always sums to 1.
 /// In a manifest: `[mask, random, keep]`, checked again when read.
@@ -240,6 +270,12 @@ pub struct Masker {
     pub span: Option<Span>,
     /// D3PM: each byte's index in its alphabet where `maskable` allows it, else `u8::MAX`.
     d3pm_letters: Box<[u8; 256]>,
+    /// What a `random` corruption draws from (`--random-pool`).
+    pub random_pool: RandomPool,
+    /// A `random` corruption never draws the original letter (`--random-differs`).
+    pub random_differs: bool,
+    /// Fewer selected positions than this are raised to it, at most L (`--min-masked`).
+    pub min_masked: u32,
     key: SeedKey,
     /// `stratified_shift(k)` of replicates 1..=len, computed once (`with_replicates`).
     shifts: Vec<f64>,
@@ -269,6 +305,9 @@ impl Masker {
             d3pm_letters: d3pm_letters(maskable.as_deref()),
             maskable,
             span: None,
+            random_pool: RandomPool::Standard,
+            random_differs: false,
+            min_masked: 0,
             key: SeedKey::new(seed),
             shifts: Vec::new(),
         }
@@ -277,6 +316,20 @@ impl Masker {
     /// Select positions in runs (`--span-mean`), or one by one (`None`).
     pub fn with_span(mut self, span: Option<Span>) -> Self {
         self.span = span;
+        self
+    }
+
+    /// Draw `random` replacements from `pool` (`--random-pool`); with `differs`, never the
+    /// original letter (`--random-differs`).
+    pub fn with_random(mut self, pool: RandomPool, differs: bool) -> Self {
+        self.random_pool = pool;
+        self.random_differs = differs;
+        self
+    }
+
+    /// Select at least `n` positions (at most L) in every record (`--min-masked`).
+    pub fn with_min_masked(mut self, n: u32) -> Self {
+        self.min_masked = n;
         self
     }
 
@@ -377,9 +430,14 @@ impl Masker {
                     ((rate * length as f64 + u).floor() as usize).min(length),
                 )
             }
+            Mode::Floor => (t, rate, floor_count(rate, length)),
             Mode::Oadm => oadm(length, draws),
             Mode::D3pmUniform | Mode::D3pmBlosum => unreachable!("D3PM returns above"),
         };
+        // `--min-masked`: a uniform k-subset topped up by N - k positions drawn uniformly
+        // among the rest is a uniform N-subset, so raising k before the positions are
+        // drawn is the same law, with no draw of its own (CARP's rule for N = 1).
+        let k = k.max((self.min_masked as usize).min(length));
 
         // Draws 3..: the positions, over the eligible index space. All k of them, except
         // where `--span-max` cannot fit them (`spans`).
@@ -418,12 +476,14 @@ impl Masker {
         // Last draws: corruption of each selected position, ascending.
         if !self.corruption.is_mask_only() {
             let keep_from = self.corruption.mask + self.corruption.random;
-            for m in marks.by_position.iter_mut().filter(|m| **m != mark::NONE) {
+            let selected =
+                (marks.by_position.iter_mut().enumerate()).filter(|(_, m)| **m != mark::NONE);
+            for (p, m) in selected {
                 let u = draws.unit();
                 *m = if u < self.corruption.mask {
                     mark::TOKEN
                 } else if u < keep_from {
-                    STANDARD_RESIDUES[draws.below_u16(20) as usize]
+                    self.replacement(draws, seq[p])
                 } else {
                     mark::KEPT
                 };
@@ -440,6 +500,26 @@ impl Masker {
 }
 
 impl Masker {
+    /// A `random` corruption of `original`: a letter of the pool, drawn uniformly; with
+    /// `random_differs` and `original` in the pool (n letters), one of the other n - 1
+    /// (one draw below n - 1, the original's index skipped), as CARP's `MLMCollater`
+    /// draws from `ALL_AAS` without the original.
+    fn replacement(&self, draws: &mut Draws, original: u8) -> u8 {
+        let pool = self.random_pool.letters();
+        let n = pool.len() as u32;
+        let skip = match self.random_differs {
+            true => pool.iter().position(|&c| c == original),
+            false => None,
+        };
+        match skip {
+            Some(at) => {
+                let j = draws.below_u16(n - 1) as usize;
+                pool[if j >= at { j + 1 } else { j }]
+            }
+            None => pool[draws.below_u16(n) as usize],
+        }
+    }
+
     /// `--span-mean`: k positions in runs over the eligible index space `flags`; `idx`
     /// maps it to sequence positions (`None`: the identity). Returns how many were
     /// selected (fewer than k only when `--span-max` cannot fit them); the drawn list
@@ -561,6 +641,12 @@ fn eligible_within(seq: &[u8], maskable: Option<&[bool; 256]>, within: &Within) 
             .map(|p| p as u32)
             .collect(),
     }
+}
+
+/// `--mode floor`: k = floor(r·L), computed as Python computes CARP's
+/// `int(len(seq) * 0.15)` (one f64 product, truncated), so the two agree bit for bit.
+pub(crate) fn floor_count(rate: f64, length: usize) -> usize {
+    ((rate * length as f64).floor() as usize).min(length)
 }
 
 /// EvoDiff OADM: `t = np.random.randint(1, L)` (upper bound excluded) and
@@ -700,6 +786,9 @@ pub fn binomial(n: u64, p: f64, u: f64) -> u64 {
         }
     }
 }
+
+#[cfg(test)]
+mod bert_laws;
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::choice::choices;
-use crate::mask::{Corruption, Mode, Timesteps};
+use crate::mask::{Corruption, Mode, RandomPool, Timesteps};
 
 choices! {
     /// A model family's conventions (`--preset`): schedule, mode, token, corruption and
@@ -23,6 +23,8 @@ choices! {
         Mdlm = "mdlm",
         EvodiffD3pmUniform = "evodiff-d3pm-uniform",
         EvodiffD3pmBlosum = "evodiff-d3pm-blosum",
+        Carp = "carp",
+        BionemoEsm2 = "bionemo-esm2",
     }
 }
 
@@ -46,6 +48,12 @@ pub struct PresetFacts {
     #[serde(rename = "corrupt")]
     pub corruption: [f64; 3],
     pub timesteps: Timesteps,
+    /// What a `random` corruption draws from.
+    pub random_pool: RandomPool,
+    /// A `random` corruption never draws the original letter.
+    pub random_differs: bool,
+    /// The least number of positions selected (at most L).
+    pub min_masked: u32,
     /// Where the convention comes from.
     pub source: &'static str,
     /// The reference code it follows: repository, file, function (or the paper).
@@ -65,6 +73,9 @@ impl Preset {
                 token: "_",
                 corruption: [1.0, 0.0, 0.0],
                 timesteps: Timesteps::Iid,
+                random_pool: RandomPool::Standard,
+                random_differs: false,
+                min_masked: 0,
                 source: "ESM3 paper, appendix A.2.2.1 (sequence track); '_' is ESM3's sequence mask",
                 reference: "evolutionaryscale/esm, esm/utils/noise_schedules.py (the curves); ESM3 paper \
                             appendix A.2.2.1 (betalinear30 for the sequence track)",
@@ -79,6 +90,9 @@ impl Preset {
                 token: "<mask>",
                 corruption: [0.8, 0.1, 0.1],
                 timesteps: Timesteps::Iid,
+                random_pool: RandomPool::Standard,
+                random_differs: false,
+                min_masked: 0,
                 source: "ESM-2/ESM-1b (fair-esm, fairseq): 15%, exact count floor(p*n + U), 80/10/10",
                 reference: "facebookresearch/fairseq, fairseq/data/mask_tokens_dataset.py, \
                             MaskTokensDataset (ESM-1b era); ESM-2 paper (its training code is unreleased)",
@@ -93,6 +107,9 @@ impl Preset {
                 token: "<mask>",
                 corruption: [1.0, 0.0, 0.0],
                 timesteps: Timesteps::Iid,
+                random_pool: RandomPool::Standard,
+                random_differs: false,
+                min_masked: 0,
                 source: "DPLM: t uniform on 1..500, each token masked with probability t/500",
                 reference: "bytedance/dplm, src/byprot/models/dplm/dplm.py (q_sample)",
                 exact: "t uniform on {1..500}, each residue masked independently with probability \
@@ -106,6 +123,9 @@ impl Preset {
                 token: "#",
                 corruption: [1.0, 0.0, 0.0],
                 timesteps: Timesteps::Iid,
+                random_pool: RandomPool::Standard,
+                random_differs: false,
+                min_masked: 0,
                 source: "EvoDiff OADM: k uniform on {2..L}, drawn without replacement, mask character '#'",
                 reference: "microsoft/evodiff, evodiff/collaters.py, OAMaskCollater",
                 exact: "t = randint(1, L) (L excluded), num_mask = L - t + 1: k uniform on {2..L} for \
@@ -119,6 +139,9 @@ impl Preset {
                 token: "<mask>",
                 corruption: [1.0, 0.0, 0.0],
                 timesteps: Timesteps::Stratified,
+                random_pool: RandomPool::Standard,
+                random_differs: false,
+                min_masked: 0,
                 source: "MDLM: log-linear, mask probability (1-1e-3)t, t = (1-1e-3)u + 1e-3, u stratified",
                 reference: "kuleshov-group/mdlm, diffusion.py (_sample_t, q_xt), \
                             noise_schedule.py (LogLinearNoise)",
@@ -133,6 +156,9 @@ impl Preset {
                 token: "#",
                 corruption: [1.0, 0.0, 0.0],
                 timesteps: Timesteps::Iid,
+                random_pool: RandomPool::Standard,
+                random_differs: false,
+                min_masked: 0,
                 source: "EvoDiff D3PM, uniform noise (D3PM_UNIFORM_38M/640M): t uniform on 1..499 of \
                          T = 500, each residue redrawn from its row of Q̄[t]",
                 reference: "microsoft/evodiff, evodiff/collaters.py (D3PMCollater, \
@@ -151,6 +177,9 @@ impl Preset {
                 token: "#",
                 corruption: [1.0, 0.0, 0.0],
                 timesteps: Timesteps::Iid,
+                random_pool: RandomPool::Standard,
+                random_differs: false,
+                min_masked: 0,
                 source: "EvoDiff D3PM, BLOSUM62 noise (D3PM_BLOSUM_38M/640M): t uniform on 1..499 of \
                          T = 500, each residue redrawn from its row of Q̄[t]",
                 reference: "microsoft/evodiff, evodiff/collaters.py (D3PMCollater, \
@@ -164,6 +193,54 @@ impl Preset {
                 differs: "the row's t is 1 - t/500 and its rate the expected fraction changed; \
                           residues outside ACDEFGHIKLMNPQRSTVWYBZXJOU are copied; draws come from \
                           the per-record stream, not torch",
+            },
+            Preset::Carp => PresetFacts {
+                schedule: "0.15",
+                mode: Mode::Floor,
+                token: "#",
+                corruption: [0.8, 0.1, 0.1],
+                timesteps: Timesteps::Iid,
+                random_pool: RandomPool::Extended,
+                random_differs: true,
+                min_masked: 1,
+                source: "CARP (protein-sequence-models): int(0.15*L) positions, at least one; 10% kept, \
+                         10% a random letter other than the original, 80% '#'",
+                reference: "microsoft/protein-sequence-models, sequence_models/collaters.py, \
+                            MLMCollater._prep (ALL_AAS and MASK in sequence_models/constants.py)",
+                exact: "k = int(0.15*L) positions without replacement (random.sample), one chosen \
+                        uniformly when that is 0; of those 80% '#', 10% a random letter of ALL_AAS \
+                        (ACDEFGHIKLMNPQRSTVWYBZXJOU) other than the original (any of the 26 when the \
+                        original is none of them), 10% kept",
+                differs: "CARP draws from Python's random and numpy's global generators, protmask \
+                          from the per-record stream; CARP drops empty sequences, protmask writes \
+                          them unmasked; CARP orders the split kept, random, mask on one uniform, \
+                          protmask mask, random, kept (the same fractions)",
+            },
+            Preset::BionemoEsm2 => PresetFacts {
+                schedule: "0.15",
+                mode: Mode::Bernoulli,
+                token: "<mask>",
+                corruption: [0.8, 0.1, 0.1],
+                timesteps: Timesteps::Iid,
+                random_pool: RandomPool::Standard,
+                random_differs: false,
+                min_masked: 0,
+                source: "BioNeMo ESM-2 pretraining: each token selected with probability 0.15; 80% \
+                         <mask>, 10% a random standard residue, 10% kept",
+                reference: "NVIDIA/bionemo-framework, sub-packages/bionemo-llm/src/bionemo/llm/data/\
+                            masking.py, apply_bert_pretraining_mask (called by sub-packages/\
+                            bionemo-esm2/src/bionemo/esm2/data/dataset.py, ESMMaskedResidueDataset)",
+                exact: "one uniform u per residue: u < 0.12 '<mask>', 0.12 <= u < 0.135 a random \
+                        residue, 0.135 <= u < 0.15 kept, which in law is mode bernoulli at 0.15 with \
+                        corrupt 0.8,0.1,0.1 (k ~ Binomial(L, 0.15), a uniform k-subset, a split per \
+                        position: the same independent choice per residue); random residues from \
+                        the 20 standard amino acids (random_tokens range(4, 24), ESM ids L..C), \
+                        possibly the original",
+                differs: "BioNeMo crops a sequence longer than 1,024 tokens with <cls> and <eos> \
+                          (L > 1,022) to a random window of 1,024: the crop is not applied yet \
+                          (--max-length, issue 22); its draws come from numpy's default_rng([seed, \
+                          idx]) and torch's generator, protmask's from the per-record stream; \
+                          restore_hf_masking_strategy (random ids from all 33) is not reproduced",
             },
         }
     }

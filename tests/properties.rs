@@ -115,6 +115,9 @@ impl Cfg {
             tokens: None,
             regions: None,
             span: None,
+            random_pool: Default::default(),
+            random_differs: false,
+            min_masked: 0,
         }
     }
     fn delimiter(&self) -> u8 {
@@ -125,8 +128,8 @@ impl Cfg {
             token: self.token().to_vec(),
             corruption: self.corruption(),
             maskable: self.maskable().map(<[u8]>::to_vec),
+            replacements: protmask::mask::STANDARD_RESIDUES,
             replicates: None,
-            replacements: STANDARD_RESIDUES,
         }
     }
     fn eligible(&self, c: u8) -> bool {

@@ -219,7 +219,8 @@ mk_aVIAKFRQISFV_SHF_RQ
 }
 
 /// SHA-256 of the FASTA and of the rates table that each preset makes of data/ with the
-/// default seed, run from the repository root as the README does.
+/// default seed, run from the repository root as the README does, at -j1 in one block and
+/// at -j2 in blocks of 2 KiB (many blocks on two workers).
 #[test]
 fn golden_data_digests_per_preset() {
     let expected = [
@@ -259,14 +260,31 @@ fn golden_data_digests_per_preset() {
             "52a1e00c5b56297a9b0c57ea953052eb04445f84ce13639c56a4b1849da03f60",
             "256ce71a4c6201fb85514e85ce6f39fe018501f099e2ee6061778a4b022b38e7",
         ),
+        (
+            "carp",
+            "8b6a13cdc09745a09b1c15499f628df99badbbc4a1446e6f2b531a3fddb8adae",
+            "b0db6efbc753695d09b5044244256b43ce4e3485232a0687399a77efbe6f3250",
+        ),
+        (
+            "bionemo-esm2",
+            "bf117e3e29405760b1dc6fc4a011786d710260f5a97672dff046f2ce4cfb2187",
+            "a5289e5fadb2541fa80434767695fd92fe73eb8a49f8576e2f255f774be49dc7",
+        ),
     ];
     let root = env!("CARGO_MANIFEST_DIR");
-    for (preset, fasta_sha, rates_sha) in expected {
+    for ((preset, fasta_sha, rates_sha), threads) in expected.into_iter().flat_map(|row| {
+        [
+            (row, ["-j1", "--block-size=1048576"]),
+            (row, ["-j2", "--block-size=2048"]),
+        ]
+    }) {
         let dir = tempfile::tempdir().unwrap();
         let rates = dir.path().join("rates.csv");
         let out = protmask()
             .current_dir(root)
-            .args(["mask", "-q", "data/NC_000932.faa", "--preset", preset, "-r"])
+            .args(["mask", "-q", "data/NC_000932.faa", "--preset", preset])
+            .args(threads)
+            .arg("-r")
             .arg(&rates)
             .assert()
             .success()
@@ -274,11 +292,11 @@ fn golden_data_digests_per_preset() {
             .stdout
             .clone();
         let hex = |b: &[u8]| hex::encode(Sha256::digest(b));
-        assert_eq!(hex(&out), fasta_sha, "{preset}: FASTA");
+        assert_eq!(hex(&out), fasta_sha, "{preset} {threads:?}: FASTA");
         assert_eq!(
             hex(&std::fs::read(&rates).unwrap()),
             rates_sha,
-            "{preset}: rates"
+            "{preset} {threads:?}: rates"
         );
     }
 }

@@ -15,6 +15,8 @@
 
 #[path = "bad_input.rs"]
 mod bad_input;
+#[path = "bert.rs"]
+mod bert;
 #[path = "cli.rs"]
 mod cli;
 #[path = "dataset.rs"]

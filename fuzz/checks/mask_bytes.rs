@@ -70,6 +70,9 @@ fn setup(a: u8, b: u8) -> Setup {
         tokens: None,
         regions: None,
         span: None,
+        random_pool: Default::default(),
+        random_differs: false,
+        min_masked: 0,
     };
     Setup {
         config,

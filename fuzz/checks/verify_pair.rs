@@ -8,7 +8,7 @@ use std::io::Write as _;
 
 use protmask::check::{Expect, verify};
 use protmask::io::InputSource;
-use protmask::mask::{Corruption, STANDARD_RESIDUES};
+use protmask::mask::Corruption;
 
 /// A scratch directory per thread (regression tests run in parallel), removed when the
 /// thread ends.
@@ -57,8 +57,8 @@ pub fn run(data: &[u8]) {
             Corruption::MASK_ONLY
         },
         maskable: bit(3).then(|| b"ACDEFGHIKLMNPQRSTVWY".to_vec()),
+        replacements: protmask::mask::STANDARD_RESIDUES,
         replicates: None,
-        replacements: STANDARD_RESIDUES,
     };
     let dir = scratch();
     let dir = dir.as_path();

@@ -34,7 +34,8 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString, PyTuple};
 /// schedule grammar), ``mode``, ``mask_token``, ``corrupt`` (three fractions masked,
 /// replaced, kept), ``maskable``, ``timesteps``, ``tokens`` ("esm" or "evodiff" adds
 /// ``input_ids`` and ``labels``), ``regions`` (a BED-style file, or a mapping of ID to (start, end) pairs,
-/// 0-based, end exclusive), ``regions_mode``, ``span_mean``, ``span_max``; ``None`` takes
+/// 0-based, end exclusive), ``regions_mode``, ``span_mean``, ``span_max``, ``random_pool``
+/// ("standard" or "extended"), ``random_differs`` (a bool), ``min_masked``; ``None`` takes
 /// the preset's. ``threads`` (keyword only) sets the worker threads of ``mask_many``
 /// (default: all cores). A bad value raises ``OptionError`` (a ``ValueError``) with the
 /// CLI's message; an unknown keyword or a value of the wrong type, ``TypeError``.
@@ -262,14 +263,14 @@ impl Masker {
     }
 }
 
-/// A keyword's value as the library takes it, by its Python type: a string (or path), an
-/// int (any size, as its decimal digits), a float, a sequence of numbers, or a mapping of
-/// ID to (start, end) pairs.
+/// A keyword's value as the library takes it, by its Python type: a bool, a string (or
+/// path), an int (any size, as its decimal digits), a float, a sequence of numbers, or a
+/// mapping of ID to (start, end) pairs.
 fn option_value(name: &str, v: &Bound<'_, PyAny>) -> PyResult<OptionValue> {
     let py = v.py();
     let unsupported = |what: String| PyTypeError::new_err(format!("{name} cannot be {what}"));
-    if v.is_instance_of::<PyBool>() {
-        return Err(unsupported("a bool".into()));
+    if let Ok(b) = v.cast::<PyBool>() {
+        return Ok(OptionValue::Bool(b.is_true()));
     }
     if v.is_instance_of::<PyInt>() {
         return Ok(OptionValue::Int(v.str()?.to_string()));
@@ -384,8 +385,8 @@ fn presets(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// Verify a masked set as ``protmask verify`` does: ``masked`` (a FASTA or a dataset) is a
 /// masking of ``original``; with ``rates``, the table agrees; with ``manifest``, every
 /// checksum matches and the recorded job, run again, reproduces the recorded outputs.
-/// ``preset``, ``mask_token``, ``corrupt``, ``maskable``, ``regions`` and ``regions_mode``
-/// are the flags of the same names (``None``: what a Parquet ``masked`` or the manifest
+/// ``preset``, ``mask_token``, ``corrupt``, ``maskable``, ``random_pool``, ``regions`` and
+/// ``regions_mode`` are the flags of the same names (``None``: what a Parquet ``masked`` or the manifest
 /// records, else the preset's, else the defaults; one given must agree with what is
 /// recorded). Returns what was verified: ``records``, ``replicates``, ``changed``
 /// (positions showing as masked or replaced), ``uncertain`` (of those, a residue-letter
@@ -397,8 +398,8 @@ fn presets(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// bad option, ``ValueError`` for a request that cannot work. Runs without the GIL.
 #[pyfunction]
 #[pyo3(signature = (original, masked, *, rates = None, manifest = None, preset = None,
-                    mask_token = None, corrupt = None, maskable = None, regions = None,
-                    regions_mode = None))]
+                    mask_token = None, corrupt = None, maskable = None, random_pool = None,
+                    regions = None, regions_mode = None))]
 #[allow(clippy::too_many_arguments)] // the keywords of `protmask verify`
 fn verify<'py>(
     py: Python<'py>,
@@ -410,6 +411,7 @@ fn verify<'py>(
     mask_token: Option<&Bound<'py, PyAny>>,
     corrupt: Option<&Bound<'py, PyAny>>,
     maskable: Option<&Bound<'py, PyAny>>,
+    random_pool: Option<&Bound<'py, PyAny>>,
     regions: Option<PathBuf>,
     regions_mode: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
@@ -421,6 +423,7 @@ fn verify<'py>(
         ("mask_token", mask_token),
         ("corrupt", corrupt),
         ("maskable", maskable),
+        ("random_pool", random_pool),
         ("regions_mode", regions_mode),
     ] {
         if let Some(v) = value.filter(|v| !v.is_none()) {
@@ -444,6 +447,7 @@ fn verify<'py>(
         mask_token: options.mask_token,
         corrupt: options.corrupt,
         maskable: options.maskable,
+        random_pool: options.random_pool,
         regions_mode: options.regions_mode,
         preset: preset.map(|_| options.preset),
     };

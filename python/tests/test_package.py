@@ -203,6 +203,8 @@ BAD = [
     (dict(tokens="bpe"), "--tokens=bpe"),
     (dict(seed=-1), "--seed=-1"),
     (dict(seed=2**64), f"--seed={2**64}"),
+    (dict(random_pool="all"), "--random-pool=all"),
+    (dict(min_masked=-1), "--min-masked=-1"),
 ]
 
 
@@ -214,6 +216,39 @@ def test_bad_options_raise_the_cli_message(kwargs, flag):
     assert str(e.value) == expected
     assert isinstance(e.value, ValueError)
     assert "invalid value" in expected
+
+
+def test_issue21_random_differs_takes_a_bool():
+    assert protmask.Masker("carp", random_differs=False) is not None
+    with pytest.raises(TypeError, match="random_differs takes a bool, not an int"):
+        protmask.Masker(random_differs=1)
+    with pytest.raises(TypeError, match="seed takes an int, not a bool"):
+        protmask.Masker(seed=True)
+
+
+@pytest.mark.parametrize("preset", ["carp", "bionemo-esm2"])
+@pytest.mark.parametrize("tokens", ["esm", "evodiff"])
+def test_issue21_carp_and_bionemo_esm2_equal_the_cli(tmp_path, odd_fasta, preset, tokens):
+    """`Masker("carp")` (and bionemo-esm2) gives what `protmask mask --preset carp`
+    writes, token ids included, and the same knobs given one by one give it too."""
+    rows = cli_rows(tmp_path, odd_fasta, ["--preset", preset, "--tokens", tokens],
+                    replicates=2)
+    facts = next(p for p in protmask.presets() if p["name"] == preset)
+    spelled = dict(preset="esm2", schedule=facts["schedule"], mode=facts["mode"],
+                   mask_token=facts["mask_token"], corrupt=tuple(facts["corrupt"]),
+                   random_pool=facts["random_pool"], random_differs=facts["random_differs"],
+                   min_masked=facts["min_masked"])
+    by_name = protmask.Masker(preset, tokens=tokens)
+    for m in (by_name, protmask.Masker(tokens=tokens, **spelled)):
+        for k in (1, 2):
+            rk = by_replicate(rows, k)
+            got = m.mask_many([r["id"] for r in rk], [r["sequence"] for r in rk], replicate=k)
+            for g, row in zip(got, rk, strict=True):
+                assert_same(g, row, tokens=True)
+    if preset == "carp":
+        masked = "".join(r["masked_sequence"] for r in rows)
+        assert set(masked) & set("BZXJOU"), "no extended letter replaced in"
+        assert "#" in masked
 
 
 def test_bad_records_raise_the_record_layers_message(tmp_path):
@@ -398,6 +433,11 @@ OPTION_CASES = {
                      dict(regions=str(REGIONS), regions_mode="except")),
     "span-mean": (["--span-mean", "4"], dict(span_mean=4)),
     "span-max": (["--span-mean", "4", "--span-max", "2"], dict(span_mean=4.0, span_max=2)),
+    "random-pool": (["--corrupt", "0.2,0.8,0", "--random-pool", "extended"],
+                    dict(corrupt=(0.2, 0.8, 0.0), random_pool="extended")),
+    "random-differs": (["--corrupt", "0.2,0.8,0", "--random-differs"],
+                       dict(corrupt=(0.2, 0.8, 0.0), random_differs=True)),
+    "min-masked": (["--min-masked", "60"], dict(min_masked=60)),
 }
 
 
@@ -549,13 +589,14 @@ def cli_verify(args, cwd):
 
 def make_sets(d):
     """In `d`, made there: in.fa; an esm2 FASTA set with 2 replicates, rates with
-    positions and a manifest; a gzipped set of xs.fa (X residues) with the token X; a
+    positions and a manifest; a carp set with rates with positions; a gzipped set of xs.fa (X residues) with the token X; a
     dataset with its manifest."""
     shutil.copy(DATA, d / "in.fa")
     (d / "xs.fa").write_text(">a\nMXXKVLAXAXA\n>b\nXXXXMKVLLL\n" * 3)
     for args in [
         ["in.fa", "-o", "m.fa", "-r", "r.csv", "--positions", "--replicates", "2",
          "--manifest", "m.json", "--preset", "esm2"],
+        ["in.fa", "-o", "c.fa", "-r", "c.csv", "--positions", "--preset", "carp"],
         ["xs.fa", "-o", "x.fa.gz", "-r", "x.tsv", "--mask-token", "X", "--schedule", "0.5",
          "--replicates", "2"],
         ["in.fa", "--dataset", "d.jsonl", "--tokens", "esm", "--manifest", "d.json"],
@@ -579,6 +620,9 @@ GOOD = [
      dict(rates=Path("x.tsv"), mask_token="X")),
     (["in.fa", "d.jsonl", "--manifest", "d.json"], dict(manifest="d.json")),
     (["in.fa", "m.fa", "--preset", "esm2"], dict(preset="esm2")),
+    (["in.fa", "c.fa", "-r", "c.csv", "--preset", "carp"], dict(rates="c.csv", preset="carp")),
+    (["in.fa", "c.fa", "--mask-token", "#", "--corrupt", "0.8,0.1,0.1", "--random-pool",
+      "extended"], dict(mask_token="#", corrupt=(0.8, 0.1, 0.1), random_pool="extended")),
     # No flag: the Parquet dataset's metadata says how it was made.
     (["in.fa", "p.parquet"], {}),
 ]

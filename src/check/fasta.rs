@@ -3,8 +3,8 @@
 //!
 //! What "a masking" means: the same records in the same order (each repeated R times, IDs
 //! renamed `<id>_r<k>` when R > 1), the same descriptions, and at every position either
-//! the original residue, the mask token, or (when the corruption allows it) a standard
-//! residue. With the rates table, its rows must match the records and its counts and
+//! the original residue, the mask token, or (when the corruption allows it) a letter of
+//! the random pool (`Expect::replacements`). With the rates table, its rows must match the records and its counts and
 //! positions must agree with what the FASTA shows. The first disagreement is the error.
 //!
 //! A mask token made of residue letters (`X`) cannot be told from an original `X` by

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::Input;
 use crate::io::InputSource;
-use crate::mask::Corruption;
+use crate::mask::{Corruption, RandomPool};
 use crate::presets::Preset;
 use crate::provenance::Provenance;
 use crate::regions::RegionsMode;
@@ -38,11 +38,11 @@ pub struct Expect {
     /// What a masked position shows; empty for D3PM, which has no mask token.
     pub token: Vec<u8>,
     pub corruption: Corruption,
-    /// The letters a replaced position may show: the standard residues, or for D3PM its
-    /// 26 letters.
-    pub replacements: &'static [u8],
     /// Eligible residues, if restricted (`--maskable`).
     pub maskable: Option<Vec<u8>>,
+    /// The letters a replaced position may show (`--random-pool`: `RandomPool::letters`;
+    /// for D3PM its 26 letters).
+    pub replacements: &'static [u8],
     /// Replicates per record, when known (a manifest records them); else found from the
     /// first record's run of `<id>_r1`, `<id>_r2`, ...
     pub replicates: Option<u32>,
@@ -66,7 +66,7 @@ pub struct Verified {
 
 /// What to verify, as plain values (`protmask verify`'s arguments). The masking options
 /// left `None` are those MASKED's metadata or the manifest records, else the preset's,
-/// else the defaults (`_`, `1,0,0`, every residue, `only`); one given beside recorded
+/// else the defaults (`_`, `1,0,0`, every residue, `standard`, `only`); one given beside recorded
 /// options must agree with them (`options`).
 #[derive(Clone, Debug, Default)]
 pub struct Request {
@@ -83,6 +83,7 @@ pub struct Request {
     pub mask_token: Option<String>,
     pub corrupt: Option<Corruption>,
     pub maskable: Option<String>,
+    pub random_pool: Option<RandomPool>,
     pub regions_mode: Option<RegionsMode>,
     /// The preset used (`mask --preset`), resolved with the flags above as `mask` does.
     pub preset: Option<Preset>,

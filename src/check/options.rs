@@ -1,5 +1,5 @@
 //! The options `verify` checks by (the mask token, the corruption, the eligible residues,
-//! the replicates): what MASKED's metadata or the manifest records, else the flags, with
+//! the letters a replacement may show, the replicates): what MASKED's metadata or the manifest records, else the flags, with
 //! `--preset` resolved as `mask --preset` resolves it (`MaskConfig::resolve`), else the
 //! defaults. Beside recorded options a flag only restates them: one that disagrees is a
 //! usage error naming both values, never silently preferred to the record.
@@ -8,7 +8,7 @@ use super::{Expect, Request, VerifyError};
 use crate::UsageError;
 use crate::config::{MaskConfig, MaskOption, MaskOptions};
 use crate::d3pm::ALPHABET;
-use crate::mask::{Corruption, STANDARD_RESIDUES};
+use crate::mask::Corruption;
 
 /// What the masking must look like. `recorded`: the options recorded with the set and
 /// where they are recorded (for messages: `the metadata of 'x.parquet'`).
@@ -26,6 +26,7 @@ pub(super) fn expectations(
                 mask_token: request.mask_token.clone(),
                 corrupt: request.corrupt,
                 maskable: request.maskable.clone(),
+                random_pool: request.random_pool,
                 ..MaskOptions::default()
             })
             .map_err(|e| VerifyError::Usage(e.into()))?,
@@ -53,8 +54,11 @@ pub(super) fn expectations(
         maskable: (request.maskable.clone())
             .or_else(|| options.and_then(|o| o.maskable.clone()))
             .map(String::into_bytes),
+        replacements: (request.random_pool)
+            .or(options.map(|o| o.random_pool))
+            .unwrap_or_default()
+            .letters(),
         replicates: recorded.map(|(o, _)| o.replicates),
-        replacements: STANDARD_RESIDUES,
     })
 }
 
@@ -112,6 +116,11 @@ fn agrees(request: &Request, recorded: &MaskConfig, place: &str) -> Result<(), V
             m,
             o.maskable.as_ref().unwrap_or(&every),
         );
+    }
+    if let Some(pool) = request.random_pool
+        && pool != o.random_pool
+    {
+        return differs(MaskOption::RandomPool, pool.name(), o.random_pool.name());
     }
     if let (Some(mode), Some(r)) = (request.regions_mode, &o.regions)
         && mode != r.mode

@@ -283,18 +283,38 @@ fn write_list(out: &mut impl Write) -> Result<()> {
         out,
         "Presets (mask --preset), each with the reference code it follows:"
     )?;
-    for p in presets::list() {
+    let list = presets::list();
+    let w = list.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    for p in list {
         let f = &p.facts;
         let [m, r, k] = f.corruption;
-        writeln!(
-            out,
-            "  {:<8} schedule {}, mode {}, token {}, corrupt {m},{r},{k}, timesteps {}",
-            p.name, f.schedule, f.mode, f.token, f.timesteps
-        )?;
-        writeln!(out, "  {:<8}   source: {}", "", f.source)?;
-        writeln!(out, "  {:<8}   reference: {}", "", f.reference)?;
-        writeln!(out, "  {:<8}   reproduced exactly: {}", "", f.exact)?;
-        writeln!(out, "  {:<8}   not reproduced: {}", "", f.differs)?;
+        if f.mode.d3pm().is_some() {
+            // No schedule, selection, token or corruption: each residue is redrawn.
+            writeln!(
+                out,
+                "  {:<w$} mode {}: t uniform on 1..499 of T = 500, every residue redrawn from \
+                 its row of Q̄[t] (no schedule, token or corruption), timesteps {}",
+                p.name, f.mode, f.timesteps
+            )?;
+        } else {
+            writeln!(
+                out,
+                "  {:<w$} schedule {}, mode {}, token {}, corrupt {m},{r},{k}, timesteps {}, \
+             random-pool {}, random-differs {}, min-masked {}",
+                p.name,
+                f.schedule,
+                f.mode,
+                f.token,
+                f.timesteps,
+                f.random_pool,
+                f.random_differs,
+                f.min_masked
+            )?;
+        }
+        writeln!(out, "  {:<w$}   source: {}", "", f.source)?;
+        writeln!(out, "  {:<w$}   reference: {}", "", f.reference)?;
+        writeln!(out, "  {:<w$}   reproduced exactly: {}", "", f.exact)?;
+        writeln!(out, "  {:<w$}   not reproduced: {}", "", f.differs)?;
     }
     Ok(())
 }

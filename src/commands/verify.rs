@@ -19,6 +19,7 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         mask_token: args.mask_token,
         corrupt: args.corrupt,
         maskable: args.maskable,
+        random_pool: args.random_pool,
         regions_mode: args.regions_mode,
         preset: args.preset,
     };
@@ -54,9 +55,14 @@ fn metadata_line(p: &Provenance, masked: &str) -> String {
             o.replicates
         );
     }
+    // The pool only where it is not the standard one (the line is as before otherwise).
+    let pool = match o.random_pool {
+        protmask::mask::RandomPool::Standard => String::new(),
+        pool => format!(", random pool {pool}"),
+    };
     format!(
         "protmask: options from the metadata of '{masked}' (protmask {}): preset {}, mask \
-         token '{}', corrupt {}, maskable {}, replicates {}",
+         token '{}', corrupt {}, maskable {}{pool}, replicates {}",
         p.version,
         o.preset,
         o.mask_token,
