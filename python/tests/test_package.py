@@ -43,6 +43,7 @@ def cli_presets():
 
 PRESETS = [p["name"] for p in cli_presets()]
 STRATIFIED = [p["name"] for p in cli_presets() if p["timesteps"] == "stratified"]
+D3PM = [p["name"] for p in cli_presets() if p["mode"].startswith("d3pm-")]
 
 
 @pytest.fixture(scope="session")
@@ -162,6 +163,29 @@ def test_evodiff_tokens_equal_the_dataset_tokens(tmp_path, odd_fasta):
             assert_same(g, row, tokens=True)
             assert g.input_ids[0] == 29 and g.input_ids[-1] == 27  # '@' ... '*'
             assert (g.input_ids[1:-1][g.positions] == 28).all()  # '#'
+
+
+@pytest.mark.parametrize("mode", ["d3pm-uniform", "d3pm-blosum"])
+def test_issue21_d3pm_equals_the_cli(tmp_path, odd_fasta, mode):
+    """A D3PM Masker (by preset, or by mode over another preset) gives the CLI's letters,
+    rows and EvoDiff token ids; the options D3PM does not use are refused."""
+    assert f"evodiff-{mode}" in D3PM
+    for flags, kwargs in [(["--preset", f"evodiff-{mode}"], dict(preset=f"evodiff-{mode}")),
+                          (["--preset", "esm2", "--mode", mode], dict(preset="esm2", mode=mode))]:
+        rows = cli_rows(tmp_path, odd_fasta, [*flags, "--tokens", "evodiff"], replicates=2)
+        m = protmask.Masker(tokens="evodiff", **kwargs)
+        for k in (1, 2):
+            rk = by_replicate(rows, k)
+            got = m.mask_many([r["id"] for r in rk], [r["sequence"] for r in rk], replicate=k)
+            for g, row in zip(got, rk, strict=True):
+                assert_same(g, row, tokens=True)
+                # Changed residues carry EvoDiff ids of letters, never the mask '#' (28).
+                assert (g.input_ids[1:-1][g.positions] < 26).all()
+        assert any(r["masked"] for r in rows)
+    for bad in (dict(mask_token="#"), dict(span_mean=3.0), dict(corrupt=(0.8, 0.1, 0.1)),
+                dict(min_masked=1)):
+        with pytest.raises(protmask.OptionError, match=f"cannot be used with '--mode {mode}'"):
+            protmask.Masker(f"evodiff-{mode}", **bad)
 
 
 def test_explicit_options_equal_the_cli(tmp_path):
@@ -502,11 +526,12 @@ def test_regions_and_spans_equal_the_cli_for_every_preset(tmp_path, preset, regi
             intervals[rid] = [(5, 25), (20, 40), (len(seq) - 10, len(seq))]
     bed = tmp_path / "r.bed"
     write_bed(bed, intervals)
-    flags = ["--preset", preset, "--regions", bed, "--regions-mode", regions_mode,
-             "--span-mean", "3.5", "--span-max", "6"]
+    flags = ["--preset", preset, "--regions", bed, "--regions-mode", regions_mode]
+    kwargs = dict(preset=preset, regions_mode=regions_mode, tokens="esm")
+    if preset not in D3PM:  # D3PM redraws residues: no spans
+        flags += ["--span-mean", "3.5", "--span-max", "6"]
+        kwargs.update(span_mean=3.5, span_max=6)
     rows = cli_rows(tmp_path, DATA, flags, replicates=2, tokens=True)
-    kwargs = dict(preset=preset, regions_mode=regions_mode, span_mean=3.5, span_max=6,
-                  tokens="esm")
     for regions in (bed, str(bed), intervals):
         m = protmask.Masker(regions=regions, **kwargs)
         for k in (1, 2):
