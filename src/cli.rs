@@ -314,6 +314,14 @@ pub struct MaskArgs {
     #[arg(long, value_name = "N", value_parser = check_min_masked, help_heading = "MASKING")]
     pub min_masked: Option<u32>,
 
+    /// Cut a record longer than N residues to a window of N before masking (see --crop); the window is what every output holds [preset's; esm3: none; bionemo-esm2: 1022]
+    #[arg(long, value_name = "N", value_parser = protmask::crop::check_max_length, help_heading = "MASKING")]
+    pub max_length: Option<u32>,
+
+    /// Where the window of a record longer than --max-length starts [default: random]
+    #[arg(long, value_enum, value_name = "CROP", help_heading = "MASKING")]
+    pub crop: Option<protmask::crop::Crop>,
+
     /// Only residues among CHARS are eligible (case-sensitive); L counts eligible positions
     #[arg(long, value_name = "CHARS", value_parser = check_maskable, help_heading = "MASKING")]
     pub maskable: Option<String>,
@@ -406,6 +414,8 @@ impl MaskArgs {
             random_pool: self.random_pool,
             random_differs: self.random_differs,
             min_masked: self.min_masked,
+            max_length: self.max_length,
+            crop: self.crop,
         }
     }
 

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::choice::{UnknownChoice, choices};
+use crate::crop::{Crop, Cropping, check_max_length};
 use crate::io::Compression;
 use crate::mask::{Corruption, Masker, Mode, RandomPool, Timesteps};
 use crate::presets::Preset;
@@ -42,6 +43,8 @@ choices! {
         RandomPool = "random_pool",
         RandomDiffers = "random_differs",
         MinMasked = "min_masked",
+        MaxLength = "max_length",
+        Crop = "crop",
     }
 }
 
@@ -66,6 +69,8 @@ impl MaskOption {
             MaskOption::RandomPool => "--random-pool <POOL>",
             MaskOption::RandomDiffers => "--random-differs[=<BOOL>]",
             MaskOption::MinMasked => "--min-masked <N>",
+            MaskOption::MaxLength => "--max-length <N>",
+            MaskOption::Crop => "--crop <CROP>",
         }
     }
 }
@@ -108,6 +113,13 @@ pub enum OptionError {
         option.flag()
     )]
     NotWithD3pm { option: MaskOption, mode: Mode },
+    /// Two options that cannot be used together.
+    #[error("the argument '{}' cannot be used with '{}': {reason}", option.flag(), with.flag())]
+    Conflicts {
+        option: MaskOption,
+        with: MaskOption,
+        reason: &'static str,
+    },
     /// No masking option has this name.
     #[error("'{0}' is not an option of protmask mask")]
     Unknown(String),
@@ -180,6 +192,10 @@ pub struct MaskOptions {
     pub random_pool: Option<RandomPool>,
     pub random_differs: Option<bool>,
     pub min_masked: Option<u32>,
+    /// Records longer than this are cropped (`None`: the preset's, usually none).
+    pub max_length: Option<u32>,
+    /// With `max_length`; `None`: `random`.
+    pub crop: Option<Crop>,
 }
 
 impl MaskOptions {
@@ -207,6 +223,8 @@ impl MaskOptions {
             MaskOption::RandomPool => self.random_pool = Some(v.choice()?),
             MaskOption::RandomDiffers => self.random_differs = Some(v.boolean()?),
             MaskOption::MinMasked => self.min_masked = Some(v.int(check_min_masked)?),
+            MaskOption::MaxLength => self.max_length = Some(v.int(check_max_length)?),
+            MaskOption::Crop => self.crop = Some(v.choice()?),
         }
         Ok(())
     }
@@ -425,6 +443,12 @@ pub struct MaskConfig {
     pub random_differs: bool,
     #[serde(default, skip_serializing_if = "is_default")]
     pub min_masked: u32,
+    /// `--max-length` and `--crop` (the crop is `Some` exactly when the length is);
+    /// recorded only when given (by the flags or the preset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crop: Option<Crop>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -448,6 +472,22 @@ impl MaskConfig {
             return Err(OptionError::Requires {
                 option: MaskOption::RegionsMode,
                 needs: MaskOption::Regions,
+            });
+        }
+        let max_length = o.max_length.or(o.preset.facts().max_length);
+        if o.crop.is_some() && max_length.is_none() {
+            return Err(OptionError::Requires {
+                option: MaskOption::Crop,
+                needs: MaskOption::MaxLength,
+            });
+        }
+        if max_length.is_some() && o.regions.is_some() {
+            return Err(OptionError::Conflicts {
+                option: MaskOption::MaxLength,
+                with: MaskOption::Regions,
+                reason: "regions are in the original's coordinates and a cropped record \
+                         is masked in its window's; crop first, then mask the cropped FASTA \
+                         with regions shifted by its crop=START-END",
             });
         }
         let mode = o.mode.unwrap_or(o.preset.facts().mode);
@@ -504,6 +544,8 @@ impl MaskConfig {
             random_pool: o.random_pool.unwrap_or(p.random_pool),
             random_differs: o.random_differs.unwrap_or(p.random_differs),
             min_masked: o.min_masked.unwrap_or(p.min_masked),
+            max_length,
+            crop: max_length.map(|_| o.crop.unwrap_or(Crop::Random)),
         })
     }
 
@@ -564,6 +606,12 @@ impl MaskConfig {
         if self.min_masked != p.min_masked {
             flag(MaskOption::MinMasked, &self.min_masked);
         }
+        if let Some(n) = self.max_length.filter(|&n| Some(n) != p.max_length) {
+            flag(MaskOption::MaxLength, &n);
+        }
+        if let Some(crop) = self.crop.filter(|&c| c != Crop::Random) {
+            flag(MaskOption::Crop, &crop);
+        }
         // The options of the command line alone (they shape the files, not the masks).
         if self.regions.as_ref().is_some_and(|r| r.partial) {
             out.push("--regions-partial".into());
@@ -581,6 +629,14 @@ impl MaskConfig {
             out.push(format!("--compress={c}"));
         }
         out
+    }
+
+    /// `--max-length` and `--crop` together, when given.
+    pub fn cropping(&self) -> Option<Cropping> {
+        Some(Cropping {
+            max_length: self.max_length?,
+            crop: self.crop.unwrap_or(Crop::Random),
+        })
     }
 
     /// The masker these options describe, with the shifts of every replicate computed.
@@ -664,6 +720,14 @@ mod tests {
             ("random_differs", OptionValue::Bool(true)),
             ("min_masked", OptionValue::Int("3".into())),
         ]);
+        let cropped = resolve(&[
+            ("max_length", OptionValue::Int("9".into())),
+            ("crop", text("center")),
+        ]);
+        assert_eq!(
+            (cropped.max_length, cropped.crop),
+            (Some(9), Some(Crop::Center))
+        );
         assert_eq!(c.preset, Preset::Dplm);
         assert_eq!(c.seed, 7);
         assert_eq!(c.schedule.spec(), "0.3");
@@ -689,7 +753,7 @@ mod tests {
             (c.random_pool, c.random_differs, c.min_masked),
             (RandomPool::Extended, true, 3)
         );
-        assert_eq!(MaskOption::ALL.len(), 16, "a new option needs a line above");
+        assert_eq!(MaskOption::ALL.len(), 18, "a new option needs a line above");
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod choice;
 pub use choice::UnknownChoice;
 pub mod cleanup;
 pub mod config;
+pub mod crop;
 pub mod d3pm;
 pub mod engine;
 pub mod io;

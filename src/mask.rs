@@ -313,6 +313,11 @@ impl Masker {
         }
     }
 
+    /// The seed's key (the crop stream is drawn with it).
+    pub(crate) fn key(&self) -> &SeedKey {
+        &self.key
+    }
+
     /// Select positions in runs (`--span-mean`), or one by one (`None`).
     pub fn with_span(mut self, span: Option<Span>) -> Self {
         self.span = span;

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use std::sync::Arc;
 
 use crate::config::{MaskConfig, MaskOption, OptionError};
+use crate::crop::{Cropping, Window};
 use crate::mask::{Marks, Masker, Outcome, Timesteps, mark};
 use crate::records::{Record, RecordError, RecordErrorKind, check_id, check_residues};
 use crate::regions::Regions;
@@ -33,6 +34,9 @@ pub struct MaskedRecord {
     pub length: usize,
     /// `input_ids` and `labels`, with a token vocabulary.
     pub tokens: Option<(Vec<i32>, Vec<i32>)>,
+    /// The window masked, when the record was longer than `max_length` (the fields above
+    /// are the window's, positions in its coordinates).
+    pub window: Option<Window>,
 }
 
 /// A resolved configuration, ready to mask records one by one or in batches.
@@ -43,6 +47,7 @@ pub struct RecordMasker {
     tokens: Option<Vocab>,
     /// `regions`, read (or built) once.
     regions: Option<Arc<Regions>>,
+    cropping: Option<Cropping>,
 }
 
 impl RecordMasker {
@@ -64,6 +69,7 @@ impl RecordMasker {
             residues: FastaFormat::new(&unwrapped),
             tokens: config.tokens,
             regions,
+            cropping: config.cropping(),
         })
     }
 
@@ -94,6 +100,13 @@ impl RecordMasker {
         }
         check_id(id).map_err(fail)?;
         check_residues(seq, b"").map_err(fail)?;
+        let window = self
+            .cropping
+            .and_then(|c| c.window(self.masker.key(), replicate, id.as_bytes(), seq.len()));
+        let seq = match window {
+            Some(w) => &seq[w.start..w.end()],
+            None => seq,
+        };
         let within = match &self.regions {
             None => None,
             Some(r) => r
@@ -115,6 +128,7 @@ impl RecordMasker {
             replicate,
             outcome: &outcome,
             marks,
+            window,
         };
         let mut masked = Vec::with_capacity(seq.len());
         self.residues.write_residues(&mut masked, &emitted);
@@ -135,6 +149,7 @@ impl RecordMasker {
             count: outcome.masked,
             length: outcome.length,
             tokens,
+            window,
         })
     }
 

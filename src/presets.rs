@@ -54,6 +54,9 @@ pub struct PresetFacts {
     pub random_differs: bool,
     /// The least number of positions selected (at most L).
     pub min_masked: u32,
+    /// Records longer than this are cropped to a random window of it (`--max-length`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
     /// Where the convention comes from.
     pub source: &'static str,
     /// The reference code it follows: repository, file, function (or the paper).
@@ -76,6 +79,7 @@ impl Preset {
                 random_pool: RandomPool::Standard,
                 random_differs: false,
                 min_masked: 0,
+                max_length: None,
                 source: "ESM3 paper, appendix A.2.2.1 (sequence track); '_' is ESM3's sequence mask",
                 reference: "evolutionaryscale/esm, esm/utils/noise_schedules.py (the curves); ESM3 paper \
                             appendix A.2.2.1 (betalinear30 for the sequence track)",
@@ -93,6 +97,7 @@ impl Preset {
                 random_pool: RandomPool::Standard,
                 random_differs: false,
                 min_masked: 0,
+                max_length: None,
                 source: "ESM-2/ESM-1b (fair-esm, fairseq): 15%, exact count floor(p*n + U), 80/10/10",
                 reference: "facebookresearch/fairseq, fairseq/data/mask_tokens_dataset.py, \
                             MaskTokensDataset (ESM-1b era); ESM-2 paper (its training code is unreleased)",
@@ -110,6 +115,7 @@ impl Preset {
                 random_pool: RandomPool::Standard,
                 random_differs: false,
                 min_masked: 0,
+                max_length: None,
                 source: "DPLM: t uniform on 1..500, each token masked with probability t/500",
                 reference: "bytedance/dplm, src/byprot/models/dplm/dplm.py (q_sample)",
                 exact: "t uniform on {1..500}, each residue masked independently with probability \
@@ -126,6 +132,7 @@ impl Preset {
                 random_pool: RandomPool::Standard,
                 random_differs: false,
                 min_masked: 0,
+                max_length: None,
                 source: "EvoDiff OADM: k uniform on {2..L}, drawn without replacement, mask character '#'",
                 reference: "microsoft/evodiff, evodiff/collaters.py, OAMaskCollater",
                 exact: "t = randint(1, L) (L excluded), num_mask = L - t + 1: k uniform on {2..L} for \
@@ -142,6 +149,7 @@ impl Preset {
                 random_pool: RandomPool::Standard,
                 random_differs: false,
                 min_masked: 0,
+                max_length: None,
                 source: "MDLM: log-linear, mask probability (1-1e-3)t, t = (1-1e-3)u + 1e-3, u stratified",
                 reference: "kuleshov-group/mdlm, diffusion.py (_sample_t, q_xt), \
                             noise_schedule.py (LogLinearNoise)",
@@ -159,6 +167,7 @@ impl Preset {
                 random_pool: RandomPool::Standard,
                 random_differs: false,
                 min_masked: 0,
+                max_length: None,
                 source: "EvoDiff D3PM, uniform noise (D3PM_UNIFORM_38M/640M): t uniform on 1..499 of \
                          T = 500, each residue redrawn from its row of Q̄[t]",
                 reference: "microsoft/evodiff, evodiff/collaters.py (D3PMCollater, \
@@ -180,6 +189,7 @@ impl Preset {
                 random_pool: RandomPool::Standard,
                 random_differs: false,
                 min_masked: 0,
+                max_length: None,
                 source: "EvoDiff D3PM, BLOSUM62 noise (D3PM_BLOSUM_38M/640M): t uniform on 1..499 of \
                          T = 500, each residue redrawn from its row of Q̄[t]",
                 reference: "microsoft/evodiff, evodiff/collaters.py (D3PMCollater, \
@@ -203,6 +213,7 @@ impl Preset {
                 random_pool: RandomPool::Extended,
                 random_differs: true,
                 min_masked: 1,
+                max_length: None,
                 source: "CARP (protein-sequence-models): int(0.15*L) positions, at least one; 10% kept, \
                          10% a random letter other than the original, 80% '#'",
                 reference: "microsoft/protein-sequence-models, sequence_models/collaters.py, \
@@ -225,6 +236,7 @@ impl Preset {
                 random_pool: RandomPool::Standard,
                 random_differs: false,
                 min_masked: 0,
+                max_length: Some(1022),
                 source: "BioNeMo ESM-2 pretraining: each token selected with probability 0.15; 80% \
                          <mask>, 10% a random standard residue, 10% kept",
                 reference: "NVIDIA/bionemo-framework, sub-packages/bionemo-llm/src/bionemo/llm/data/\
@@ -237,10 +249,12 @@ impl Preset {
                         the 20 standard amino acids (random_tokens range(4, 24), ESM ids L..C), \
                         possibly the original",
                 differs: "BioNeMo crops a sequence longer than 1,024 tokens with <cls> and <eos> \
-                          (L > 1,022) to a random window of 1,024: the crop is not applied yet \
-                          (--max-length, issue 22); its draws come from numpy's default_rng([seed, \
-                          idx]) and torch's generator, protmask's from the per-record stream; \
-                          restore_hf_masking_strategy (random ids from all 33) is not reproduced",
+                          (L > 1,022) to a random window of 1,024 tokens; protmask crops it to a \
+                          random window of 1,022 residues (--max-length 1022, uniform start), \
+                          drawn from the record's crop stream rather than numpy's \
+                          default_rng([seed, idx]); its masking draws come from the per-record \
+                          stream, not torch's generator; restore_hf_masking_strategy (random ids \
+                          from all 33) is not reproduced",
             },
         }
     }

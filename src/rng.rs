@@ -88,6 +88,19 @@ impl SeedKey {
         }
     }
 
+    /// Where the window of a record longer than `max_length` starts with `--crop random`:
+    /// uniform on `0..=len - max_length`, the first draw (`below_u64`) of the record's
+    /// *crop stream*: the same key, stream number `!stream_id(seed, replicate, id)`
+    /// (every bit of its mask stream's number flipped). It is a stream of its own, not a
+    /// draw in the mask stream, so a record that is not cropped draws its masks exactly as
+    /// without `--max-length`, and a cropped one masks its window from its usual stream.
+    pub fn crop_offset(&self, replicate: u32, id: &[u8], len: usize, max_length: usize) -> usize {
+        debug_assert!(len > max_length);
+        let mut d = self.draws(replicate, id);
+        d.rng.set_stream(!stream_id(self.seed, replicate, id));
+        d.below_u64((len - max_length) as u64 + 1) as usize
+    }
+
     /// Point `draws` (made by `self.draws`) at the start of another record's stream: the
     /// same stream `self.draws(replicate, id)` would give, without a new key setup.
     pub fn restart(&self, draws: &mut Draws, replicate: u32, id: &[u8]) {

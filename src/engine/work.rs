@@ -9,6 +9,7 @@ use anyhow::{Result, anyhow};
 use super::Job;
 use super::duplicates::IdBatch;
 use crate::config::MaskConfig;
+use crate::crop::Cropping;
 use crate::mask::{Marks, Masker};
 use crate::records::{Block, BlockRecords, BufferPool, Cut, Record, RecordError, RecordErrorKind};
 use crate::regions::Regions;
@@ -70,6 +71,8 @@ pub struct BlockMasker {
     /// IDs whose hash is above this cannot be kept by the duplicate check (the writer
     /// lowers it): workers skip them.
     pub(super) id_limit: AtomicU64,
+    /// `--max-length` and `--crop`.
+    pub(super) cropping: Option<Cropping>,
     /// `--regions`, read before any input.
     pub(super) regions: Option<Arc<Regions>>,
     /// The formats' per-block state, reused by the next block (a dataset's columns
@@ -107,6 +110,7 @@ impl BlockMasker {
             names,
             inputs: BufferPool::default(),
             id_limit: AtomicU64::new(u64::MAX),
+            cropping: config.cropping(),
             regions: None,
             scratch: Mutex::default(),
         }
@@ -252,6 +256,26 @@ impl Emitter {
                 })?,
         };
         for replicate in 1..=shared.replicates {
+            // `--max-length`: a record longer than it is masked and written as its window.
+            let window = shared.cropping.and_then(|c| {
+                c.window(
+                    shared.masker.key(),
+                    replicate,
+                    record.id.as_bytes(),
+                    record.seq.len(),
+                )
+            });
+            let cropped;
+            let record = match window {
+                None => record,
+                Some(w) => {
+                    cropped = Record {
+                        seq: &record.seq[w.start..w.end()],
+                        ..*record
+                    };
+                    &cropped
+                }
+            };
             let outcome = shared.masker.mask_record(
                 record.id.as_bytes(),
                 record.seq,
@@ -266,6 +290,7 @@ impl Emitter {
                 replicate,
                 outcome: &outcome,
                 marks: &self.marks,
+                window,
             };
             let outputs = shared.formats.iter().zip(&mut out.bufs);
             for ((format, buf), scratch) in outputs.zip(&mut self.scratch) {

@@ -132,6 +132,8 @@ pub(super) struct Fields {
     /// Each input's `file` value.
     pub files: Vec<String>,
     tokens: Option<Vocab>,
+    /// `--max-length` given: rows have `crop_start` and `original_length`.
+    crop: bool,
     /// The masked sequence, unwrapped (the FASTA writer with no line width).
     residues: FastaFormat,
 }
@@ -143,12 +145,26 @@ impl Fields {
         Fields {
             files: files.to_vec(),
             tokens: config.tokens,
+            crop: config.max_length.is_some(),
             residues: FastaFormat::new(&unwrapped),
         }
     }
 
     pub fn has_tokens(&self) -> bool {
         self.tokens.is_some()
+    }
+
+    /// Rows have `crop_start` and `original_length`.
+    pub fn crops(&self) -> bool {
+        self.crop
+    }
+
+    /// `crop_start` and `original_length` of a row (0 and the length, not cropped).
+    pub fn crop_fields(&self, e: &Emitted) -> (i64, i64) {
+        match e.window {
+            Some(w) => (w.start as i64, w.original_length as i64),
+            None => (0, e.record.seq.len() as i64),
+        }
     }
 
     /// The header after the ID and the whitespace that follows it.
@@ -215,6 +231,11 @@ pub struct DatasetRow {
     pub input_ids: Option<Vec<i64>>,
     #[serde(default)]
     pub labels: Option<Vec<i64>>,
+    /// With `--max-length`: the window's start in the original, and its length.
+    #[serde(default)]
+    pub crop_start: Option<i64>,
+    #[serde(default)]
+    pub original_length: Option<i64>,
 }
 
 /// The rows of a dataset file in `format` (JSON Lines or Parquet), in order; errors
@@ -315,6 +336,16 @@ fn rows_of(b: &RecordBatch, first: usize) -> Result<Vec<DatasetRow>, String> {
     let (t, rate) = (floats("t")?, floats("rate")?);
     let positions = lists("positions")?.ok_or_else(|| "no column 'positions'".to_string())?;
     let (ids, labels) = (lists("input_ids")?, lists("labels")?);
+    let int64s = |name: &str| -> Result<_, String> {
+        match b.column_by_name(name) {
+            None => Ok(None),
+            Some(c) => c
+                .as_primitive_opt::<arrow_array::types::Int64Type>()
+                .map(Some)
+                .ok_or_else(|| format!("column '{name}' is not an int64 column")),
+        }
+    };
+    let (crop_start, original_length) = (int64s("crop_start")?, int64s("original_length")?);
     (0..b.num_rows())
         .map(|i| {
             Ok(DatasetRow {
@@ -331,6 +362,8 @@ fn rows_of(b: &RecordBatch, first: usize) -> Result<Vec<DatasetRow>, String> {
                 positions: list_at(positions, i)?,
                 input_ids: ids.map(|l| list_at(l, i)).transpose()?,
                 labels: labels.map(|l| list_at(l, i)).transpose()?,
+                crop_start: crop_start.map(|c| c.value(i)),
+                original_length: original_length.map(|c| c.value(i)),
             })
         })
         .collect()

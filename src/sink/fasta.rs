@@ -1,6 +1,9 @@
 //! The masked FASTA: the header copied (the ID of replicate k renamed `<id>_r<k>` when
 //! there are several), then the sequence with its marks applied, wrapped by positions so
-//! that a multi-character token is never split across lines.
+//! that a multi-character token is never split across lines. A cropped record's header
+//! ends with ` crop=START-END` (0-based start, exclusive end, in the original).
+
+use std::io::Write as _;
 
 use crate::config::MaskConfig;
 use crate::mask::{Marks, mark};
@@ -43,6 +46,12 @@ impl Encoder for FastaFormat {
     fn write(&self, out: &mut Vec<u8>, e: &Emitted, scratch: &mut Scratch) {
         let r = e.record;
         write_header(out, r.header, r.id.len(), e.replicate, self.replicates);
+        if let Some(w) = e.window {
+            // ` crop=START-END` after the description, before the line end.
+            out.pop();
+            let _ = write!(out, " crop={}-{}", w.start, w.end());
+            out.push(b'\n');
+        }
         if self.replaced {
             write_replaced(out, r.seq, e.marks, self.line_width);
         } else if self.patch && e.marks.drawn_complete {

@@ -40,7 +40,14 @@ impl Encoder for JsonlFormat {
             positions,
             input_ids: None,
             labels: None,
+            crop_start: None,
+            original_length: None,
         };
+        if f.crops() {
+            let (start, len) = f.crop_fields(e);
+            row.crop_start = Some(start);
+            row.original_length = Some(len);
+        }
         if f.has_tokens() {
             let (mut ids, mut labels) = (Vec::new(), Vec::new());
             f.tokens(e, &mut ids, &mut labels);
@@ -71,4 +78,8 @@ struct Row<'a> {
     input_ids: Option<Vec<i32>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     labels: Option<Vec<i32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crop_start: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_length: Option<i64>,
 }

@@ -23,6 +23,7 @@ use rayon::ThreadPool;
 
 use crate::choice::choices;
 use crate::config::MaskConfig;
+use crate::crop::Window;
 use crate::io::{Compression, Output, OutputTarget, PendingOutput};
 use crate::mask::{Marks, Outcome};
 use crate::provenance::Provenance;
@@ -32,7 +33,7 @@ pub(crate) use dataset::{DatasetRow, read_rows, token_ids};
 pub use dataset::{IGNORE, TokenIds, Vocab, esm, evodiff};
 pub(crate) use fasta::FastaFormat;
 pub use rates::RatesFormat;
-pub(crate) use rates::rates_header;
+pub(crate) use rates::{CROP_COLUMNS, rates_header};
 
 choices! {
     /// What an output holds, as a manifest's `role` records it.
@@ -162,11 +163,10 @@ impl Format {
     pub(crate) fn encoder(self, config: &MaskConfig, names: &[String]) -> Box<dyn Encoder> {
         match self {
             Format::Fasta => Box::new(FastaFormat::new(config)),
-            Format::Csv | Format::Tsv => Box::new(RatesFormat::new(
-                self.delimiter().unwrap_or(b','),
-                config.positions,
-                names,
-            )),
+            Format::Csv | Format::Tsv => Box::new(
+                RatesFormat::new(self.delimiter().unwrap_or(b','), config.positions, names)
+                    .with_crop(config.max_length.is_some()),
+            ),
             Format::Jsonl => Box::new(jsonl::JsonlFormat::new(config, names)),
             Format::Parquet => Box::new(parquet::ParquetFormat::new(config, names)),
         }
@@ -228,6 +228,8 @@ pub(crate) struct Emitted<'a> {
     pub replicate: u32,
     pub outcome: &'a Outcome,
     pub marks: &'a Marks,
+    /// The window `record` is, when the original was cropped (`--max-length`).
+    pub window: Option<Window>,
 }
 
 /// What a worker keeps for one format across the records of a block.

@@ -16,18 +16,20 @@
 //! on the rows only, never on `-j` or the block size, and memory stays bounded whatever
 //! the input: `GROUPS_IN_FLIGHT` groups encoding, one filling.
 //!
-//! Piece layout (little-endian): u64 length of the rest; u64 rows; u8 1 with tokens, else
-//! 0; `replicate length t rate masked` as rows × u64 (`t` and `rate` as f64 bits); then
+//! Piece layout (little-endian): u64 length of the rest; u64 rows; u8 flags (1: tokens,
+//! 2: crop columns); `replicate length t rate masked` as rows × u64 (`t` and `rate` as f64 bits); then
 //! `file id description sequence masked_sequence`, each rows × u64 end offsets and the
 //! bytes; then `positions` (and `input_ids labels`), each rows × u64 end offsets and the
-//! values as i32.
+//! values as i32; then with the crop flag `crop_start original_length` as rows × u64.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use arrow_array::{ArrayRef, Float64Array, Int32Array, ListArray, RecordBatch, StringArray};
+use arrow_array::{
+    ArrayRef, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray,
+};
 use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
@@ -62,8 +64,15 @@ const ENCODE_SLICE_ROWS: usize = 1024;
 /// Row groups encoded at once (a bound on the memory they hold).
 const GROUPS_IN_FLIGHT: usize = 2;
 
-/// The Arrow schema of a dataset, `input_ids` and `labels` with tokens.
+/// The Arrow schema of a dataset, `input_ids` and `labels` with tokens (tests).
+#[cfg(test)]
 pub fn schema(tokens: bool) -> SchemaRef {
+    schema_with(tokens, false)
+}
+
+/// The schema, and with `crop` (`--max-length`) `crop_start` and `original_length`
+/// (int64) last.
+pub fn schema_with(tokens: bool, crop: bool) -> SchemaRef {
     let mut fields = vec![
         Field::new("file", DataType::Utf8, false),
         Field::new("id", DataType::Utf8, false),
@@ -80,6 +89,11 @@ pub fn schema(tokens: bool) -> SchemaRef {
     if tokens {
         fields.push(Field::new("input_ids", list_type(), false));
         fields.push(Field::new("labels", list_type(), false));
+    }
+    if crop {
+        for name in super::CROP_COLUMNS {
+            fields.push(Field::new(name, DataType::Int64, false));
+        }
     }
     Arc::new(Schema::new(fields))
 }
@@ -138,6 +152,8 @@ pub struct Columns {
     masked_sequence: Var<u8>,
     positions: Var<i32>,
     tokens: Option<(Var<i32>, Var<i32>)>,
+    /// `crop_start` and `original_length`, with `--max-length`.
+    crop: Option<(Vec<u64>, Vec<u64>)>,
     /// Bytes of strings and list values (for `ROW_GROUP_BYTES`).
     bytes: usize,
 }
@@ -153,6 +169,8 @@ pub struct Scalars<'a> {
     pub masked: usize,
     pub description: &'a [u8],
     pub sequence: &'a [u8],
+    /// `crop_start` and `original_length` (kept only by columns `with_crop`).
+    pub crop: (u64, u64),
 }
 
 impl Columns {
@@ -171,8 +189,15 @@ impl Columns {
             masked_sequence: Var::default(),
             positions: Var::default(),
             tokens: tokens.then(Default::default),
+            crop: None,
             bytes: 0,
         }
+    }
+
+    /// With `crop_start` and `original_length` columns.
+    pub fn with_crop(mut self, crop: bool) -> Columns {
+        self.crop = crop.then(Default::default);
+        self
     }
 
     pub fn rows(&self) -> usize {
@@ -188,6 +213,10 @@ impl Columns {
         self.t.clear();
         self.rate.clear();
         self.masked.clear();
+        if let Some((a, b)) = &mut self.crop {
+            a.clear();
+            b.clear();
+        }
         for v in self.strings_mut() {
             v.clear();
         }
@@ -199,7 +228,7 @@ impl Columns {
     /// Empty columns with room for what `other` holds (a row group sized like the last
     /// one grows without copying itself over).
     fn sized_like(other: &Columns) -> Columns {
-        let mut c = Columns::new(other.tokens.is_some());
+        let mut c = Columns::new(other.tokens.is_some()).with_crop(other.crop.is_some());
         reserve_like(&mut c.replicate, &other.replicate);
         reserve_like(&mut c.length, &other.length);
         reserve_like(&mut c.t, &other.t);
@@ -264,6 +293,10 @@ impl Columns {
         self.id.push(s.id);
         self.description.push(s.description);
         self.sequence.push(s.sequence);
+        if let Some((start, len)) = &mut self.crop {
+            start.push(s.crop.0);
+            len.push(s.crop.1);
+        }
     }
 
     pub fn masked_sequence(&mut self) -> &mut Vec<u8> {
@@ -296,7 +329,7 @@ impl Columns {
         let start = out.len();
         out.extend_from_slice(&[0; 8]);
         put_u64s(out, &[self.rows as u64]);
-        out.push(u8::from(self.tokens.is_some()));
+        out.push(u8::from(self.tokens.is_some()) | (u8::from(self.crop.is_some()) << 1));
         put_u64s(out, &self.replicate);
         put_u64s(out, &self.length);
         put_le(out, &self.t, f64::to_le_bytes);
@@ -309,6 +342,10 @@ impl Columns {
         for l in self.lists() {
             put_u64s(out, &l.ends);
             put_le(out, &l.values, i32::to_le_bytes);
+        }
+        if let Some((start, len)) = &self.crop {
+            put_u64s(out, start);
+            put_u64s(out, len);
         }
         let len = (out.len() - start - 8) as u64;
         out[start..start + 8].copy_from_slice(&len.to_le_bytes());
@@ -331,6 +368,10 @@ impl Columns {
         floats(&mut self.t, p.t);
         floats(&mut self.rate, p.rate);
         fixed(&mut self.masked, p.masked);
+        if let (Some((start, len)), Some((ps, pl))) = (&mut self.crop, p.crop) {
+            fixed(start, ps);
+            fixed(len, pl);
+        }
         let mut bytes = 0;
         for (dst, src) in [
             (&mut self.file, &p.file),
@@ -395,6 +436,12 @@ impl Columns {
         if let Some((i, l)) = self.tokens {
             columns.push(list(i)?);
             columns.push(list(l)?);
+        }
+        if let Some((start, len)) = self.crop {
+            for v in [start, len] {
+                let v: Vec<i64> = v.into_iter().map(|x| x as i64).collect();
+                columns.push(Arc::new(Int64Array::from(v)));
+            }
         }
         RecordBatch::try_new(Arc::clone(schema), columns).map_err(invalid)
     }
@@ -496,6 +543,7 @@ struct Piece<'a> {
     masked_sequence: VarView<'a, u8>,
     positions: VarView<'a, i32>,
     tokens: Vec<VarView<'a, i32>>,
+    crop: Option<(&'a [u8], &'a [u8])>,
 }
 
 impl<'a> Piece<'a> {
@@ -521,7 +569,8 @@ impl<'a> Piece<'a> {
             Ok(head)
         };
         let rows = le_u64(take(8)?) as usize;
-        let tokens = take(1)?[0] == 1;
+        let flags = take(1)?[0];
+        let (tokens, crop) = (flags & 1 == 1, flags & 2 == 2);
         let n = rows.checked_mul(8).ok_or_else(bad)?;
         let (replicate, length, t, rate, masked) =
             (take(n)?, take(n)?, take(n)?, take(n)?, take(n)?);
@@ -547,6 +596,11 @@ impl<'a> Piece<'a> {
         } else {
             Vec::new()
         };
+        let crop = if crop {
+            Some((take(n)?, take(n)?))
+        } else {
+            None
+        };
         if !r.is_empty() {
             return Err(bad());
         }
@@ -564,6 +618,7 @@ impl<'a> Piece<'a> {
             masked_sequence: masked_sequence.typed(),
             positions: positions.typed(),
             tokens,
+            crop,
         };
         Ok(Some((piece, rest)))
     }
@@ -606,10 +661,10 @@ impl ParquetFormat {
     }
 
     fn columns<'s>(&self, scratch: &'s mut Scratch) -> Option<&'s mut Columns> {
-        let tokens = self.fields.has_tokens();
+        let (tokens, crop) = (self.fields.has_tokens(), self.fields.crops());
         scratch
             .state
-            .get_or_insert_with(|| Box::new(Columns::new(tokens)))
+            .get_or_insert_with(|| Box::new(Columns::new(tokens).with_crop(crop)))
             .downcast_mut::<Columns>()
     }
 }
@@ -630,6 +685,10 @@ impl Encoder for ParquetFormat {
             masked: e.outcome.masked,
             description: f.description(e).as_bytes(),
             sequence: e.record.seq,
+            crop: {
+                let (start, len) = f.crop_fields(e);
+                (start as u64, len as u64)
+            },
         });
         f.masked_sequence(columns.masked_sequence(), e);
         e.marks.push_selected(columns.positions());
@@ -653,6 +712,7 @@ impl Encoder for ParquetFormat {
         Ok(Box::new(ParquetSink::new(
             out,
             self.fields.has_tokens(),
+            self.fields.crops(),
             pool,
         )?))
     }
@@ -692,10 +752,11 @@ impl ParquetSink {
     pub fn new(
         out: Output,
         tokens: bool,
+        crop: bool,
         pool: &Arc<rayon::ThreadPool>,
     ) -> io::Result<ParquetSink> {
         let name = out.name().to_string();
-        let schema = schema(tokens);
+        let schema = schema_with(tokens, crop);
         let group_rows = if tokens {
             ROW_GROUP_ROWS_TOKENS
         } else {
@@ -742,7 +803,7 @@ impl ParquetSink {
             name,
             schema,
             group_rows,
-            group: Columns::new(tokens),
+            group: Columns::new(tokens).with_crop(crop),
             encoding: VecDeque::new(),
             next_index: 0,
             partial: Vec::new(),
@@ -955,6 +1016,7 @@ mod tests {
                 masked: r % 3,
                 description: "desc é".repeat(r % 2).as_bytes(),
                 sequence: seq.as_bytes(),
+                crop: (0, 0),
             });
             c.masked_sequence()
                 .extend_from_slice(seq.replace('K', "#").as_bytes());

@@ -14,7 +14,12 @@ use crate::mask::{Marks, Outcome};
 
 use super::{Emitted, Encoder, Scratch};
 
-/// The columns, in order; `positions` only with `--positions`.
+/// The columns a run with `--max-length` adds after the others: the window's start in
+/// the original (0 for a record not cropped) and the original's length.
+pub const CROP_COLUMNS: [&str; 2] = ["crop_start", "original_length"];
+
+/// The columns, in order; `positions` only with `--positions`, then `CROP_COLUMNS` with
+/// `--max-length` (`RatesFormat::with_crop`).
 pub fn rates_header(positions: bool) -> Vec<&'static str> {
     let mut h = vec!["file", "id", "replicate", "length", "t", "rate", "masked"];
     if positions {
@@ -28,6 +33,8 @@ pub fn rates_header(positions: bool) -> Vec<&'static str> {
 pub struct RatesFormat {
     delimiter: u8,
     positions: bool,
+    /// `CROP_COLUMNS` follow.
+    crop: bool,
     /// Per input: its `file` field and the delimiter after it, quoted once.
     file_fields: Vec<Vec<u8>>,
 }
@@ -47,8 +54,15 @@ impl RatesFormat {
         RatesFormat {
             delimiter,
             positions,
+            crop: false,
             file_fields,
         }
+    }
+
+    /// With `crop_start` and `original_length` (a run with `--max-length`).
+    pub fn with_crop(mut self, crop: bool) -> RatesFormat {
+        self.crop = crop;
+        self
     }
 
     /// The header row.
@@ -60,7 +74,11 @@ impl RatesFormat {
 impl Encoder for RatesFormat {
     fn preamble(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        for (i, name) in rates_header(self.positions).iter().enumerate() {
+        let mut names = rates_header(self.positions);
+        if self.crop {
+            names.extend(CROP_COLUMNS);
+        }
+        for (i, name) in names.iter().enumerate() {
             if i > 0 {
                 out.push(self.delimiter);
             }
@@ -72,6 +90,15 @@ impl Encoder for RatesFormat {
 
     fn write(&self, out: &mut Vec<u8>, e: &Emitted, _: &mut Scratch) {
         self.row(out, e.file, e.record.id, e.replicate, e.outcome, e.marks);
+        if self.crop {
+            let (start, len) = match e.window {
+                Some(w) => (w.start, w.original_length),
+                None => (0, e.record.seq.len()),
+            };
+            out.pop();
+            let d = self.delimiter as char;
+            let _ = writeln!(out, "{d}{start}{d}{len}");
+        }
     }
 }
 
