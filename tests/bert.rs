@@ -352,7 +352,7 @@ fn issue21_schedule_list_gives_the_new_facts() {
         bionemo["differs"]
             .as_str()
             .unwrap()
-            .contains("crop is not applied yet")
+            .contains("--max-length 1022")
     );
     for p in json["presets"].as_array().unwrap() {
         assert!(

@@ -118,6 +118,8 @@ impl Cfg {
             random_pool: Default::default(),
             random_differs: false,
             min_masked: 0,
+            max_length: None,
+            crop: None,
         }
     }
     fn delimiter(&self) -> u8 {

@@ -267,8 +267,8 @@ fn golden_data_digests_per_preset() {
         ),
         (
             "bionemo-esm2",
-            "bf117e3e29405760b1dc6fc4a011786d710260f5a97672dff046f2ce4cfb2187",
-            "a5289e5fadb2541fa80434767695fd92fe73eb8a49f8576e2f255f774be49dc7",
+            "6d1a6eb21a998c026381cfdadf088090bc5589bd3fbd5d3af5f7216ca0bddfaf",
+            "1acca4f53374cbca240f80ead3043225e9858609f2e70cc11fe0f359472a3b82",
         ),
     ];
     let root = env!("CARGO_MANIFEST_DIR");

@@ -19,6 +19,8 @@ mod bad_input;
 mod bert;
 #[path = "cli.rs"]
 mod cli;
+#[path = "crop.rs"]
+mod crop;
 #[path = "dataset.rs"]
 mod dataset;
 #[path = "edges.rs"]

@@ -73,6 +73,8 @@ fn setup(a: u8, b: u8) -> Setup {
         random_pool: Default::default(),
         random_differs: false,
         min_masked: 0,
+        max_length: None,
+        crop: None,
     };
     Setup {
         config,

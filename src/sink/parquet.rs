@@ -64,13 +64,7 @@ const ENCODE_SLICE_ROWS: usize = 1024;
 /// Row groups encoded at once (a bound on the memory they hold).
 const GROUPS_IN_FLIGHT: usize = 2;
 
-/// The Arrow schema of a dataset, `input_ids` and `labels` with tokens (tests).
-#[cfg(test)]
-pub fn schema(tokens: bool) -> SchemaRef {
-    schema_with(tokens, false)
-}
-
-/// The schema, and with `crop` (`--max-length`) `crop_start` and `original_length`
+/// The Arrow schema of a dataset: `input_ids` and `labels` with tokens, and with `crop` (`--max-length`) `crop_start` and `original_length`
 /// (int64) last.
 pub fn schema_with(tokens: bool, crop: bool) -> SchemaRef {
     let mut fields = vec![
@@ -1003,7 +997,12 @@ mod tests {
     /// Rows of every shape: an empty sequence, a multi-byte description, several
     /// positions, with tokens or without.
     fn columns(tokens: bool, rows: usize) -> Columns {
-        let mut c = Columns::new(tokens);
+        columns_with(tokens, false, rows)
+    }
+
+    /// `columns`, with the crop columns when `crop`.
+    fn columns_with(tokens: bool, crop: bool, rows: usize) -> Columns {
+        let mut c = Columns::new(tokens).with_crop(crop);
         for r in 0..rows {
             let seq = "MKVLA".repeat(r % 4);
             c.start_row(&Scalars {
@@ -1016,7 +1015,7 @@ mod tests {
                 masked: r % 3,
                 description: "desc é".repeat(r % 2).as_bytes(),
                 sequence: seq.as_bytes(),
-                crop: (0, 0),
+                crop: (r as u64 % 5, 4 * r as u64),
             });
             c.masked_sequence()
                 .extend_from_slice(seq.replace('K', "#").as_bytes());
@@ -1032,8 +1031,8 @@ mod tests {
 
     #[test]
     fn a_piece_splits_only_when_whole_and_its_rows_append_in_any_ranges() {
-        for tokens in [false, true] {
-            let all = columns(tokens, 7);
+        for (tokens, crop) in [(false, false), (true, false), (false, true), (true, true)] {
+            let all = columns_with(tokens, crop, 7);
             let mut bytes = Vec::new();
             all.write_piece(&mut bytes);
             bytes.extend_from_slice(b"next");
@@ -1043,12 +1042,12 @@ mod tests {
             }
             let (piece, rest) = Piece::split(&bytes).unwrap().unwrap();
             assert_eq!((piece.rows, rest), (7, &b"next"[..]));
-            let mut group = Columns::new(tokens);
+            let mut group = Columns::new(tokens).with_crop(crop);
             for (from, to) in [(0, 2), (2, 3), (3, 7)] {
                 group.append(&piece, from, to);
             }
-            let schema = schema(tokens);
-            let want = columns(tokens, 7).into_batch(&schema).unwrap();
+            let schema = schema_with(tokens, crop);
+            let want = columns_with(tokens, crop, 7).into_batch(&schema).unwrap();
             assert_eq!(group.into_batch(&schema).unwrap(), want);
         }
     }
@@ -1085,7 +1084,7 @@ mod tests {
                 crate::io::Compression::None,
             )
             .unwrap();
-            let mut sink = ParquetSink::new(out, true, &pool).unwrap();
+            let mut sink = ParquetSink::new(out, true, false, &pool).unwrap();
             for chunk in stream.chunks(step) {
                 sink.write_all(chunk).unwrap();
             }
