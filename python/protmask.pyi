@@ -64,6 +64,8 @@ def verify(
     random_pool: Optional[str] = None,
     regions: Optional[_Path] = None,
     regions_mode: Optional[str] = None,
+    max_length: Optional[int] = None,
+    crop: Optional[str] = None,
 ) -> Verified:
     """Verify a masked set as ``protmask verify`` does, without holding the GIL.
 
@@ -139,6 +141,8 @@ class Masker:
         random_pool: Optional[str] = None,
         random_differs: Optional[bool] = None,
         min_masked: Optional[int] = None,
+        max_length: Optional[int] = None,
+        crop: Optional[str] = None,
     ) -> None: ...
     def mask(self, id: str, sequence: str, replicate: int = 1) -> Masked:
         """Mask one record (replicate counts from 1).

@@ -97,6 +97,14 @@ pub struct VerifyArgs {
     #[arg(long, value_enum, value_name = "POOL")]
     pub random_pool: Option<RandomPool>,
 
+    /// The --max-length used (mask --max-length): a record longer must be its window of N, a shorter one whole [default: what a Parquet MASKED or the manifest records, else the preset's, else windows checked only against their original]
+    #[arg(long, value_name = "N", value_parser = protmask::crop::check_max_length)]
+    pub max_length: Option<u32>,
+
+    /// The --crop used: start and center windows must start at their exact offset [default: recorded, else random]
+    #[arg(long, value_enum, value_name = "CROP")]
+    pub crop: Option<protmask::crop::Crop>,
+
     /// The regions file used (mask --regions): every selected position must be eligible by it [default: the manifest's]
     #[arg(long, value_name = "FILE", value_parser = protmask::regions::check_path)]
     pub regions: Option<String>,

@@ -182,6 +182,12 @@ fn issue21_carp_and_bionemo_esm2_sets_verify() {
     }
 }
 
+/// START and END of a header's ` crop=START-END` (issue 22).
+fn m_header_window(header: &str) -> Option<(usize, usize)> {
+    let (a, b) = header.rsplit_once(" crop=")?.1.split_once('-')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
 /// The replaced positions of `masked` against in.fa, by the rates table r.csv's positions:
 /// (record, position, its index in the masked sequence, letter shown), for positions that
 /// show a letter other than the original.
@@ -192,7 +198,11 @@ fn replaced_letters(dir: &Path, masked: &str) -> Vec<(usize, usize, usize, u8)> 
     let mut out = Vec::new();
     for (i, ((o, m), row)) in original.iter().zip(&masked).zip(&rows).enumerate() {
         // Tokens are one or more bytes: walk the masked sequence by the original's.
-        let (o, m) = (o.1.as_bytes(), m.1.as_bytes());
+        let (mut o, m) = (o.1.as_bytes(), m.1.as_bytes());
+        // A cropped record (bionemo-esm2's --max-length 1022) is its window.
+        if let Some((a, b)) = m_header_window(&masked[i].0) {
+            o = &o[a..b];
+        }
         let listed: Vec<usize> = (row["positions"].split(';'))
             .filter(|s| !s.is_empty())
             .map(|s| s.parse().unwrap())

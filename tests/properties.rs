@@ -132,6 +132,7 @@ impl Cfg {
             maskable: self.maskable().map(<[u8]>::to_vec),
             replacements: protmask::mask::STANDARD_RESIDUES,
             replicates: None,
+            cropping: None,
         }
     }
     fn eligible(&self, c: u8) -> bool {

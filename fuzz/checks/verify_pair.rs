@@ -59,6 +59,7 @@ pub fn run(data: &[u8]) {
         maskable: bit(3).then(|| b"ACDEFGHIKLMNPQRSTVWY".to_vec()),
         replacements: protmask::mask::STANDARD_RESIDUES,
         replicates: None,
+        cropping: None,
     };
     let dir = scratch();
     let dir = dir.as_path();

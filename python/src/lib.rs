@@ -35,7 +35,9 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString, PyTuple};
 /// replaced, kept), ``maskable``, ``timesteps``, ``tokens`` ("esm" or "evodiff" adds
 /// ``input_ids`` and ``labels``), ``regions`` (a BED-style file, or a mapping of ID to (start, end) pairs,
 /// 0-based, end exclusive), ``regions_mode``, ``span_mean``, ``span_max``, ``random_pool``
-/// ("standard" or "extended"), ``random_differs`` (a bool), ``min_masked``; ``None`` takes
+/// ("standard" or "extended"), ``random_differs`` (a bool), ``min_masked``, ``max_length``
+/// and ``crop`` (a record longer is masked as its window; ``Masked`` does not yet say
+/// which window: use ``crop="start"`` or ``"center"`` to know it); ``None`` takes
 /// the preset's. ``threads`` (keyword only) sets the worker threads of ``mask_many``
 /// (default: all cores). A bad value raises ``OptionError`` (a ``ValueError``) with the
 /// CLI's message; an unknown keyword or a value of the wrong type, ``TypeError``.
@@ -385,8 +387,8 @@ fn presets(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 /// Verify a masked set as ``protmask verify`` does: ``masked`` (a FASTA or a dataset) is a
 /// masking of ``original``; with ``rates``, the table agrees; with ``manifest``, every
 /// checksum matches and the recorded job, run again, reproduces the recorded outputs.
-/// ``preset``, ``mask_token``, ``corrupt``, ``maskable``, ``random_pool``, ``regions`` and
-/// ``regions_mode`` are the flags of the same names (``None``: what a Parquet ``masked`` or the manifest
+/// ``preset``, ``mask_token``, ``corrupt``, ``maskable``, ``random_pool``, ``regions``,
+/// ``regions_mode``, ``max_length`` and ``crop`` are the flags of the same names (``None``: what a Parquet ``masked`` or the manifest
 /// records, else the preset's, else the defaults; one given must agree with what is
 /// recorded). Returns what was verified: ``records``, ``replicates``, ``changed``
 /// (positions showing as masked or replaced), ``uncertain`` (of those, a residue-letter
@@ -399,7 +401,7 @@ fn presets(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 #[pyfunction]
 #[pyo3(signature = (original, masked, *, rates = None, manifest = None, preset = None,
                     mask_token = None, corrupt = None, maskable = None, random_pool = None,
-                    regions = None, regions_mode = None))]
+                    regions = None, regions_mode = None, max_length = None, crop = None))]
 #[allow(clippy::too_many_arguments)] // the keywords of `protmask verify`
 fn verify<'py>(
     py: Python<'py>,
@@ -414,6 +416,8 @@ fn verify<'py>(
     random_pool: Option<&Bound<'py, PyAny>>,
     regions: Option<PathBuf>,
     regions_mode: Option<&Bound<'py, PyAny>>,
+    max_length: Option<&Bound<'py, PyAny>>,
+    crop: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     // The masking flags, checked as `Masker`'s keywords are (the CLI's checks and messages).
     let mut options = MaskOptions::default();
@@ -425,6 +429,8 @@ fn verify<'py>(
         ("maskable", maskable),
         ("random_pool", random_pool),
         ("regions_mode", regions_mode),
+        ("max_length", max_length),
+        ("crop", crop),
     ] {
         if let Some(v) = value.filter(|v| !v.is_none()) {
             options
@@ -449,6 +455,8 @@ fn verify<'py>(
         maskable: options.maskable,
         random_pool: options.random_pool,
         regions_mode: options.regions_mode,
+        max_length: options.max_length,
+        crop: options.crop,
         preset: preset.map(|_| options.preset),
     };
     let report = py.detach(|| protmask::check::run(&request)).map_err(|e| {

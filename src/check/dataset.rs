@@ -97,6 +97,10 @@ fn check_dataset_row(
     expect: &Expect,
     regions: Option<&Regions>,
 ) -> Result<u64, VerifyError> {
+    // A cropped row is the window `crop_start`, `sequence`'s length long: checked as the
+    // FASTA checks `crop=START-END`, then the row against the original as that window.
+    let window = row_window(o, row, at, expect)?;
+    let o = window.as_ref().unwrap_or(o);
     check_copied(o, row, at)?;
     let within = match regions {
         None => None,
@@ -155,6 +159,48 @@ fn check_dataset_row(
 }
 
 /// The row's ID, description and sequence are the original record's.
+/// The window a row says it is, checked against its original `o` (`None`: not cropped).
+fn row_window(
+    o: &Rec,
+    row: &DatasetRow,
+    at: &Location,
+    expect: &Expect,
+) -> Result<Option<Rec>, VerifyError> {
+    let mut header = o.header.clone();
+    if let (Some(start), Some(len)) = (row.crop_start, row.original_length) {
+        if len != o.seq.len() as i64 || start < 0 {
+            return Err(VerifyError::Window {
+                at: at.clone(),
+                message: format!(
+                    "crop_start {start}, original_length {len}: the original has {} residues",
+                    o.seq.len()
+                ),
+            });
+        }
+        let end = start as usize + row.sequence.len();
+        if (start as usize, end) != (0, o.seq.len()) {
+            header.extend_from_slice(format!(" crop={start}-{end}").as_bytes());
+        }
+    }
+    let m = Rec {
+        number: o.number,
+        id: o.id.clone(),
+        header,
+        seq: Vec::new(),
+    };
+    let window = super::fasta::window_of(o, &m, expect, &at.file).map_err(|e| match e {
+        VerifyError::Window { message, .. } => VerifyError::Window {
+            at: at.clone(),
+            message,
+        },
+        e => e,
+    })?;
+    Ok(window.map(|(mut w, _)| {
+        w.header = o.header.clone();
+        w
+    }))
+}
+
 fn check_copied(o: &Rec, row: &DatasetRow, at: &Location) -> Result<(), VerifyError> {
     if row.id != o.id {
         return Err(VerifyError::IdMismatch {

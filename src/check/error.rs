@@ -433,6 +433,10 @@ pub enum VerifyError {
     /// A regions file that cannot apply to the record at `at` (an interval past its end).
     #[error("{at}: {message}")]
     Regions { at: Location, message: String },
+    /// A cropped record's window (`crop=START-END`, `crop_start`) that is not the window
+    /// `--max-length`/`--crop` give, or a record that should have been cropped.
+    #[error("{at}: {message}")]
+    Window { at: Location, message: String },
     /// A dataset row's `masked_sequence`, checked as the masked FASTA record it stands for
     /// (`error` names that record; the text names the row alone).
     #[error(fmt = in_row)]
@@ -618,6 +622,7 @@ impl VerifyError {
             | E::NotMasked { at, .. }
             | E::Tokens { at, .. }
             | E::Regions { at, .. }
+            | E::Window { at, .. }
             | E::InRow { at, .. }
             | E::MissingReplicate { at, .. }
             | E::Replicates { at, .. }

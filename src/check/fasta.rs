@@ -17,12 +17,13 @@ use std::io::Read;
 
 use super::error::{Field, Location, Number, Unexpected, Unit};
 use super::{Expect, Verified, VerifyError};
+use crate::crop::Window;
 use crate::engine::Input;
 use crate::io::{InputSource, open_input};
 use crate::records::stream::OwnedRecord;
 use crate::records::{RecordStream, is_residue_token};
 use crate::regions::{Regions, Within};
-use crate::sink::{Format, Role, rates_header};
+use crate::sink::{CROP_COLUMNS, Format, Role, rates_header};
 
 /// A FASTA input read record by record through the record layer (`mask`'s rules).
 pub(super) struct Records {
@@ -82,11 +83,94 @@ fn after_id(r: &Rec) -> &[u8] {
     &r.header[r.id.len()..]
 }
 
+/// The window masked record `m` says it is (` crop=START-END` at the end of its header, not
+/// of the original's), checked against original `o` and the cropping expected: the
+/// original as that window (its header with the same ending), and where it lies. `None`:
+/// not cropped, which a record longer than `--max-length` must be.
+pub(super) fn window_of(
+    o: &Rec,
+    m: &Rec,
+    expect: &Expect,
+    masked_name: &str,
+) -> Result<Option<(Rec, Window)>, VerifyError> {
+    let at = || Location::record(masked_name, m.number, &m.id);
+    let fail = |message: String| VerifyError::Window { at: at(), message };
+    let len = o.seq.len();
+    let said = crop_suffix(&m.header).filter(|(suffix, _, _)| !o.header.ends_with(suffix));
+    let Some((suffix, start, end)) = said else {
+        return match expect.cropping {
+            Some(c) if len > c.max_length as usize => Err(fail(format!(
+                "not cropped (no crop=START-END in its header), but its original has {len} \
+                 residues, more than --max-length {}",
+                c.max_length
+            ))),
+            _ => Ok(None),
+        };
+    };
+    if start >= end || end > len {
+        return Err(fail(format!(
+            "crop={start}-{end} is not a window of the original's {len} residues"
+        )));
+    }
+    if let Some(c) = expect.cropping {
+        let n = c.max_length as usize;
+        if len <= n {
+            return Err(fail(format!(
+                "crop={start}-{end}, but its original has {len} residues, not more than \
+                 --max-length {n}"
+            )));
+        }
+        if end - start != n {
+            return Err(fail(format!(
+                "crop={start}-{end} is {} residues, not --max-length {n}",
+                end - start
+            )));
+        }
+        if let Some(want) = c.fixed_start(len).filter(|&w| w != start) {
+            return Err(fail(format!(
+                "crop={start}-{end}, but --crop {} of {len} residues starts at {want}",
+                c.crop
+            )));
+        }
+    }
+    let mut header = o.header.clone();
+    header.extend_from_slice(suffix);
+    let window = Rec {
+        number: o.number,
+        id: o.id.clone(),
+        header,
+        seq: o.seq[start..end].to_vec(),
+    };
+    Ok(Some((
+        window,
+        Window {
+            start,
+            len: end - start,
+            original_length: len,
+        },
+    )))
+}
+
+/// ` crop=START-END` at the end of a header: the suffix, START and END.
+fn crop_suffix(header: &[u8]) -> Option<(&[u8], usize, usize)> {
+    let at = header.windows(6).rposition(|w| w == b" crop=")?;
+    let suffix = &header[at..];
+    let text = std::str::from_utf8(&suffix[6..]).ok()?;
+    let (a, b) = text.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    if !digits(a) || !digits(b) {
+        return None;
+    }
+    Some((suffix, a.parse().ok()?, b.parse().ok()?))
+}
+
 /// The rates table, row by row.
 struct Rows {
     name: String,
     reader: csv::Reader<Box<dyn Read + Send>>,
     positions: bool,
+    /// `crop_start` and `original_length` follow.
+    crop: bool,
     row: csv::StringRecord,
     number: u64,
 }
@@ -110,7 +194,11 @@ impl Rows {
             .headers()
             .map_err(|e| unreadable(format!("{name}: {e}")))?
             .clone();
-        let cols: Vec<&str> = header.iter().collect();
+        let mut cols: Vec<&str> = header.iter().collect();
+        let crop = cols.ends_with(&CROP_COLUMNS);
+        if crop {
+            cols.truncate(cols.len() - CROP_COLUMNS.len());
+        }
         let positions = if cols == rates_header(true) {
             true
         } else if cols == rates_header(false) {
@@ -126,6 +214,7 @@ impl Rows {
             name,
             reader,
             positions,
+            crop,
             row: csv::StringRecord::new(),
             number: 0,
         })
@@ -227,6 +316,8 @@ pub fn verify_within(
     regions: Option<&Regions>,
 ) -> Result<Verified, VerifyError> {
     let mut orig = Records::open(original, b"")?;
+    // A window needs the original's record; regions and cropping never go together.
+    debug_assert!(regions.is_none() || expect.cropping.is_none());
     // MASKED may hold any token: every printable character passes the record layer, and
     // `compare` then names a wrong one against the original, position by position.
     let printable: Vec<u8> = (0x21..0x7f).collect();
@@ -270,6 +361,11 @@ pub fn verify_within(
         for k in 1..=r {
             let m = mask.next_for(&o, k, &orig, &count)?;
             let mask_name = mask.records.name();
+            let window = window_of(&o, &m, expect, mask_name)?;
+            let o = match &window {
+                Some((w, _)) => w,
+                None => &o,
+            };
             let listed = match rows.as_mut() {
                 Some(rows) if by_positions => {
                     next_row(rows, &o, &m, k, mask_name)?;
@@ -284,7 +380,29 @@ pub fn verify_within(
                 if !by_positions {
                     next_row(rows, &o, &m, k, mask_name)?;
                 }
-                let masked = check_row(rows, &o, k, &shown, expect, within)?;
+                let masked = check_row(rows, o, k, &shown, expect, within)?;
+                if rows.crop {
+                    let (start, len) = match &window {
+                        Some((_, at)) => (at.start as u64, at.original_length as u64),
+                        None => (0, o.seq.len() as u64),
+                    };
+                    let at = rows.at(o, k);
+                    let first = 7 + usize::from(rows.positions);
+                    let found = (
+                        rows.int(first, Field::Length)?,
+                        rows.int(first + 1, Field::Length)?,
+                    );
+                    if found != (start, len) {
+                        return Err(VerifyError::Window {
+                            at,
+                            message: format!(
+                                "crop_start {}, original_length {}: the FASTA's window gives \
+                                 {start} and {len}",
+                                found.0, found.1
+                            ),
+                        });
+                    }
+                }
                 *seen.selected.get_or_insert(0) += masked;
                 seen.rows += 1;
             }

@@ -46,6 +46,11 @@ pub struct Expect {
     /// Replicates per record, when known (a manifest records them); else found from the
     /// first record's run of `<id>_r1`, `<id>_r2`, ...
     pub replicates: Option<u32>,
+    /// `--max-length` and `--crop`, when recorded or given: a record longer than N must
+    /// be its window (`crop=START-END` in the header, `crop_start` in a row), N long,
+    /// inside the original, at the fixed offset of `start` and `center`. Without them a
+    /// window is still checked against the original.
+    pub cropping: Option<crate::crop::Cropping>,
 }
 
 /// What a successful check saw.
@@ -85,6 +90,9 @@ pub struct Request {
     pub maskable: Option<String>,
     pub random_pool: Option<RandomPool>,
     pub regions_mode: Option<RegionsMode>,
+    /// `mask --max-length` and `--crop`: the windows are checked against them.
+    pub max_length: Option<u32>,
+    pub crop: Option<crate::crop::Crop>,
     /// The preset used (`mask --preset`), resolved with the flags above as `mask` does.
     pub preset: Option<Preset>,
 }

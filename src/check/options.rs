@@ -6,7 +6,8 @@
 
 use super::{Expect, Request, VerifyError};
 use crate::UsageError;
-use crate::config::{MaskConfig, MaskOption, MaskOptions};
+use crate::config::{MaskConfig, MaskOption, MaskOptions, OptionError};
+use crate::crop::{Crop, Cropping};
 use crate::d3pm::ALPHABET;
 use crate::mask::Corruption;
 
@@ -34,14 +35,33 @@ pub(super) fn expectations(
         None => None,
     };
     let options = recorded.map(|(o, _)| o).or(preset.as_ref());
+    let cropping = match recorded {
+        Some((o, _)) => o.cropping(),
+        None => {
+            let n = request
+                .max_length
+                .or(preset.as_ref().and_then(|p| p.max_length));
+            if request.crop.is_some() && n.is_none() {
+                return Err(VerifyError::Usage(
+                    OptionError::Requires {
+                        option: MaskOption::Crop,
+                        needs: MaskOption::MaxLength,
+                    }
+                    .into(),
+                ));
+            }
+            n.map(|max_length| Cropping {
+                max_length,
+                crop: request.crop.unwrap_or(Crop::Random),
+            })
+        }
+    };
     if let Some(o) = options
         && o.mode.d3pm().is_some()
     {
-        return Ok(d3pm_expectations(
-            request,
-            o,
-            recorded.map(|(o, _)| o.replicates),
-        ));
+        let mut expect = d3pm_expectations(request, o, recorded.map(|(o, _)| o.replicates));
+        expect.cropping = cropping;
+        return Ok(expect);
     }
     Ok(Expect {
         token: (request.mask_token.clone())
@@ -59,6 +79,7 @@ pub(super) fn expectations(
             .unwrap_or_default()
             .letters(),
         replicates: recorded.map(|(o, _)| o.replicates),
+        cropping,
     })
 }
 
@@ -77,6 +98,7 @@ fn d3pm_expectations(request: &Request, o: &MaskConfig, replicates: Option<u32>)
         corruption: Corruption::new(0.0, 1.0, 0.0).expect("fractions sum to 1"),
         maskable: Some(letters),
         replicates,
+        cropping: None,
         replacements: ALPHABET,
     }
 }
@@ -121,6 +143,19 @@ fn agrees(request: &Request, recorded: &MaskConfig, place: &str) -> Result<(), V
         && pool != o.random_pool
     {
         return differs(MaskOption::RandomPool, pool.name(), o.random_pool.name());
+    }
+    let none = "none".to_string();
+    if let Some(n) = request.max_length
+        && Some(n) != o.max_length
+    {
+        let recorded = o.max_length.map_or(none.clone(), |n| n.to_string());
+        return differs(MaskOption::MaxLength, &n.to_string(), &recorded);
+    }
+    if let Some(c) = request.crop
+        && Some(c) != o.crop
+    {
+        let recorded = o.crop.map_or(none, |c| c.name().to_string());
+        return differs(MaskOption::Crop, c.name(), &recorded);
     }
     if let (Some(mode), Some(r)) = (request.regions_mode, &o.regions)
         && mode != r.mode

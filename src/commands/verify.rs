@@ -21,6 +21,8 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         maskable: args.maskable,
         random_pool: args.random_pool,
         regions_mode: args.regions_mode,
+        max_length: args.max_length,
+        crop: args.crop,
         preset: args.preset,
     };
     let report = match check::run(&request) {
