@@ -257,3 +257,112 @@ fn issue22_bad_crop_options_are_usage_errors() {
         assert!(!d.join("out.fa").exists(), "{args:?}");
     }
 }
+
+/// `protmask verify ORIGINAL ARGS` in `dir`: (exit code, stderr).
+fn verify(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = protmask()
+        .current_dir(dir)
+        .args(["verify", DATA])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Replace the first `crop=START-END` in `path` by the window one residue to the right.
+fn shift_first_window(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let at = text.find(" crop=").unwrap() + 6;
+    let end = at + text[at..].find(|c: char| c == '\n').unwrap();
+    let (a, b) = text[at..end].split_once('-').unwrap();
+    let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
+    let shifted = format!("{}{}-{}{}", &text[..at], a + 1, b + 1, &text[end..]);
+    std::fs::write(path, shifted).unwrap();
+}
+
+#[test]
+fn issue22_verify_accepts_cropped_sets_and_rejects_a_shifted_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for crop in ["random", "start", "center"] {
+        protmask()
+            .current_dir(d)
+            .args(["mask", "-q", DATA, "--max-length", "300", "--crop", crop])
+            .args([
+                "-o",
+                "m.fa",
+                "-r",
+                "r.csv",
+                "--positions",
+                "--manifest",
+                "m.json",
+            ])
+            .args(["--dataset", "d.parquet", "--tokens", "esm"])
+            .assert()
+            .success();
+        protmask()
+            .current_dir(d)
+            .args(["mask", "-q", DATA, "--max-length", "300", "--crop", crop])
+            .args(["-o", "j.fa", "--dataset", "d.jsonl"])
+            .assert()
+            .success();
+        for args in [
+            &["m.fa", "-r", "r.csv", "--manifest", "m.json"][..],
+            &["m.fa", "-r", "r.csv", "--max-length", "300", "--crop", crop][..],
+            &["d.parquet"][..],
+            &["d.parquet", "--manifest", "m.json"][..],
+            &["d.jsonl", "--max-length", "300", "--crop", crop][..],
+        ] {
+            let (code, stderr) = verify(d, args);
+            assert_eq!(code, Some(0), "{crop} {args:?}: {stderr}");
+        }
+        // A set checked against the wrong length or crop is refused.
+        let (code, stderr) = verify(d, &["m.fa", "--max-length", "301"]);
+        assert_eq!(code, Some(1), "{crop}: {stderr}");
+        assert!(stderr.contains("not --max-length 301"), "{stderr}");
+        if crop != "start" {
+            let (code, stderr) = verify(d, &["m.fa", "--max-length", "300", "--crop", "start"]);
+            assert_eq!(code, Some(1), "{crop}: {stderr}");
+        }
+
+        // The window moved one residue: its letters are not the original's there (or, for a
+        // fixed crop, not its offset); the rates row's crop_start then disagrees too.
+        std::fs::copy(d.join("m.fa"), d.join("s.fa")).unwrap();
+        shift_first_window(&d.join("s.fa"));
+        let (code, stderr) = verify(d, &["s.fa", "--max-length", "300", "--crop", crop]);
+        assert_eq!(code, Some(1), "{crop}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        // The same shift in the dataset row alone (the first cropped row).
+        let text = std::fs::read_to_string(d.join("d.jsonl")).unwrap();
+        let mut done = false;
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                if !done && v["original_length"].as_u64().unwrap() > 300 {
+                    done = true;
+                    v["crop_start"] = (v["crop_start"].as_u64().unwrap() + 1).into();
+                }
+                v.to_string()
+            })
+            .collect();
+        assert!(done);
+        std::fs::write(d.join("s.jsonl"), lines.join("\n") + "\n").unwrap();
+        let (code, stderr) = verify(d, &["s.jsonl", "--max-length", "300", "--crop", crop]);
+        assert_eq!(code, Some(1), "{crop}: {stderr}");
+        // A record longer than N left whole.
+        let (code, stderr) = verify(d, &["m.fa", "--max-length", "200"]);
+        assert_eq!(code, Some(1), "{crop}: {stderr}");
+    }
+    // Without cropping, a set that has windows is refused where they are not windows of
+    // the original: verify against a longer --max-length says the original is short.
+    let (code, stderr) = verify(d, &["m.fa", "--max-length", "100000"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("not more than --max-length 100000"),
+        "{stderr}"
+    );
+}
