@@ -137,6 +137,8 @@ fn bench_process_block(c: &mut Criterion) {
         random_pool: Default::default(),
         random_differs: false,
         min_masked: 0,
+        max_length: None,
+        crop: None,
     };
     let mut group = c.benchmark_group("process_block_1MiB");
     group.throughput(Throughput::Bytes(data.len() as u64));

@@ -276,7 +276,7 @@ fn verify(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
 fn shift_first_window(path: &Path) {
     let text = std::fs::read_to_string(path).unwrap();
     let at = text.find(" crop=").unwrap() + 6;
-    let end = at + text[at..].find(|c: char| c == '\n').unwrap();
+    let end = at + text[at..].find('\n').unwrap();
     let (a, b) = text[at..end].split_once('-').unwrap();
     let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
     let shifted = format!("{}{}-{}{}", &text[..at], a + 1, b + 1, &text[end..]);

@@ -368,17 +368,17 @@ pub fn verify_within(
             };
             let listed = match rows.as_mut() {
                 Some(rows) if by_positions => {
-                    next_row(rows, &o, &m, k, mask_name)?;
-                    Some(rows.listed(&rows.at(&o, k))?)
+                    next_row(rows, o, &m, k, mask_name)?;
+                    Some(rows.listed(&rows.at(o, k))?)
                 }
                 _ => None,
             };
-            let shown = compare(&o, &m, k, r, expect, within, mask_name, listed.as_deref())?;
+            let shown = compare(o, &m, k, r, expect, within, mask_name, listed.as_deref())?;
             seen.changed += shown.changed.len() as u64;
             seen.uncertain += shown.uncertain as u64;
             if let Some(rows) = rows.as_mut() {
                 if !by_positions {
-                    next_row(rows, &o, &m, k, mask_name)?;
+                    next_row(rows, o, &m, k, mask_name)?;
                 }
                 let masked = check_row(rows, o, k, &shown, expect, within)?;
                 if rows.crop {
