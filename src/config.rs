@@ -113,13 +113,6 @@ pub enum OptionError {
         option.flag()
     )]
     NotWithD3pm { option: MaskOption, mode: Mode },
-    /// Two options that cannot be used together.
-    #[error("the argument '{}' cannot be used with '{}': {reason}", option.flag(), with.flag())]
-    Conflicts {
-        option: MaskOption,
-        with: MaskOption,
-        reason: &'static str,
-    },
     /// No masking option has this name.
     #[error("'{0}' is not an option of protmask mask")]
     Unknown(String),
@@ -479,15 +472,6 @@ impl MaskConfig {
             return Err(OptionError::Requires {
                 option: MaskOption::Crop,
                 needs: MaskOption::MaxLength,
-            });
-        }
-        if max_length.is_some() && o.regions.is_some() {
-            return Err(OptionError::Conflicts {
-                option: MaskOption::MaxLength,
-                with: MaskOption::Regions,
-                reason: "regions are in the original's coordinates and a cropped record \
-                         is masked in its window's; crop first, then mask the cropped FASTA \
-                         with regions shifted by its crop=START-END",
             });
         }
         let mode = o.mode.unwrap_or(o.preset.facts().mode);

@@ -5,7 +5,8 @@
 //! (`random`: uniform on 0..=L - N) from the record's *crop stream* (`SeedKey::crop_offset`),
 //! never from its mask stream: a record of at most N residues is masked exactly as without
 //! `--max-length`, and a cropped one masks its window from its usual stream, as if the
-//! window were the sequence. Each replicate draws its own window.
+//! window were the sequence. Each replicate draws its own window. Regions stay in the
+//! original's coordinates; a window sees them through `regions::Within::window`.
 
 use serde::{Deserialize, Serialize};
 

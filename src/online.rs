@@ -103,15 +103,21 @@ impl RecordMasker {
         let window = self
             .cropping
             .and_then(|c| c.window(self.masker.key(), replicate, id.as_bytes(), seq.len()));
-        let seq = match window {
-            Some(w) => &seq[w.start..w.end()],
-            None => seq,
-        };
         let within = match &self.regions {
             None => None,
             Some(r) => r
                 .within(id, seq.len())
                 .map_err(|e| fail(RecordErrorKind::Regions(e)))?,
+        };
+        // A window sees the regions shifted into its coordinates.
+        let mut intervals = Vec::new();
+        let (seq, within) = match (window, within) {
+            (Some(w), Some(r)) => (
+                &seq[w.start..w.end()],
+                Some(r.window(w.start as u64, w.end() as u64, &mut intervals)),
+            ),
+            (Some(w), None) => (&seq[w.start..w.end()], None),
+            (None, within) => (seq, within),
         };
         let outcome: Outcome =
             self.masker

@@ -99,6 +99,24 @@ pub struct Within<'a> {
 }
 
 impl Within<'_> {
+    /// The same eligibility over the window `start..end` of the record (`--max-length`),
+    /// in the window's coordinates: the intervals clipped to it and moved left by
+    /// `start`, kept in `buf`.
+    pub fn window<'b>(&self, start: u64, end: u64, buf: &'b mut Vec<Interval>) -> Within<'b> {
+        buf.clear();
+        buf.extend(self.intervals.iter().filter_map(|iv| {
+            let (s, e) = (iv.start.max(start), iv.end.min(end));
+            (s < e).then(|| Interval {
+                start: s - start,
+                end: e - start,
+            })
+        }));
+        Within {
+            intervals: buf,
+            mode: self.mode,
+        }
+    }
+
     /// Whether position `p` may be selected as far as the regions go.
     pub fn allows(&self, p: u64) -> bool {
         let i = self.intervals.partition_point(|iv| iv.end <= p);
@@ -534,6 +552,25 @@ mod tests {
         assert_eq!(inside, vec![2, 3, 6]);
         let outside: Vec<u64> = (0..9).filter(|&p| except.allows(p)).collect();
         assert_eq!(outside, vec![0, 1, 4, 5, 7, 8]);
+    }
+
+    #[test]
+    fn a_window_clips_and_shifts_the_intervals() {
+        let ivs = [
+            Interval { start: 2, end: 5 },
+            Interval { start: 8, end: 12 },
+        ];
+        for mode in [RegionsMode::Only, RegionsMode::Except] {
+            let w = Within {
+                intervals: &ivs,
+                mode,
+            };
+            let mut buf = Vec::new();
+            let shifted = w.window(4, 10, &mut buf);
+            let got: Vec<u64> = (0..6).filter(|&p| shifted.allows(p)).collect();
+            let want: Vec<u64> = (4..10).filter(|&p| w.allows(p)).map(|p| p - 4).collect();
+            assert_eq!(got, want, "{mode:?}");
+        }
     }
 
     #[test]

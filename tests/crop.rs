@@ -231,16 +231,11 @@ fn issue22_bad_crop_options_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write(d, "in.fa", ">a\nACDEFGHIK\n");
-    write(d, "r.bed", "a\t0\t3\n");
     for (args, says) in [
         (&["--max-length", "0"][..], "'0' for '--max-length <N>'"),
         (&["--max-length=-3"][..], "'-3' for '--max-length <N>'"),
         (&["--crop", "start"][..], "--max-length <N>"),
         (&["--crop", "middle", "--max-length", "4"][..], "middle"),
-        (
-            &["--max-length", "4", "--regions", "r.bed"][..],
-            "cannot be used with '--regions <FILE>'",
-        ),
     ] {
         let out = protmask()
             .current_dir(d)
@@ -364,5 +359,67 @@ fn issue22_verify_accepts_cropped_sets_and_rejects_a_shifted_window() {
     assert!(
         stderr.contains("not more than --max-length 100000"),
         "{stderr}"
+    );
+}
+
+/// `--regions` with cropping: intervals are in the original's coordinates, shifted into
+/// each window; every selected position (window coordinates + crop_start) lies inside an
+/// interval, and verify with the regions accepts the set.
+#[test]
+fn issue22_regions_are_shifted_into_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "in.fa", records(200, 120));
+    let mut bed = String::new();
+    for i in 0..200 {
+        bed.push_str(&format!("r{i}\t10\t30\nr{i}\t50\t70\n"));
+    }
+    write(d, "r.bed", &bed);
+    let (_, rows) = mask(
+        d,
+        "in.fa",
+        &[
+            "--max-length",
+            "60",
+            "--regions",
+            "r.bed",
+            "--positions",
+            "--schedule",
+            "0.9",
+        ],
+    );
+    let mut selected = 0;
+    for row in &rows {
+        let start: u64 = row["crop_start"].parse().unwrap();
+        for p in row["positions"].split(';').filter(|s| !s.is_empty()) {
+            let p = start + p.parse::<u64>().unwrap();
+            assert!((10..30).contains(&p) || (50..70).contains(&p), "{row:?}");
+            selected += 1;
+        }
+        // L counts the eligible positions of the window.
+        let eligible = (start..start + 60)
+            .filter(|p| (10..30).contains(p) || (50..70).contains(p))
+            .count();
+        assert_eq!(row["length"], eligible.to_string(), "{row:?}");
+    }
+    assert!(selected > 1000, "{selected}");
+    let out = protmask()
+        .current_dir(d)
+        .args([
+            "verify",
+            "in.fa",
+            "out.fa",
+            "-r",
+            "rates.csv",
+            "--regions",
+            "r.bed",
+        ])
+        .args(["--max-length", "60"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

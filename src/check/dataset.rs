@@ -100,8 +100,6 @@ fn check_dataset_row(
     // A cropped row is the window `crop_start`, `sequence`'s length long: checked as the
     // FASTA checks `crop=START-END`, then the row against the original as that window.
     let window = row_window(o, row, at, expect)?;
-    let o = window.as_ref().unwrap_or(o);
-    check_copied(o, row, at)?;
     let within = match regions {
         None => None,
         Some(r) => r
@@ -111,6 +109,17 @@ fn check_dataset_row(
                 message,
             })?,
     };
+    // Regions are in the original's coordinates: a window sees them shifted.
+    let mut intervals = Vec::new();
+    let (o, within) = match (&window, within) {
+        (Some((w, win)), Some(r)) => (
+            w,
+            Some(r.window(win.start as u64, win.end() as u64, &mut intervals)),
+        ),
+        (Some((w, _)), None) => (w, None),
+        (None, within) => (o, within),
+    };
+    check_copied(o, row, at)?;
     let within = within.as_ref();
     let positions = listed(o, row, at)?;
     // The masked sequence against the original, read by the listed positions (as a
@@ -165,7 +174,7 @@ fn row_window(
     row: &DatasetRow,
     at: &Location,
     expect: &Expect,
-) -> Result<Option<Rec>, VerifyError> {
+) -> Result<Option<(Rec, crate::crop::Window)>, VerifyError> {
     let mut header = o.header.clone();
     if let (Some(start), Some(len)) = (row.crop_start, row.original_length) {
         if len != o.seq.len() as i64 || start < 0 {
@@ -195,9 +204,9 @@ fn row_window(
         },
         e => e,
     })?;
-    Ok(window.map(|(mut w, _)| {
+    Ok(window.map(|(mut w, at)| {
         w.header = o.header.clone();
-        w
+        (w, at)
     }))
 }
 

@@ -316,8 +316,6 @@ pub fn verify_within(
     regions: Option<&Regions>,
 ) -> Result<Verified, VerifyError> {
     let mut orig = Records::open(original, b"")?;
-    // A window needs the original's record; regions and cropping never go together.
-    debug_assert!(regions.is_none() || expect.cropping.is_none());
     // MASKED may hold any token: every printable character passes the record layer, and
     // `compare` then names a wrong one against the original, position by position.
     let printable: Vec<u8> = (0x21..0x7f).collect();
@@ -362,10 +360,16 @@ pub fn verify_within(
             let m = mask.next_for(&o, k, &orig, &count)?;
             let mask_name = mask.records.name();
             let window = window_of(&o, &m, expect, mask_name)?;
-            let o = match &window {
-                Some((w, _)) => w,
-                None => &o,
+            let mut intervals = Vec::new();
+            let (o, within) = match (&window, within) {
+                (Some((w, at)), Some(r)) => (
+                    w,
+                    Some(r.window(at.start as u64, at.end() as u64, &mut intervals)),
+                ),
+                (Some((w, _)), None) => (w, None),
+                (None, within) => (&o, within.copied()),
             };
+            let within = within.as_ref();
             let listed = match rows.as_mut() {
                 Some(rows) if by_positions => {
                     next_row(rows, o, &m, k, mask_name)?;

@@ -12,7 +12,7 @@ use crate::config::MaskConfig;
 use crate::crop::Cropping;
 use crate::mask::{Marks, Masker};
 use crate::records::{Block, BlockRecords, BufferPool, Cut, Record, RecordError, RecordErrorKind};
-use crate::regions::Regions;
+use crate::regions::{Interval, Regions};
 use crate::sink::{Emitted, Encoder, Format, Scratch};
 
 /// A block holding one record larger than this is freed as soon as the record is parsed,
@@ -211,6 +211,8 @@ fn mask_giant(
 /// Per-block state reused from record to record.
 struct Emitter {
     marks: Marks,
+    /// A cropped record's regions, in its window's coordinates.
+    intervals: Vec<Interval>,
     /// One per format.
     scratch: Vec<Scratch>,
 }
@@ -220,6 +222,7 @@ impl Emitter {
         let pooled = shared.scratch.lock().ok().and_then(|mut p| p.pop());
         Emitter {
             marks: Marks::default(),
+            intervals: Vec::new(),
             scratch: pooled
                 .unwrap_or_else(|| shared.formats.iter().map(|_| Scratch::default()).collect()),
         }
@@ -275,6 +278,15 @@ impl Emitter {
                     };
                     &cropped
                 }
+            };
+            // Regions are in the original's coordinates: a window sees them shifted.
+            let shifted;
+            let within = match (&within, window) {
+                (Some(w), Some(win)) => {
+                    shifted = w.window(win.start as u64, win.end() as u64, &mut self.intervals);
+                    Some(shifted)
+                }
+                _ => within,
             };
             let outcome = shared.masker.mask_record(
                 record.id.as_bytes(),
