@@ -462,6 +462,10 @@ OPTION_CASES = {
     "random-differs": (["--corrupt", "0.2,0.8,0", "--random-differs"],
                        dict(corrupt=(0.2, 0.8, 0.0), random_differs=True)),
     "min-masked": (["--min-masked", "60"], dict(min_masked=60)),
+    # The rows' `sequence` is the window: masked whole by Python, it gets the CLI's masks
+    # (a cropped record masks its window from its usual stream).
+    "max-length": (["--max-length", "300"], dict(max_length=300)),
+    "crop": (["--max-length", "300", "--crop", "center"], dict(max_length=300, crop="center")),
 }
 
 
@@ -739,3 +743,24 @@ def test_verify_checks_its_options_as_the_cli_does(tmp_path, monkeypatch):
     ok = protmask.verify("in.fa", "m.fa", manifest="m.json", mask_token=None, corrupt=None,
                          maskable=None, regions=None, regions_mode=None)
     assert ok["records"] == 85 and ok["identical"] == 2 and ok["same_content"] == 0
+
+
+def test_issue22_masker_crops_as_the_cli_does():
+    """A record longer than max_length is masked as its window: with crop="start" the
+    window's masks are those of the first N residues masked whole; a random window is N
+    long; a record not longer is masked exactly as without max_length."""
+    seq = "ACDEFGHIKLMNPQRSTVWY" * 30
+    cropped = protmask.Masker("esm2", max_length=100, crop="start").mask("P1", seq)
+    whole = protmask.Masker("esm2").mask("P1", seq[:100])
+    assert cropped.masked == whole.masked
+    assert cropped.positions.tolist() == whole.positions.tolist()
+    assert cropped.length == 100
+    rand = protmask.Masker("esm2", max_length=100).mask("P1", seq)
+    assert rand.length == 100
+    short = protmask.Masker("esm2", max_length=1000).mask("P1", seq)
+    plain = protmask.Masker("esm2").mask("P1", seq)
+    assert (short.masked, short.t, short.length) == (plain.masked, plain.t, plain.length)
+    with pytest.raises(protmask.OptionError, match="--max-length"):
+        protmask.Masker(crop="start")
+    with pytest.raises(protmask.OptionError, match="'0'"):
+        protmask.Masker(max_length=0)
