@@ -110,6 +110,10 @@ class Masked:
     def labels(self) -> Optional[npt.NDArray[np.int32]]:
         """With ``tokens``: the original residue's id at selected positions, -100
         elsewhere (the first and last included)."""
+    @property
+    def crop_start(self) -> Optional[int]:
+        """With ``max_length``, a record longer than it: the window's 0-based start in
+        the original (every other field is the window's); else None."""
 
 class Masker:
     """Masks records as ``protmask mask`` does, with the CLI's options as keywords.

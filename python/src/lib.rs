@@ -36,8 +36,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString, PyTuple};
 /// ``input_ids`` and ``labels``), ``regions`` (a BED-style file, or a mapping of ID to (start, end) pairs,
 /// 0-based, end exclusive), ``regions_mode``, ``span_mean``, ``span_max``, ``random_pool``
 /// ("standard" or "extended"), ``random_differs`` (a bool), ``min_masked``, ``max_length``
-/// and ``crop`` (a record longer is masked as its window; ``Masked`` does not yet say
-/// which window: use ``crop="start"`` or ``"center"`` to know it); ``None`` takes
+/// and ``crop`` (a record longer is masked as its window, ``Masked.crop_start``); ``None`` takes
 /// the preset's. ``threads`` (keyword only) sets the worker threads of ``mask_many``
 /// (default: all cores). A bad value raises ``OptionError`` (a ``ValueError``) with the
 /// CLI's message; an unknown keyword or a value of the wrong type, ``TypeError``.
@@ -76,6 +75,9 @@ struct Masked {
     input_ids: Option<Py<PyArray1<i32>>>,
     /// With ``tokens``: the original's id at selected positions, -100 elsewhere.
     labels: Option<Py<PyArray1<i32>>>,
+    /// With ``max_length``, a record longer than it: the window's 0-based start in the
+    /// original (the fields above are the window's); else None.
+    crop_start: Option<usize>,
 }
 
 #[pymethods]
@@ -83,7 +85,8 @@ impl Masked {
     /// Made by ``Masker``; this constructor is for pickling (DataLoader workers send
     /// results to the main process).
     #[new]
-    #[pyo3(signature = (masked, positions, t, rate, count, length, input_ids = None, labels = None))]
+    #[pyo3(signature = (masked, positions, t, rate, count, length, input_ids = None, labels = None,
+                        crop_start = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         masked: Py<PyString>,
@@ -94,6 +97,7 @@ impl Masked {
         length: usize,
         input_ids: Option<Py<PyArray1<i32>>>,
         labels: Option<Py<PyArray1<i32>>>,
+        crop_start: Option<usize>,
     ) -> Self {
         Masked {
             masked,
@@ -104,6 +108,7 @@ impl Masked {
             length,
             input_ids,
             labels,
+            crop_start,
         }
     }
 
@@ -121,6 +126,7 @@ impl Masked {
             m.length,
             m.input_ids.as_ref().map(|a| a.clone_ref(py)),
             m.labels.as_ref().map(|a| a.clone_ref(py)),
+            m.crop_start,
         )
             .into_pyobject(py)?;
         Ok((slf.get_type().into_any(), args))
@@ -156,6 +162,7 @@ fn to_python(py: Python<'_>, r: MaskedRecord) -> Masked {
         length: r.length,
         input_ids,
         labels,
+        crop_start: r.window.map(|w| w.start),
     }
 }
 

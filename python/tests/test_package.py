@@ -5,6 +5,7 @@ Run after `pip install ./python`, with PROTMASK naming the CLI (else `protmask` 
 """
 
 import json
+import pickle
 import os
 import re
 import shutil
@@ -754,12 +755,17 @@ def test_issue22_masker_crops_as_the_cli_does():
     whole = protmask.Masker("esm2").mask("P1", seq[:100])
     assert cropped.masked == whole.masked
     assert cropped.positions.tolist() == whole.positions.tolist()
-    assert cropped.length == 100
+    assert (cropped.length, cropped.crop_start) == (100, 0)
+    assert protmask.Masker(max_length=100, crop="center").mask("P1", seq).crop_start == 250
+    again = pickle.loads(pickle.dumps(cropped))
+    assert again.crop_start == 0
     rand = protmask.Masker("esm2", max_length=100).mask("P1", seq)
-    assert rand.length == 100
+    assert rand.length == 100 and 0 <= rand.crop_start <= 500
+    assert rand.masked.replace("<mask>", "").isalpha()
     short = protmask.Masker("esm2", max_length=1000).mask("P1", seq)
     plain = protmask.Masker("esm2").mask("P1", seq)
     assert (short.masked, short.t, short.length) == (plain.masked, plain.t, plain.length)
+    assert short.crop_start is None
     with pytest.raises(protmask.OptionError, match="--max-length"):
         protmask.Masker(crop="start")
     with pytest.raises(protmask.OptionError, match="'0'"):
