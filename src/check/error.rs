@@ -285,7 +285,9 @@ pub enum VerifyError {
     #[error("{message}")]
     Unreadable { file: String, message: String },
     /// A rates table whose header is not the rates table's.
-    #[error("{file}: columns are '{found}', expected '{expected}' (optionally with ',positions')")]
+    #[error(
+        "{file}: columns are '{found}', expected '{expected}' (optionally with ',positions', then ',crop_start,original_length')"
+    )]
     Columns {
         file: String,
         found: String,
