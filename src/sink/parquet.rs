@@ -1014,6 +1014,41 @@ mod tests {
     use super::*;
     use crate::io::{OutputTarget, create_output};
 
+    /// Each form reads back as it is written (a bare `zstd` with its level), in a manifest
+    /// too; every other text is refused naming the forms.
+    #[test]
+    fn issue22_parquet_compression_forms_round_trip() {
+        for (given, shown) in [
+            ("snappy", "snappy"),
+            ("none", "none"),
+            ("zstd", "zstd:3"),
+            ("zstd:1", "zstd:1"),
+            ("zstd:22", "zstd:22"),
+            ("zstd:-5", "zstd:-5"),
+        ] {
+            let c: ParquetCompression = given.parse().unwrap();
+            assert_eq!(c.to_string(), shown);
+            assert_eq!(shown.parse::<ParquetCompression>(), Ok(c));
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(json, format!("\"{shown}\""));
+            assert_eq!(
+                serde_json::from_str::<ParquetCompression>(&json).unwrap(),
+                c
+            );
+        }
+        assert_eq!(ParquetCompression::default().to_string(), "snappy");
+        for bad in [
+            "", "zstd:", "zstd:23", "zstd:1.5", "gzip", "Snappy", "snappy:1", "lz4",
+        ] {
+            let e = bad.parse::<ParquetCompression>().unwrap_err();
+            assert!(
+                e.contains("expected snappy, zstd, zstd:LEVEL"),
+                "{bad}: {e}"
+            );
+        }
+        assert!(serde_json::from_str::<ParquetCompression>("\"zstd:99\"").is_err());
+    }
+
     /// Rows of every shape: an empty sequence, a multi-byte description, several
     /// positions, with tokens or without.
     fn columns(tokens: bool, rows: usize) -> Columns {
