@@ -234,7 +234,7 @@ pub struct MaskArgs {
     #[arg(long, value_name = "PATH", value_parser = parse_dataset, help_heading = "OUTPUT")]
     pub dataset: Option<OutputSpec>,
 
-    /// How a Parquet dataset's columns are compressed: snappy (all but the residue text), zstd or zstd:LEVEL (every column; LEVEL 1-22, default 3), none [default: snappy]
+    /// How a Parquet dataset's columns are compressed: snappy (all but the residue text), zstd or zstd:LEVEL (every column; LEVEL 1-22, default 1), none [default: snappy]
     #[arg(
         long,
         value_name = "CODEC",

@@ -353,7 +353,7 @@ def test_issue22_every_parquet_compression_reads_alike(tmp_path, tokens):
                 assert column.compression == expected, (codec, column.path_in_schema)
         options = json.loads(pq.read_schema(ds).metadata[b"protmask.options"])
         recorded = options.get("parquet_compression")
-        assert recorded == {"snappy": None, "zstd": "zstd:3"}.get(codec, codec), options
+        assert recorded == {"snappy": None, "zstd": "zstd:1"}.get(codec, codec), options
         tables[codec] = pq.read_table(ds)
         assert pl.read_parquet(ds).height == 170
         masked = sum(tables[codec].column("masked").to_pylist())
