@@ -200,6 +200,18 @@ fn issue22_dataset_on_stdout_equals_the_jsonl_file() {
         .assert()
         .success();
     assert_eq!(std::fs::read(d.join("re/stdout")).unwrap(), file);
+    // verify takes the manifest with the rows saved from stdout, or piped back in.
+    protmask()
+        .current_dir(d)
+        .args(["verify", "-q", "in.fa", "x.jsonl", "--manifest", "m.json"])
+        .assert()
+        .success();
+    protmask()
+        .current_dir(d)
+        .args(["verify", "-q", "in.fa", "-", "--manifest", "m.json"])
+        .write_stdin(file.clone())
+        .assert()
+        .success();
 }
 
 /// `mask --dataset - | protmask verify ORIGINAL -`: verify reads the dataset from stdin.
