@@ -21,6 +21,8 @@ mod bert;
 mod cli;
 #[path = "dataset.rs"]
 mod dataset;
+#[path = "dataset_output.rs"]
+mod dataset_output;
 #[path = "edges.rs"]
 mod edges;
 #[path = "engine.rs"]
