@@ -130,6 +130,7 @@ fn bench_process_block(c: &mut Criterion) {
         line_width: 60,
         positions: false,
         compress: None,
+        parquet_compression: Default::default(),
         outdir: false,
         tokens: None,
         regions: None,

@@ -8,12 +8,12 @@ use std::path::PathBuf;
 use protmask::config::{
     MaskConfig, MaskOptions, check_maskable, check_min_masked, check_span_mean, check_token,
 };
-use protmask::io::Compression;
+use protmask::io::{Compression, OutputTarget};
 use protmask::mask::{Corruption, Mode, RandomPool, Timesteps};
 use protmask::presets::Preset;
 use protmask::regions::RegionsSource;
 use protmask::schedule::Schedule;
-use protmask::sink::{OutputSpec, Role, Vocab};
+use protmask::sink::{Format, OutputSpec, ParquetCompression, Role, Target, Vocab};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -238,9 +238,19 @@ pub struct MaskArgs {
     #[arg(short, long, value_name = "PATH", value_parser = parse_rates, help_heading = "OUTPUT")]
     pub rates: Option<OutputSpec>,
 
-    /// One row per emitted record for ML code (all columns, no join needed): .parquet, or .jsonl (.jsonl.gz, .jsonl.bz2, .jsonl.xz, .jsonl.zst). Alone, no FASTA goes to stdout
+    /// One row per emitted record for ML code (all columns, no join needed): .parquet, or .jsonl (.jsonl.gz, .jsonl.bz2, .jsonl.xz, .jsonl.zst); '-' = JSON Lines on stdout. Alone, no FASTA goes to stdout
     #[arg(long, value_name = "PATH", value_parser = parse_dataset, help_heading = "OUTPUT")]
     pub dataset: Option<OutputSpec>,
+
+    /// How a Parquet dataset's columns are compressed: snappy (all but the residue text), zstd or zstd:LEVEL (every column; LEVEL 1-22, default 1), none [default: snappy]
+    #[arg(
+        long,
+        value_name = "CODEC",
+        value_parser = parse_parquet_compression,
+        requires = "dataset",
+        help_heading = "OUTPUT"
+    )]
+    pub parquet_compression: Option<ParquetCompression>,
 
     /// Add input_ids and labels to the dataset in this vocabulary: esm (the 33-token ESM alphabet) or evodiff (EvoDiff's 31 symbols)
     #[arg(
@@ -270,7 +280,7 @@ pub struct MaskArgs {
     )]
     pub line_width: usize,
 
-    /// Compress stdout: gz (BGZF), bz2, xz, zst. Files are compressed by their extension
+    /// Compress stdout (the FASTA, or the dataset of --dataset -): gz (BGZF), bz2, xz, zst. Files are compressed by their extension
     #[arg(long, value_name = "FORMAT", help_heading = "OUTPUT")]
     pub compress: Option<Compression>,
 
@@ -385,8 +395,20 @@ pub struct MaskArgs {
     pub quiet: bool,
 }
 
+/// A dataset file, or `-`: JSON Lines on stdout (compressed by `--compress`).
 fn parse_dataset(s: &str) -> Result<OutputSpec, String> {
+    if s == "-" {
+        return Ok(OutputSpec {
+            role: Role::Dataset,
+            format: Format::Jsonl,
+            target: Target::One(OutputTarget::Stdout, Compression::None),
+        });
+    }
     OutputSpec::file(Role::Dataset, std::path::Path::new(s)).map_err(|e| e.to_string())
+}
+
+fn parse_parquet_compression(s: &str) -> Result<ParquetCompression, String> {
+    s.parse()
 }
 
 fn parse_rates(s: &str) -> Result<OutputSpec, String> {
@@ -435,6 +457,7 @@ impl MaskArgs {
         c.line_width = self.line_width;
         c.positions = self.positions;
         c.compress = self.compress;
+        c.parquet_compression = self.parquet_compression.unwrap_or_default();
         c.outdir = self.outdir.is_some();
         if let Some(r) = &mut c.regions {
             r.partial = self.regions_partial;
@@ -462,6 +485,7 @@ mod tests {
         "positions",
         "line_width",
         "compress",
+        "parquet_compression",
         "replicates",
         "threads",
         "block_size",

@@ -20,7 +20,7 @@ use crate::mask::{Corruption, Masker, Mode, RandomPool, Timesteps};
 use crate::presets::Preset;
 use crate::regions::{RegionsMode, RegionsOption, RegionsSource};
 use crate::schedule::Schedule;
-use crate::sink::Vocab;
+use crate::sink::{ParquetCompression, Vocab};
 use crate::spans::Span;
 
 choices! {
@@ -412,8 +412,12 @@ pub struct MaskConfig {
     pub line_width: usize,
     /// The rates table has a `positions` column.
     pub positions: bool,
-    /// Compression of stdout, when the FASTA went there.
+    /// Compression of stdout, when the FASTA (or a JSON Lines dataset) went there.
     pub compress: Option<Compression>,
+    /// How a Parquet dataset's columns are compressed (`--parquet-compression`); recorded
+    /// only when not the default, so the options of runs without it read as before.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub parquet_compression: ParquetCompression,
     /// One output per input (`--outdir`) rather than one output.
     pub outdir: bool,
     /// The dataset's token columns (`--tokens`); recorded only when given.
@@ -513,6 +517,7 @@ impl MaskConfig {
             line_width: DEFAULT_LINE_WIDTH,
             positions: false,
             compress: None,
+            parquet_compression: ParquetCompression::default(),
             outdir: false,
             tokens: o.tokens,
             regions: o.regions.map(|source| RegionsOption {
@@ -611,6 +616,12 @@ impl MaskConfig {
         }
         if let Some(c) = self.compress {
             out.push(format!("--compress={c}"));
+        }
+        if self.parquet_compression != ParquetCompression::default() {
+            out.push(format!(
+                "--parquet-compression={}",
+                self.parquet_compression
+            ));
         }
         out
     }

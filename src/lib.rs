@@ -49,6 +49,16 @@ pub enum UsageError {
         "--compress applies to stdout; '{0}' is compressed by its extension (.gz, .bz2, .xz, .zst)"
     )]
     CompressWithFile(String),
+    /// `--dataset -` and `-o -`: two outputs on stdout.
+    #[error(
+        "the dataset and the FASTA cannot both go to stdout: give the FASTA a file (-o FILE), or leave -o out to write the dataset alone"
+    )]
+    TwoOnStdout,
+    /// `--parquet-compression` with a JSON Lines dataset.
+    #[error(
+        "--parquet-compression applies to a .parquet dataset; '{0}' is JSON Lines, compressed by its extension (.jsonl.gz, .jsonl.zst, ...) or, on stdout, by --compress"
+    )]
+    ParquetCompressionWithJsonl(String),
     /// `--outdir` with stdin, which has no name to give its output.
     #[error("--outdir names each output after its input, and stdin has no name: use -o")]
     OutdirFromStdin,

@@ -404,14 +404,23 @@ impl Manifest {
                         role
                     );
                 };
-                let mut spec = OutputSpec::file(role, &in_outdir(&single.path))?;
                 if single.path == "-" {
+                    // Stdout (the FASTA, or a JSON Lines dataset: `--dataset -`), compressed
+                    // by `--compress`.
                     let compression = self.options.compress.unwrap_or(Compression::None);
-                    if let Target::One(target, _) = spec.target {
-                        spec.target = Target::One(target, compression);
+                    let format = match role {
+                        Role::Dataset => Format::Jsonl,
+                        _ => Format::for_file(role, Path::new("-"))?.0,
+                    };
+                    let target = OutputTarget::Path(in_outdir(&single.path));
+                    OutputSpec {
+                        role,
+                        format,
+                        target: Target::One(target, compression),
                     }
+                } else {
+                    OutputSpec::file(role, &in_outdir(&single.path))?
                 }
-                spec
             };
             specs.push(spec);
         }

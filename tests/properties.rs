@@ -111,6 +111,7 @@ impl Cfg {
             line_width: self.line_width,
             positions,
             compress: None,
+            parquet_compression: Default::default(),
             outdir: false,
             tokens: None,
             regions: None,

@@ -23,6 +23,8 @@ mod cli;
 mod crop;
 #[path = "dataset.rs"]
 mod dataset;
+#[path = "dataset_output.rs"]
+mod dataset_output;
 #[path = "edges.rs"]
 mod edges;
 #[path = "engine.rs"]

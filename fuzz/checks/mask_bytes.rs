@@ -66,6 +66,7 @@ fn setup(a: u8, b: u8) -> Setup {
         line_width: [60, 0, 1, 7][usize::from(b & 3)],
         positions: bit(5),
         compress: None,
+        parquet_compression: Default::default(),
         outdir: false,
         tokens: None,
         regions: None,

@@ -74,7 +74,7 @@ fn plan_outputs(
     let mut outputs = Vec::new();
     outputs.extend(fasta_output(args, inputs)?);
     outputs.extend(args.rates.clone());
-    outputs.extend(args.dataset.clone());
+    outputs.extend(dataset_output(args)?);
     let mut written: Vec<PathBuf> = Vec::new();
     let named = outputs
         .iter()
@@ -247,8 +247,11 @@ fn fasta_output(args: &MaskArgs, inputs: &[InputSource]) -> Result<Option<Output
         format: Format::Fasta,
         target,
     };
+    // With the dataset on stdout (`--dataset -`), `--compress` is the dataset's.
+    let dataset_on_stdout = args.dataset.as_ref().is_some_and(on_stdout);
+    let compress = args.compress.filter(|_| !dataset_on_stdout);
     if let Some(dir) = &args.outdir {
-        if args.compress.is_some() {
+        if compress.is_some() {
             return Err(UsageError::CompressWithOutdir.into());
         }
         let mut seen = HashSet::new();
@@ -273,7 +276,7 @@ fn fasta_output(args: &MaskArgs, inputs: &[InputSource]) -> Result<Option<Output
     }
     // A dataset alone writes no FASTA (no `-o /dev/null` needed).
     if args.dataset.is_some() && args.output.is_none() {
-        if args.compress.is_some() {
+        if compress.is_some() {
             return Err(UsageError::CompressWithoutFasta.into());
         }
         return Ok(None);
@@ -282,7 +285,7 @@ fn fasta_output(args: &MaskArgs, inputs: &[InputSource]) -> Result<Option<Output
         Some(p) if p.as_os_str() != "-" => OutputTarget::Path(p.clone()),
         _ => OutputTarget::Stdout,
     };
-    let compression = match (&target, args.compress) {
+    let compression = match (&target, compress) {
         (OutputTarget::Path(p), None) => Compression::from_path(p),
         (OutputTarget::Path(p), Some(_)) => {
             return Err(UsageError::CompressWithFile(p.display().to_string()).into());
@@ -290,6 +293,35 @@ fn fasta_output(args: &MaskArgs, inputs: &[InputSource]) -> Result<Option<Output
         (OutputTarget::Stdout, c) => c.unwrap_or(Compression::None),
     };
     Ok(Some(spec(Target::One(target, compression))))
+}
+
+/// The dataset (`--dataset`), checked against the other flags: on stdout (`-`), JSON
+/// Lines compressed by `--compress`, and the FASTA must go to a file or nowhere;
+/// `--parquet-compression` only with a Parquet file.
+fn dataset_output(args: &MaskArgs) -> Result<Option<OutputSpec>> {
+    let Some(mut dataset) = args.dataset.clone() else {
+        return Ok(None);
+    };
+    if on_stdout(&dataset) {
+        if args.output.as_ref().is_some_and(|p| p.as_os_str() == "-") {
+            return Err(UsageError::TwoOnStdout.into());
+        }
+        dataset.target = Target::One(
+            OutputTarget::Stdout,
+            args.compress.unwrap_or(Compression::None),
+        );
+    }
+    if args.parquet_compression.is_some() && dataset.format != Format::Parquet {
+        let name = dataset
+            .path()
+            .map_or("-".into(), |p| p.display().to_string());
+        return Err(UsageError::ParquetCompressionWithJsonl(name).into());
+    }
+    Ok(Some(dataset))
+}
+
+fn on_stdout(spec: &OutputSpec) -> bool {
+    matches!(spec.target, Target::One(OutputTarget::Stdout, _))
 }
 
 fn summary_line(s: &Summary) -> String {

@@ -29,6 +29,7 @@ use crate::mask::{Marks, Outcome};
 use crate::provenance::Provenance;
 use crate::records::Record;
 
+pub use self::parquet::{DEFAULT_ZSTD_LEVEL, ParquetCompression};
 pub(crate) use dataset::{DatasetRow, read_rows, token_ids};
 pub use dataset::{IGNORE, TokenIds, Vocab, esm, evodiff};
 pub(crate) use fasta::FastaFormat;

@@ -38,9 +38,10 @@ use parquet::arrow::arrow_writer::{
     ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, ArrowWriterOptions,
     compute_leaves,
 };
-use parquet::basic::{Compression as ParquetCompression, Encoding};
+use parquet::basic::{Compression as Codec, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::file::properties::WriterPropertiesBuilder;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
@@ -98,6 +99,89 @@ fn item_field() -> Arc<Field> {
 
 fn list_type() -> DataType {
     DataType::List(item_field())
+}
+
+/// How a Parquet dataset's column chunks are compressed (`--parquet-compression`). It
+/// shapes the file, not the rows: a reader decompresses every form to the same values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ParquetCompression {
+    /// Snappy for every column but the residue text (`sequence`, `masked_sequence`),
+    /// which is stored uncompressed: about 4.2 bits of entropy a letter and few repeats
+    /// leave Snappy, which has no entropy coder, nothing to gain but time.
+    #[default]
+    Snappy,
+    /// Zstandard at this level for every column, the residue text too (its entropy
+    /// coder packs a letter into about half a byte).
+    Zstd(ZstdLevel),
+    /// Nothing compressed.
+    None,
+}
+
+/// The level of a bare `zstd`: the parquet crate's (and Arrow's) default. On the 50 MB
+/// benchmark input level 1 made a smaller file than level 3, and faster; level 9 saved
+/// under 1% more at twice the time (docs/ml.md).
+pub const DEFAULT_ZSTD_LEVEL: i32 = 1;
+
+impl ParquetCompression {
+    /// The codec of every column, set on `props`.
+    fn apply(self, props: WriterPropertiesBuilder) -> WriterPropertiesBuilder {
+        match self {
+            ParquetCompression::Snappy => props
+                .set_compression(Codec::SNAPPY)
+                .set_column_compression(ColumnPath::from("sequence"), Codec::UNCOMPRESSED)
+                .set_column_compression(ColumnPath::from("masked_sequence"), Codec::UNCOMPRESSED),
+            ParquetCompression::Zstd(level) => props.set_compression(Codec::ZSTD(level)),
+            ParquetCompression::None => props.set_compression(Codec::UNCOMPRESSED),
+        }
+    }
+}
+
+impl std::fmt::Display for ParquetCompression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParquetCompression::Snappy => f.write_str("snappy"),
+            ParquetCompression::Zstd(level) => write!(f, "zstd:{}", level.compression_level()),
+            ParquetCompression::None => f.write_str("none"),
+        }
+    }
+}
+
+impl std::str::FromStr for ParquetCompression {
+    type Err = String;
+
+    /// `snappy`, `zstd` (level 1), `zstd:LEVEL` (as the parquet crate takes it: 1 to 22,
+    /// higher is slower and not always smaller; 0 and negative levels, down to -131072, are
+    /// zstd's faster ones) or `none`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let expected = "expected snappy, zstd, zstd:LEVEL (LEVEL 1 to 22; 0 or negative \
+                        down to -131072 for zstd's fast levels) or none";
+        let level = match s.split_once(':') {
+            None => match s {
+                "snappy" => return Ok(ParquetCompression::Snappy),
+                "none" => return Ok(ParquetCompression::None),
+                "zstd" => DEFAULT_ZSTD_LEVEL,
+                _ => return Err(expected.into()),
+            },
+            Some(("zstd", level)) => level.parse::<i32>().map_err(|_| expected.to_string())?,
+            Some(_) => return Err(expected.into()),
+        };
+        ZstdLevel::try_new(level)
+            .map(ParquetCompression::Zstd)
+            .map_err(|_| format!("zstd level {level} is out of range; {expected}"))
+    }
+}
+
+impl serde::Serialize for ParquetCompression {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ParquetCompression {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// Variable-length values: end offsets (the first value starts at 0) and the values.
@@ -645,12 +729,14 @@ impl<'a> VarView<'a, ()> {
 /// worker's scratch), written as one piece at the end of the block.
 pub(super) struct ParquetFormat {
     fields: Fields,
+    compression: ParquetCompression,
 }
 
 impl ParquetFormat {
     pub fn new(config: &MaskConfig, files: &[String]) -> ParquetFormat {
         ParquetFormat {
             fields: Fields::new(config, files),
+            compression: config.parquet_compression,
         }
     }
 
@@ -707,6 +793,7 @@ impl Encoder for ParquetFormat {
             out,
             self.fields.has_tokens(),
             self.fields.crops(),
+            self.compression,
             pool,
         )?))
     }
@@ -747,6 +834,7 @@ impl ParquetSink {
         out: Output,
         tokens: bool,
         crop: bool,
+        compression: ParquetCompression,
         pool: &Arc<rayon::ThreadPool>,
     ) -> io::Result<ParquetSink> {
         let name = out.name().to_string();
@@ -757,7 +845,6 @@ impl ParquetSink {
             ROW_GROUP_ROWS
         };
         let props = WriterProperties::builder()
-            .set_compression(ParquetCompression::SNAPPY)
             .set_created_by(format!("protmask {}", env!("CARGO_PKG_VERSION")))
             .set_max_row_group_row_count(Some(group_rows))
             // Dictionaries pay only where values repeat (the file name, and token ids, of
@@ -767,18 +854,8 @@ impl ParquetSink {
             .set_column_dictionary_enabled(ColumnPath::from("file"), true)
             .set_column_dictionary_enabled(list_item("input_ids"), true)
             .set_column_dictionary_enabled(list_item("labels"), true)
-            .set_column_encoding(list_item("positions"), Encoding::DELTA_BINARY_PACKED)
-            // Residue text is nearly incompressible for Snappy (about 4.2 bits of entropy
-            // a letter, few repeats): compressing it only costs time.
-            .set_column_compression(
-                ColumnPath::from("sequence"),
-                ParquetCompression::UNCOMPRESSED,
-            )
-            .set_column_compression(
-                ColumnPath::from("masked_sequence"),
-                ParquetCompression::UNCOMPRESSED,
-            )
-            .build();
+            .set_column_encoding(list_item("positions"), Encoding::DELTA_BINARY_PACKED);
+        let props = compression.apply(props).build();
         // ArrowWriter's lower-level parts take the row groups encoded elsewhere. The Arrow
         // schema is recorded at the end (`end`), carrying the run's provenance as its
         // metadata too: readers that take the Arrow schema (pyarrow) show that, not the
@@ -994,6 +1071,41 @@ mod tests {
     use super::*;
     use crate::io::{OutputTarget, create_output};
 
+    /// Each form reads back as it is written (a bare `zstd` with its level), in a manifest
+    /// too; every other text is refused naming the forms.
+    #[test]
+    fn issue22_parquet_compression_forms_round_trip() {
+        for (given, shown) in [
+            ("snappy", "snappy"),
+            ("none", "none"),
+            ("zstd", "zstd:1"),
+            ("zstd:1", "zstd:1"),
+            ("zstd:22", "zstd:22"),
+            ("zstd:-5", "zstd:-5"),
+        ] {
+            let c: ParquetCompression = given.parse().unwrap();
+            assert_eq!(c.to_string(), shown);
+            assert_eq!(shown.parse::<ParquetCompression>(), Ok(c));
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(json, format!("\"{shown}\""));
+            assert_eq!(
+                serde_json::from_str::<ParquetCompression>(&json).unwrap(),
+                c
+            );
+        }
+        assert_eq!(ParquetCompression::default().to_string(), "snappy");
+        for bad in [
+            "", "zstd:", "zstd:23", "zstd:1.5", "gzip", "Snappy", "snappy:1", "lz4",
+        ] {
+            let e = bad.parse::<ParquetCompression>().unwrap_err();
+            assert!(
+                e.contains("expected snappy, zstd, zstd:LEVEL"),
+                "{bad}: {e}"
+            );
+        }
+        assert!(serde_json::from_str::<ParquetCompression>("\"zstd:99\"").is_err());
+    }
+
     /// Rows of every shape: an empty sequence, a multi-byte description, several
     /// positions, with tokens or without.
     fn columns(tokens: bool, rows: usize) -> Columns {
@@ -1084,7 +1196,8 @@ mod tests {
                 crate::io::Compression::None,
             )
             .unwrap();
-            let mut sink = ParquetSink::new(out, true, false, &pool).unwrap();
+            let mut sink =
+                ParquetSink::new(out, true, false, ParquetCompression::default(), &pool).unwrap();
             for chunk in stream.chunks(step) {
                 sink.write_all(chunk).unwrap();
             }

@@ -324,3 +324,59 @@ def test_parquet_records_how_it_was_made(tmp_path):
     assert "options from the metadata of" in ok.stderr
     assert pl.read_parquet(ds).height == 170
     assert duckdb.sql(f"select count(*) from '{ds}'").fetchall() == [(170,)]
+
+
+@pytest.mark.parametrize("tokens", [[], ["--tokens", "esm"]])
+def test_issue22_every_parquet_compression_reads_alike(tmp_path, tokens):
+    """Issue 22: pyarrow, polars and DuckDB read every --parquet-compression to the same
+    table; pyarrow reports each column's codec (snappy, the default: all but the residue
+    text; zstd and none: every column); zstd is the smallest file; the options in the
+    footer record the codec when it is not the default."""
+    import duckdb
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    want = {"snappy": None, "zstd": "ZSTD", "zstd:9": "ZSTD", "none": "UNCOMPRESSED"}
+    tables, sizes = {}, {}
+    for codec, every in want.items():
+        ds = tmp_path / f"{codec.replace(':', '_')}.parquet"
+        run("mask", DATA, "-q", "--dataset", ds, "--replicates", "2",
+            "--parquet-compression", codec, *tokens)
+        sizes[codec] = ds.stat().st_size
+        meta = pq.ParquetFile(ds).metadata
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for i in range(group.num_columns):
+                column = group.column(i)
+                text = column.path_in_schema in ("sequence", "masked_sequence")
+                expected = every or ("UNCOMPRESSED" if text else "SNAPPY")
+                assert column.compression == expected, (codec, column.path_in_schema)
+        options = json.loads(pq.read_schema(ds).metadata[b"protmask.options"])
+        recorded = options.get("parquet_compression")
+        assert recorded == {"snappy": None, "zstd": "zstd:1"}.get(codec, codec), options
+        tables[codec] = pq.read_table(ds)
+        assert pl.read_parquet(ds).height == 170
+        masked = sum(tables[codec].column("masked").to_pylist())
+        assert duckdb.sql(f"select sum(masked) from '{ds}'").fetchall()[0][0] == masked
+    default = tmp_path / "default.parquet"
+    run("mask", DATA, "-q", "--dataset", default, "--replicates", "2", *tokens)
+    assert default.read_bytes() == (tmp_path / "snappy.parquet").read_bytes()
+    for codec, table in tables.items():
+        assert table.equals(tables["snappy"]), codec
+    assert sizes["zstd"] < sizes["snappy"] < sizes["none"], sizes
+    assert sizes["zstd:9"] < sizes["snappy"], sizes
+
+
+def test_issue22_dataset_on_stdout_is_the_jsonl_file(tmp_path):
+    """`--dataset -` writes the bytes of `--dataset x.jsonl` to stdout; `| head -1` ends
+    the run quietly; the rows load with `datasets` from the file like any JSONL."""
+    ds = tmp_path / "x.jsonl"
+    run("mask", DATA, "-q", "--dataset", ds, "--tokens", "esm")
+    res = subprocess.run([PROTMASK, "mask", "-q", DATA, "--dataset", "-", "--tokens", "esm"],
+                         capture_output=True, check=True)
+    assert res.stdout == ds.read_bytes()
+    head = subprocess.run(f"'{PROTMASK}' mask '{DATA}' --dataset - | head -1",
+                          shell=True, capture_output=True, text=True,
+                          executable="/bin/bash")
+    assert head.returncode == 0 and head.stderr == "", head.stderr
+    assert json.loads(head.stdout)["id"] == rows_of(ds)[0]["id"]
