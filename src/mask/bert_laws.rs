@@ -170,6 +170,11 @@ fn issue21_carp_split_is_80_10_10() {
         o.corrupt = Some(Corruption::new(0.78, 0.11, 0.11).unwrap())
     });
     let n = split(&masks(&wrong, &seq, 2000, "split"));
+    eprintln!(
+        "carp split: chi-square {chi2:.1}, 78/11/11 control {:.1}, bound {}",
+        chi2_80_10_10(n),
+        CHI2_P001[1]
+    );
     assert!(chi2_80_10_10(n) > CHI2_P001[1], "{n:?}");
 }
 
@@ -253,7 +258,13 @@ fn issue21_carp_random_letters_differ_and_are_uniform_over_the_other_25() {
         o.random_pool = Some(RandomPool::Standard);
     });
     let (by_standard, _) = replacements(&standard, &seq, 1000);
-    assert!(chi2_replacements(&by_standard, pool, pool, true).0 > chi2_bound(df));
+    let control = chi2_replacements(&by_standard, pool, pool, true).0;
+    eprintln!(
+        "carp replacements: chi-square {chi2:.1} over {df} (bound {:.1}); controls: \
+         whole pool {same} letters equal to the original, standard pool chi-square {control:.1}",
+        chi2_bound(df)
+    );
+    assert!(control > chi2_bound(df));
 
     // An original that is not a pool letter: any of the 26.
     let lower = vec![b'a'; 100];
@@ -299,6 +310,10 @@ fn issue21_bionemo_esm2_count_is_binomial() {
     assert!(chi2 < chi2_bound(df), "chi-square {chi2:.1} over {df}");
     let exact = preset_masker(Preset::BionemoEsm2, |o| o.mode = Some(Mode::Exact));
     let (wrong, _) = chi2_binomial(&exact);
+    eprintln!(
+        "bionemo-esm2 count: chi-square {chi2:.1} over {df} (bound {:.1}); --mode exact control {wrong:.1}",
+        chi2_bound(df)
+    );
     assert!(wrong > chi2_bound(df), "exact: chi-square {wrong:.1}");
 }
 
@@ -332,7 +347,13 @@ fn issue21_bionemo_esm2_split_is_80_10_10_from_the_standard_residues() {
     let wrong = preset_masker(Preset::BionemoEsm2, |o| {
         o.corrupt = Some(Corruption::new(0.9, 0.05, 0.05).unwrap())
     });
-    assert!(chi2_80_10_10(split(&masks(&wrong, &seq, 2000, "split"))) > CHI2_P001[1]);
+    let control = chi2_80_10_10(split(&masks(&wrong, &seq, 2000, "split")));
+    eprintln!(
+        "bionemo-esm2 split: chi-square {:.1}, 90/5/5 control {control:.1}, bound {}",
+        chi2_80_10_10(n),
+        CHI2_P001[1]
+    );
+    assert!(control > CHI2_P001[1]);
 }
 
 /// `--min-masked N` raises k to min(N, L) after the count draw and nothing else: the same
