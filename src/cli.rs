@@ -224,7 +224,7 @@ pub struct MaskArgs {
     #[arg(short, long, value_name = "PATH", help_heading = "OUTPUT")]
     pub output: Option<PathBuf>,
 
-    /// One masked file per input, DIR/<input file name> (created if missing)
+    /// One masked file per input, DIR/<input file name> (created if missing); with --split, one per split, DIR/<split>.fa (compressed by --compress)
     #[arg(
         short = 'O',
         long,
@@ -370,6 +370,18 @@ pub struct MaskArgs {
     #[arg(long, value_name = "N", requires = "span_mean", value_parser = clap::value_parser!(u32).range(1..), help_heading = "MASKING")]
     pub span_max: Option<u32>,
 
+    /// Put each record in one split, by a keyed hash of its ID (or of its cluster's representative, with --split-groups) and --split-seed: never of the mask seed, the order, the threads or the sharding. NAME=FRACTION,... (names of letters, digits, '_'; fractions sum to 1), e.g. train=0.98,validation=0.01,test=0.01. Adds a 'split' column to the rates table and the dataset; with -O, one FASTA per split, DIR/<split>.fa
+    #[arg(long, value_name = "SPLITS", value_parser = parse_splits, help_heading = "SPLITS")]
+    pub split: Option<protmask::split::Splits>,
+
+    /// The split's own seed (independent of --seed: another mask seed keeps the splits) [default: 0]
+    #[arg(long, value_name = "N", requires = "split", help_heading = "SPLITS")]
+    pub split_seed: Option<u64>,
+
+    /// Clusters that must stay in one split: TSV 'representative<TAB>member', one line per member (MMseqs2 easy-cluster's *_cluster.tsv); a record in no line is its own cluster
+    #[arg(long, value_name = "FILE", value_parser = protmask::split::check_groups_path, requires = "split", help_heading = "SPLITS")]
+    pub split_groups: Option<String>,
+
     /// 64-bit seed; the same seed gives the same masks
     #[arg(short, long, value_name = "N", default_value_t = protmask::rng::DEFAULT_SEED, help_heading = "REPRODUCIBILITY")]
     pub seed: u64,
@@ -402,6 +414,7 @@ fn parse_dataset(s: &str) -> Result<OutputSpec, String> {
             role: Role::Dataset,
             format: Format::Jsonl,
             target: Target::One(OutputTarget::Stdout, Compression::None),
+            split: None,
         });
     }
     OutputSpec::file(Role::Dataset, std::path::Path::new(s)).map_err(|e| e.to_string())
@@ -418,6 +431,10 @@ fn parse_rates(s: &str) -> Result<OutputSpec, String> {
         );
     }
     OutputSpec::file(Role::Rates, std::path::Path::new(s)).map_err(|e| e.to_string())
+}
+
+fn parse_splits(s: &str) -> Result<protmask::split::Splits, String> {
+    s.parse()
 }
 
 fn span_mean(s: &str) -> Result<f64, String> {
@@ -446,6 +463,9 @@ impl MaskArgs {
             min_masked: self.min_masked,
             max_length: self.max_length,
             crop: self.crop,
+            split: self.split.clone(),
+            split_seed: self.split_seed,
+            split_groups: self.split_groups.clone(),
         }
     }
 

@@ -31,6 +31,7 @@ pub mod rng;
 pub mod schedule;
 pub mod sink;
 pub mod spans;
+pub mod split;
 
 /// A usage error found after parsing (options that cannot work together): exit 2, as
 /// clap's own usage errors do.

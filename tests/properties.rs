@@ -121,6 +121,9 @@ impl Cfg {
             min_masked: 0,
             max_length: None,
             crop: None,
+            split: None,
+            split_seed: None,
+            split_groups: None,
         }
     }
     fn delimiter(&self) -> u8 {
