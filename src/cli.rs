@@ -105,6 +105,18 @@ pub struct VerifyArgs {
     #[arg(long, value_enum, value_name = "CROP")]
     pub crop: Option<protmask::crop::Crop>,
 
+    /// The --split used (mask --split): every 'split' of the rates table or dataset must be the split its ID gets; a FASTA named <split>.fa holds that split's records alone [default: what a Parquet MASKED or the manifest records, else the split column is not checked]
+    #[arg(long, value_name = "SPLITS", value_parser = parse_splits)]
+    pub split: Option<protmask::split::Splits>,
+
+    /// The --split-seed used [default: recorded, else 0]
+    #[arg(long, value_name = "N")]
+    pub split_seed: Option<u64>,
+
+    /// The --split-groups file used, or where the recorded one is now [default: the recorded path]
+    #[arg(long, value_name = "FILE", value_parser = protmask::split::check_groups_path)]
+    pub split_groups: Option<String>,
+
     /// The regions file used (mask --regions): every selected position must be eligible by it [default: the manifest's]
     #[arg(long, value_name = "FILE", value_parser = protmask::regions::check_path)]
     pub regions: Option<String>,

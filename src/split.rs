@@ -458,6 +458,16 @@ pub struct SplitRule {
     pub groups: Option<Groups>,
 }
 
+impl std::fmt::Debug for SplitRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SplitRule")
+            .field("splits", &self.splits.to_string())
+            .field("seed", &self.seed)
+            .field("groups", &self.groups.as_ref().map(|g| (g.name(), g.lines)))
+            .finish()
+    }
+}
+
 impl SplitRule {
     /// The split of the record with ID `id` (an index into `splits`). A record in no line
     /// of the groups file is its own group, and counted.
@@ -473,13 +483,18 @@ impl SplitRule {
         self.splits.index(u)
     }
 
-    /// The name of the split of `id` (not counted as a lookup of a record).
-    pub fn name_of(&self, id: &[u8]) -> &str {
+    /// The split of `id`, without counting it (`verify`).
+    pub fn index_of(&self, id: &[u8]) -> usize {
         let u = match self.groups.as_ref().and_then(|g| g.draw_of(id)) {
             Some(u) => u,
             None => draw(self.seed, id),
         };
-        self.splits.name(self.splits.index(u))
+        self.splits.index(u)
+    }
+
+    /// The name of the split of `id`, without counting it (`verify`).
+    pub fn name_of(&self, id: &[u8]) -> &str {
+        self.splits.name(self.index_of(id))
     }
 }
 

@@ -137,6 +137,8 @@ impl Cfg {
             replacements: protmask::mask::STANDARD_RESIDUES,
             replicates: None,
             cropping: None,
+            split: None,
+            only_split: None,
         }
     }
     fn eligible(&self, c: u8) -> bool {

@@ -23,6 +23,9 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         regions_mode: args.regions_mode,
         max_length: args.max_length,
         crop: args.crop,
+        split: args.split,
+        split_seed: args.split_seed,
+        split_groups: args.split_groups,
         preset: args.preset,
     };
     let report = match check::run(&request) {
