@@ -40,7 +40,7 @@ pub enum Command {
     Schedule(ScheduleArgs),
     /// Check that MASKED is a masking of ORIGINAL (and its rates table and manifest agree)
     #[command(after_help = VERIFY_EXAMPLES)]
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
     /// Rebuild a published set from its manifest, finding the inputs by name or content
     #[command(after_help = REGENERATE_EXAMPLES)]
     Regenerate(RegenerateArgs),

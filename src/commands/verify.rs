@@ -9,7 +9,8 @@ use protmask::check::{self, Report, Request};
 use protmask::counted;
 use protmask::provenance::Provenance;
 
-pub fn execute(args: VerifyArgs) -> Result<()> {
+pub fn execute(args: Box<VerifyArgs>) -> Result<()> {
+    let args = *args;
     let request = Request {
         original: args.original,
         masked: args.masked,
