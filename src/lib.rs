@@ -39,7 +39,7 @@ pub mod split;
 pub enum UsageError {
     /// `--compress` with `--outdir`, whose files are compressed by their names.
     #[error(
-        "--compress applies to stdout; with --outdir each file is compressed by its input's name"
+        "--compress applies to stdout, and to the split files of --outdir with --split; with --outdir alone each file is compressed by its input's name"
     )]
     CompressWithOutdir,
     /// `--compress` with no FASTA on stdout (a dataset alone).
