@@ -13,9 +13,10 @@
 //! given, the record goes to the first split i with u < ⌊C_i · 2^64⌋, else to the last.
 //! It is computed once per record, before its replicates.
 //!
-//! The groups file is read whole before any input, into a map from a 128-bit hash of
-//! each member's ID to its representative's `u`: about 30 bytes a line (more just after
-//! the table grows), whatever the IDs' lengths, and no representative's name is kept.
+//! The groups file is read a line at a time before any input, into a map from a 128-bit
+//! hash of each member's ID to its representative's `u`: 24 bytes an entry in a table of
+//! 2^k slots at most 7/8 full, so 28 to 55 bytes a line whatever the IDs' lengths (and
+//! the old table too while it doubles); no ID is kept, and the file is never held whole.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -25,7 +26,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use crate::io::{FileDigest, InputSource, finish_input_digest, open_input_hashed};
+use crate::io::{
+    FileDigest, Hasher as Digesting, InputSource, finish_input_digest, open_input_hashed,
+};
 
 /// What the hash of a key starts with, so that no other SHA-256 protmask takes can
 /// coincide with a split's.
@@ -297,12 +300,25 @@ fn line_part(line: usize) -> String {
 /// The lines of a groups file: 1-based number and the line without its end, blank lines
 /// left out.
 fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     text.split(|&b| b == b'\n')
         .enumerate()
-        .map(|(i, line)| (i + 1, line.strip_suffix(b"\r").unwrap_or(line)))
-        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|(i, line)| (i + 1, trim_line(i + 1, line)))
+        .filter(|(_, line)| !is_blank(line))
+}
+
+/// A line without its `\r` (and, on line 1, a byte-order mark).
+fn trim_line(number: usize, line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match number {
+        1 => line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line),
+        _ => line,
+    }
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
 }
 
 /// `representative<TAB>member[<TAB>...]`: the two IDs, or what is wrong.
@@ -331,83 +347,148 @@ fn fields(line: &[u8]) -> Result<(&[u8], &[u8]), String> {
     Ok((rep, member))
 }
 
+/// What is wrong with a line, as `Builder::line` finds it.
+enum Bad {
+    /// Its text (the message).
+    Text(String),
+    /// `id` is put in the cluster of `rep` here, but an earlier line put it in another
+    /// (found again by reading the lines before it: `conflict`).
+    Conflict { id: Vec<u8>, rep: Vec<u8> },
+}
+
+/// The groups map, built line by line (the file is never held whole).
+struct Builder {
+    seed: u64,
+    by_member: HashMap<Key, u64, BuildHasherDefault<Passthrough>>,
+    count: u64,
+    /// The last representative and its draw: MMseqs2 writes a cluster's lines together,
+    /// so a representative is drawn once.
+    last: Option<(Vec<u8>, u64)>,
+}
+
+impl Builder {
+    fn new(seed: u64) -> Builder {
+        Builder {
+            seed,
+            by_member: HashMap::default(),
+            count: 0,
+            last: None,
+        }
+    }
+
+    /// One line (its end trimmed; blank lines are not given). A representative is a
+    /// member of its own cluster whether or not a line says so.
+    fn line(&mut self, line: &[u8]) -> Result<(), Bad> {
+        let (rep, member) = fields(line).map_err(Bad::Text)?;
+        self.count += 1;
+        let conflict = |id: &[u8]| Bad::Conflict {
+            id: id.to_vec(),
+            rep: rep.to_vec(),
+        };
+        let u = match &self.last {
+            Some((r, u)) if r == rep => *u,
+            _ => {
+                let u = draw(self.seed, rep);
+                self.last = Some((rep.to_vec(), u));
+                match self.by_member.insert(Key::of(rep), u) {
+                    Some(other) if other != u => return Err(conflict(rep)),
+                    _ => u,
+                }
+            }
+        };
+        match self.by_member.insert(Key::of(member), u) {
+            Some(other) if other != u => Err(conflict(member)),
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(mut self, name: &str, content: FileDigest) -> Result<Groups, GroupsError> {
+        if self.count == 0 {
+            return Err(GroupsError {
+                file: name.to_string(),
+                line: 0,
+                message: "it is empty: expected lines 'representative<TAB>member' (MMseqs2 \
+                          easy-cluster's *_cluster.tsv)"
+                    .into(),
+            });
+        }
+        self.by_member.shrink_to_fit();
+        Ok(Groups {
+            name: name.to_string(),
+            by_member: self.by_member,
+            lines: self.count,
+            digest: content.clone(),
+            content,
+            ungrouped: AtomicU64::new(0),
+        })
+    }
+}
+
 impl Groups {
     /// Read the file at `path` (compressed or not, sniffed as inputs are), named `name`
-    /// in messages, for split seed `seed`.
+    /// in messages, for split seed `seed`, a line at a time.
     pub fn read(path: &Path, name: &str, seed: u64) -> anyhow::Result<Groups> {
-        use std::io::Read as _;
+        use std::io::BufRead as _;
         check_groups_path(name).map_err(anyhow::Error::msg)?;
         let cannot =
             |e: std::io::Error| anyhow::anyhow!("cannot read split groups file '{name}': {e}");
         let src = InputSource::Path(path.to_path_buf());
         let (counter, hasher) = (Arc::new(AtomicU64::new(0)), Arc::default());
-        let (_, mut reader) =
+        let (_, reader) =
             open_input_hashed(&src, counter.clone(), Arc::clone(&hasher), None).map_err(cannot)?;
-        let mut bytes = Vec::new();
-        reader.read_to_end(&mut bytes).map_err(cannot)?;
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, reader);
+        let mut builder = Builder::new(seed);
+        let mut content = Digesting::default();
+        let (mut raw, mut number) = (Vec::new(), 0usize);
+        loop {
+            raw.clear();
+            if reader.read_until(b'\n', &mut raw).map_err(cannot)? == 0 {
+                break;
+            }
+            number += 1;
+            content.update(&raw);
+            let line = trim_line(number, &raw);
+            if is_blank(line) {
+                continue;
+            }
+            if let Err(bad) = builder.line(line) {
+                // A conflict names the earlier line: the file is read again up to here
+                // (an error path; a pipe cannot be, and the message does without it).
+                let before = || -> Option<Vec<u8>> {
+                    use std::io::Read as _;
+                    let (_, mut again) = crate::io::open_input(&src).ok()?;
+                    let mut bytes = Vec::new();
+                    again.read_to_end(&mut bytes).ok()?;
+                    Some(bytes)
+                };
+                let message = explain(bad, number, seed, || before().unwrap_or_default());
+                return Err(GroupsError {
+                    file: name.to_string(),
+                    line: number,
+                    message,
+                }
+                .into());
+            }
+        }
         let digest =
             finish_input_digest(&src, &hasher, counter.load(Ordering::Relaxed)).map_err(cannot)?;
-        let mut groups = Groups::parse(&bytes, name, seed)?;
+        let mut groups = builder.finish(name, content.finish())?;
         groups.digest = digest;
         Ok(groups)
     }
 
-    /// Parse the (uncompressed) bytes of a groups file named `name`. A representative is a
-    /// member of its own cluster whether or not a line says so; a member (or
+    /// Parse the (uncompressed) bytes of a groups file named `name`; a member (or
     /// representative) under two representatives is an error naming both lines.
     pub fn parse(bytes: &[u8], name: &str, seed: u64) -> Result<Groups, GroupsError> {
-        let fail = |line: usize, message: String| GroupsError {
-            file: name.to_string(),
-            line,
-            message,
-        };
-        let mut by_member: HashMap<Key, u64, BuildHasherDefault<Passthrough>> = HashMap::default();
-        let mut count = 0u64;
-        // MMseqs2 writes a cluster's lines together: its representative is drawn once.
-        let mut last: Option<(&[u8], u64)> = None;
+        let mut builder = Builder::new(seed);
         for (number, line) in lines(bytes) {
-            let (rep, member) = fields(line).map_err(|m| fail(number, m))?;
-            count += 1;
-            let u = match last {
-                Some((r, u)) if r == rep => u,
-                _ => {
-                    let u = draw(seed, rep);
-                    last = Some((rep, u));
-                    // The representative in its own cluster.
-                    if let Some(&other) = by_member.get(&Key::of(rep))
-                        && other != u
-                    {
-                        return Err(fail(number, conflict(bytes, rep, number, seed)));
-                    }
-                    by_member.insert(Key::of(rep), u);
-                    u
-                }
-            };
-            match by_member.insert(Key::of(member), u) {
-                Some(other) if other != u => {
-                    return Err(fail(number, conflict(bytes, member, number, seed)));
-                }
-                _ => {}
-            }
+            builder.line(line).map_err(|bad| GroupsError {
+                file: name.to_string(),
+                line: number,
+                message: explain(bad, number, seed, || bytes.to_vec()),
+            })?;
         }
-        if count == 0 {
-            return Err(fail(
-                0,
-                "it is empty: expected lines 'representative<TAB>member' (MMseqs2 \
-                 easy-cluster's *_cluster.tsv)"
-                    .into(),
-            ));
-        }
-        by_member.shrink_to_fit();
-        let digest = FileDigest::of(bytes);
-        Ok(Groups {
-            name: name.to_string(),
-            by_member,
-            lines: count,
-            content: digest.clone(),
-            digest,
-            ungrouped: AtomicU64::new(0),
-        })
+        builder.finish(name, FileDigest::of(bytes))
     }
 
     pub fn name(&self) -> &str {
@@ -425,29 +506,35 @@ impl Groups {
     }
 }
 
-/// The message for `id`, whose line `number` puts it under another representative than
-/// an earlier line did (found again by reading the lines before it).
-fn conflict(bytes: &[u8], id: &[u8], number: usize, seed: u64) -> String {
+/// The message of a bad line `number`; a conflict names the earlier line that put the ID
+/// in another cluster, found in the file's bytes (`bytes`, read only then).
+fn explain(bad: Bad, number: usize, seed: u64, bytes: impl FnOnce() -> Vec<u8>) -> String {
+    let (id, now) = match bad {
+        Bad::Text(message) => return message,
+        Bad::Conflict { id, rep } => (id, rep),
+    };
     let shown = |b: &[u8]| String::from_utf8_lossy(b).escape_debug().to_string();
-    let now = lines(bytes)
-        .find(|&(n, _)| n == number)
-        .and_then(|(_, l)| fields(l).ok())
-        .map(|(rep, _)| rep);
-    let earlier = lines(bytes)
+    let bytes = bytes();
+    let earlier = lines(&bytes)
         .take_while(|&(n, _)| n < number)
         .filter_map(|(n, l)| fields(l).ok().map(|f| (n, f)))
         .find(|&(_, (rep, member))| {
-            (member == id || rep == id) && Some(draw(seed, rep)) != now.map(|r| draw(seed, r))
+            (member == id || rep == id) && draw(seed, rep) != draw(seed, &now)
         });
-    match (now, earlier) {
-        (Some(now), Some((n, (rep, _)))) => format!(
+    match earlier {
+        Some((n, (rep, _))) => format!(
             "'{}' is in the cluster of '{}' here, but line {n} puts it in the cluster of '{}': \
              a record belongs to one cluster",
-            shown(id),
-            shown(now),
+            shown(&id),
+            shown(&now),
             shown(rep)
         ),
-        _ => format!("'{}' is in two clusters", shown(id)),
+        None => format!(
+            "'{}' is in the cluster of '{}' here, but an earlier line puts it in another \
+             cluster: a record belongs to one cluster",
+            shown(&id),
+            shown(&now)
+        ),
     }
 }
 
@@ -628,5 +715,28 @@ mod tests {
         }
         // The same pair twice is no conflict.
         assert!(Groups::parse(b"A\tB\nA\tB\n", "c.tsv", 0).is_ok());
+    }
+
+    /// A file read a line at a time (compressed or not, a byte-order mark, CRLF, no
+    /// final newline) gives the map that parsing its bytes gives, and the digests of the
+    /// file as stored and of its content.
+    #[test]
+    fn reading_a_file_equals_parsing_its_bytes() {
+        let text = "\u{feff}A\tA\r\nA\tB\r\n\r\nC\tD";
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("c.tsv");
+        std::fs::write(&plain, text).unwrap();
+        let zst = dir.path().join("c.tsv.zst");
+        std::fs::write(&zst, zstd::encode_all(text.as_bytes(), 3).unwrap()).unwrap();
+        let parsed = Groups::parse(text.as_bytes(), "c.tsv", 1).unwrap();
+        for path in [&plain, &zst] {
+            let read = Groups::read(path, "c.tsv", 1).unwrap();
+            assert_eq!(read.lines, 3);
+            assert_eq!(read.by_member, parsed.by_member);
+            assert_eq!(read.content, FileDigest::of(text.as_bytes()));
+            assert_eq!(read.digest, FileDigest::of(&std::fs::read(path).unwrap()));
+        }
+        assert_eq!(parsed.draw_of(b"B"), Some(draw(1, b"A")));
+        assert_eq!(parsed.draw_of(b"D"), Some(draw(1, b"C")));
     }
 }
