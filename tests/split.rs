@@ -625,6 +625,11 @@ fn issue22_manifest_records_the_split_and_regenerate_rebuilds_it() {
         .map(|e| e["records"].as_u64().unwrap())
         .sum();
     assert_eq!(fasta_records, 400);
+    // The Parquet footer records the same options.
+    let p = protmask::provenance::Provenance::of_parquet(&d.join("d.parquet"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(serde_json::to_value(&p.options).unwrap(), m["options"]);
     // Moved elsewhere with the groups file renamed: found by its digest.
     let moved = d.join("moved");
     std::fs::create_dir(&moved).unwrap();
