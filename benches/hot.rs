@@ -140,6 +140,9 @@ fn bench_process_block(c: &mut Criterion) {
         min_masked: 0,
         max_length: None,
         crop: None,
+        split: None,
+        split_seed: None,
+        split_groups: None,
     };
     let mut group = c.benchmark_group("process_block_1MiB");
     group.throughput(Throughput::Bytes(data.len() as u64));

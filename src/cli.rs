@@ -40,7 +40,7 @@ pub enum Command {
     Schedule(ScheduleArgs),
     /// Check that MASKED is a masking of ORIGINAL (and its rates table and manifest agree)
     #[command(after_help = VERIFY_EXAMPLES)]
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
     /// Rebuild a published set from its manifest, finding the inputs by name or content
     #[command(after_help = REGENERATE_EXAMPLES)]
     Regenerate(RegenerateArgs),
@@ -104,6 +104,18 @@ pub struct VerifyArgs {
     /// The --crop used: start and center windows must start at their exact offset [default: recorded, else random]
     #[arg(long, value_enum, value_name = "CROP")]
     pub crop: Option<protmask::crop::Crop>,
+
+    /// The --split used (mask --split): every 'split' of the rates table or dataset must be the split its ID gets; a FASTA named <split>.fa holds that split's records alone [default: what a Parquet MASKED or the manifest records, else the split column is not checked]
+    #[arg(long, value_name = "SPLITS", value_parser = parse_splits)]
+    pub split: Option<protmask::split::Splits>,
+
+    /// The --split-seed used [default: recorded, else 0]
+    #[arg(long, value_name = "N")]
+    pub split_seed: Option<u64>,
+
+    /// The --split-groups file used, or where the recorded one is now [default: the recorded path]
+    #[arg(long, value_name = "FILE", value_parser = protmask::split::check_groups_path)]
+    pub split_groups: Option<String>,
 
     /// The regions file used (mask --regions): every selected position must be eligible by it [default: the manifest's]
     #[arg(long, value_name = "FILE", value_parser = protmask::regions::check_path)]
@@ -224,7 +236,7 @@ pub struct MaskArgs {
     #[arg(short, long, value_name = "PATH", help_heading = "OUTPUT")]
     pub output: Option<PathBuf>,
 
-    /// One masked file per input, DIR/<input file name> (created if missing)
+    /// One masked file per input, DIR/<input file name> (created if missing); with --split, one per split, DIR/<split>.fa (compressed by --compress)
     #[arg(
         short = 'O',
         long,
@@ -370,6 +382,18 @@ pub struct MaskArgs {
     #[arg(long, value_name = "N", requires = "span_mean", value_parser = clap::value_parser!(u32).range(1..), help_heading = "MASKING")]
     pub span_max: Option<u32>,
 
+    /// Put each record in one split, by a keyed hash of its ID (or of its cluster's representative, with --split-groups) and --split-seed: never of the mask seed, the order, the threads or the sharding. NAME=FRACTION,... (names of letters, digits, '_'; fractions sum to 1), e.g. train=0.98,validation=0.01,test=0.01. Adds a 'split' column to the rates table and the dataset; with -O, one FASTA per split, DIR/<split>.fa
+    #[arg(long, value_name = "SPLITS", value_parser = parse_splits, help_heading = "SPLITS")]
+    pub split: Option<protmask::split::Splits>,
+
+    /// The split's own seed (independent of --seed: another mask seed keeps the splits) [default: 0]
+    #[arg(long, value_name = "N", requires = "split", help_heading = "SPLITS")]
+    pub split_seed: Option<u64>,
+
+    /// Clusters that must stay in one split: TSV 'representative<TAB>member', one line per member (MMseqs2 easy-cluster's *_cluster.tsv); a record in no line is its own cluster
+    #[arg(long, value_name = "FILE", value_parser = protmask::split::check_groups_path, requires = "split", help_heading = "SPLITS")]
+    pub split_groups: Option<String>,
+
     /// 64-bit seed; the same seed gives the same masks
     #[arg(short, long, value_name = "N", default_value_t = protmask::rng::DEFAULT_SEED, help_heading = "REPRODUCIBILITY")]
     pub seed: u64,
@@ -402,6 +426,7 @@ fn parse_dataset(s: &str) -> Result<OutputSpec, String> {
             role: Role::Dataset,
             format: Format::Jsonl,
             target: Target::One(OutputTarget::Stdout, Compression::None),
+            split: None,
         });
     }
     OutputSpec::file(Role::Dataset, std::path::Path::new(s)).map_err(|e| e.to_string())
@@ -418,6 +443,10 @@ fn parse_rates(s: &str) -> Result<OutputSpec, String> {
         );
     }
     OutputSpec::file(Role::Rates, std::path::Path::new(s)).map_err(|e| e.to_string())
+}
+
+fn parse_splits(s: &str) -> Result<protmask::split::Splits, String> {
+    s.parse()
 }
 
 fn span_mean(s: &str) -> Result<f64, String> {
@@ -446,6 +475,9 @@ impl MaskArgs {
             min_masked: self.min_masked,
             max_length: self.max_length,
             crop: self.crop,
+            split: self.split.clone(),
+            split_seed: self.split_seed,
+            split_groups: self.split_groups.clone(),
         }
     }
 

@@ -22,6 +22,7 @@ use crate::regions::{RegionsMode, RegionsOption, RegionsSource};
 use crate::schedule::Schedule;
 use crate::sink::{ParquetCompression, Vocab};
 use crate::spans::Span;
+use crate::split::{GroupsFile, SplitRule, Splits, check_groups_path};
 
 choices! {
     /// The masking options, by the name Python's keywords and a manifest's `options`
@@ -45,6 +46,9 @@ choices! {
         MinMasked = "min_masked",
         MaxLength = "max_length",
         Crop = "crop",
+        Split = "split",
+        SplitSeed = "split_seed",
+        SplitGroups = "split_groups",
     }
 }
 
@@ -71,6 +75,9 @@ impl MaskOption {
             MaskOption::MinMasked => "--min-masked <N>",
             MaskOption::MaxLength => "--max-length <N>",
             MaskOption::Crop => "--crop <CROP>",
+            MaskOption::Split => "--split <SPLITS>",
+            MaskOption::SplitSeed => "--split-seed <N>",
+            MaskOption::SplitGroups => "--split-groups <FILE>",
         }
     }
 }
@@ -189,6 +196,12 @@ pub struct MaskOptions {
     pub max_length: Option<u32>,
     /// With `max_length`; `None`: `random`.
     pub crop: Option<Crop>,
+    /// The splits a record may go to (`None`: no split column).
+    pub split: Option<Splits>,
+    /// With `split`; `None`: 0.
+    pub split_seed: Option<u64>,
+    /// With `split`: the groups file's path.
+    pub split_groups: Option<String>,
 }
 
 impl MaskOptions {
@@ -218,6 +231,9 @@ impl MaskOptions {
             MaskOption::MinMasked => self.min_masked = Some(v.int(check_min_masked)?),
             MaskOption::MaxLength => self.max_length = Some(v.int(check_max_length)?),
             MaskOption::Crop => self.crop = Some(v.choice()?),
+            MaskOption::Split => self.split = Some(v.text(str::parse::<Splits>)?),
+            MaskOption::SplitSeed => self.split_seed = Some(v.int(|n| n.parse::<u64>())?),
+            MaskOption::SplitGroups => self.split_groups = Some(v.text(check_groups_path)?),
         }
         Ok(())
     }
@@ -446,6 +462,14 @@ pub struct MaskConfig {
     pub max_length: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crop: Option<Crop>,
+    /// `--split`, `--split-seed` and `--split-groups` (the seed is `Some` exactly when the
+    /// splits are, the groups file may be); recorded only when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<Splits>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_groups: Option<GroupsFile>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -477,6 +501,17 @@ impl MaskConfig {
                 option: MaskOption::Crop,
                 needs: MaskOption::MaxLength,
             });
+        }
+        for (given, option) in [
+            (o.split_seed.is_some(), MaskOption::SplitSeed),
+            (o.split_groups.is_some(), MaskOption::SplitGroups),
+        ] {
+            if given && o.split.is_none() {
+                return Err(OptionError::Requires {
+                    option,
+                    needs: MaskOption::Split,
+                });
+            }
         }
         let mode = o.mode.unwrap_or(o.preset.facts().mode);
         if mode.d3pm().is_some() {
@@ -535,6 +570,9 @@ impl MaskConfig {
             min_masked: o.min_masked.unwrap_or(p.min_masked),
             max_length,
             crop: max_length.map(|_| o.crop.unwrap_or(Crop::Random)),
+            split_seed: o.split.as_ref().map(|_| o.split_seed.unwrap_or(0)),
+            split: o.split,
+            split_groups: o.split_groups.map(GroupsFile::new),
         })
     }
 
@@ -601,6 +639,15 @@ impl MaskConfig {
         if let Some(crop) = self.crop.filter(|&c| c != Crop::Random) {
             flag(MaskOption::Crop, &crop);
         }
+        if let Some(splits) = &self.split {
+            flag(MaskOption::Split, splits);
+            if let Some(seed) = self.split_seed.filter(|&s| s != 0) {
+                flag(MaskOption::SplitSeed, &seed);
+            }
+            if let Some(groups) = &self.split_groups {
+                flag(MaskOption::SplitGroups, &groups.path);
+            }
+        }
         // The options of the command line alone (they shape the files, not the masks).
         if self.regions.as_ref().is_some_and(|r| r.partial) {
             out.push("--regions-partial".into());
@@ -632,6 +679,24 @@ impl MaskConfig {
             max_length: self.max_length?,
             crop: self.crop.unwrap_or(Crop::Random),
         })
+    }
+
+    /// The split rule (`--split`), its groups file read now (an error names the file and
+    /// line); `None` without `--split`.
+    pub fn split_rule(&self) -> anyhow::Result<Option<SplitRule>> {
+        let Some(splits) = &self.split else {
+            return Ok(None);
+        };
+        let seed = self.split_seed.unwrap_or(0);
+        let groups = match &self.split_groups {
+            Some(g) => Some(g.load(seed)?),
+            None => None,
+        };
+        Ok(Some(SplitRule {
+            splits: splits.clone(),
+            seed,
+            groups,
+        }))
     }
 
     /// The masker these options describe, with the shifts of every replicate computed.
@@ -748,7 +813,21 @@ mod tests {
             (c.random_pool, c.random_differs, c.min_masked),
             (RandomPool::Extended, true, 3)
         );
-        assert_eq!(MaskOption::ALL.len(), 18, "a new option needs a line above");
+        let split = resolve(&[
+            ("split", text("train=0.9,test=0.1")),
+            ("split_seed", OptionValue::Int("5".into())),
+            ("split_groups", text("clu_cluster.tsv")),
+        ]);
+        assert_eq!(
+            split.split.as_ref().map(|s| s.to_string()).as_deref(),
+            Some("train=0.9,test=0.1")
+        );
+        assert_eq!(split.split_seed, Some(5));
+        assert_eq!(
+            split.split_groups.map(|g| g.path).as_deref(),
+            Some("clu_cluster.tsv")
+        );
+        assert_eq!(MaskOption::ALL.len(), 21, "a new option needs a line above");
     }
 
     #[test]
@@ -914,6 +993,68 @@ mod tests {
         assert_eq!(
             set("random_pool", text("all")).to_string(),
             "invalid value 'all' for '--random-pool <POOL>' [possible values: standard, extended]"
+        );
+    }
+
+    /// Issue 22: the split options are recorded only with `--split` (the seed always with
+    /// it), read back as given, and flagged where they differ from the defaults; the seed
+    /// or the groups without `--split` are the usage error the command line gives.
+    #[test]
+    fn issue22_split_options_are_recorded_and_flagged() {
+        let plain = serde_json::to_value(resolve(&[])).unwrap();
+        for key in ["split", "split_seed", "split_groups"] {
+            assert!(plain.get(key).is_none(), "{key} recorded without --split");
+        }
+        let c = resolve(&[("split", text("train=0.98,validation=0.01,test=0.01"))]);
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["split"], "train=0.98,validation=0.01,test=0.01");
+        assert_eq!(json["split_seed"], 0);
+        assert!(json.get("split_groups").is_none());
+        assert_eq!(
+            c.flags(None),
+            [
+                "--preset=esm3",
+                "--seed=42",
+                "--split=train=0.98,validation=0.01,test=0.01"
+            ]
+        );
+        let c = resolve(&[
+            ("split", text("a=0.5,b=0.5")),
+            ("split_seed", OptionValue::Int("9".into())),
+            ("split_groups", text("c.tsv")),
+        ]);
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            (&json["split_seed"], &json["split_groups"]),
+            (&9.into(), &"c.tsv".into())
+        );
+        let back: MaskConfig = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), json);
+        assert_eq!(
+            c.flags(None)[2..],
+            [
+                "--split=a=0.5,b=0.5",
+                "--split-seed=9",
+                "--split-groups=c.tsv"
+            ]
+        );
+        for (name, value) in [
+            ("split_seed", OptionValue::Int("1".into())),
+            ("split_groups", text("c.tsv")),
+        ] {
+            let mut o = MaskOptions::default();
+            o.set(name, value).unwrap();
+            assert_eq!(
+                MaskConfig::resolve(o).unwrap_err().to_string(),
+                "the following required arguments were not provided: --split <SPLITS>"
+            );
+        }
+        let e = MaskOptions::default()
+            .set("split", text("a=0.5"))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid value 'a=0.5' for '--split <SPLITS>': ")
         );
     }
 

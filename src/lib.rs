@@ -31,6 +31,7 @@ pub mod rng;
 pub mod schedule;
 pub mod sink;
 pub mod spans;
+pub mod split;
 
 /// A usage error found after parsing (options that cannot work together): exit 2, as
 /// clap's own usage errors do.
@@ -38,7 +39,7 @@ pub mod spans;
 pub enum UsageError {
     /// `--compress` with `--outdir`, whose files are compressed by their names.
     #[error(
-        "--compress applies to stdout; with --outdir each file is compressed by its input's name"
+        "--compress applies to stdout, and to the split files of --outdir with --split; with --outdir alone each file is compressed by its input's name"
     )]
     CompressWithOutdir,
     /// `--compress` with no FASTA on stdout (a dataset alone).

@@ -63,6 +63,10 @@ pub struct Manifest {
     /// and SHA-256. Absent without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regions: Option<FileEntry>,
+    /// The split groups file (`--split-groups`): path as given, size, lines (`records`)
+    /// and SHA-256. Absent without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_groups: Option<FileEntry>,
 }
 
 fn version_1() -> u32 {
@@ -209,6 +213,11 @@ impl Manifest {
             let content = Some(r.content.clone());
             FileEntry::of(r.path.clone(), r.intervals, r.digest.clone(), content)
         });
+        let groups = summary.split.as_ref().and_then(|s| s.groups.as_ref());
+        let split_groups = groups.map(|g| {
+            let content = Some(g.content.clone());
+            FileEntry::of(g.path.clone(), g.lines, g.digest.clone(), content)
+        });
         let mut m = Manifest {
             tool: TOOL.into(),
             manifest_version: MANIFEST_VERSION,
@@ -222,6 +231,7 @@ impl Manifest {
             inputs,
             outputs,
             regions,
+            split_groups,
         };
         let manifest = job.manifest.as_ref().map(|p| p.display().to_string());
         m.command_line = m.canonical_command_line(manifest.as_deref());
@@ -282,7 +292,9 @@ impl Manifest {
         }
         // A file whose content is as large as the file is stored uncompressed: its two
         // digests are one.
-        let entries = self.inputs.iter().chain(&self.outputs).chain(&self.regions);
+        let entries = (self.inputs.iter().chain(&self.outputs))
+            .chain(&self.regions)
+            .chain(&self.split_groups);
         for e in entries {
             if e.content_bytes == Some(e.bytes) && e.content_sha256.as_ref() != Some(&e.sha256) {
                 return Err(format!(
@@ -389,12 +401,36 @@ impl Manifest {
                 continue;
             }
             let entries: Vec<&FileEntry> = self.outputs_of(role).collect();
+            let per_split = (self.options.split.as_ref()).filter(|_| role == Role::Fasta);
+            if let (true, Some(splits)) = (self.options.outdir, per_split) {
+                // `-O` with `--split`: one FASTA per split, in the splits' order.
+                if entries.len() != splits.len() {
+                    bail!(
+                        "the manifest records {} FASTA outputs for {} splits",
+                        entries.len(),
+                        splits.len()
+                    );
+                }
+                let names = splits.names();
+                let paths: Vec<PathBuf> = entries.iter().map(|e| in_outdir(&e.path)).collect();
+                specs.extend(OutputSpec::per_split(
+                    role,
+                    Format::Fasta,
+                    &names,
+                    |i, _| {
+                        let compression = Compression::from_path(&paths[i]);
+                        Target::One(OutputTarget::Path(paths[i].clone()), compression)
+                    },
+                ));
+                continue;
+            }
             let spec = if role == Role::Fasta && self.options.outdir {
                 let paths = entries.iter().map(|e| in_outdir(&e.path)).collect();
                 OutputSpec {
                     role,
                     format: Format::Fasta,
                     target: Target::PerInput(paths),
+                    split: None,
                 }
             } else {
                 let [single] = entries.as_slice() else {
@@ -417,6 +453,7 @@ impl Manifest {
                         role,
                         format,
                         target: Target::One(target, compression),
+                        split: None,
                     }
                 } else {
                     OutputSpec::file(role, &in_outdir(&single.path))?

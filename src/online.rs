@@ -54,6 +54,16 @@ impl RecordMasker {
     /// The masker of `config`; its regions file, if any, is read now (an error names the
     /// file and line).
     pub fn new(config: &MaskConfig) -> Result<RecordMasker, OptionError> {
+        // A record's split is not part of its mask: the engine writes it beside the rows.
+        if let Some(splits) = &config.split {
+            return Err(OptionError::Invalid {
+                option: MaskOption::Split,
+                value: splits.to_string(),
+                reason: "records masked one by one have no split; protmask mask --split \
+                         writes each record's split (the split column)"
+                    .into(),
+            });
+        }
         let mut unwrapped = config.clone();
         unwrapped.line_width = 0;
         let regions = match &config.regions {
@@ -135,6 +145,7 @@ impl RecordMasker {
             outcome: &outcome,
             marks,
             window,
+            split: None,
         };
         let mut masked = Vec::with_capacity(seq.len());
         self.residues.write_residues(&mut masked, &emitted);

@@ -121,6 +121,9 @@ impl Cfg {
             min_masked: 0,
             max_length: None,
             crop: None,
+            split: None,
+            split_seed: None,
+            split_groups: None,
         }
     }
     fn delimiter(&self) -> u8 {
@@ -134,6 +137,8 @@ impl Cfg {
             replacements: protmask::mask::STANDARD_RESIDUES,
             replicates: None,
             cropping: None,
+            split: None,
+            only_split: None,
         }
     }
     fn eligible(&self, c: u8) -> bool {

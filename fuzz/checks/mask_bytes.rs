@@ -76,6 +76,9 @@ fn setup(a: u8, b: u8) -> Setup {
         min_masked: 0,
         max_length: None,
         crop: None,
+        split: None,
+        split_seed: None,
+        split_groups: None,
     };
     Setup {
         config,

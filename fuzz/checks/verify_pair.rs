@@ -60,6 +60,8 @@ pub fn run(data: &[u8]) {
         replacements: protmask::mask::STANDARD_RESIDUES,
         replicates: None,
         cropping: None,
+        split: None,
+        only_split: None,
     };
     let dir = scratch();
     let dir = dir.as_path();

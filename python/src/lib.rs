@@ -464,6 +464,9 @@ fn verify<'py>(
         regions_mode: options.regions_mode,
         max_length: options.max_length,
         crop: options.crop,
+        split: None,
+        split_seed: None,
+        split_groups: None,
         preset: preset.map(|_| options.preset),
     };
     let report = py.detach(|| protmask::check::run(&request)).map_err(|e| {

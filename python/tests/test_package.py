@@ -435,7 +435,7 @@ def _child_uses_inherited_masker():
 CLI_ONLY = {
     "help", "version", "input-list", "output", "outdir", "rates", "dataset", "manifest",
     "positions", "line-width", "compress", "replicates", "threads", "quiet",
-    "regions-partial", "parquet-compression",
+    "regions-partial", "parquet-compression", "split", "split-seed", "split-groups",
 }
 
 REGIONS = ROOT / "data" / "regions" / "okt3_cdrh3.bed"
@@ -770,3 +770,14 @@ def test_issue22_masker_crops_as_the_cli_does():
         protmask.Masker(crop="start")
     with pytest.raises(protmask.OptionError, match="'0'"):
         protmask.Masker(max_length=0)
+
+
+def test_issue22_the_masker_refuses_splits():
+    """A record's split is not part of its mask: the split flags are the CLI's (CLI_ONLY),
+    and a Masker given one says so rather than ignoring it."""
+    with pytest.raises(protmask.OptionError, match="records masked one by one have no split"):
+        protmask.Masker(split="train=0.9,test=0.1")
+    with pytest.raises(protmask.OptionError, match="required arguments were not provided: --split"):
+        protmask.Masker(split_seed=3)
+    with pytest.raises(protmask.OptionError, match="fractions sum to 0.5"):
+        protmask.Masker(split="train=0.5")

@@ -65,6 +65,25 @@ pub fn verify_dataset(
             return Err(count.differs(shown, o, replicate));
         }
         seen.changed += check_dataset_row(o, &row, &at, expect, regions)?;
+        if let Some(rule) = &expect.split {
+            let expected = rule.name_of(o.id.as_bytes());
+            match &row.split {
+                None => {
+                    return Err(VerifyError::NoSplitColumn {
+                        file: shown.to_string(),
+                        splits: rule.splits.to_string(),
+                    });
+                }
+                Some(found) if found != expected => {
+                    return Err(VerifyError::Split {
+                        at,
+                        found: found.clone(),
+                        expected: expected.to_string(),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
         // Checked against the listed positions just above.
         *seen.selected.get_or_insert(0) += u64::try_from(row.masked).unwrap_or(0);
         seen.rows += 1;

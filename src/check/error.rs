@@ -182,6 +182,7 @@ impl fmt::Display for Unit {
 pub enum Recorded {
     Input,
     RegionsFile,
+    SplitGroups,
 }
 
 impl fmt::Display for Recorded {
@@ -189,6 +190,7 @@ impl fmt::Display for Recorded {
         f.write_str(match self {
             Recorded::Input => "input",
             Recorded::RegionsFile => "regions file",
+            Recorded::SplitGroups => "split groups file",
         })
     }
 }
@@ -286,7 +288,7 @@ pub enum VerifyError {
     Unreadable { file: String, message: String },
     /// A rates table whose header is not the rates table's.
     #[error(
-        "{file}: columns are '{found}', expected '{expected}' (optionally with ',positions', then ',crop_start,original_length')"
+        "{file}: columns are '{found}', expected '{expected}' (optionally with ',positions', then ',crop_start,original_length', then ',split')"
     )]
     Columns {
         file: String,
@@ -439,6 +441,19 @@ pub enum VerifyError {
     /// `--max-length`/`--crop` give, or a record that should have been cropped.
     #[error("{at}: {message}")]
     Window { at: Location, message: String },
+    /// A row whose `split` is not the one the split rule gives its ID (`expected`).
+    #[error(
+        "{at}: split '{found}', but the split rule (--split, --split-seed, --split-groups) puts it in '{expected}'"
+    )]
+    Split {
+        at: Location,
+        found: String,
+        expected: String,
+    },
+    /// A rates table or dataset (`file`) without a `split` column, of a set made with
+    /// `--split`.
+    #[error("{file}: no 'split' column, but the set was made with --split {splits}")]
+    NoSplitColumn { file: String, splits: String },
     /// A dataset row's `masked_sequence`, checked as the masked FASTA record it stands for
     /// (`error` names that record; the text names the row alone).
     #[error(fmt = in_row)]
@@ -625,6 +640,7 @@ impl VerifyError {
             | E::Tokens { at, .. }
             | E::Regions { at, .. }
             | E::Window { at, .. }
+            | E::Split { at, .. }
             | E::InRow { at, .. }
             | E::MissingReplicate { at, .. }
             | E::Replicates { at, .. }

@@ -23,7 +23,7 @@ use crate::io::{InputSource, open_input};
 use crate::records::stream::OwnedRecord;
 use crate::records::{RecordStream, is_residue_token};
 use crate::regions::{Regions, Within};
-use crate::sink::{CROP_COLUMNS, Format, Role, rates_header};
+use crate::sink::{CROP_COLUMNS, Format, Role, SPLIT_COLUMN, rates_header};
 
 /// A FASTA input read record by record through the record layer (`mask`'s rules).
 pub(super) struct Records {
@@ -171,7 +171,11 @@ struct Rows {
     positions: bool,
     /// `crop_start` and `original_length` follow.
     crop: bool,
+    /// `split` comes last.
+    split: bool,
     row: csv::StringRecord,
+    /// `row` was read ahead and is the next row (`skip_record`).
+    held: bool,
     number: u64,
 }
 
@@ -195,6 +199,10 @@ impl Rows {
             .map_err(|e| unreadable(format!("{name}: {e}")))?
             .clone();
         let mut cols: Vec<&str> = header.iter().collect();
+        let split = cols.last() == Some(&SPLIT_COLUMN);
+        if split {
+            cols.pop();
+        }
         let crop = cols.ends_with(&CROP_COLUMNS);
         if crop {
             cols.truncate(cols.len() - CROP_COLUMNS.len());
@@ -215,12 +223,18 @@ impl Rows {
             reader,
             positions,
             crop,
+            split,
             row: csv::StringRecord::new(),
+            held: false,
             number: 0,
         })
     }
 
     fn next(&mut self) -> Result<bool, VerifyError> {
+        if self.held {
+            self.held = false;
+            return Ok(true);
+        }
         let more = self
             .reader
             .read_record(&mut self.row)
@@ -232,6 +246,37 @@ impl Rows {
             self.number += 1;
         }
         Ok(more)
+    }
+
+    /// Pass over the rows of original record `o`, which MASKED does not hold (a split's
+    /// own FASTA): each row's split must still be the rule's.
+    fn skip_record(&mut self, o: &Rec, expect: &Expect) -> Result<(), VerifyError> {
+        while self.next()? {
+            if self.field(1) != o.id {
+                self.held = true;
+                break;
+            }
+            self.check_split(o, expect)?;
+        }
+        Ok(())
+    }
+
+    /// The current row's `split` is the one the rule (if known) gives record `o`.
+    fn check_split(&self, o: &Rec, expect: &Expect) -> Result<(), VerifyError> {
+        let (true, Some(rule)) = (self.split, &expect.split) else {
+            return Ok(());
+        };
+        let column = 7 + usize::from(self.positions) + 2 * usize::from(self.crop);
+        let expected = rule.name_of(o.id.as_bytes());
+        if self.field(column) == expected {
+            return Ok(());
+        }
+        let replicate = self.field(2).parse().unwrap_or(0);
+        Err(VerifyError::Split {
+            at: Location::row(&self.name, self.number, &o.id, replicate),
+            found: self.field(column).to_string(),
+            expected: expected.to_string(),
+        })
     }
 
     fn field(&self, i: usize) -> &str {
@@ -324,6 +369,14 @@ pub fn verify_within(
         pending: VecDeque::new(),
     };
     let mut rows = rates.map(Rows::open).transpose()?;
+    if let (Some(rows), Some(rule)) = (&rows, &expect.split)
+        && !rows.split
+    {
+        return Err(VerifyError::NoSplitColumn {
+            file: rows.name.clone(),
+            splits: rule.splits.to_string(),
+        });
+    }
     let mut seen = Verified {
         selected: rates.map(|_| 0),
         ..Verified::default()
@@ -334,6 +387,15 @@ pub fn verify_within(
         is_residue_token(&expect.token) && rows.as_ref().is_some_and(|rows| rows.positions);
 
     while let Some(o) = orig.next()? {
+        // A split's own FASTA (`-O` with `--split`) holds none of the other splits'.
+        if let (Some(only), Some(rule)) = (expect.only_split, &expect.split)
+            && rule.index_of(o.id.as_bytes()) != only
+        {
+            if let Some(rows) = rows.as_mut() {
+                rows.skip_record(&o, expect)?;
+            }
+            continue;
+        }
         // How many replicates: recorded, or found at the first record; then required of
         // every one.
         let r = match count.expected() {
@@ -407,6 +469,7 @@ pub fn verify_within(
                         });
                     }
                 }
+                rows.check_split(o, expect)?;
                 *seen.selected.get_or_insert(0) += masked;
                 seen.rows += 1;
             }

@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 
 use super::error::{Digests, Recorded, TableDifference};
 use super::{Regenerated, Request, VerifyError};
+use crate::config::{MaskConfig, MaskOption, OptionError};
 use crate::engine::{Input, run};
-use crate::io::{FileDigest, InputSource, open_input};
+use crate::io::{Compression, FileDigest, InputSource, open_input};
 use crate::manifest::{FileEntry, Manifest, Matched};
 use crate::regions::{Regions, RegionsMode, RegionsSource};
-use crate::sink::{Format, Role};
+use crate::sink::{Format, Role, split_fasta_name};
+use crate::split::{Groups, GroupsFile, SplitRule};
 
 /// The manifest at `path`, or why it cannot be used.
 pub(super) fn read(path: &Path) -> Result<Manifest, VerifyError> {
@@ -236,6 +238,145 @@ pub(super) fn regions_to_check(
         r.found_at = Some(shown);
     }
     Ok(checked(Some(regions), Some(m), notes))
+}
+
+/// The split rule to check the `split` column by: the one recorded (`recorded`, MASKED's
+/// metadata or the manifest), else the one the flags give (`--split`, `--split-seed`,
+/// `--split-groups`), else none. Its groups file is read where `--split-groups` says,
+/// else as recorded (with a manifest: as recorded or beside it, and it must be the file
+/// the manifest records, by bytes or content); the manifest's regeneration then reads it
+/// from there.
+pub(super) fn split_to_check(
+    request: &Request,
+    recorded: Option<&MaskConfig>,
+    manifest: Option<&mut Manifest>,
+    notes: &mut Vec<String>,
+) -> Result<Option<SplitRule>, VerifyError> {
+    let recorded = recorded.filter(|o| o.split.is_some());
+    let (splits, seed, groups) = match recorded {
+        Some(o) => (
+            o.split.clone(),
+            o.split_seed.unwrap_or(0),
+            o.split_groups.as_ref().map(|g| g.path.clone()),
+        ),
+        None => (
+            request.split.clone(),
+            request.split_seed.unwrap_or(0),
+            request.split_groups.clone(),
+        ),
+    };
+    let Some(splits) = splits else {
+        let without = [
+            (request.split_seed.is_some(), MaskOption::SplitSeed),
+            (request.split_groups.is_some(), MaskOption::SplitGroups),
+        ];
+        if let Some(&(_, option)) = without.iter().find(|(given, _)| *given) {
+            return Err(VerifyError::Usage(
+                OptionError::Requires {
+                    option,
+                    needs: MaskOption::Split,
+                }
+                .into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let groups = match groups {
+        None => None,
+        Some(recorded_path) => {
+            let mname = request
+                .manifest
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let found = match (&request.split_groups, request.manifest.as_deref()) {
+                (Some(given), _) => PathBuf::from(given),
+                (None, Some(mpath)) if recorded.is_some() => locate(&recorded_path, mpath)
+                    .ok_or_else(|| VerifyError::Missing {
+                        manifest: mname.clone(),
+                        what: Recorded::SplitGroups,
+                        path: recorded_path.clone(),
+                    })?,
+                _ => PathBuf::from(&recorded_path),
+            };
+            let shown = found.display().to_string();
+            if let Some(m) = manifest {
+                if let Some(entry) = &m.split_groups {
+                    notes.extend(identify(
+                        entry,
+                        &found,
+                        &shown,
+                        Recorded::SplitGroups,
+                        &mname,
+                    )?);
+                }
+                if let Some(g) = m.options.split_groups.as_mut() {
+                    g.found_at = Some(shown.clone());
+                }
+            }
+            let file = GroupsFile {
+                path: recorded_path,
+                found_at: Some(shown),
+            };
+            Some(read_groups(&file, seed)?)
+        }
+    };
+    Ok(Some(SplitRule {
+        splits,
+        seed,
+        groups,
+    }))
+}
+
+fn read_groups(file: &GroupsFile, seed: u64) -> Result<Groups, VerifyError> {
+    file.load(seed).map_err(|e| VerifyError::Unreadable {
+        file: file.path.clone(),
+        message: format!("{e:#}"),
+    })
+}
+
+/// The split whose records alone a FASTA MASKED holds (`-O` with `--split`, which the
+/// options recorded in the manifest say): the recorded FASTA output MASKED is, by its
+/// bytes, else its file name (`<split>.fa`, compressed or not). Without recorded
+/// options, MASKED named so is taken for that split's FASTA. `None`: MASKED holds every
+/// record.
+pub(super) fn split_of_fasta(
+    rule: &SplitRule,
+    recorded: Option<&MaskConfig>,
+    manifest: Option<&Manifest>,
+    masked: &Input,
+) -> Result<Option<usize>, VerifyError> {
+    if recorded.is_some_and(|o| !o.outdir) {
+        return Ok(None);
+    }
+    let Some(path) = masked.source.path() else {
+        return Ok(None);
+    };
+    if let Some(m) = manifest.filter(|m| m.options.outdir) {
+        let stored = digest_file(path)?;
+        let fasta: Vec<&FileEntry> = m.outputs_of(Role::Fasta).collect();
+        if fasta.len() == rule.splits.len()
+            && let Some(i) = fasta.iter().position(|e| e.stored_is(&stored))
+        {
+            return Ok(Some(i));
+        }
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let compressions = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Bzip2,
+        Compression::Xz,
+        Compression::Zstd,
+    ];
+    Ok((0..rule.splits.len()).find(|&i| {
+        compressions
+            .iter()
+            .any(|&c| split_fasta_name(rule.splits.name(i), c) == name)
+    }))
 }
 
 fn read_regions(path: &Path, name: &str, mode: RegionsMode) -> Result<Regions, VerifyError> {

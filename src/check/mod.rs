@@ -51,6 +51,12 @@ pub struct Expect {
     /// inside the original, at the fixed offset of `start` and `center`. Without them a
     /// window is still checked against the original.
     pub cropping: Option<crate::crop::Cropping>,
+    /// The split rule (`--split`), when recorded or given: every `split` of the rates
+    /// table or the dataset must be the one it gives the record's ID.
+    pub split: Option<std::sync::Arc<crate::split::SplitRule>>,
+    /// MASKED is the FASTA of this split alone (`-O` with `--split`): the original's
+    /// records of other splits are not in it.
+    pub only_split: Option<usize>,
 }
 
 /// What a successful check saw.
@@ -93,6 +99,11 @@ pub struct Request {
     /// `mask --max-length` and `--crop`: the windows are checked against them.
     pub max_length: Option<u32>,
     pub crop: Option<crate::crop::Crop>,
+    /// `mask --split`, `--split-seed` and `--split-groups`: the split column is checked
+    /// against them (the groups file is read where given).
+    pub split: Option<crate::split::Splits>,
+    pub split_seed: Option<u64>,
+    pub split_groups: Option<String>,
     /// The preset used (`mask --preset`), resolved with the flags above as `mask` does.
     pub preset: Option<Preset>,
 }
@@ -162,10 +173,11 @@ pub fn run(request: &Request) -> Result<Report, VerifyError> {
         (None, Some(m), Some(path)) => Some((&m.options, format!("manifest '{}'", path.display()))),
         _ => None,
     };
-    let expect = options::expectations(
+    let mut expect = options::expectations(
         request,
         recorded.as_ref().map(|(o, place)| (*o, place.as_str())),
     )?;
+    let recorded_options = recorded.as_ref().map(|(o, _)| (*o).clone());
     // The inputs' checksums first (comparing against the wrong original misleads), then
     // the masking itself (its message names the first bad position), then the outputs'
     // checksums, then the regeneration.
@@ -175,9 +187,27 @@ pub fn run(request: &Request) -> Result<Report, VerifyError> {
     };
     let manifest::RegionsChecked {
         mut regions,
-        manifest,
+        mut manifest,
         mut notes,
     } = manifest::regions_to_check(request, manifest)?;
+    let split = manifest::split_to_check(
+        request,
+        recorded_options.as_ref(),
+        manifest.as_mut(),
+        &mut notes,
+    )?;
+    if let Some(rule) = split {
+        let dataset = masked_dataset(request, &masked)?;
+        if dataset.is_none() {
+            expect.only_split = manifest::split_of_fasta(
+                &rule,
+                recorded_options.as_ref(),
+                manifest.as_ref(),
+                &masked,
+            )?;
+        }
+        expect.split = Some(std::sync::Arc::new(rule));
+    }
     // Without a manifest, the regions a dataset's metadata records (their intervals, or a
     // file too large to record, read where it was given).
     let described = metadata.as_ref().and_then(|p| p.options.regions.as_ref());

@@ -61,6 +61,7 @@ pub(super) fn expectations(
     {
         let mut expect = d3pm_expectations(request, o, recorded.map(|(o, _)| o.replicates));
         expect.cropping = cropping;
+        // `split` and `only_split` are the caller's (`split_to_check`).
         return Ok(expect);
     }
     Ok(Expect {
@@ -80,6 +81,8 @@ pub(super) fn expectations(
             .letters(),
         replicates: recorded.map(|(o, _)| o.replicates),
         cropping,
+        split: None,
+        only_split: None,
     })
 }
 
@@ -100,6 +103,8 @@ fn d3pm_expectations(request: &Request, o: &MaskConfig, replicates: Option<u32>)
         replicates,
         cropping: None,
         replacements: ALPHABET,
+        split: None,
+        only_split: None,
     }
 }
 
@@ -156,6 +161,18 @@ fn agrees(request: &Request, recorded: &MaskConfig, place: &str) -> Result<(), V
     {
         let recorded = o.crop.map_or(none, |c| c.name().to_string());
         return differs(MaskOption::Crop, c.name(), &recorded);
+    }
+    if let Some(s) = &request.split
+        && Some(s) != o.split.as_ref()
+    {
+        let recorded = o.split.as_ref().map_or(none.clone(), |s| s.to_string());
+        return differs(MaskOption::Split, &s.to_string(), &recorded);
+    }
+    if let Some(seed) = request.split_seed
+        && Some(seed) != o.split_seed
+    {
+        let recorded = o.split_seed.map_or(none.clone(), |s| s.to_string());
+        return differs(MaskOption::SplitSeed, &seed.to_string(), &recorded);
     }
     if let (Some(mode), Some(r)) = (request.regions_mode, &o.regions)
         && mode != r.mode

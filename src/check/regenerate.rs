@@ -1,6 +1,6 @@
 //! `protmask regenerate`: rebuild a published set from its manifest alone, wherever its
 //! inputs now are. Each recorded input (and a recorded regions file, when the manifest
-//! does not hold the intervals) is found among the paths given, by its recorded file name
+//! does not hold the intervals, and a split groups file) is found among the paths given, by its recorded file name
 //! or by its digest (as stored, or of its decompressed content: a renamed or recompressed
 //! copy is the same input), else as recorded or beside the manifest. The recorded job then
 //! writes every recorded output into a folder, and each output is compared with the
@@ -96,6 +96,16 @@ pub fn regenerate(
                 path: entry.path.clone(),
             })?;
         option.found_at = Some(path.display().to_string());
+    }
+    if let (Some(entry), Some(groups)) = (m.split_groups.clone(), m.options.split_groups.as_mut()) {
+        let (path, _) = candidates
+            .find(&entry, manifest)?
+            .ok_or_else(|| VerifyError::Missing {
+                manifest: mname.clone(),
+                what: Recorded::SplitGroups,
+                path: entry.path.clone(),
+            })?;
+        groups.found_at = Some(path.display().to_string());
     }
     std::fs::create_dir_all(outdir).map_err(|e| VerifyError::Other {
         file: Some(outdir.display().to_string()),

@@ -19,7 +19,7 @@ use protmask::engine::{DuplicateReport, Input, Job, Summary, run};
 use protmask::io::{Compression, InputSource, OutputTarget, same_file_guard};
 use protmask::records::is_residue_token;
 use protmask::regions::RegionsMode;
-use protmask::sink::{Format, OutputSpec, Role, Target};
+use protmask::sink::{Format, OutputSpec, Role, Target, split_fasta_name};
 
 pub fn execute(args: MaskArgs) -> Result<()> {
     let inputs = gather_inputs(&args)?;
@@ -32,6 +32,14 @@ pub fn execute(args: MaskArgs) -> Result<()> {
              or a manifest (--manifest); verify checks such a set by them",
             config.mask_token, config.mask_token
         ));
+    }
+    let shown_nowhere = args.rates.is_none() && args.dataset.is_none() && args.outdir.is_none();
+    if config.split.is_some() && shown_nowhere {
+        warn(
+            "--split with one FASTA and neither --rates nor --dataset: no file says which split \
+             a record is in (the split is a column of the rates table and the dataset; -O \
+             writes one FASTA per split)",
+        );
     }
     let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
         crate::progress::Bars::new(&inputs) as std::sync::Arc<dyn protmask::engine::Progress>
@@ -71,8 +79,7 @@ fn plan_outputs(
     args: &MaskArgs,
     inputs: &[InputSource],
 ) -> Result<(Vec<OutputSpec>, Option<MadeDirs>)> {
-    let mut outputs = Vec::new();
-    outputs.extend(fasta_output(args, inputs)?);
+    let mut outputs = fasta_output(args, inputs)?;
     outputs.extend(args.rates.clone());
     outputs.extend(dataset_output(args)?);
     let mut written: Vec<PathBuf> = Vec::new();
@@ -91,15 +98,11 @@ fn plan_outputs(
         protmask::io::check_writable(m)
             .with_context(|| format!("cannot create manifest '{}'", m.display()))?;
     }
-    if let Some(r) = &args.regions {
-        // The regions file is read like an input: no output may overwrite it.
-        same_file_guard(&[InputSource::parse(r)], &written)?;
+    // The regions and groups files are read like inputs: no output may overwrite them.
+    for read in args.regions.iter().chain(&args.split_groups) {
+        same_file_guard(&[InputSource::parse(read)], &written)?;
     }
-    let per_input = outputs.iter().find_map(|o| match &o.target {
-        Target::PerInput(paths) => Some(paths),
-        Target::One(..) => None,
-    });
-    let made = match per_input.and_then(|paths| paths.first()?.parent()) {
+    let made = match &args.outdir {
         Some(dir) => Some(
             MadeDirs::create(dir)
                 .with_context(|| format!("cannot create output directory '{}'", dir.display()))?,
@@ -150,7 +153,24 @@ fn report(summary: &Summary, names: &[String], maskable: Option<&str>, quiet: bo
             }
         ));
     }
+    let groups = summary.split.as_ref().and_then(|s| s.groups.as_ref());
+    if let Some(g) = groups.filter(|g| g.ungrouped > 0) {
+        warn(&format!(
+            "{} in no line of split groups file '{}': each is a group of its own",
+            protmask::counted(g.ungrouped, "input record is", "input records are"),
+            g.path
+        ));
+    }
     if !quiet {
+        if let Some(s) = &summary.split {
+            let parts: Vec<String> = (s.names.iter().zip(&s.records))
+                .map(|(name, n)| format!("{name} {n}"))
+                .collect();
+            eprintln!(
+                "protmask: records per split: {} (replicates counted)",
+                parts.join(", ")
+            );
+        }
         if let Some(r) = summary.regions.as_ref().filter(|r| r.unmatched > 0) {
             eprintln!(
                 "protmask: {} in regions file '{}' {} no input record (--regions-partial)",
@@ -240,16 +260,32 @@ fn gather_inputs(args: &MaskArgs) -> Result<Vec<InputSource>> {
     Ok(names.iter().map(|n| InputSource::parse(n)).collect())
 }
 
-/// The masked FASTA: one file (or stdout), one file per input, or none (a dataset alone).
-fn fasta_output(args: &MaskArgs, inputs: &[InputSource]) -> Result<Option<OutputSpec>> {
+/// The masked FASTA: one file (or stdout), one file per input, one per split (`-O` with
+/// `--split`), or none (a dataset alone).
+fn fasta_output(args: &MaskArgs, inputs: &[InputSource]) -> Result<Vec<OutputSpec>> {
     let spec = |target| OutputSpec {
         role: Role::Fasta,
         format: Format::Fasta,
         target,
+        split: None,
     };
     // With the dataset on stdout (`--dataset -`), `--compress` is the dataset's.
     let dataset_on_stdout = args.dataset.as_ref().is_some_and(on_stdout);
     let compress = args.compress.filter(|_| !dataset_on_stdout);
+    if let (Some(dir), Some(splits)) = (&args.outdir, &args.split) {
+        // DIR/<split>.fa, compressed by --compress (there is no input name to follow).
+        let compression = compress.unwrap_or(Compression::None);
+        let target = |_, name: &str| {
+            let path = dir.join(split_fasta_name(name, compression));
+            Target::One(OutputTarget::Path(path), compression)
+        };
+        return Ok(OutputSpec::per_split(
+            Role::Fasta,
+            Format::Fasta,
+            &splits.names(),
+            target,
+        ));
+    }
     if let Some(dir) = &args.outdir {
         if compress.is_some() {
             return Err(UsageError::CompressWithOutdir.into());
@@ -272,14 +308,14 @@ fn fasta_output(args: &MaskArgs, inputs: &[InputSource]) -> Result<Option<Output
             }
             paths.push(dir.join(name));
         }
-        return Ok(Some(spec(Target::PerInput(paths))));
+        return Ok(vec![spec(Target::PerInput(paths))]);
     }
     // A dataset alone writes no FASTA (no `-o /dev/null` needed).
     if args.dataset.is_some() && args.output.is_none() {
         if compress.is_some() {
             return Err(UsageError::CompressWithoutFasta.into());
         }
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let target = match &args.output {
         Some(p) if p.as_os_str() != "-" => OutputTarget::Path(p.clone()),
@@ -292,7 +328,7 @@ fn fasta_output(args: &MaskArgs, inputs: &[InputSource]) -> Result<Option<Output
         }
         (OutputTarget::Stdout, c) => c.unwrap_or(Compression::None),
     };
-    Ok(Some(spec(Target::One(target, compression))))
+    Ok(vec![spec(Target::One(target, compression))])
 }
 
 /// The dataset (`--dataset`), checked against the other flags: on stdout (`-`), JSON

@@ -9,7 +9,8 @@ use protmask::check::{self, Report, Request};
 use protmask::counted;
 use protmask::provenance::Provenance;
 
-pub fn execute(args: VerifyArgs) -> Result<()> {
+pub fn execute(args: Box<VerifyArgs>) -> Result<()> {
+    let args = *args;
     let request = Request {
         original: args.original,
         masked: args.masked,
@@ -23,6 +24,9 @@ pub fn execute(args: VerifyArgs) -> Result<()> {
         regions_mode: args.regions_mode,
         max_length: args.max_length,
         crop: args.crop,
+        split: args.split,
+        split_seed: args.split_seed,
+        split_groups: args.split_groups,
         preset: args.preset,
     };
     let report = match check::run(&request) {

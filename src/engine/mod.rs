@@ -131,6 +131,31 @@ pub struct RegionsReport {
     pub mode: RegionsMode,
 }
 
+/// The splits of a job (`--split`) and what went to each.
+#[derive(Clone, Debug)]
+pub struct SplitReport {
+    /// The split names, in the order given.
+    pub names: Vec<String>,
+    /// Records emitted to each (replicates counted).
+    pub records: Vec<u64>,
+    /// The groups file read (`--split-groups`).
+    pub groups: Option<GroupsReport>,
+}
+
+/// The groups file a job read (`--split-groups`).
+#[derive(Clone, Debug)]
+pub struct GroupsReport {
+    /// As given.
+    pub path: String,
+    pub digest: FileDigest,
+    /// Of its content (decompressed).
+    pub content: FileDigest,
+    /// Lines (`representative<TAB>member`).
+    pub lines: u64,
+    /// Input records whose ID is in no line (each its own group); replicates not counted.
+    pub ungrouped: u64,
+}
+
 /// What a finished job reports.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
@@ -141,6 +166,7 @@ pub struct Summary {
     pub outputs: Vec<OutputReport>,
     pub elapsed: Duration,
     pub regions: Option<RegionsReport>,
+    pub split: Option<SplitReport>,
 }
 
 pub fn run(job: Job) -> Result<Summary> {
@@ -150,7 +176,12 @@ pub fn run(job: Job) -> Result<Summary> {
         Some(r) => Some(Arc::new(r.load()?)),
         None => None,
     };
-    let shared = Arc::new(BlockMasker::new(&job).with_regions(regions));
+    let split = job.config.split_rule()?.map(Arc::new);
+    let shared = Arc::new(
+        BlockMasker::new(&job)
+            .with_regions(regions)
+            .with_split(split),
+    );
     let pool = Arc::new(
         rayon::ThreadPoolBuilder::new()
             .num_threads(job.threads)
@@ -198,11 +229,23 @@ pub fn run(job: Job) -> Result<Summary> {
         Some(r) => Some(regions_report(r, &job.config)?),
         None => None,
     };
+    let split = shared.split.as_ref().map(|rule| SplitReport {
+        names: rule.splits.names(),
+        records: sinks.split_records.clone(),
+        groups: rule.groups.as_ref().map(|g| GroupsReport {
+            path: g.name().to_string(),
+            digest: g.digest.clone(),
+            content: g.content.clone(),
+            lines: g.lines,
+            ungrouped: g.ungrouped(),
+        }),
+    });
     let mut summary = Summary {
         stats: sinks.stats,
         duplicates: sinks.duplicates.report(),
         inputs,
         regions,
+        split,
         ..Summary::default()
     };
     // All or nothing: every output complete (and the manifest written) before any is

@@ -17,6 +17,7 @@ fn job(dir: &std::path::Path, fasta: Target, spill_memory: usize) -> Job {
         role: Role::Fasta,
         format: crate::sink::Format::Fasta,
         target: fasta,
+        split: None,
     };
     Job {
         config: MaskConfig::resolve(crate::config::MaskOptions::default()).unwrap(),

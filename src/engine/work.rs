@@ -1,5 +1,6 @@
-//! The work of one block, on a pool thread: parse its records (the record layer), mask
-//! each record once per replicate, and hand every emitted record to every output format.
+//! The work of one block, on a pool thread: parse its records (the record layer), find
+//! each record's split (`--split`, once per record), mask it once per replicate, and hand
+//! every emitted record to every output format.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,7 +14,8 @@ use crate::crop::Cropping;
 use crate::mask::{Marks, Masker};
 use crate::records::{Block, BlockRecords, BufferPool, Cut, Record, RecordError, RecordErrorKind};
 use crate::regions::{Interval, Regions};
-use crate::sink::{Emitted, Encoder, Format, Scratch};
+use crate::sink::{Emitted, Encoder, Format, OnlySplit, OutputSpec, Scratch};
+use crate::split::SplitRule;
 
 /// A block holding one record larger than this is freed as soon as the record is parsed,
 /// before it is masked: a giant record then peaks at about 3 times its size (the parsed
@@ -54,6 +56,8 @@ pub struct BlockOutput {
     pub input_records: u64,
     /// Their IDs, for the duplicate check.
     pub ids: IdBatch,
+    /// Records emitted per split (replicates counted), with `--split`.
+    pub split_records: Vec<u64>,
 }
 
 /// Everything the workers share: the masker and the output formats of a run.
@@ -75,6 +79,8 @@ pub struct BlockMasker {
     pub(super) cropping: Option<Cropping>,
     /// `--regions`, read before any input.
     pub(super) regions: Option<Arc<Regions>>,
+    /// `--split`, its groups file read before any input.
+    pub(super) split: Option<Arc<SplitRule>>,
     /// The formats' per-block state, reused by the next block (a dataset's columns
     /// would otherwise be fresh memory, grown from nothing, in every block).
     scratch: Mutex<Vec<Vec<Scratch>>>,
@@ -82,9 +88,22 @@ pub struct BlockMasker {
 
 impl BlockMasker {
     pub(super) fn new(job: &Job) -> BlockMasker {
-        let names = job.inputs.iter().map(|i| i.name.clone()).collect();
+        let names: Vec<String> = job.inputs.iter().map(|i| i.name.clone()).collect();
         let formats: Vec<Format> = job.outputs.iter().map(|o| o.format).collect();
-        BlockMasker::with_formats(&job.config, &formats, names)
+        let mut masker = BlockMasker::with_formats(&job.config, &formats, names);
+        // An output of one split writes only that split's records.
+        let encoders = std::mem::take(&mut masker.formats);
+        masker.formats = encoders
+            .into_iter()
+            .zip(&job.outputs)
+            .map(
+                |(inner, spec): (Box<dyn Encoder>, &OutputSpec)| match spec.split {
+                    Some(split) => Box::new(OnlySplit { split, inner }) as Box<dyn Encoder>,
+                    None => inner,
+                },
+            )
+            .collect();
+        masker
     }
 
     /// The FASTA and, with a delimiter, the rates table of inputs named `names`.
@@ -112,6 +131,7 @@ impl BlockMasker {
             id_limit: AtomicU64::new(u64::MAX),
             cropping: config.cropping(),
             regions: None,
+            split: None,
             scratch: Mutex::default(),
         }
     }
@@ -119,6 +139,12 @@ impl BlockMasker {
     /// Mask within these regions (`--regions`; `None`: everywhere).
     pub fn with_regions(mut self, regions: Option<Arc<Regions>>) -> Self {
         self.regions = regions;
+        self
+    }
+
+    /// Put records in splits by this rule (`--split`; `None`: no split).
+    pub fn with_split(mut self, split: Option<Arc<SplitRule>>) -> Self {
+        self.split = split;
         self
     }
 
@@ -258,6 +284,15 @@ impl Emitter {
                     kind: RecordErrorKind::Regions(message),
                 })?,
         };
+        // `--split`: once per record, whatever the replicates.
+        let split = shared.split.as_ref().map(|rule| {
+            let i = rule.of(record.id.as_bytes());
+            if out.split_records.len() < rule.splits.len() {
+                out.split_records.resize(rule.splits.len(), 0);
+            }
+            out.split_records[i] += u64::from(shared.replicates);
+            i
+        });
         for replicate in 1..=shared.replicates {
             // `--max-length`: a record longer than it is masked and written as its window.
             let window = shared.cropping.and_then(|c| {
@@ -303,6 +338,7 @@ impl Emitter {
                 outcome: &outcome,
                 marks: &self.marks,
                 window,
+                split,
             };
             let outputs = shared.formats.iter().zip(&mut out.bufs);
             for ((format, buf), scratch) in outputs.zip(&mut self.scratch) {

@@ -64,12 +64,16 @@ struct Ahead {
 
 /// The outputs of a run, in the job's order.
 pub(super) struct Sinks {
-    dests: Vec<(Role, Dest)>,
+    /// Each output's role, the split it holds alone (`--split` per split) and its bytes'
+    /// destination.
+    dests: Vec<(Role, Option<usize>, Dest)>,
     opener: Opener,
     pub stats: Stats,
     pub duplicates: Duplicates,
     /// Records read per input (replicates not counted).
     pub input_records: Vec<u64>,
+    /// Records emitted per split (replicates counted), with `--split`.
+    pub split_records: Vec<u64>,
     /// What is left of the job's `spill_memory`.
     spill_memory: usize,
 }
@@ -129,7 +133,7 @@ impl Sinks {
                     closed: BTreeMap::new(),
                 },
             };
-            dests.push((spec.role, dest));
+            dests.push((spec.role, spec.split, dest));
         }
         Ok(Sinks {
             dests,
@@ -137,6 +141,7 @@ impl Sinks {
             stats: Stats::default(),
             duplicates: Duplicates::default(),
             input_records: vec![0; job.inputs.len()],
+            split_records: vec![0; job.config.split.as_ref().map_or(0, |s| s.len())],
             spill_memory: job.spill_memory,
         })
     }
@@ -203,6 +208,9 @@ impl Sinks {
     fn tally(&mut self, out: &mut BlockOutput, file: usize, shared: &BlockMasker) {
         self.stats.add(&out.stats);
         self.input_records[file] += out.input_records;
+        for (total, n) in self.split_records.iter_mut().zip(&out.split_records) {
+            *total += n;
+        }
         self.duplicates.add(&out.ids, file, out.input_records);
         if let Some(block) = out.ids.take_pooled() {
             shared.inputs.give(block);
@@ -218,7 +226,7 @@ impl Sinks {
         let mut out = d.result?;
         self.tally(&mut out, d.file, shared);
         let outputs = out.bufs.into_iter().zip(&shared.outputs);
-        for (((role, dest), (mut buf, pool)), encoder) in
+        for (((role, _, dest), (mut buf, pool)), encoder) in
             self.dests.iter_mut().zip(outputs).zip(&shared.formats)
         {
             output_for(dest, *role, encoder.as_ref(), &self.opener, d.file)?
@@ -238,7 +246,7 @@ impl Sinks {
             ahead.spills = self.dests.iter().map(|_| Spill::default()).collect();
         }
         let outputs = out.bufs.into_iter().zip(&shared.outputs);
-        for (i, (((role, dest), (mut buf, pool)), encoder)) in self
+        for (i, (((role, _, dest), (mut buf, pool)), encoder)) in self
             .dests
             .iter_mut()
             .zip(outputs)
@@ -285,7 +293,7 @@ impl Sinks {
         shared: &BlockMasker,
     ) -> Result<()> {
         for (i, spill) in std::mem::take(&mut ahead.spills).into_iter().enumerate() {
-            let dest = &mut self.dests[i].1;
+            let dest = &mut self.dests[i].2;
             let name = dest_name(dest, 0);
             let out: &mut dyn Write = match dest {
                 Dest::Single(o) => o.as_mut(),
@@ -328,7 +336,7 @@ impl Sinks {
 
     /// After an input's last block: close its own outputs (published later).
     fn finish_input(&mut self, file: usize) -> Result<()> {
-        for (_, dest) in &mut self.dests {
+        for (_, _, dest) in &mut self.dests {
             if let Dest::PerFile { open, closed, .. } = dest
                 && let Some(o) = open.remove(&file)
             {
@@ -349,14 +357,18 @@ impl Sinks {
     ) -> Result<(Vec<OutputReport>, Vec<PendingOutput>)> {
         let mut reports = Vec::new();
         let mut pending = Vec::new();
-        for (role, dest) in self.dests {
+        for (role, split, dest) in self.dests {
             let closed = match dest {
                 Dest::Single(mut o) => {
                     if let Some(p) = provenance {
                         o.describe(p)
                             .with_context(|| format!("cannot write {}", o.name()))?;
                     }
-                    vec![(self.stats.records, o.close()?)]
+                    let records = match split {
+                        Some(i) => self.split_records.get(i).copied().unwrap_or(0),
+                        None => self.stats.records,
+                    };
+                    vec![(records, o.close()?)]
                 }
                 Dest::PerFile { closed, .. } => closed
                     .into_iter()

@@ -3,7 +3,8 @@
 //! written by hand (docs/reference.md, "Dataset").
 //!
 //! Columns, in order: `file id replicate length t rate masked description sequence
-//! masked_sequence positions`, and with `--tokens` `input_ids labels`. Two formats, by
+//! masked_sequence positions`, and with `--tokens` `input_ids labels`, with
+//! `--max-length` `crop_start original_length`, with `--split` `split`. Two formats, by
 //! the file name: Parquet (`parquet.rs`) and JSON Lines (`jsonl.rs`). What both take from
 //! an emitted record is made here (`Fields`), as are the token ids of each vocabulary
 //! (`Vocab::ids`, one table each, shared by the writers, `verify` and Python) and the
@@ -134,6 +135,8 @@ pub(super) struct Fields {
     tokens: Option<Vocab>,
     /// `--max-length` given: rows have `crop_start` and `original_length`.
     crop: bool,
+    /// `--split` given: rows have `split`, one of these names.
+    splits: Option<Vec<String>>,
     /// The masked sequence, unwrapped (the FASTA writer with no line width).
     residues: FastaFormat,
 }
@@ -146,6 +149,7 @@ impl Fields {
             files: files.to_vec(),
             tokens: config.tokens,
             crop: config.max_length.is_some(),
+            splits: config.split.as_ref().map(|s| s.names()),
             residues: FastaFormat::new(&unwrapped),
         }
     }
@@ -157,6 +161,16 @@ impl Fields {
     /// Rows have `crop_start` and `original_length`.
     pub fn crops(&self) -> bool {
         self.crop
+    }
+
+    /// Rows have `split`.
+    pub fn splits(&self) -> bool {
+        self.splits.is_some()
+    }
+
+    /// The `split` of a row (with `--split`).
+    pub fn split<'s>(&'s self, e: &Emitted) -> Option<&'s str> {
+        Some(self.splits.as_ref()?.get(e.split?)?.as_str())
     }
 
     /// `crop_start` and `original_length` of a row (0 and the length, not cropped).
@@ -236,6 +250,9 @@ pub struct DatasetRow {
     pub crop_start: Option<i64>,
     #[serde(default)]
     pub original_length: Option<i64>,
+    /// With `--split`: the row's split.
+    #[serde(default)]
+    pub split: Option<String>,
 }
 
 /// The rows of a dataset file in `format` (JSON Lines or Parquet), in order; errors
@@ -346,6 +363,10 @@ fn rows_of(b: &RecordBatch, first: usize) -> Result<Vec<DatasetRow>, String> {
         }
     };
     let (crop_start, original_length) = (int64s("crop_start")?, int64s("original_length")?);
+    let split = match b.column_by_name(super::SPLIT_COLUMN) {
+        None => None,
+        Some(_) => Some(strings(super::SPLIT_COLUMN)?),
+    };
     (0..b.num_rows())
         .map(|i| {
             Ok(DatasetRow {
@@ -364,6 +385,7 @@ fn rows_of(b: &RecordBatch, first: usize) -> Result<Vec<DatasetRow>, String> {
                 labels: labels.map(|l| list_at(l, i)).transpose()?,
                 crop_start: crop_start.map(|c| c.value(i)),
                 original_length: original_length.map(|c| c.value(i)),
+                split: split.map(|c| c.value(i).to_string()),
             })
         })
         .collect()

@@ -42,6 +42,7 @@ impl Encoder for JsonlFormat {
             labels: None,
             crop_start: None,
             original_length: None,
+            split: f.split(e),
         };
         if f.crops() {
             let (start, len) = f.crop_fields(e);
@@ -82,4 +83,6 @@ struct Row<'a> {
     crop_start: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     original_length: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    split: Option<&'a str>,
 }

@@ -13,6 +13,7 @@ mod fasta;
 mod jsonl;
 mod parquet;
 mod rates;
+mod split;
 
 use std::any::Any;
 use std::io::{self, Write};
@@ -34,7 +35,9 @@ pub(crate) use dataset::{DatasetRow, read_rows, token_ids};
 pub use dataset::{IGNORE, TokenIds, Vocab, esm, evodiff};
 pub(crate) use fasta::FastaFormat;
 pub use rates::RatesFormat;
-pub(crate) use rates::{CROP_COLUMNS, rates_header};
+pub(crate) use rates::{CROP_COLUMNS, SPLIT_COLUMN, rates_header};
+pub(crate) use split::OnlySplit;
+pub use split::split_fasta_name;
 
 choices! {
     /// What an output holds, as a manifest's `role` records it.
@@ -166,7 +169,8 @@ impl Format {
             Format::Fasta => Box::new(FastaFormat::new(config)),
             Format::Csv | Format::Tsv => Box::new(
                 RatesFormat::new(self.delimiter().unwrap_or(b','), config.positions, names)
-                    .with_crop(config.max_length.is_some()),
+                    .with_crop(config.max_length.is_some())
+                    .with_split(config.split.as_ref().map(|s| s.names())),
             ),
             Format::Jsonl => Box::new(jsonl::JsonlFormat::new(config, names)),
             Format::Parquet => Box::new(parquet::ParquetFormat::new(config, names)),
@@ -189,6 +193,9 @@ pub struct OutputSpec {
     pub role: Role,
     pub format: Format,
     pub target: Target,
+    /// Only the records of this split (an index into `--split`'s splits); `None`: every
+    /// record. `OutputSpec::per_split` makes one output per split.
+    pub split: Option<usize>,
 }
 
 impl OutputSpec {
@@ -199,6 +206,7 @@ impl OutputSpec {
             role,
             format,
             target: Target::One(OutputTarget::Path(path.to_path_buf()), compression),
+            split: None,
         })
     }
 
@@ -231,6 +239,8 @@ pub(crate) struct Emitted<'a> {
     pub marks: &'a Marks,
     /// The window `record` is, when the original was cropped (`--max-length`).
     pub window: Option<Window>,
+    /// The record's split (an index into `--split`'s splits), with `--split`.
+    pub split: Option<usize>,
 }
 
 /// What a worker keeps for one format across the records of a block.

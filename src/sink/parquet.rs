@@ -20,7 +20,8 @@
 //! 2: crop columns); `replicate length t rate masked` as rows × u64 (`t` and `rate` as f64 bits); then
 //! `file id description sequence masked_sequence`, each rows × u64 end offsets and the
 //! bytes; then `positions` (and `input_ids labels`), each rows × u64 end offsets and the
-//! values as i32; then with the crop flag `crop_start original_length` as rows × u64.
+//! values as i32; then with the crop flag `crop_start original_length` as rows × u64;
+//! then with the split flag (4) `split` as rows × u64 end offsets and the bytes.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -66,8 +67,14 @@ const ENCODE_SLICE_ROWS: usize = 1024;
 const GROUPS_IN_FLIGHT: usize = 2;
 
 /// The Arrow schema of a dataset: `input_ids` and `labels` with tokens, and with `crop` (`--max-length`) `crop_start` and `original_length`
-/// (int64) last.
+/// (int64) last (tests).
+#[cfg(test)]
 pub fn schema_with(tokens: bool, crop: bool) -> SchemaRef {
+    schema_of(tokens, crop, false)
+}
+
+/// `schema_with`, and with `split` (`--split`) the `split` column (a string) after all.
+pub fn schema_of(tokens: bool, crop: bool, split: bool) -> SchemaRef {
     let mut fields = vec![
         Field::new("file", DataType::Utf8, false),
         Field::new("id", DataType::Utf8, false),
@@ -89,6 +96,9 @@ pub fn schema_with(tokens: bool, crop: bool) -> SchemaRef {
         for name in super::CROP_COLUMNS {
             fields.push(Field::new(name, DataType::Int64, false));
         }
+    }
+    if split {
+        fields.push(Field::new(super::SPLIT_COLUMN, DataType::Utf8, false));
     }
     Arc::new(Schema::new(fields))
 }
@@ -232,6 +242,8 @@ pub struct Columns {
     tokens: Option<(Var<i32>, Var<i32>)>,
     /// `crop_start` and `original_length`, with `--max-length`.
     crop: Option<(Vec<u64>, Vec<u64>)>,
+    /// `split`, with `--split`.
+    split: Option<Var<u8>>,
     /// Bytes of strings and list values (for `ROW_GROUP_BYTES`).
     bytes: usize,
 }
@@ -249,6 +261,8 @@ pub struct Scalars<'a> {
     pub sequence: &'a [u8],
     /// `crop_start` and `original_length` (kept only by columns `with_crop`).
     pub crop: (u64, u64),
+    /// `split` (kept only by columns `with_split`).
+    pub split: &'a [u8],
 }
 
 impl Columns {
@@ -268,6 +282,7 @@ impl Columns {
             positions: Var::default(),
             tokens: tokens.then(Default::default),
             crop: None,
+            split: None,
             bytes: 0,
         }
     }
@@ -275,6 +290,12 @@ impl Columns {
     /// With `crop_start` and `original_length` columns.
     pub fn with_crop(mut self, crop: bool) -> Columns {
         self.crop = crop.then(Default::default);
+        self
+    }
+
+    /// With a `split` column.
+    pub fn with_split(mut self, split: bool) -> Columns {
+        self.split = split.then(Default::default);
         self
     }
 
@@ -295,6 +316,9 @@ impl Columns {
             a.clear();
             b.clear();
         }
+        if let Some(v) = &mut self.split {
+            v.clear();
+        }
         for v in self.strings_mut() {
             v.clear();
         }
@@ -306,7 +330,12 @@ impl Columns {
     /// Empty columns with room for what `other` holds (a row group sized like the last
     /// one grows without copying itself over).
     fn sized_like(other: &Columns) -> Columns {
-        let mut c = Columns::new(other.tokens.is_some()).with_crop(other.crop.is_some());
+        let mut c = Columns::new(other.tokens.is_some())
+            .with_crop(other.crop.is_some())
+            .with_split(other.split.is_some());
+        if let (Some(v), Some(o)) = (&mut c.split, &other.split) {
+            v.reserve_like(o);
+        }
         reserve_like(&mut c.replicate, &other.replicate);
         reserve_like(&mut c.length, &other.length);
         reserve_like(&mut c.t, &other.t);
@@ -375,6 +404,9 @@ impl Columns {
             start.push(s.crop.0);
             len.push(s.crop.1);
         }
+        if let Some(v) = &mut self.split {
+            v.push(s.split);
+        }
     }
 
     pub fn masked_sequence(&mut self) -> &mut Vec<u8> {
@@ -407,7 +439,11 @@ impl Columns {
         let start = out.len();
         out.extend_from_slice(&[0; 8]);
         put_u64s(out, &[self.rows as u64]);
-        out.push(u8::from(self.tokens.is_some()) | (u8::from(self.crop.is_some()) << 1));
+        out.push(
+            u8::from(self.tokens.is_some())
+                | (u8::from(self.crop.is_some()) << 1)
+                | (u8::from(self.split.is_some()) << 2),
+        );
         put_u64s(out, &self.replicate);
         put_u64s(out, &self.length);
         put_le(out, &self.t, f64::to_le_bytes);
@@ -424,6 +460,10 @@ impl Columns {
         if let Some((start, len)) = &self.crop {
             put_u64s(out, start);
             put_u64s(out, len);
+        }
+        if let Some(v) = &self.split {
+            put_u64s(out, &v.ends);
+            out.extend_from_slice(&v.values);
         }
         let len = (out.len() - start - 8) as u64;
         out[start..start + 8].copy_from_slice(&len.to_le_bytes());
@@ -451,13 +491,17 @@ impl Columns {
             fixed(len, pl);
         }
         let mut bytes = 0;
-        for (dst, src) in [
+        let mut strings = vec![
             (&mut self.file, &p.file),
             (&mut self.id, &p.id),
             (&mut self.description, &p.description),
             (&mut self.sequence, &p.sequence),
             (&mut self.masked_sequence, &p.masked_sequence),
-        ] {
+        ];
+        if let (Some(v), Some(pv)) = (&mut self.split, &p.split) {
+            strings.push((v, pv));
+        }
+        for (dst, src) in strings {
             let (a, b) = src.range(from, to);
             append_ends(&mut dst.ends, src, from, to, dst.values.len() as u64);
             dst.values.extend_from_slice(&src.values[a..b]);
@@ -520,6 +564,9 @@ impl Columns {
                 let v: Vec<i64> = v.into_iter().map(|x| x as i64).collect();
                 columns.push(Arc::new(Int64Array::from(v)));
             }
+        }
+        if let Some(v) = self.split {
+            columns.push(strings(v)?);
         }
         RecordBatch::try_new(Arc::clone(schema), columns).map_err(invalid)
     }
@@ -622,6 +669,7 @@ struct Piece<'a> {
     positions: VarView<'a, i32>,
     tokens: Vec<VarView<'a, i32>>,
     crop: Option<(&'a [u8], &'a [u8])>,
+    split: Option<VarView<'a, u8>>,
 }
 
 impl<'a> Piece<'a> {
@@ -648,7 +696,7 @@ impl<'a> Piece<'a> {
         };
         let rows = le_u64(take(8)?) as usize;
         let flags = take(1)?[0];
-        let (tokens, crop) = (flags & 1 == 1, flags & 2 == 2);
+        let (tokens, crop, split) = (flags & 1 == 1, flags & 2 == 2, flags & 4 == 4);
         let n = rows.checked_mul(8).ok_or_else(bad)?;
         let (replicate, length, t, rate, masked) =
             (take(n)?, take(n)?, take(n)?, take(n)?, take(n)?);
@@ -679,6 +727,21 @@ impl<'a> Piece<'a> {
         } else {
             None
         };
+        let split = if split {
+            // As `var(1)` reads a column (which still borrows `take`).
+            let ends = take(n)?;
+            let total = match rows {
+                0 => 0,
+                _ => le_u64(&ends[n - 8..]) as usize,
+            };
+            Some(VarView {
+                ends,
+                values: take(total)?,
+                kind: std::marker::PhantomData,
+            })
+        } else {
+            None
+        };
         if !r.is_empty() {
             return Err(bad());
         }
@@ -697,6 +760,7 @@ impl<'a> Piece<'a> {
             positions: positions.typed(),
             tokens,
             crop,
+            split,
         };
         Ok(Some((piece, rest)))
     }
@@ -712,6 +776,7 @@ impl<'a> Piece<'a> {
             + var(&self.masked_sequence)
             + list(&self.positions)
             + self.tokens.iter().map(list).sum::<usize>()
+            + self.split.as_ref().map_or(0, var)
     }
 }
 
@@ -742,9 +807,10 @@ impl ParquetFormat {
 
     fn columns<'s>(&self, scratch: &'s mut Scratch) -> Option<&'s mut Columns> {
         let (tokens, crop) = (self.fields.has_tokens(), self.fields.crops());
+        let split = self.fields.splits();
         scratch
             .state
-            .get_or_insert_with(|| Box::new(Columns::new(tokens).with_crop(crop)))
+            .get_or_insert_with(|| Box::new(Columns::new(tokens).with_crop(crop).with_split(split)))
             .downcast_mut::<Columns>()
     }
 }
@@ -769,6 +835,7 @@ impl Encoder for ParquetFormat {
                 let (start, len) = f.crop_fields(e);
                 (start as u64, len as u64)
             },
+            split: f.split(e).unwrap_or("").as_bytes(),
         });
         f.masked_sequence(columns.masked_sequence(), e);
         e.marks.push_selected(columns.positions());
@@ -793,6 +860,7 @@ impl Encoder for ParquetFormat {
             out,
             self.fields.has_tokens(),
             self.fields.crops(),
+            self.fields.splits(),
             self.compression,
             pool,
         )?))
@@ -834,11 +902,12 @@ impl ParquetSink {
         out: Output,
         tokens: bool,
         crop: bool,
+        split: bool,
         compression: ParquetCompression,
         pool: &Arc<rayon::ThreadPool>,
     ) -> io::Result<ParquetSink> {
         let name = out.name().to_string();
-        let schema = schema_with(tokens, crop);
+        let schema = schema_of(tokens, crop, split);
         let group_rows = if tokens {
             ROW_GROUP_ROWS_TOKENS
         } else {
@@ -852,6 +921,7 @@ impl ParquetSink {
             // their deltas pack into a few bits each.
             .set_dictionary_enabled(false)
             .set_column_dictionary_enabled(ColumnPath::from("file"), true)
+            .set_column_dictionary_enabled(ColumnPath::from(super::SPLIT_COLUMN), true)
             .set_column_dictionary_enabled(list_item("input_ids"), true)
             .set_column_dictionary_enabled(list_item("labels"), true)
             .set_column_encoding(list_item("positions"), Encoding::DELTA_BINARY_PACKED);
@@ -874,7 +944,7 @@ impl ParquetSink {
             name,
             schema,
             group_rows,
-            group: Columns::new(tokens).with_crop(crop),
+            group: Columns::new(tokens).with_crop(crop).with_split(split),
             encoding: VecDeque::new(),
             next_index: 0,
             partial: Vec::new(),
@@ -1114,7 +1184,11 @@ mod tests {
 
     /// `columns`, with the crop columns when `crop`.
     fn columns_with(tokens: bool, crop: bool, rows: usize) -> Columns {
-        let mut c = Columns::new(tokens).with_crop(crop);
+        columns_of(Columns::new(tokens).with_crop(crop), rows)
+    }
+
+    /// `rows` rows appended to empty columns `c`.
+    fn columns_of(mut c: Columns, rows: usize) -> Columns {
         for r in 0..rows {
             let seq = "MKVLA".repeat(r % 4);
             c.start_row(&Scalars {
@@ -1128,6 +1202,7 @@ mod tests {
                 description: "desc é".repeat(r % 2).as_bytes(),
                 sequence: seq.as_bytes(),
                 crop: (r as u64 % 5, 4 * r as u64),
+                split: ["train", "test", ""][r % 3].as_bytes(),
             });
             c.masked_sequence()
                 .extend_from_slice(seq.replace('K', "#").as_bytes());
@@ -1164,6 +1239,30 @@ mod tests {
         }
     }
 
+    /// The `split` column (issue 22) rides in the piece after the others, with or
+    /// without tokens and crop columns, and its values reach the batch.
+    #[test]
+    fn the_split_column_rides_in_the_piece() {
+        use arrow_array::cast::AsArray;
+        for (tokens, crop) in [(false, false), (true, true)] {
+            let make = || columns_of(Columns::new(tokens).with_crop(crop).with_split(true), 7);
+            let mut bytes = Vec::new();
+            make().write_piece(&mut bytes);
+            let (piece, rest) = Piece::split(&bytes).unwrap().unwrap();
+            assert!(rest.is_empty());
+            let mut group = Columns::new(tokens).with_crop(crop).with_split(true);
+            group.append(&piece, 0, 3);
+            group.append(&piece, 3, 7);
+            let schema = schema_of(tokens, crop, true);
+            let batch = group.into_batch(&schema).unwrap();
+            assert_eq!(batch, make().into_batch(&schema).unwrap());
+            let split = batch.column_by_name("split").unwrap().as_string::<i32>();
+            let got: Vec<&str> = (0..7).map(|i| split.value(i)).collect();
+            assert_eq!(got, ["train", "test", "", "train", "test", "", "train"]);
+            assert_eq!(schema.fields().last().unwrap().name(), "split");
+        }
+    }
+
     #[test]
     fn a_malformed_piece_is_an_error_not_a_panic() {
         let mut bytes = Vec::new();
@@ -1196,8 +1295,15 @@ mod tests {
                 crate::io::Compression::None,
             )
             .unwrap();
-            let mut sink =
-                ParquetSink::new(out, true, false, ParquetCompression::default(), &pool).unwrap();
+            let mut sink = ParquetSink::new(
+                out,
+                true,
+                false,
+                false,
+                ParquetCompression::default(),
+                &pool,
+            )
+            .unwrap();
             for chunk in stream.chunks(step) {
                 sink.write_all(chunk).unwrap();
             }

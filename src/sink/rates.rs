@@ -18,8 +18,12 @@ use super::{Emitted, Encoder, Scratch};
 /// the original (0 for a record not cropped) and the original's length.
 pub const CROP_COLUMNS: [&str; 2] = ["crop_start", "original_length"];
 
+/// The column a run with `--split` adds last: the record's split.
+pub const SPLIT_COLUMN: &str = "split";
+
 /// The columns, in order; `positions` only with `--positions`, then `CROP_COLUMNS` with
-/// `--max-length` (`RatesFormat::with_crop`).
+/// `--max-length` (`RatesFormat::with_crop`), then `SPLIT_COLUMN` with `--split`
+/// (`RatesFormat::with_split`).
 pub fn rates_header(positions: bool) -> Vec<&'static str> {
     let mut h = vec!["file", "id", "replicate", "length", "t", "rate", "masked"];
     if positions {
@@ -35,6 +39,8 @@ pub struct RatesFormat {
     positions: bool,
     /// `CROP_COLUMNS` follow.
     crop: bool,
+    /// The split names, when `SPLIT_COLUMN` comes last.
+    splits: Option<Vec<String>>,
     /// Per input: its `file` field and the delimiter after it, quoted once.
     file_fields: Vec<Vec<u8>>,
 }
@@ -55,6 +61,7 @@ impl RatesFormat {
             delimiter,
             positions,
             crop: false,
+            splits: None,
             file_fields,
         }
     }
@@ -62,6 +69,13 @@ impl RatesFormat {
     /// With `crop_start` and `original_length` (a run with `--max-length`).
     pub fn with_crop(mut self, crop: bool) -> RatesFormat {
         self.crop = crop;
+        self
+    }
+
+    /// With `split` last (a run with `--split`: its split names, in order; they hold
+    /// neither delimiter nor quote).
+    pub fn with_split(mut self, splits: Option<Vec<String>>) -> RatesFormat {
+        self.splits = splits;
         self
     }
 
@@ -77,6 +91,9 @@ impl Encoder for RatesFormat {
         let mut names = rates_header(self.positions);
         if self.crop {
             names.extend(CROP_COLUMNS);
+        }
+        if self.splits.is_some() {
+            names.push(SPLIT_COLUMN);
         }
         for (i, name) in names.iter().enumerate() {
             if i > 0 {
@@ -98,6 +115,12 @@ impl Encoder for RatesFormat {
             out.pop();
             let d = self.delimiter as char;
             let _ = writeln!(out, "{d}{start}{d}{len}");
+        }
+        if let (Some(names), Some(i)) = (&self.splits, e.split) {
+            out.pop();
+            out.push(self.delimiter);
+            out.extend_from_slice(names[i].as_bytes());
+            out.push(b'\n');
         }
     }
 }

@@ -380,3 +380,98 @@ def test_issue22_dataset_on_stdout_is_the_jsonl_file(tmp_path):
                           executable="/bin/bash")
     assert head.returncode == 0 and head.stderr == "", head.stderr
     assert json.loads(head.stdout)["id"] == rows_of(ds)[0]["id"]
+
+
+# ---- issue 22: splits -----------------------------------------------------------------
+
+
+def split_of(key: str, splits: list[tuple[str, float]], seed: int = 0) -> str:
+    """The split rule as docs/reference.md ("Splits") states it, recomputed with hashlib
+    alone: the independent check of what the CLI writes."""
+    data = b"protmask split v1\0" + seed.to_bytes(8, "little") + key.encode()
+    u = int.from_bytes(hashlib.sha256(data).digest()[:8], "little")
+    total = 0.0
+    for name, fraction in splits:
+        total += fraction
+        if u < int(total * 2**64):
+            return name
+    return splits[-1][0]
+
+
+def test_issue22_split_column_is_the_documented_rule(tmp_path):
+    """pyarrow reads `split` as the last column, a string; for every record (and every
+    replicate) it is what the documented recipe gives the ID; the recipe with another
+    seed, or without its domain tag, disagrees (negative controls); the rates table and
+    JSON Lines carry the same values, and Hugging Face `datasets` and DuckDB filter by it."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets import load_dataset
+
+    fasta = generated(tmp_path / "g.fa", n=600)
+    spec = "train=0.7,validation=0.2,test=0.1"
+    splits = [(n, float(f)) for n, f in (p.split("=") for p in spec.split(","))]
+    _, rates, ds = mask_all(tmp_path, fasta, "--split", spec, "--split-seed", "5",
+                            "--replicates", "2", "--max-length", "100")
+    schema = pq.read_schema(ds)
+    assert schema.names[-3:] == ["crop_start", "original_length", "split"]
+    assert schema.field("split").type == pa.string()
+    rows = rows_of(ds)
+    assert len(rows) == 1200
+    for row in rows:
+        assert row["split"] == split_of(row["id"], splits, seed=5), row["id"]
+    with open(rates) as f:
+        assert [r["split"] for r in csv.DictReader(f)] == [r["split"] for r in rows]
+    jsonl = tmp_path / "d.jsonl"
+    run("mask", fasta, "-q", "--dataset", jsonl, "--split", spec, "--split-seed", "5")
+    assert [r["split"] for r in rows_of(jsonl)] == [r["split"] for r in rows[::2]]
+    # Negative controls: the same recipe with seed 0, or without the domain tag, puts
+    # about half of the records elsewhere.
+    ids = [r["id"] for r in rows[::2]]
+    wrong_seed = sum(split_of(i, splits, seed=0) != r["split"] for i, r in zip(ids, rows[::2]))
+
+    def untagged(key):
+        u = int.from_bytes(hashlib.sha256((5).to_bytes(8, "little") + key.encode()).digest()[:8], "little")
+        return splits[0][0] if u < int(0.7 * 2**64) else splits[1][0] if u < int(0.9 * 2**64) else splits[2][0]
+
+    no_tag = sum(untagged(i) != r["split"] for i, r in zip(ids, rows[::2]))
+    print(f"recipe with seed 0: {wrong_seed} of 600 differ; without the tag: {no_tag}")
+    assert wrong_seed > 150 and no_tag > 150
+    counts = {n: sum(r["split"] == n for r in rows[::2]) for n, _ in splits}
+    hf = load_dataset("parquet", data_files=str(ds), split="train")
+    assert hf.features["split"].dtype == "string"
+    assert len(hf.filter(lambda r: r["split"] == "test")) == 2 * counts["test"]
+    got = dict(duckdb.sql(f"select split, count(*) from '{ds}' group by split").fetchall())
+    assert got == {n: 2 * c for n, c in counts.items() if c}
+
+
+def test_issue22_groups_follow_the_representative(tmp_path):
+    """With an MMseqs2-style cluster TSV, a member's split is its representative's by the
+    recipe; a record in no line goes by its own ID; the CLI warns with their count."""
+    import pyarrow.parquet as pq
+
+    fasta = generated(tmp_path / "g.fa", n=400)
+    ids = [r[0] for r in read_fasta(fasta)]
+    rng = random.Random(3)
+    rep_of, lines, i = {}, [], 0
+    while i < len(ids) - 40:
+        size = rng.randint(1, 9)
+        for member in ids[i:i + size]:
+            rep_of[member] = ids[i]
+            lines.append(f"{ids[i]}\t{member}\n")
+        i += size
+    groups = tmp_path / "clu_cluster.tsv"
+    groups.write_text("".join(lines))
+    spec = [("train", 0.5), ("test", 0.5)]
+    ds = tmp_path / "d.parquet"
+    done = run("mask", fasta, "--dataset", ds, "--split", "train=0.5,test=0.5",
+               "--split-groups", groups)
+    ungrouped = len(ids) - len(rep_of)
+    assert f"warning: {ungrouped} input records are in no line of split groups file" in done.stderr
+    rows = pq.read_table(ds).to_pylist()
+    for row in rows:
+        assert row["split"] == split_of(rep_of.get(row["id"], row["id"]), spec), row["id"]
+    # Negative control: by the members' own IDs, some clusters would straddle.
+    straddle = {rep_of[r["id"]] for r in rows
+                if r["id"] in rep_of and split_of(r["id"], spec) != r["split"]}
+    assert len(straddle) > 10
