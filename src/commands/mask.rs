@@ -95,9 +95,21 @@ fn plan_outputs(
         // The regions file is read like an input: no output may overwrite it.
         same_file_guard(&[InputSource::parse(r)], &written)?;
     }
+    // A dataset folder's data/ holds its shards alone (`data/train-*` would take in a
+    // rates table named train-x.csv).
+    if let Some(dir) = outputs.iter().find_map(OutputSpec::folder) {
+        let data = dir.join(protmask::sink::shards::DATA);
+        if let Some(p) = written.iter().find(|p| p.starts_with(&data)) {
+            bail!(
+                "'{}' is inside '{}', which holds the dataset's shards alone: write it elsewhere",
+                p.display(),
+                protmask::sink::shards::shown(&data)
+            );
+        }
+    }
     let per_input = outputs.iter().find_map(|o| match &o.target {
         Target::PerInput(paths) => Some(paths),
-        Target::One(..) => None,
+        _ => None,
     });
     let made = match per_input.and_then(|paths| paths.first()?.parent()) {
         Some(dir) => Some(
@@ -297,11 +309,21 @@ fn fasta_output(args: &MaskArgs, inputs: &[InputSource]) -> Result<Option<Output
 
 /// The dataset (`--dataset`), checked against the other flags: on stdout (`-`), JSON
 /// Lines compressed by `--compress`, and the FASTA must go to a file or nowhere;
-/// `--parquet-compression` only with a Parquet file.
+/// `--parquet-compression` only with Parquet; a folder (`DIR/`) takes its rows per shard
+/// and `--force`, which no other dataset takes.
 fn dataset_output(args: &MaskArgs) -> Result<Option<OutputSpec>> {
     let Some(mut dataset) = args.dataset.clone() else {
         return Ok(None);
     };
+    match (&mut dataset.target, args.shard_rows_resolved()) {
+        (Target::Shards { rows, force, .. }, Some(n)) => {
+            *rows = n;
+            *force = args.force;
+        }
+        _ if args.shard_rows.is_some() => return Err(UsageError::ShardRowsWithoutFolder.into()),
+        _ if args.force => return Err(UsageError::ForceWithoutFolder.into()),
+        _ => {}
+    }
     if on_stdout(&dataset) {
         if args.output.as_ref().is_some_and(|p| p.as_os_str() == "-") {
             return Err(UsageError::TwoOnStdout.into());

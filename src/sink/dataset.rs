@@ -254,6 +254,26 @@ pub fn read_rows(
                 serde_json::from_str(&line).map_err(|e| format!("{name}: line {}: {e}", i + 1))
             })))
         }
+        // A dataset folder: its shards one after the other (one split), each opened when
+        // the one before it is read (thousands of shards, one descriptor).
+        Format::Parquet if path.is_dir() => {
+            let splits = super::shards::read_folder(path).map_err(io::Error::other)?;
+            let [(_, shards)] = &splits[..] else {
+                return Err(io::Error::other(format!(
+                    "{name}: verify reads a dataset folder of one split, and this one has {}",
+                    splits.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            };
+            let rows = shards.clone().into_iter().flat_map(|shard| {
+                let rows: Box<dyn Iterator<Item = Result<DatasetRow, String>>> =
+                    match read_rows(&shard, Format::Parquet) {
+                        Ok(rows) => rows,
+                        Err(e) => Box::new(std::iter::once(Err(e.to_string()))),
+                    };
+                rows
+            });
+            Ok(Box::new(rows))
+        }
         Format::Parquet => {
             use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
             let f = std::fs::File::open(path)
