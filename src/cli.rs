@@ -481,8 +481,9 @@ impl MaskArgs {
     pub fn shard_rows_resolved(&self) -> Option<u64> {
         self.dataset.as_ref()?.folder()?;
         Some(
-            self.shard_rows
-                .unwrap_or_else(|| protmask::sink::shards::default_shard_rows(self.tokens.is_some())),
+            self.shard_rows.unwrap_or_else(|| {
+                protmask::sink::shards::default_shard_rows(self.tokens.is_some())
+            }),
         )
     }
 

@@ -77,7 +77,9 @@ pub enum UsageError {
         place: String,
     },
     /// `--dataset DIR/` where a file is.
-    #[error("dataset folder '{0}' is a file: name a folder, or leave out the trailing slash to write a file")]
+    #[error(
+        "dataset folder '{0}' is a file: name a folder, or leave out the trailing slash to write a file"
+    )]
     FolderIsAFile(String),
     /// `--dataset DIR/` whose folder holds files, without `--force`.
     #[error(

@@ -250,8 +250,8 @@ impl Manifest {
                 Role::Fasta if first.path == "-" => {}
                 // A dataset folder: its shards' folder, with the trailing slash.
                 Role::Dataset if self.options.shard_rows.is_some() => {
-                    let dir = shards::folder_of_shard(Path::new(&first.path))
-                        .unwrap_or(Path::new("."));
+                    let dir =
+                        shards::folder_of_shard(Path::new(&first.path)).unwrap_or(Path::new("."));
                     line.push(format!("--dataset={}", shards::shown(dir)));
                 }
                 _ => line.push(format!("--{}={}", role.flag(), first.path)),

@@ -101,9 +101,11 @@ impl Provenance {
         let Some(first) = shards.next() else {
             return Ok(None);
         };
-        let recorded = Provenance::of_parquet(first).map_err(|e| format!("{}: {e}", first.display()))?;
+        let recorded =
+            Provenance::of_parquet(first).map_err(|e| format!("{}: {e}", first.display()))?;
         for shard in shards {
-            let this = Provenance::of_parquet(shard).map_err(|e| format!("{}: {e}", shard.display()))?;
+            let this =
+                Provenance::of_parquet(shard).map_err(|e| format!("{}: {e}", shard.display()))?;
             if this != recorded {
                 return Err(format!(
                     "'{}' records another run than '{}' (its protmask.* metadata differs)",

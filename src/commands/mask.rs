@@ -86,8 +86,16 @@ fn plan_outputs(
         written.push(p);
     }
     same_file_guard(inputs, &written)?;
-    // The manifest is written last: whether it can be, is known now.
-    if let Some(m) = &args.manifest {
+    // The manifest is written last: whether it can be, is known now (in a dataset folder
+    // the run makes, once the run has made it).
+    let in_new_folder = |p: &std::path::Path| {
+        let parent = p.parent();
+        outputs
+            .iter()
+            .filter_map(OutputSpec::folder)
+            .any(|dir| parent == Some(dir) && !dir.exists())
+    };
+    if let Some(m) = args.manifest.as_ref().filter(|m| !in_new_folder(m)) {
         protmask::io::check_writable(m)
             .with_context(|| format!("cannot create manifest '{}'", m.display()))?;
     }

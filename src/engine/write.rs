@@ -175,25 +175,27 @@ impl Sinks {
             .flat_map(|o| o.paths())
             .chain(job.manifest.clone())
             .collect();
+        // Dataset folders first: the run's other outputs may be written in them.
+        for spec in &job.outputs {
+            if let Target::Shards {
+                dir, rows, force, ..
+            } = &spec.target
+                && !folders.iter().any(|f| f.folder.dir == *dir)
+            {
+                folders.push(FolderParts {
+                    folder: Folder::prepare(dir, *force, &ours)?,
+                    splits: Vec::new(),
+                    shard_rows: *rows,
+                });
+            }
+        }
         for (spec, encoder) in job.outputs.iter().zip(&shared.formats) {
             let dest = match &spec.target {
                 Target::Shards {
-                    dir,
-                    split,
-                    rows,
-                    force,
+                    dir, split, rows, ..
                 } => {
-                    let folder = match folders.iter().position(|f| f.folder.dir == *dir) {
-                        Some(i) => i,
-                        None => {
-                            folders.push(FolderParts {
-                                folder: Folder::prepare(dir, *force, &ours)?,
-                                splits: Vec::new(),
-                                shard_rows: *rows,
-                            });
-                            folders.len() - 1
-                        }
-                    };
+                    let folder = (folders.iter().position(|f| f.folder.dir == *dir))
+                        .context("internal error: a dataset folder not prepared")?;
                     let names = ShardNames {
                         dir: dir.clone(),
                         split: split.clone(),

@@ -78,7 +78,9 @@ impl Sink {
         match &mut self.dest {
             Dest::Stdout(w) => Ok(w),
             Dest::File(w) => Ok(w),
-            Dest::Parked(_) => Err(io::Error::other("internal error: a parked file stayed closed")),
+            Dest::Parked(_) => Err(io::Error::other(
+                "internal error: a parked file stayed closed",
+            )),
         }
     }
 

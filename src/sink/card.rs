@@ -254,7 +254,10 @@ mod tests {
             assert!(scalar(odd).starts_with('"'), "{odd}");
         }
         assert_eq!(quote("--seed=42"), "--seed=42");
-        assert_eq!(quote("0.8*beta(3,9) + 0.2*uniform"), "'0.8*beta(3,9) + 0.2*uniform'");
+        assert_eq!(
+            quote("0.8*beta(3,9) + 0.2*uniform"),
+            "'0.8*beta(3,9) + 0.2*uniform'"
+        );
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(code("a`b"), "``a`b``");
         assert_eq!(code("_"), "`_`");

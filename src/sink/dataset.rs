@@ -261,7 +261,11 @@ pub fn read_rows(
             let [(_, shards)] = &splits[..] else {
                 return Err(io::Error::other(format!(
                     "{name}: verify reads a dataset folder of one split, and this one has {}",
-                    splits.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(", ")
+                    splits
+                        .iter()
+                        .map(|s| s.0.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             };
             let rows = shards.clone().into_iter().flat_map(|shard| {

@@ -947,7 +947,9 @@ impl ParquetSink {
         writer.flush()?;
         writer.inner_mut().park()?;
         let shards = self.shards.as_mut().ok_or_else(closed)?;
-        shards.done.push((writer, std::mem::take(&mut self.file_rows)));
+        shards
+            .done
+            .push((writer, std::mem::take(&mut self.file_rows)));
         let out = (shards.next)(shards.done.len())?;
         let (writer, factory) = start_file(out, &self.schema, &self.props)?;
         self.writer = Some(writer);

@@ -68,7 +68,11 @@ pub fn folder_of(given: &str) -> Option<PathBuf> {
     if trimmed.len() == given.len() {
         return None;
     }
-    Some(PathBuf::from(if trimmed.is_empty() { "/" } else { trimmed }))
+    Some(PathBuf::from(if trimmed.is_empty() {
+        "/"
+    } else {
+        trimmed
+    }))
 }
 
 /// How a folder is shown and written on a command line: with its trailing slash.
@@ -99,7 +103,10 @@ pub fn read_folder(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, String> {
         Default::default();
     for (name, path) in files {
         if let Some((split, i, n)) = parse_shard_name(&name) {
-            splits.entry(split.to_string()).or_default().push((i, n, path));
+            splits
+                .entry(split.to_string())
+                .or_default()
+                .push((i, n, path));
         }
     }
     if splits.is_empty() {
@@ -175,10 +182,14 @@ impl Folder {
         if dir.exists() && !dir.is_dir() {
             return Err(UsageError::FolderIsAFile(shown_dir).into());
         }
-        let ours: Vec<PathBuf> = ours.iter().filter_map(|p| fs::canonicalize(p).ok()).collect();
+        let ours: Vec<PathBuf> = ours
+            .iter()
+            .filter_map(|p| fs::canonicalize(p).ok())
+            .collect();
         let is_ours = |p: &Path| fs::canonicalize(p).is_ok_and(|c| ours.contains(&c));
         let (mut replaced, mut others, mut stale) = (Vec::new(), Vec::new(), Vec::new());
-        let cannot = |e: io::Error| anyhow::anyhow!("cannot read dataset folder '{shown_dir}': {e}");
+        let cannot =
+            |e: io::Error| anyhow::anyhow!("cannot read dataset folder '{shown_dir}': {e}");
         for (name, path) in entries(dir).map_err(cannot)? {
             if is_ours(&path) {
                 continue;
@@ -188,7 +199,8 @@ impl Folder {
             } else if name == DATA && path.is_dir() {
                 for (inner, p) in entries(&path).map_err(cannot)? {
                     let shown = format!("{DATA}/{inner}");
-                    let earlier = parse_shard_name(&inner).is_some() || inner.starts_with(".protmask-");
+                    let earlier =
+                        parse_shard_name(&inner).is_some() || inner.starts_with(".protmask-");
                     if earlier && p.is_file() {
                         replaced.push(shown);
                         stale.push(p);
@@ -200,7 +212,8 @@ impl Folder {
                 others.push(name);
             }
         }
-        if !force && !(replaced.is_empty() && others.is_empty()) {
+        let empty = replaced.is_empty() && others.is_empty();
+        if !force && !empty {
             let mut all = replaced;
             all.extend(others);
             all.sort();
@@ -260,7 +273,10 @@ fn entries(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
     let mut found = Vec::new();
     for entry in listing {
         let entry = entry?;
-        found.push((entry.file_name().to_string_lossy().into_owned(), entry.path()));
+        found.push((
+            entry.file_name().to_string_lossy().into_owned(),
+            entry.path(),
+        ));
     }
     found.sort();
     Ok(found)
