@@ -435,7 +435,7 @@ def _child_uses_inherited_masker():
 CLI_ONLY = {
     "help", "version", "input-list", "output", "outdir", "rates", "dataset", "manifest",
     "positions", "line-width", "compress", "replicates", "threads", "quiet",
-    "regions-partial", "parquet-compression",
+    "regions-partial", "parquet-compression", "shard-rows", "force",
 }
 
 REGIONS = ROOT / "data" / "regions" / "okt3_cdrh3.bed"
