@@ -474,7 +474,7 @@ fn issue22_verify_and_regenerate_take_the_folder_and_catch_tampering() {
     ok_in(d, &["verify", "in.fa", "set/"]);
     fails(
         &["verify", "in.fa", "set/", "--manifest", "set/manifest.json"],
-        &["README.md"],
+        &["'set/README.md' is not the dataset card recorded"],
     );
     std::fs::write(d.join("set/README.md"), &card).unwrap();
     ok_in(
