@@ -45,12 +45,12 @@ pub fn default_shard_rows(tokens: bool) -> u64 {
 }
 
 /// The file name of shard `i` (0-based) of `n` of `split`.
-pub fn shard_name(split: &str, i: usize, n: usize) -> String {
+pub(crate) fn shard_name(split: &str, i: usize, n: usize) -> String {
     format!("{split}-{i:05}-of-{n:05}.parquet")
 }
 
 /// A shard's file name read back: its split, index and count (`None` for any other name).
-pub fn parse_shard_name(name: &str) -> Option<(&str, usize, usize)> {
+pub(crate) fn parse_shard_name(name: &str) -> Option<(&str, usize, usize)> {
     let stem = name.strip_suffix(".parquet")?;
     let (head, n) = stem.rsplit_once("-of-")?;
     let (split, i) = head.rsplit_once('-')?;
@@ -82,20 +82,20 @@ pub fn shown(dir: &Path) -> String {
 }
 
 /// The folder of a recorded shard path (`out/data/train-...parquet` is `out`).
-pub fn folder_of_shard(shard: &Path) -> Option<&Path> {
+pub(crate) fn folder_of_shard(shard: &Path) -> Option<&Path> {
     shard.parent()?.parent()
 }
 
 /// The folder's own name, which a regeneration rebuilds it under (`dataset` for a folder
 /// given as `.` or `/`, which has none).
-pub fn folder_name(dir: &Path) -> &std::ffi::OsStr {
+pub(crate) fn folder_name(dir: &Path) -> &std::ffi::OsStr {
     dir.file_name().unwrap_or("dataset".as_ref())
 }
 
 /// A dataset folder's splits as found on disk, by split name: each split's shards in
 /// order. Every shard of a split must be there, all of one count; files with other names
 /// are not the dataset's and are passed over. Errors name the folder and the shard.
-pub fn read_folder(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, String> {
+pub(crate) fn read_folder(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, String> {
     let shown_dir = shown(dir);
     let data = dir.join(DATA);
     let files = entries(&data).map_err(|e| format!("cannot read '{}': {e}", data.display()))?;
