@@ -131,6 +131,7 @@ fn bench_process_block(c: &mut Criterion) {
         positions: false,
         compress: None,
         parquet_compression: Default::default(),
+        shard_rows: None,
         outdir: false,
         tokens: None,
         regions: None,

@@ -250,9 +250,17 @@ pub struct MaskArgs {
     #[arg(short, long, value_name = "PATH", value_parser = parse_rates, help_heading = "OUTPUT")]
     pub rates: Option<OutputSpec>,
 
-    /// One row per emitted record for ML code (all columns, no join needed): .parquet, or .jsonl (.jsonl.gz, .jsonl.bz2, .jsonl.xz, .jsonl.zst); '-' = JSON Lines on stdout. Alone, no FASTA goes to stdout
+    /// One row per emitted record for ML code (all columns, no join needed): .parquet, or .jsonl (.jsonl.gz, .jsonl.bz2, .jsonl.xz, .jsonl.zst); '-' = JSON Lines on stdout; DIR/ (trailing slash) = a Hugging Face dataset folder, DIR/data/train-00000-of-0000N.parquet shards and DIR/README.md. Alone, no FASTA goes to stdout
     #[arg(long, value_name = "PATH", value_parser = parse_dataset, help_heading = "OUTPUT")]
     pub dataset: Option<OutputSpec>,
+
+    /// Rows per shard of a dataset folder (--dataset DIR/), in output order [default: 100000; 25000 with --tokens]
+    #[arg(long, value_name = "N", value_parser = parse_shard_rows, requires = "dataset", help_heading = "OUTPUT")]
+    pub shard_rows: Option<u64>,
+
+    /// Let --dataset DIR/ replace the dataset protmask wrote in DIR (its README.md and data/ shards); other files there are still refused
+    #[arg(long, requires = "dataset", help_heading = "OUTPUT")]
+    pub force: bool,
 
     /// How a Parquet dataset's columns are compressed: snappy (all but the residue text), zstd or zstd:LEVEL (every column; LEVEL 1-22, default 1), none [default: snappy]
     #[arg(
@@ -419,7 +427,9 @@ pub struct MaskArgs {
     pub quiet: bool,
 }
 
-/// A dataset file, or `-`: JSON Lines on stdout (compressed by `--compress`).
+/// A dataset file, `-` (JSON Lines on stdout, compressed by `--compress`), or a folder
+/// named with a trailing slash (Parquet shards and a card; rows per shard and `--force`
+/// are set by `commands::mask`). A folder named without the slash is refused, saying so.
 fn parse_dataset(s: &str) -> Result<OutputSpec, String> {
     if s == "-" {
         return Ok(OutputSpec {
@@ -429,7 +439,24 @@ fn parse_dataset(s: &str) -> Result<OutputSpec, String> {
             split: None,
         });
     }
+    if let Some(dir) = protmask::sink::shards::folder_of(s) {
+        return OutputSpec::dataset_folder(&dir).map_err(|e| e.to_string());
+    }
+    if std::path::Path::new(s).is_dir() {
+        return Err(format!(
+            "'{s}' is a folder: write '{s}/' (with the trailing slash) for a dataset folder of Parquet shards, or name a .parquet or .jsonl file"
+        ));
+    }
     OutputSpec::file(Role::Dataset, std::path::Path::new(s)).map_err(|e| e.to_string())
+}
+
+/// At least one row a shard.
+fn parse_shard_rows(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("a shard holds at least 1 row".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is not a number of rows")),
+    }
 }
 
 fn parse_parquet_compression(s: &str) -> Result<ParquetCompression, String> {
@@ -481,6 +508,17 @@ impl MaskArgs {
         }
     }
 
+    /// Rows per shard of a dataset folder (`--shard-rows` or its default by `--tokens`);
+    /// `None` without one.
+    pub fn shard_rows_resolved(&self) -> Option<u64> {
+        self.dataset.as_ref()?.folder()?;
+        Some(
+            self.shard_rows.unwrap_or_else(|| {
+                protmask::sink::shards::default_shard_rows(self.tokens.is_some())
+            }),
+        )
+    }
+
     /// The resolved configuration: the options with the preset applied, and what only
     /// shapes the files written.
     pub fn config(&self) -> Result<MaskConfig, protmask::config::OptionError> {
@@ -490,6 +528,7 @@ impl MaskArgs {
         c.positions = self.positions;
         c.compress = self.compress;
         c.parquet_compression = self.parquet_compression.unwrap_or_default();
+        c.shard_rows = self.shard_rows_resolved();
         c.outdir = self.outdir.is_some();
         if let Some(r) = &mut c.regions {
             r.partial = self.regions_partial;
@@ -518,6 +557,8 @@ mod tests {
         "line_width",
         "compress",
         "parquet_compression",
+        "shard_rows",
+        "force",
         "replicates",
         "threads",
         "block_size",

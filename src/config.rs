@@ -434,6 +434,11 @@ pub struct MaskConfig {
     /// only when not the default, so the options of runs without it read as before.
     #[serde(default, skip_serializing_if = "is_default")]
     pub parquet_compression: ParquetCompression,
+    /// Rows per shard of a dataset folder (`--dataset DIR/`, `--shard-rows`, its default
+    /// applied); absent for a dataset file and for runs without a dataset, so their
+    /// options read as before. It says where the dataset went (a folder) as `outdir` does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_rows: Option<u64>,
     /// One output per input (`--outdir`) rather than one output.
     pub outdir: bool,
     /// The dataset's token columns (`--tokens`); recorded only when given.
@@ -553,6 +558,7 @@ impl MaskConfig {
             positions: false,
             compress: None,
             parquet_compression: ParquetCompression::default(),
+            shard_rows: None,
             outdir: false,
             tokens: o.tokens,
             regions: o.regions.map(|source| RegionsOption {
@@ -663,6 +669,10 @@ impl MaskConfig {
         }
         if let Some(c) = self.compress {
             out.push(format!("--compress={c}"));
+        }
+        let default_rows = crate::sink::shards::default_shard_rows(self.tokens.is_some());
+        if let Some(rows) = self.shard_rows.filter(|&r| r != default_rows) {
+            out.push(format!("--shard-rows={rows}"));
         }
         if self.parquet_compression != ParquetCompression::default() {
             out.push(format!(

@@ -77,6 +77,29 @@ pub enum UsageError {
         recorded: String,
         place: String,
     },
+    /// `--dataset DIR/` where a file is.
+    #[error(
+        "dataset folder '{0}' is a file: name a folder, or leave out the trailing slash to write a file"
+    )]
+    FolderIsAFile(String),
+    /// `--dataset DIR/` whose folder holds files, without `--force`.
+    #[error(
+        "dataset folder '{dir}' is not empty ({files}): name a new or empty folder, or add --force to replace the dataset protmask wrote there"
+    )]
+    FolderNotEmpty { dir: String, files: String },
+    /// `--dataset DIR/ --force` whose folder holds files that are not an earlier dataset's.
+    #[error(
+        "dataset folder '{dir}' holds files protmask did not write there ({files}): --force replaces only an earlier dataset's README.md and data/ shards, so move them or name a new folder"
+    )]
+    FolderHasOtherFiles { dir: String, files: String },
+    /// `--shard-rows` without a dataset folder.
+    #[error("--shard-rows applies to a dataset folder: --dataset DIR/ (with the trailing slash)")]
+    ShardRowsWithoutFolder,
+    /// `--force` without a dataset folder.
+    #[error(
+        "--force applies to a dataset folder (--dataset DIR/): it replaces the dataset protmask wrote there"
+    )]
+    ForceWithoutFolder,
     /// A masking option that cannot be used.
     #[error(transparent)]
     Option(#[from] config::OptionError),

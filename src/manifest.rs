@@ -16,7 +16,7 @@ use crate::engine::{Input, InputReport, Job, Summary};
 use crate::io::{Compression, FileDigest, OutputTarget, PendingOutput, create_output};
 use crate::regions::RegionsSource;
 use crate::rng::SCHEME_VERSION;
-use crate::sink::{Format, OutputSpec, Role, Target};
+use crate::sink::{Format, OutputSpec, Role, Target, shards};
 
 /// `MAJOR.MINOR.PATCH` (a pre-release suffix ignored).
 pub(crate) fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
@@ -258,6 +258,12 @@ impl Manifest {
                     line.push(format!("--outdir={dir}"));
                 }
                 Role::Fasta if first.path == "-" => {}
+                // A dataset folder: its shards' folder, with the trailing slash.
+                Role::Dataset if self.options.shard_rows.is_some() => {
+                    let dir =
+                        shards::folder_of_shard(Path::new(&first.path)).unwrap_or(Path::new("."));
+                    line.push(format!("--dataset={}", shards::shown(dir)));
+                }
                 _ => line.push(format!("--{}={}", role.flag(), first.path)),
             }
         }
@@ -385,7 +391,9 @@ impl Manifest {
     }
 
     /// The recorded outputs, as a job writes them (one spec per role, in the recorded
-    /// order), each under `outdir` with its recorded file name (stdout as `stdout`).
+    /// order; a dataset folder's, one per split), each under `outdir` with its recorded
+    /// file name (stdout as `stdout`; a dataset folder by its own name, its card made with
+    /// its shards).
     fn output_specs(&self, outdir: &Path) -> Result<Vec<OutputSpec>> {
         let in_outdir = |p: &str| -> PathBuf {
             let name = match Path::new(p).file_name() {
@@ -397,6 +405,13 @@ impl Manifest {
         let mut specs: Vec<OutputSpec> = Vec::new();
         for entry in &self.outputs {
             let Some(role) = entry.role else { continue };
+            if role == Role::Card {
+                continue;
+            }
+            if let (Role::Dataset, Some(rows)) = (role, self.options.shard_rows) {
+                specs.extend(self.folder_split(entry, rows, outdir, &specs)?);
+                continue;
+            }
             if specs.iter().any(|s| s.role == role) {
                 continue;
             }
@@ -462,6 +477,61 @@ impl Manifest {
             specs.push(spec);
         }
         Ok(specs)
+    }
+
+    /// The split of a recorded dataset-folder shard, rebuilt under `outdir` in a folder of
+    /// the recorded one's name (`None` once its split has a spec among `specs`).
+    fn folder_split(
+        &self,
+        shard: &FileEntry,
+        rows: u64,
+        outdir: &Path,
+        specs: &[OutputSpec],
+    ) -> Result<Option<OutputSpec>> {
+        let path = Path::new(&shard.path);
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let (Some(dir), Some((split, _, _))) = (
+            shards::folder_of_shard(path),
+            name.as_deref().and_then(shards::parse_shard_name),
+        ) else {
+            bail!(
+                "the manifest records '{}' as a shard of a dataset folder, which is not a \
+                 shard's name",
+                shard.path
+            );
+        };
+        let dir = outdir.join(shards::folder_name(dir));
+        let seen = specs.iter().any(|s| {
+            matches!(&s.target, Target::Shards { dir: d, split: sp, .. } if *d == dir && sp == split)
+        });
+        if seen {
+            return Ok(None);
+        }
+        let mut spec = OutputSpec::dataset_folder(&dir)?;
+        if let Target::Shards {
+            split: sp,
+            rows: r,
+            force,
+            ..
+        } = &mut spec.target
+        {
+            *sp = split.to_string();
+            *r = rows;
+            // A regeneration replaces its own earlier rebuild, as it does single files.
+            *force = true;
+        }
+        // With `--split`, each split's shards hold that split's records alone.
+        if let Some(splits) = &self.options.split {
+            let i = (splits.names().iter().position(|n| n == split)).with_context(|| {
+                format!(
+                    "the manifest records the shard '{}' of a split '{split}' that its split \
+                     rule ({splits}) does not name",
+                    shard.path
+                )
+            })?;
+            spec.split = Some(i);
+        }
+        Ok(Some(spec))
     }
 
     /// The recorded job, reading `sources` (one per recorded input, in order; each named

@@ -89,6 +89,34 @@ impl Provenance {
         }))
     }
 
+    /// What the Parquet file, or every shard of the dataset folder, at `path` records:
+    /// the shards must all record the same (a shard of another run is an error naming
+    /// it). Footers alone are read; errors do not name `path`.
+    pub fn of_dataset(path: &Path) -> Result<Option<Provenance>, String> {
+        if !path.is_dir() {
+            return Provenance::of_parquet(path);
+        }
+        let splits = crate::sink::shards::read_folder(path)?;
+        let mut shards = splits.iter().flat_map(|(_, files)| files);
+        let Some(first) = shards.next() else {
+            return Ok(None);
+        };
+        let recorded =
+            Provenance::of_parquet(first).map_err(|e| format!("{}: {e}", first.display()))?;
+        for shard in shards {
+            let this =
+                Provenance::of_parquet(shard).map_err(|e| format!("{}: {e}", shard.display()))?;
+            if this != recorded {
+                return Err(format!(
+                    "'{}' records another run than '{}' (its protmask.* metadata differs)",
+                    shard.display(),
+                    first.display()
+                ));
+            }
+        }
+        Ok(recorded)
+    }
+
     /// What the Parquet file at `path` records (its footer alone is read); errors do not
     /// name the file.
     pub fn of_parquet(path: &Path) -> Result<Option<Provenance>, String> {

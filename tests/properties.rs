@@ -112,6 +112,7 @@ impl Cfg {
             positions,
             compress: None,
             parquet_compression: Default::default(),
+            shard_rows: None,
             outdir: false,
             tokens: None,
             regions: None,

@@ -49,6 +49,8 @@ mod reproducibility;
 mod schedule_cmd;
 #[path = "self_describing.rs"]
 mod self_describing;
+#[path = "shards.rs"]
+mod shards;
 #[path = "split.rs"]
 mod split;
 #[path = "tokens_evodiff.rs"]

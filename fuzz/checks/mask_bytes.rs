@@ -67,6 +67,7 @@ fn setup(a: u8, b: u8) -> Setup {
         positions: bit(5),
         compress: None,
         parquet_compression: Default::default(),
+        shard_rows: None,
         outdir: false,
         tokens: None,
         regions: None,

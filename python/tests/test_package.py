@@ -436,6 +436,7 @@ CLI_ONLY = {
     "help", "version", "input-list", "output", "outdir", "rates", "dataset", "manifest",
     "positions", "line-width", "compress", "replicates", "threads", "quiet",
     "regions-partial", "parquet-compression", "split", "split-seed", "split-groups",
+    "shard-rows", "force",
 }
 
 REGIONS = ROOT / "data" / "regions" / "okt3_cdrh3.bed"

@@ -8,7 +8,8 @@ use super::fasta::{Rec, Records, ReplicateCount, compare, eligible_positions};
 use super::{Expect, Verified, VerifyError};
 use crate::engine::Input;
 use crate::regions::Regions;
-use crate::sink::{DatasetRow, Format, IGNORE, Vocab, read_rows};
+use crate::sink::{DatasetRow, Format, IGNORE, Vocab, read_rows, read_shards, shards};
+use crate::split::SplitRule;
 
 /// Check a dataset given as MASKED against `original`: the rows follow the records, each
 /// with replicates 1..R and R the same for every record (the recorded R, else the first
@@ -25,12 +26,85 @@ pub fn verify_dataset(
     expect: &Expect,
     regions: Option<&Regions>,
 ) -> Result<Verified, VerifyError> {
-    let mut orig = Records::open(original, b"")?;
     let unreadable = |message: String| VerifyError::Unreadable {
         file: shown.to_string(),
         message,
     };
+    // A folder of several splits: each split's shards hold the rows of the original's
+    // records of that split, in order, so each is checked against the original with the
+    // other splits' records passed over (one pass over the original per split).
+    if dataset.1 == Format::Parquet && dataset.0.is_dir() {
+        let found = shards::read_folder(dataset.0).map_err(&unreadable)?;
+        if let (Some(rule), true) = (&expect.split, found.len() > 1 || expect.split.is_some()) {
+            let names = rule.splits.names();
+            if let Some((stray, _)) = found.iter().find(|(n, _)| !names.contains(n)) {
+                return Err(unreadable(format!(
+                    "holds a split '{stray}' that the split rule ({}) does not name",
+                    rule.splits
+                )));
+            }
+            let mut all = Verified {
+                selected: Some(0),
+                ..Verified::default()
+            };
+            for (i, name) in names.iter().enumerate() {
+                let shards = (found.iter().find(|(n, _)| n == name))
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or_default();
+                let shown = format!("{shown} (split {name})");
+                let v = check_rows(
+                    original,
+                    read_shards(shards),
+                    &shown,
+                    expect,
+                    regions,
+                    Some(i),
+                )?;
+                all.records += v.records;
+                all.changed += v.changed;
+                all.uncertain += v.uncertain;
+                all.rows += v.rows;
+                all.selected = Some(all.selected.unwrap_or(0) + v.selected.unwrap_or(0));
+                all.replicates = all.replicates.max(v.replicates);
+            }
+            return Ok(all);
+        }
+        if found.len() > 1 {
+            return Err(unreadable(format!(
+                "holds the splits {}: verify needs the split rule to check them (recorded \
+                 in the shards' metadata and the manifest, or --split)",
+                found
+                    .iter()
+                    .map(|s| s.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
     let rows = read_rows(dataset.0, dataset.1).map_err(|e| unreadable(e.to_string()))?;
+    check_rows(original, rows, shown, expect, regions, None)
+}
+
+/// The rows of a dataset (or of one split of it: `only`, whose original records alone are
+/// read) against the original.
+fn check_rows(
+    original: &Input,
+    rows: Box<dyn Iterator<Item = Result<DatasetRow, String>>>,
+    shown: &str,
+    expect: &Expect,
+    regions: Option<&Regions>,
+    only: Option<usize>,
+) -> Result<Verified, VerifyError> {
+    let unreadable = |message: String| VerifyError::Unreadable {
+        file: shown.to_string(),
+        message,
+    };
+    let mut records = Records::open(original, b"")?;
+    let rule = expect.split.as_deref();
+    let mut orig = OnlySplit {
+        records: &mut records,
+        only: only.zip(rule),
+    };
     let mut seen = Verified {
         selected: Some(0),
         ..Verified::default()
@@ -104,6 +178,34 @@ pub fn verify_dataset(
     }
     seen.replicates = count.expected().unwrap_or(1);
     Ok(seen)
+}
+
+/// The original's records, or those of one split alone.
+struct OnlySplit<'a> {
+    records: &'a mut Records,
+    only: Option<(usize, &'a SplitRule)>,
+}
+
+impl OnlySplit<'_> {
+    fn next(&mut self) -> Result<Option<Rec>, VerifyError> {
+        loop {
+            match self.records.next()? {
+                Some(o)
+                    if self
+                        .only
+                        .is_some_and(|(s, r)| r.index_of(o.id.as_bytes()) != s) => {}
+                found => return Ok(found),
+            }
+        }
+    }
+
+    fn name(&self) -> &str {
+        self.records.name()
+    }
+
+    fn number(&self) -> u64 {
+        self.records.number()
+    }
 }
 
 /// One dataset row (`at`) against its original record: ID, description, sequence,

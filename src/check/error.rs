@@ -556,7 +556,11 @@ pub enum VerifyError {
     /// A file given as MASKED that is no output of `role` the manifest records.
     #[error(
         "'{path}' is not {} recorded in manifest '{manifest}' (SHA-256 {})",
-        if *.role == Role::Dataset { "the dataset" } else { "a FASTA output" },
+        match .role {
+            Role::Dataset => "the dataset",
+            Role::Card => "the dataset card",
+            _ => "a FASTA output",
+        },
         .found.sha256
     )]
     NotAnOutput {

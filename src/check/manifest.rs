@@ -14,7 +14,7 @@ use crate::engine::{Input, run};
 use crate::io::{Compression, FileDigest, InputSource, open_input};
 use crate::manifest::{FileEntry, Manifest, Matched};
 use crate::regions::{Regions, RegionsMode, RegionsSource};
-use crate::sink::{Format, Role, split_fasta_name};
+use crate::sink::{Format, Role, shards, split_fasta_name};
 use crate::split::{Groups, GroupsFile, SplitRule};
 
 /// The manifest at `path`, or why it cannot be used.
@@ -484,16 +484,22 @@ fn check_outputs(
         unrecorded_table: None,
         notes: Vec::new(),
     };
-    if let Some(p) = masked.source.path() {
-        match recorded_output(m, role, p, &masked.name)? {
+    // MASKED, or each shard and the card of a dataset folder.
+    let given: Vec<(PathBuf, String, Role)> = match masked.source.path() {
+        Some(dir) if dir.is_dir() => folder_files(dir)?,
+        Some(p) => vec![(p.to_path_buf(), masked.name.clone(), role)],
+        None => Vec::new(),
+    };
+    for (p, shown, role) in given {
+        match recorded_output(m, role, &p, &shown)? {
             OutputMatch::Recorded(d, note) => {
                 checked.notes.extend(note);
-                checked.on_hand.push((p.to_path_buf(), d));
+                checked.on_hand.push((p, d));
             }
             OutputMatch::Not(found) => {
                 return Err(VerifyError::NotAnOutput {
                     manifest: manifest_path.display().to_string(),
-                    path: masked.name.clone(),
+                    path: shown,
                     role,
                     found,
                 });
@@ -510,6 +516,23 @@ fn check_outputs(
         }
     }
     Ok(checked)
+}
+
+/// A dataset folder's files: every shard, then its card if it has one.
+fn folder_files(dir: &Path) -> Result<Vec<(PathBuf, String, Role)>, VerifyError> {
+    let splits = shards::read_folder(dir).map_err(|message| VerifyError::Unreadable {
+        file: dir.display().to_string(),
+        message,
+    })?;
+    let mut files: Vec<(PathBuf, String, Role)> = (splits.into_iter())
+        .flat_map(|(_, files)| files)
+        .map(|p| (p.clone(), p.display().to_string(), Role::Dataset))
+        .collect();
+    let card = dir.join(shards::CARD);
+    if card.is_file() {
+        files.push((card.clone(), card.display().to_string(), Role::Card));
+    }
+    Ok(files)
 }
 
 /// The first row and column where two rates tables differ, both values shown.

@@ -159,7 +159,7 @@ pub fn run(request: &Request) -> Result<Report, VerifyError> {
     let dataset = masked_dataset(request, &masked)?;
     let metadata = match &dataset {
         Some((path, Format::Parquet)) => {
-            Provenance::of_parquet(path).map_err(|message| VerifyError::Unreadable {
+            Provenance::of_dataset(path).map_err(|message| VerifyError::Unreadable {
                 file: masked.name.clone(),
                 message: format!("{}: {message}", masked.name),
             })?
@@ -261,11 +261,12 @@ pub fn run(request: &Request) -> Result<Report, VerifyError> {
     })
 }
 
-/// Whether `source` is a regular file (not stdin, a pipe or a device).
+/// Whether `source` is a regular file or a folder (a dataset folder), not stdin, a pipe or
+/// a device.
 fn regular(source: &InputSource) -> bool {
     (source.path())
         .and_then(|p| std::fs::metadata(p).ok())
-        .is_some_and(|m| m.is_file())
+        .is_some_and(|m| m.is_file() || m.is_dir())
 }
 
 /// MASKED as a dataset (`mask --dataset`), if its bytes say it is one (`sniff`); a
@@ -305,6 +306,10 @@ fn sniff(masked: &Input, given: &str) -> Result<Format, VerifyError> {
         message: format!("{}: {e}", masked.name),
     };
     if let Some(path) = masked.source.path() {
+        // A dataset folder (`mask --dataset DIR/`) holds Parquet shards.
+        if path.is_dir() {
+            return Ok(Format::Parquet);
+        }
         let mut file = std::fs::File::open(path).map_err(unreadable)?;
         if head(&mut file, 4).map_err(unreadable)? == b"PAR1" {
             return Ok(Format::Parquet);

@@ -117,12 +117,20 @@ pub fn regenerate(
     })?;
     let name = manifest.file_name().unwrap_or("manifest.json".as_ref());
     job.manifest = Some(outdir.join(name));
-    let written: Vec<PathBuf> = job.outputs.iter().flat_map(|o| o.paths()).collect();
     let summary = run(job).map_err(|e| VerifyError::RegenerationFailed {
         manifest: mname.clone(),
         message: format!("{e:#}"),
     })?;
-    for ((got, want), path) in summary.outputs.iter().zip(&m.outputs).zip(written) {
+    // A dataset folder's shards are counted only as they are written.
+    if summary.outputs.len() != m.outputs.len() {
+        return Err(VerifyError::OutputCount {
+            manifest: mname,
+            found: summary.outputs.len(),
+            expected: m.outputs.len(),
+        });
+    }
+    for (got, want) in summary.outputs.iter().zip(&m.outputs) {
+        let path = PathBuf::from(&got.path);
         let d = got.digest.clone().ok_or_else(|| VerifyError::Other {
             file: None,
             message: "internal error: no digest of a regenerated output".into(),

@@ -49,7 +49,7 @@ pub(super) fn spooled(
     let regular = src
         .path()
         .and_then(|p| std::fs::metadata(p).ok())
-        .is_some_and(|m| m.is_file());
+        .is_some_and(|m| m.is_file() || m.is_dir());
     let name = if src == InputSource::Stdin {
         "-".to_string()
     } else {

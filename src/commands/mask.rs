@@ -83,9 +83,13 @@ fn plan_outputs(
     outputs.extend(args.rates.clone());
     outputs.extend(dataset_output(args)?);
     let mut written: Vec<PathBuf> = Vec::new();
-    let named = outputs
-        .iter()
-        .flat_map(|o| o.paths().into_iter().map(|p| (o.role.noun(), p)));
+    // The splits of one dataset folder share its card: named once.
+    let first_of_folder = |i: usize, o: &OutputSpec| {
+        (o.folder()).is_none_or(|d| !outputs[..i].iter().any(|p| p.folder() == Some(d)))
+    };
+    let named = (outputs.iter().enumerate())
+        .filter(|&(i, o)| first_of_folder(i, o))
+        .flat_map(|(_, o)| o.paths().into_iter().map(|p| (o.role.noun(), p)));
     for (what, p) in named.chain(args.manifest.iter().map(|p| ("manifest", p.clone()))) {
         if written.contains(&p) {
             bail!("the {what} '{}' is also another output", p.display());
@@ -93,14 +97,34 @@ fn plan_outputs(
         written.push(p);
     }
     same_file_guard(inputs, &written)?;
-    // The manifest is written last: whether it can be, is known now.
-    if let Some(m) = &args.manifest {
+    // The manifest is written last: whether it can be, is known now (in a dataset folder
+    // the run makes, once the run has made it).
+    let in_new_folder = |p: &std::path::Path| {
+        let parent = p.parent();
+        outputs
+            .iter()
+            .filter_map(OutputSpec::folder)
+            .any(|dir| parent == Some(dir) && !dir.exists())
+    };
+    if let Some(m) = args.manifest.as_ref().filter(|m| !in_new_folder(m)) {
         protmask::io::check_writable(m)
             .with_context(|| format!("cannot create manifest '{}'", m.display()))?;
     }
     // The regions and groups files are read like inputs: no output may overwrite them.
     for read in args.regions.iter().chain(&args.split_groups) {
         same_file_guard(&[InputSource::parse(read)], &written)?;
+    }
+    // A dataset folder's data/ holds its shards alone (`data/train-*` would take in a
+    // rates table named train-x.csv).
+    if let Some(dir) = outputs.iter().find_map(OutputSpec::folder) {
+        let data = dir.join(protmask::sink::shards::DATA);
+        if let Some(p) = written.iter().find(|p| p.starts_with(&data)) {
+            bail!(
+                "'{}' is inside '{}', which holds the dataset's shards alone: write it elsewhere",
+                p.display(),
+                protmask::sink::shards::shown(&data)
+            );
+        }
     }
     let made = match &args.outdir {
         Some(dir) => Some(
@@ -333,11 +357,21 @@ fn fasta_output(args: &MaskArgs, inputs: &[InputSource]) -> Result<Vec<OutputSpe
 
 /// The dataset (`--dataset`), checked against the other flags: on stdout (`-`), JSON
 /// Lines compressed by `--compress`, and the FASTA must go to a file or nowhere;
-/// `--parquet-compression` only with a Parquet file.
-fn dataset_output(args: &MaskArgs) -> Result<Option<OutputSpec>> {
+/// `--parquet-compression` only with Parquet; a folder (`DIR/`) takes its rows per shard
+/// and `--force`, which no other dataset takes.
+fn dataset_output(args: &MaskArgs) -> Result<Vec<OutputSpec>> {
     let Some(mut dataset) = args.dataset.clone() else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
+    match (&mut dataset.target, args.shard_rows_resolved()) {
+        (Target::Shards { rows, force, .. }, Some(n)) => {
+            *rows = n;
+            *force = args.force;
+        }
+        _ if args.shard_rows.is_some() => return Err(UsageError::ShardRowsWithoutFolder.into()),
+        _ if args.force => return Err(UsageError::ForceWithoutFolder.into()),
+        _ => {}
+    }
     if on_stdout(&dataset) {
         if args.output.as_ref().is_some_and(|p| p.as_os_str() == "-") {
             return Err(UsageError::TwoOnStdout.into());
@@ -353,7 +387,28 @@ fn dataset_output(args: &MaskArgs) -> Result<Option<OutputSpec>> {
             .map_or("-".into(), |p| p.display().to_string());
         return Err(UsageError::ParquetCompressionWithJsonl(name).into());
     }
-    Ok(Some(dataset))
+    // A folder with --split: each split's shards, DIR/data/<split>-*.
+    if let (
+        Target::Shards {
+            dir, rows, force, ..
+        },
+        Some(splits),
+    ) = (&dataset.target, &args.split)
+    {
+        let target = |_, name: &str| Target::Shards {
+            dir: dir.clone(),
+            split: name.to_string(),
+            rows: *rows,
+            force: *force,
+        };
+        return Ok(OutputSpec::per_split(
+            Role::Dataset,
+            Format::Parquet,
+            &splits.names(),
+            target,
+        ));
+    }
+    Ok(vec![dataset])
 }
 
 fn on_stdout(spec: &OutputSpec) -> bool {

@@ -253,16 +253,40 @@ pub fn run(job: Job) -> Result<Summary> {
     let provenance = described
         .then(|| Provenance::of_run(&job, &summary))
         .transpose()?;
-    let (outputs, pending) =
-        sinks.close(&summary.inputs, shared.replicates, provenance.as_ref())?;
+    let closed = sinks.close(&summary.inputs, shared.replicates, provenance.as_ref())?;
+    let (mut outputs, mut pending) = (closed.reports, closed.pending);
+    // Each dataset folder's card, after its shards (it lists them).
+    let mut folders = Vec::new();
+    for parts in closed.folders {
+        let p = (provenance.as_ref()).context("internal error: a dataset folder undescribed")?;
+        let dir = &parts.folder.dir;
+        let card = crate::sink::card::write(dir, &parts.splits, p, parts.shard_rows, manifest)
+            .with_context(|| format!("cannot write the dataset card in '{}'", dir.display()))?;
+        outputs.push(OutputReport {
+            role: Role::Card,
+            path: card.name().to_string(),
+            records: parts.splits.iter().map(|s| s.rows).sum(),
+            digest: card.digest.clone(),
+        });
+        pending.push(card);
+        folders.push(parts.folder);
+    }
     summary.outputs = outputs;
     summary.elapsed = start.elapsed();
     let manifest = match &job.manifest {
         Some(path) => Some(crate::manifest::Manifest::of_run(&job, &summary)?.prepare(path)?),
         None => None,
     };
+    // An earlier dataset's shards in a folder (--force) go just before the new files
+    // take their place.
+    for f in &mut folders {
+        f.remove_stale()?;
+    }
     for p in pending.into_iter().chain(manifest) {
         p.commit()?;
+    }
+    for f in folders {
+        f.keep();
     }
     Ok(summary)
 }

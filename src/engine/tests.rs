@@ -82,11 +82,11 @@ fn run_writer(job: &Job, order: &[(usize, u64)]) -> Vec<OutputReport> {
         };
         3
     ];
-    let (reports, pending) = sinks.close(&inputs, 1, None).unwrap();
-    for p in pending {
+    let closed = sinks.close(&inputs, 1, None).unwrap();
+    for p in closed.pending {
         p.commit().unwrap();
     }
-    reports
+    closed.reports
 }
 
 fn orders() -> Vec<Vec<(usize, u64)>> {

@@ -9,6 +9,10 @@
 //! input (one per format that concatenates inputs), which is copied into the output when
 //! the writer reaches that input. Memory stays bounded by the tokens; the bytes are the
 //! same as reading one input after another.
+//!
+//! A dataset folder's split (`Target::Shards`) is written like one output; its folder is
+//! checked and made when it is opened (`Folder::prepare`), before any input is read, and
+//! its shards get their final names when it is closed.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -27,6 +31,8 @@ use super::work::Stats;
 use super::{BlockMasker, BlockOutput, InputReport, Job, OutputReport};
 use crate::io::{Compression, OutputTarget, PendingOutput, create_output_on};
 use crate::provenance::Provenance;
+use crate::sink::card::CardSplit;
+use crate::sink::shards::{Folder, ShardNames, shown};
 use crate::sink::{Encoder, Role, Sink, Target};
 
 /// Where one output's bytes go.
@@ -39,6 +45,27 @@ enum Dest {
         open: BTreeMap<usize, Box<dyn Sink>>,
         closed: BTreeMap<usize, PendingOutput>,
     },
+    /// One split of a dataset folder (`folder`, an index into `Sinks::folders`), written
+    /// as one output cut into shards.
+    Shards {
+        sink: Box<dyn Sink>,
+        names: ShardNames,
+        folder: usize,
+    },
+}
+
+/// A dataset folder of the run and what its card says: each split's shards and rows.
+pub(super) struct FolderParts {
+    pub folder: Folder,
+    pub splits: Vec<CardSplit>,
+    pub shard_rows: u64,
+}
+
+/// Every output closed: reports and files in the job's order, and the dataset folders.
+pub(super) struct Closed {
+    pub reports: Vec<OutputReport>,
+    pub pending: Vec<PendingOutput>,
+    pub folders: Vec<FolderParts>,
 }
 
 /// One format's bytes of a later input: a prefix in memory (its blocks' own buffers, not
@@ -67,6 +94,9 @@ pub(super) struct Sinks {
     /// Each output's role, the split it holds alone (`--split` per split) and its bytes'
     /// destination.
     dests: Vec<(Role, Option<usize>, Dest)>,
+    /// Dataset folders, after the outputs in them (dropped after their temp files, so a
+    /// folder the failed run made is empty again and goes).
+    folders: Vec<FolderParts>,
     opener: Opener,
     pub stats: Stats,
     pub duplicates: Duplicates,
@@ -103,6 +133,29 @@ impl Opener {
             .with_context(|| format!("cannot write '{name}'"))?;
         Ok(sink)
     }
+
+    /// Open a dataset folder's split, its shards of `rows` rows named by `names`.
+    fn open_shards(
+        &self,
+        encoder: &dyn Encoder,
+        names: &ShardNames,
+        rows: u64,
+    ) -> Result<Box<dyn Sink>> {
+        let (pool, digests) = (Arc::clone(&self.pool), self.digests);
+        let shard = move |names: &ShardNames, i: usize| {
+            let target = OutputTarget::Path(names.provisional(i));
+            create_output_on(target, Compression::None, Some(&pool), digests)
+        };
+        let first = shard(names, 0).with_context(|| {
+            format!("cannot create dataset '{}'", names.provisional(0).display())
+        })?;
+        let owned = names.clone();
+        let next = Box::new(move |i: usize| shard(&owned, i));
+        let context = || format!("cannot create dataset '{}'", names.provisional(0).display());
+        encoder
+            .open_shards(first, rows, next, &self.pool)
+            .with_context(context)
+    }
 }
 
 impl Sinks {
@@ -119,8 +172,45 @@ impl Sinks {
             digests,
         };
         let mut dests = Vec::new();
+        let mut folders: Vec<FolderParts> = Vec::new();
+        // The run's other files may lie in a dataset folder (a manifest beside the card).
+        let ours: Vec<PathBuf> = (job.outputs.iter())
+            .filter(|o| o.folder().is_none())
+            .flat_map(|o| o.paths())
+            .chain(job.manifest.clone())
+            .collect();
+        // Dataset folders first: the run's other outputs may be written in them.
+        for spec in &job.outputs {
+            if let Target::Shards {
+                dir, rows, force, ..
+            } = &spec.target
+                && !folders.iter().any(|f| f.folder.dir == *dir)
+            {
+                folders.push(FolderParts {
+                    folder: Folder::prepare(dir, *force, &ours)?,
+                    splits: Vec::new(),
+                    shard_rows: *rows,
+                });
+            }
+        }
         for (spec, encoder) in job.outputs.iter().zip(&shared.formats) {
             let dest = match &spec.target {
+                Target::Shards {
+                    dir, split, rows, ..
+                } => {
+                    let folder = (folders.iter().position(|f| f.folder.dir == *dir))
+                        .context("internal error: a dataset folder not prepared")?;
+                    let names = ShardNames {
+                        dir: dir.clone(),
+                        split: split.clone(),
+                    };
+                    let sink = opener.open_shards(encoder.as_ref(), &names, *rows)?;
+                    Dest::Shards {
+                        sink,
+                        names,
+                        folder,
+                    }
+                }
                 Target::One(target, compression) => Dest::Single(opener.open(
                     spec.role,
                     encoder.as_ref(),
@@ -137,6 +227,7 @@ impl Sinks {
         }
         Ok(Sinks {
             dests,
+            folders,
             opener,
             stats: Stats::default(),
             duplicates: Duplicates::default(),
@@ -259,7 +350,7 @@ impl Sinks {
                         .write_all(&buf)
                         .with_context(|| format!("cannot write {}", dest_name(dest, d.file)))?
                 }
-                Dest::Single(_) => {
+                Dest::Single(_) | Dest::Shards { .. } => {
                     let spill = &mut ahead.spills[i];
                     if spill.file.is_none() && buf.len() <= self.spill_memory {
                         self.spill_memory -= buf.len();
@@ -296,7 +387,7 @@ impl Sinks {
             let dest = &mut self.dests[i].2;
             let name = dest_name(dest, 0);
             let out: &mut dyn Write = match dest {
-                Dest::Single(o) => o.as_mut(),
+                Dest::Single(o) | Dest::Shards { sink: o, .. } => o.as_mut(),
                 Dest::PerFile { .. } => continue,
             };
             for mut buf in spill.memory {
@@ -354,9 +445,10 @@ impl Sinks {
         inputs: &[InputReport],
         replicates: u32,
         provenance: Option<&Provenance>,
-    ) -> Result<(Vec<OutputReport>, Vec<PendingOutput>)> {
+    ) -> Result<Closed> {
         let mut reports = Vec::new();
         let mut pending = Vec::new();
+        let mut folders = self.folders;
         for (role, split, dest) in self.dests {
             let closed = match dest {
                 Dest::Single(mut o) => {
@@ -374,6 +466,30 @@ impl Sinks {
                     .into_iter()
                     .map(|(file, p)| (inputs[file].records * u64::from(replicates), p))
                     .collect(),
+                Dest::Shards {
+                    mut sink,
+                    names,
+                    folder,
+                } => {
+                    let dataset = || format!("cannot write dataset '{}'", names.dir.display());
+                    if let Some(p) = provenance {
+                        sink.describe(p).with_context(dataset)?;
+                    }
+                    let shards = sink.close_shards().with_context(dataset)?;
+                    let n = shards.len();
+                    let rows = shards.iter().map(|(_, r)| r).sum();
+                    folders[folder].splits.push(CardSplit {
+                        name: names.split.clone(),
+                        shards: n,
+                        rows,
+                    });
+                    let named = |(i, (p, rows)): (usize, (PendingOutput, u64))| {
+                        let path = names.path(i, n);
+                        let name = path.display().to_string();
+                        (rows, p.retarget(path, name))
+                    };
+                    shards.into_iter().enumerate().map(named).collect()
+                }
             };
             for (records, p) in closed {
                 reports.push(OutputReport {
@@ -385,7 +501,11 @@ impl Sinks {
                 pending.push(p);
             }
         }
-        Ok((reports, pending))
+        Ok(Closed {
+            reports,
+            pending,
+            folders,
+        })
     }
 }
 
@@ -398,7 +518,7 @@ fn output_for<'d>(
     file: usize,
 ) -> Result<&'d mut dyn Write> {
     match dest {
-        Dest::Single(o) => Ok(o.as_mut()),
+        Dest::Single(o) | Dest::Shards { sink: o, .. } => Ok(o.as_mut()),
         Dest::PerFile { paths, open, .. } => match open.entry(file) {
             std::collections::btree_map::Entry::Occupied(o) => Ok(o.into_mut().as_mut()),
             std::collections::btree_map::Entry::Vacant(v) => {
@@ -414,6 +534,7 @@ fn output_for<'d>(
 fn dest_name(dest: &Dest, file: usize) -> String {
     match dest {
         Dest::Single(o) => o.name().to_string(),
+        Dest::Shards { names, .. } => format!("dataset '{}'", shown(&names.dir)),
         Dest::PerFile { paths, .. } => format!("'{}'", paths[file].display()),
     }
 }

@@ -51,6 +51,8 @@ impl OutputTarget {
 enum Dest {
     Stdout(BufWriter<Stdout>),
     File(BufWriter<File>),
+    /// A file closed for now (`Output::park`): reopened, appending, by the next write.
+    Parked(PathBuf),
 }
 
 /// The byte sink under the compressor: the destination, and optionally a running SHA-256
@@ -68,17 +70,33 @@ impl Sink {
         }
     }
 
-    fn dest(&mut self) -> &mut dyn Write {
-        match &mut self.dest {
-            Dest::Stdout(w) => w,
-            Dest::File(w) => w,
+    fn dest(&mut self) -> io::Result<&mut dyn Write> {
+        if let Dest::Parked(path) = &self.dest {
+            let file = fs::OpenOptions::new().append(true).open(path)?;
+            self.dest = Dest::File(BufWriter::with_capacity(OUTPUT_BUFFER_SIZE, file));
         }
+        match &mut self.dest {
+            Dest::Stdout(w) => Ok(w),
+            Dest::File(w) => Ok(w),
+            Dest::Parked(_) => Err(io::Error::other(
+                "internal error: a parked file stayed closed",
+            )),
+        }
+    }
+
+    /// Flush a file and close it, keeping its path (and the digest so far).
+    fn park(&mut self, path: &Path) -> io::Result<()> {
+        if let Dest::File(w) = &mut self.dest {
+            w.flush()?;
+            self.dest = Dest::Parked(path.to_path_buf());
+        }
+        Ok(())
     }
 }
 
 impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.dest().write(buf)?;
+        let n = self.dest()?.write(buf)?;
         if let Some(h) = &mut self.digest {
             h.update(&buf[..n]);
         }
@@ -86,7 +104,7 @@ impl Write for Sink {
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.dest().write_all(buf)?;
+        self.dest()?.write_all(buf)?;
         if let Some(h) = &mut self.digest {
             h.update(buf);
         }
@@ -94,7 +112,11 @@ impl Write for Sink {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.dest().flush()
+        match &mut self.dest {
+            // Flushed when it was parked.
+            Dest::Parked(_) => Ok(()),
+            _ => self.dest()?.flush(),
+        }
     }
 }
 
@@ -351,6 +373,22 @@ impl Output {
         })
     }
 
+    /// Flush an uncompressed file output and close its file for now, keeping the temp
+    /// file and the digest so far; the next write reopens it, appending. A finished
+    /// dataset shard waits like this for its footer (written once every input has been
+    /// read), holding neither a descriptor nor a buffer, so a run of thousands of shards
+    /// stays within the descriptor limit. Stdout, a device and a compressed output (whose
+    /// compressor state cannot wait on disk) are left open.
+    pub fn park(&mut self) -> io::Result<()> {
+        let Commit::Rename { temp, .. } = &self.commit else {
+            return Ok(());
+        };
+        match &mut self.encoder {
+            Some(Encoder::Plain(sink)) => sink.park(temp).map_err(|e| named(&self.name, e)),
+            _ => Ok(()),
+        }
+    }
+
     fn encoder(&mut self) -> io::Result<&mut dyn Write> {
         match self.encoder.as_mut() {
             Some(e) => Ok(e.writer()),
@@ -393,6 +431,17 @@ impl PendingOutput {
     /// The output as given.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Publish it at `target` instead, named `name` in messages and reports (a shard's
+    /// name holds the number of shards, known only when the last one is closed). Stdout
+    /// and a device stay where they are.
+    pub fn retarget(mut self, target: PathBuf, name: String) -> PendingOutput {
+        if let Commit::Rename { target: t, .. } = &mut self.commit {
+            *t = target;
+            self.name = name;
+        }
+        self
     }
 
     /// Rename the temp file onto the target (nothing to do for stdout or a device).

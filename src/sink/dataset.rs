@@ -271,6 +271,23 @@ pub fn read_rows(
                 serde_json::from_str(&line).map_err(|e| format!("{name}: line {}: {e}", i + 1))
             })))
         }
+        // A dataset folder: its shards one after the other (one split), each opened when
+        // the one before it is read (thousands of shards, one descriptor). A folder of
+        // several splits is read a split at a time (`read_shards`, `check::dataset`).
+        Format::Parquet if path.is_dir() => {
+            let splits = super::shards::read_folder(path).map_err(io::Error::other)?;
+            let [(_, shards)] = &splits[..] else {
+                return Err(io::Error::other(format!(
+                    "{name}: a dataset folder of several splits ({}) is read a split at a time",
+                    splits
+                        .iter()
+                        .map(|s| s.0.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            };
+            Ok(read_shards(shards.clone()))
+        }
         Format::Parquet => {
             use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
             let f = std::fs::File::open(path)
@@ -300,6 +317,21 @@ pub fn read_rows(
             format!("{name}: {other:?} is not a dataset format"),
         )),
     }
+}
+
+/// The rows of one split's shards of a dataset folder, in order, each shard opened when
+/// the one before it is read.
+pub fn read_shards(
+    shards: Vec<std::path::PathBuf>,
+) -> Box<dyn Iterator<Item = Result<DatasetRow, String>>> {
+    Box::new(shards.into_iter().flat_map(|shard| {
+        let rows: Box<dyn Iterator<Item = Result<DatasetRow, String>>> =
+            match read_rows(&shard, Format::Parquet) {
+                Ok(rows) => rows,
+                Err(e) => Box::new(std::iter::once(Err(e.to_string()))),
+            };
+        rows
+    }))
 }
 
 /// The rows of one record batch (`first` = the number of rows before it, for messages).

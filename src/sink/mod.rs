@@ -2,17 +2,19 @@
 //!
 //! An output is an `OutputSpec`: its `Role` (what a manifest records), its `Format` (found
 //! from the file name by one rule, `Format::for_file`) and its `Target` (a file or stdout,
-//! or one file per input). The engine, its writer and the manifest all iterate the job's
+//! one file per input, or a split's shards in a dataset folder, `shards`). The engine, its writer and the manifest all iterate the job's
 //! list of them. A format is one module with an `Encoder`: on the workers it appends each
 //! emitted record to a block's buffer; on the writer thread it may wrap its file (Parquet
 //! turns the blocks' rows into row groups). Adding a format is a module and its arm in
 //! `Format::encoder` (and a line in `NAMES`): docs/design.md walks through it.
 
+pub(crate) mod card;
 mod dataset;
 mod fasta;
 mod jsonl;
 mod parquet;
 mod rates;
+pub mod shards;
 mod split;
 
 use std::any::Any;
@@ -31,7 +33,7 @@ use crate::provenance::Provenance;
 use crate::records::Record;
 
 pub use self::parquet::{DEFAULT_ZSTD_LEVEL, ParquetCompression};
-pub(crate) use dataset::{DatasetRow, read_rows, token_ids};
+pub(crate) use dataset::{DatasetRow, read_rows, read_shards, token_ids};
 pub use dataset::{IGNORE, TokenIds, Vocab, esm, evodiff};
 pub(crate) use fasta::FastaFormat;
 pub use rates::RatesFormat;
@@ -46,8 +48,11 @@ choices! {
         Fasta = "fasta",
         /// The per-record table (`-r`).
         Rates = "rates",
-        /// One row per record for ML code (`--dataset`).
+        /// One row per record for ML code (`--dataset`): a file, or each shard of a
+        /// dataset folder.
         Dataset = "dataset",
+        /// A dataset folder's README.md (`--dataset DIR/`): its splits and column types.
+        Card = "card",
     }
 }
 
@@ -58,6 +63,7 @@ impl Role {
             Role::Fasta => "output",
             Role::Rates => "rates table",
             Role::Dataset => "dataset",
+            Role::Card => "dataset card",
         }
     }
 
@@ -67,7 +73,7 @@ impl Role {
         match self {
             Role::Fasta => "output",
             Role::Rates => "rates",
-            Role::Dataset => "dataset",
+            Role::Dataset | Role::Card => "dataset",
         }
     }
 }
@@ -110,9 +116,13 @@ fn name_error(role: Role, path: &str) -> String {
             "rates table '{path}': name it .csv or .tsv (optionally compressed, e.g. \
              rates.tsv.gz)"
         ),
+        _ if path.ends_with('/') => format!(
+            "dataset folder '{path}': a folder holds Parquet shards; for JSON Lines name a \
+             file (x.jsonl, optionally compressed)"
+        ),
         _ => format!(
             "dataset '{path}': name it .parquet, or .jsonl (optionally compressed: \
-             .jsonl.gz, .jsonl.bz2, .jsonl.xz, .jsonl.zst)"
+             .jsonl.gz, .jsonl.bz2, .jsonl.xz, .jsonl.zst), or DIR/ for a dataset folder"
         ),
     }
 }
@@ -185,6 +195,16 @@ pub enum Target {
     One(OutputTarget, Compression),
     /// One file per input, in input order (`--outdir`), each compressed by its name.
     PerInput(Vec<PathBuf>),
+    /// One split's rows as shards of `rows` rows in the dataset folder `dir`
+    /// (`--dataset DIR/`): `dir/data/{split}-{i:05}-of-{n:05}.parquet`, and the folder's
+    /// card once for all its splits (`shards`). `force`: an earlier dataset in the folder
+    /// may be replaced.
+    Shards {
+        dir: PathBuf,
+        split: String,
+        rows: u64,
+        force: bool,
+    },
 }
 
 /// One output of a job: what it holds, its format, where it goes.
@@ -210,6 +230,32 @@ impl OutputSpec {
         })
     }
 
+    /// A dataset folder `dir` (`--dataset DIR/`) with every row in the default split,
+    /// [`shards::DEFAULT_SPLIT`], and the default rows per shard (without token ids); the
+    /// caller sets `rows` and `force`. A folder is Parquet: one named like a JSON Lines
+    /// file (`x.jsonl/`) is refused, as it would not be JSON Lines.
+    pub fn dataset_folder(dir: &Path) -> Result<OutputSpec, NameError> {
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_lowercase());
+        let (base, _) = Compression::split_name(name.as_deref().unwrap_or(""));
+        if base.ends_with(".jsonl") {
+            return Err(NameError {
+                role: Role::Dataset,
+                path: shards::shown(dir),
+            });
+        }
+        Ok(OutputSpec {
+            role: Role::Dataset,
+            format: Format::Parquet,
+            target: Target::Shards {
+                dir: dir.to_path_buf(),
+                split: shards::DEFAULT_SPLIT.to_string(),
+                rows: shards::DEFAULT_SHARD_ROWS,
+                force: false,
+            },
+            split: None,
+        })
+    }
+
     /// The file, if the output is one file.
     pub fn path(&self) -> Option<&Path> {
         match &self.target {
@@ -218,12 +264,22 @@ impl OutputSpec {
         }
     }
 
-    /// Every file it writes (none for stdout).
+    /// Every file it writes that is known before the run (none for stdout; a dataset
+    /// folder's card, its shards being named at the end).
     pub fn paths(&self) -> Vec<PathBuf> {
         match &self.target {
             Target::One(OutputTarget::Path(p), _) => vec![p.clone()],
             Target::One(OutputTarget::Stdout, _) => Vec::new(),
             Target::PerInput(paths) => paths.clone(),
+            Target::Shards { dir, .. } => vec![dir.join(shards::CARD)],
+        }
+    }
+
+    /// The dataset folder it writes into, if any.
+    pub fn folder(&self) -> Option<&Path> {
+        match &self.target {
+            Target::Shards { dir, .. } => Some(dir),
+            _ => None,
         }
     }
 }
@@ -271,7 +327,24 @@ pub(crate) trait Encoder: Send + Sync {
     fn open(&self, out: Output, _pool: &Arc<ThreadPool>) -> io::Result<Box<dyn Sink>> {
         Ok(Box::new(out))
     }
+
+    /// A folder's shards (`Target::Shards`): `out` the first file, `next` opening shard i
+    /// when shard i − 1 holds `rows` rows. Only Parquet is written as shards.
+    fn open_shards(
+        &self,
+        _out: Output,
+        _rows: u64,
+        _next: NextShard,
+        _pool: &Arc<ThreadPool>,
+    ) -> io::Result<Box<dyn Sink>> {
+        Err(io::Error::other(
+            "internal error: only a Parquet dataset is written as shards",
+        ))
+    }
 }
+
+/// Opens shard i (0-based) of a dataset folder's split.
+pub(crate) type NextShard = Box<dyn FnMut(usize) -> io::Result<Output> + Send>;
 
 /// An output being written: blocks' buffers in, in order; `close` ends it (complete, but
 /// not yet renamed into place: see `PendingOutput`).
@@ -284,6 +357,13 @@ pub(crate) trait Sink: Write + Send {
         Ok(())
     }
     fn close(self: Box<Self>) -> io::Result<PendingOutput>;
+    /// A sharded output's files (`Encoder::open_shards`), each complete with its rows, in
+    /// order.
+    fn close_shards(self: Box<Self>) -> io::Result<Vec<(PendingOutput, u64)>> {
+        Err(io::Error::other(
+            "internal error: a single output closed as shards",
+        ))
+    }
 }
 
 impl Sink for Output {

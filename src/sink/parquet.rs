@@ -16,6 +16,12 @@
 //! on the rows only, never on `-j` or the block size, and memory stays bounded whatever
 //! the input: `GROUPS_IN_FLIGHT` groups encoding, one filling.
 //!
+//! A dataset folder's split (`Target::Shards`) is the same stream of rows cut into files of
+//! a fixed number of rows: a full file's row groups are appended and the file is put aside,
+//! closed but for its footer (which records the inputs' digests, known only at the end),
+//! and the next file starts with a fresh row group, so each file's bytes depend on its
+//! rows alone.
+//!
 //! Piece layout (little-endian): u64 length of the rest; u64 rows; u8 flags (1: tokens,
 //! 2: crop columns); `replicate length t rate masked` as rows × u64 (`t` and `rate` as f64 bits); then
 //! `file id description sequence masked_sequence`, each rows × u64 end offsets and the
@@ -47,7 +53,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use super::dataset::Fields;
-use super::{Emitted, Encoder, Scratch, Sink};
+use super::{Emitted, Encoder, NextShard, Scratch, Sink};
 use crate::config::MaskConfig;
 use crate::io::{Output, PendingOutput};
 use crate::provenance::Provenance;
@@ -101,6 +107,15 @@ pub fn schema_of(tokens: bool, crop: bool, split: bool) -> SchemaRef {
         fields.push(Field::new(super::SPLIT_COLUMN, DataType::Utf8, false));
     }
     Arc::new(Schema::new(fields))
+}
+
+/// The Arrow schema of a dataset made with `config` (the one its files are written with).
+pub(crate) fn schema_for(config: &MaskConfig) -> SchemaRef {
+    schema_of(
+        config.tokens.is_some(),
+        config.max_length.is_some(),
+        config.split.is_some(),
+    )
 }
 
 fn item_field() -> Arc<Field> {
@@ -865,6 +880,22 @@ impl Encoder for ParquetFormat {
             pool,
         )?))
     }
+
+    fn open_shards(
+        &self,
+        out: Output,
+        rows: u64,
+        next: NextShard,
+        pool: &Arc<rayon::ThreadPool>,
+    ) -> io::Result<Box<dyn Sink>> {
+        let (tokens, crop, split) = (
+            self.fields.has_tokens(),
+            self.fields.crops(),
+            self.fields.splits(),
+        );
+        let sink = ParquetSink::new(out, tokens, crop, split, self.compression, pool)?;
+        Ok(Box::new(sink.sharded(rows, next)))
+    }
 }
 
 /// The Parquet file: pieces in, row groups out. A full row group goes to the worker pool,
@@ -888,6 +919,22 @@ pub struct ParquetSink {
     partial: Vec<u8>,
     /// The run's provenance as key-value pairs (`describe`), written with the footer.
     provenance: Vec<(&'static str, String)>,
+    /// How every file is written (the next shard starts with them).
+    props: WriterProperties,
+    /// Rows in the current file (its row groups and the one filling).
+    file_rows: u64,
+    /// A dataset folder's split: cut into files of so many rows.
+    shards: Option<Shards>,
+}
+
+/// A split cut into files (shards) of `rows` rows each.
+struct Shards {
+    rows: u64,
+    /// Opens shard i.
+    next: NextShard,
+    /// The files before the current one, every row group appended, the footer to come;
+    /// their file closed meanwhile (`Output::park`). With the rows of each.
+    done: Vec<(SerializedFileWriter<Output>, u64)>,
 }
 
 /// The Parquet path of a list column's values.
@@ -926,17 +973,7 @@ impl ParquetSink {
             .set_column_dictionary_enabled(list_item("labels"), true)
             .set_column_encoding(list_item("positions"), Encoding::DELTA_BINARY_PACKED);
         let props = compression.apply(props).build();
-        // ArrowWriter's lower-level parts take the row groups encoded elsewhere. The Arrow
-        // schema is recorded at the end (`end`), carrying the run's provenance as its
-        // metadata too: readers that take the Arrow schema (pyarrow) show that, not the
-        // footer's own key-value pairs.
-        let options = ArrowWriterOptions::new()
-            .with_properties(props)
-            .with_skip_arrow_metadata(true);
-        let (writer, factory) =
-            ArrowWriter::try_new_with_options(out, Arc::clone(&schema), options)
-                .and_then(ArrowWriter::into_serialized_writer)
-                .map_err(io::Error::other)?;
+        let (writer, factory) = start_file(out, &schema, &props)?;
         Ok(ParquetSink {
             writer: Some(writer),
             factory,
@@ -949,7 +986,54 @@ impl ParquetSink {
             next_index: 0,
             partial: Vec::new(),
             provenance: Vec::new(),
+            props,
+            file_rows: 0,
+            shards: None,
         })
+    }
+
+    /// Cut into files of `rows` rows, the first being the one it was made with and the
+    /// next ones opened by `next`.
+    fn sharded(mut self, rows: u64, next: NextShard) -> ParquetSink {
+        self.shards = Some(Shards {
+            rows: rows.max(1),
+            next,
+            done: Vec::new(),
+        });
+        self
+    }
+
+    /// Rows the current file still takes (a shard's; any number otherwise); a full shard
+    /// is put aside and the next one started first.
+    fn file_room(&mut self) -> io::Result<u64> {
+        let limit = self.shards.as_ref().map_or(u64::MAX, |s| s.rows);
+        if self.file_rows < limit {
+            return Ok(limit - self.file_rows);
+        }
+        self.next_file()?;
+        Ok(limit)
+    }
+
+    /// Append the current shard's row groups, close its file until its footer is
+    /// written (`end`), and start the next shard.
+    fn next_file(&mut self) -> io::Result<()> {
+        self.end_group()?;
+        while !self.encoding.is_empty() {
+            self.append_oldest()?;
+        }
+        let mut writer = self.writer.take().ok_or_else(closed)?;
+        writer.flush()?;
+        writer.inner_mut().park()?;
+        let shards = self.shards.as_mut().ok_or_else(closed)?;
+        shards
+            .done
+            .push((writer, std::mem::take(&mut self.file_rows)));
+        let out = (shards.next)(shards.done.len())?;
+        let (writer, factory) = start_file(out, &self.schema, &self.props)?;
+        self.writer = Some(writer);
+        self.factory = factory;
+        self.next_index = 0;
+        Ok(())
     }
 
     /// Hand the row group being filled to the pool.
@@ -1026,15 +1110,19 @@ impl ParquetSink {
     fn take_piece(&mut self, piece: &Piece) -> io::Result<()> {
         let mut row = 0;
         while row < piece.rows {
+            let room = self.file_room()?;
             let (from, mut rows, mut bytes) = (row, self.group.rows, self.group.bytes);
             let mut full = false;
             while row < piece.rows && !full {
                 bytes += piece.row_bytes(row);
                 rows += 1;
                 row += 1;
-                full = rows >= self.group_rows || bytes >= ROW_GROUP_BYTES;
+                full = rows >= self.group_rows
+                    || bytes >= ROW_GROUP_BYTES
+                    || (row - from) as u64 >= room;
             }
             self.group.append(piece, from, row);
+            self.file_rows += (row - from) as u64;
             if full {
                 self.end_group()?;
             }
@@ -1042,8 +1130,9 @@ impl ParquetSink {
         Ok(())
     }
 
-    /// Write the last row group and the footer; the file waits to be published.
-    fn end(mut self) -> io::Result<PendingOutput> {
+    /// Write the last row group and every file's footer; the files wait to be published,
+    /// each with its rows (one file unless sharded).
+    fn end(mut self) -> io::Result<Vec<(PendingOutput, u64)>> {
         if !self.partial.is_empty() {
             return Err(io::Error::other("internal error: a dataset row was cut"));
         }
@@ -1051,10 +1140,17 @@ impl ParquetSink {
         while !self.encoding.is_empty() {
             self.append_oldest()?;
         }
-        let mut writer = self
-            .writer
-            .take()
-            .ok_or_else(|| io::Error::other("internal error: the dataset is closed"))?;
+        let writer = self.writer.take().ok_or_else(closed)?;
+        let mut files = self.shards.take().map(|s| s.done).unwrap_or_default();
+        files.push((writer, self.file_rows));
+        files
+            .into_iter()
+            .map(|(w, rows)| Ok((self.footer(w)?, rows)))
+            .collect()
+    }
+
+    /// Write a file's footer (the run's provenance in it); the file waits to be published.
+    fn footer(&self, mut writer: SerializedFileWriter<Output>) -> io::Result<PendingOutput> {
         // The Arrow schema (as ArrowWriter would record it, with the provenance as its
         // metadata; keys in sorted order, so the bytes do not vary), then the provenance.
         let schema = Schema::new_with_metadata(
@@ -1089,8 +1185,40 @@ impl Sink for ParquetSink {
     }
 
     fn close(self: Box<Self>) -> io::Result<PendingOutput> {
+        let mut files = self.end()?;
+        match (files.pop(), files.is_empty()) {
+            (Some((file, _)), true) => Ok(file),
+            _ => Err(io::Error::other(
+                "internal error: a sharded dataset closed as one file",
+            )),
+        }
+    }
+
+    fn close_shards(self: Box<Self>) -> io::Result<Vec<(PendingOutput, u64)>> {
         self.end()
     }
+}
+
+/// A file writer on `out` and the factory of its row groups' column writers.
+fn start_file(
+    out: Output,
+    schema: &SchemaRef,
+    props: &WriterProperties,
+) -> io::Result<(SerializedFileWriter<Output>, ArrowRowGroupWriterFactory)> {
+    // ArrowWriter's lower-level parts take the row groups encoded elsewhere. The Arrow
+    // schema is recorded at the end (`footer`), carrying the run's provenance as its
+    // metadata too: readers that take the Arrow schema (pyarrow) show that, not the
+    // footer's own key-value pairs.
+    let options = ArrowWriterOptions::new()
+        .with_properties(props.clone())
+        .with_skip_arrow_metadata(true);
+    ArrowWriter::try_new_with_options(out, Arc::clone(schema), options)
+        .and_then(ArrowWriter::into_serialized_writer)
+        .map_err(io::Error::other)
+}
+
+fn closed() -> io::Error {
+    io::Error::other("internal error: the dataset is closed")
 }
 
 /// One row group, on a pool thread: its columns into Arrow arrays, each column encoded.
@@ -1307,7 +1435,7 @@ mod tests {
             for chunk in stream.chunks(step) {
                 sink.write_all(chunk).unwrap();
             }
-            sink.end().unwrap().commit().unwrap();
+            Box::new(sink).close().unwrap().commit().unwrap();
             files.push(std::fs::read(&path).unwrap());
         }
         assert_eq!(files[0], files[1]);

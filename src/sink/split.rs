@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use rayon::ThreadPool;
 
-use super::{Emitted, Encoder, Format, OutputSpec, Role, Scratch, Sink, Target};
+use super::{Emitted, Encoder, Format, NextShard, OutputSpec, Role, Scratch, Sink, Target};
 use crate::io::{Compression, Output};
 
 impl OutputSpec {
@@ -71,6 +71,16 @@ impl Encoder for OnlySplit {
 
     fn open(&self, out: Output, pool: &Arc<ThreadPool>) -> io::Result<Box<dyn Sink>> {
         self.inner.open(out, pool)
+    }
+
+    fn open_shards(
+        &self,
+        out: Output,
+        rows: u64,
+        next: NextShard,
+        pool: &Arc<ThreadPool>,
+    ) -> io::Result<Box<dyn Sink>> {
+        self.inner.open_shards(out, rows, next, pool)
     }
 }
 
