@@ -477,7 +477,13 @@ impl Sinks {
                     }
                     let shards = sink.close_shards().with_context(dataset)?;
                     let n = shards.len();
-                    let rows = shards.iter().map(|(_, r)| r).sum();
+                    let rows: u64 = shards.iter().map(|(_, r)| r).sum();
+                    // A split (`--split`) no record fell in has no shard and no place in
+                    // the card: `load_dataset` refuses a split without data. Its empty
+                    // shard's temp file goes with it.
+                    if split.is_some() && rows == 0 {
+                        continue;
+                    }
                     folders[folder].splits.push(CardSplit {
                         name: names.split.clone(),
                         shards: n,

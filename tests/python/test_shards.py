@@ -202,3 +202,18 @@ def test_load_dataset_returns_every_split_disjoint_by_id_and_cluster(tmp_path):
         straddling.setdefault(cluster_of.get(i, i), set()).add(name)
     assert sum(len(s) > 1 for s in straddling.values()) > 50
     assert run("verify", tmp_path / "in.fa", f"{out}/").returncode == 0
+
+
+def test_a_split_without_records_has_no_shard_and_loads(tmp_path):
+    """A split no record fell in gets no shard and is not in the card, so `load_dataset`
+    loads the others (it refuses a split without data); verify still passes."""
+    import datasets
+
+    out = tmp_path / "set"
+    r = run("mask", DATA, "--split", "train=0.9999,rare=0.0001", "--dataset", f"{out}/")
+    assert "rare 0" in r.stderr, r.stderr
+    assert [p.name for p in shards(out)] == ["train-00000-of-00001.parquet"]
+    header = card_header(out)
+    assert [s["split"] for s in header["configs"][0]["data_files"]] == ["train"]
+    assert list(datasets.load_dataset(str(out))) == ["train"]
+    assert run("verify", DATA, f"{out}/").returncode == 0
