@@ -77,7 +77,19 @@ fn issue22_random_offsets_are_uniform_and_windows_inside() {
     let random = count("random");
     let chi2 = chi_square(&random);
     assert!(chi2 < 29.59, "chi2 {chi2}, counts {random:?}");
-    // Negative control: the same statistic rejects the fixed crops' offsets.
+    // Negative controls: the same statistic rejects the classic off-by-one (offsets on
+    // 0..L−N, never the last: its count moved to the others) and the fixed crops.
+    let mut off_by_one = random.clone();
+    let last = off_by_one.pop().unwrap();
+    for (i, c) in off_by_one.iter_mut().enumerate() {
+        *c += last / 10 + u64::from((i as u64) < last % 10);
+    }
+    off_by_one.push(0);
+    let control = chi_square(&off_by_one);
+    eprintln!(
+        "crop offsets: chi-square {chi2:.1} (10 df, bound 29.59); never the last offset: {control:.1}"
+    );
+    assert!(control > 29.59, "{off_by_one:?}");
     for crop in ["start", "center"] {
         let fixed = count(crop);
         assert!(chi_square(&fixed) > 29.59, "{crop}: {fixed:?}");
