@@ -166,7 +166,9 @@ make_fasta() { # mb path
 make_fasta "$MB" "$IN" || die "gen_fasta.py failed"
 INBGZF="$IN.bgzf.gz"
 INSH="$DATA/synth_${SHARD_MB}MB_s${SEED}.fa"
-size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
+size_of() { # a file, or a dataset folder (its files)
+    if [ -d "$1" ]; then du -sb "$1" | cut -f1; else stat -c %s "$1" 2>/dev/null || echo 0; fi
+}
 count_records() { # file (plain or gzip)
     if [ "$(head -c2 "$1" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then gzip -dc "$1" | grep -c '^>'
     else grep -c '^>' "$1"; fi
@@ -224,6 +226,8 @@ SEQKIT_DEFAULT_J=${SEQKIT_DEFAULT_J:-?}
 
 IDS=(); declare -A LABEL CMD STDOUT OUTFILE INBYTES INREC
 add_case() { # id label stdout-file(or -) output-file input-bytes input-records cmd...
+    # ONLY (a grep -E pattern): time only the rows whose id matches.
+    if [ -n "${ONLY:-}" ] && ! printf '%s\n' "$1" | grep -Eq "$ONLY"; then return 0; fi
     local id=$1; IDS+=("$id"); LABEL[$id]=$2; STDOUT[$id]=$3; OUTFILE[$id]=$4
     INBYTES[$id]=$5; INREC[$id]=$6; shift 6
     CMD[$id]=$(printf '%q ' "$@")
@@ -257,6 +261,10 @@ add_case pm_gzp_j2  "protmask mask -q -j2 IN.gz -o out.fa"     - "$O/pm_gzp_j2.f
 add_case pm_bgzf_j1 "protmask mask -q -j1 IN.bgzf.gz -o out.fa" - "$O/pm_bgzf_j1.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j1 "$INBGZF" -o "$O/pm_bgzf_j1.fa"
 add_case pm_bgzf_j2 "protmask mask -q -j2 IN.bgzf.gz -o out.fa" - "$O/pm_bgzf_j2.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 "$INBGZF" -o "$O/pm_bgzf_j2.fa"
 add_case pm_ds_pq   "protmask mask -q -j2 IN --dataset out.parquet" - "$O/pm_ds.parquet" "$IN_BYTES" - "$PROTMASK" mask -q -j2 "$IN" --dataset "$O/pm_ds.parquet"
+# Issue 22: a training set: split, sharded folder, without and with token ids; zstd.
+add_case pm_ds_split "protmask mask -q -j2 IN --split train=0.98,validation=0.01,test=0.01 --dataset DIR/" - "$O/pm_split" "$IN_BYTES" - "$PROTMASK" mask -q -j2 "$IN" --split train=0.98,validation=0.01,test=0.01 --dataset "$O/pm_split/"
+add_case pm_ds_split_tok "protmask mask -q -j2 IN --split ... --tokens esm --dataset DIR/" - "$O/pm_split_tok" "$IN_BYTES" - "$PROTMASK" mask -q -j2 "$IN" --split train=0.98,validation=0.01,test=0.01 --tokens esm --dataset "$O/pm_split_tok/"
+add_case pm_ds_zstd "protmask mask -q -j2 IN --parquet-compression zstd --dataset out.parquet" - "$O/pm_ds_zstd.parquet" "$IN_BYTES" - "$PROTMASK" mask -q -j2 "$IN" --parquet-compression zstd --dataset "$O/pm_ds_zstd.parquet"
 # D3PM redraws every residue (a draw each): against pm_j2, the esm3 preset, same input.
 add_case pm_d3pmu_j2 "protmask mask -q -j2 --preset evodiff-d3pm-uniform IN -o out.fa" - "$O/pm_d3pmu.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 --preset evodiff-d3pm-uniform "$IN" -o "$O/pm_d3pmu.fa"
 add_case pm_d3pmb_j2 "protmask mask -q -j2 --preset evodiff-d3pm-blosum IN -o out.fa" - "$O/pm_d3pmb.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 --preset evodiff-d3pm-blosum "$IN" -o "$O/pm_d3pmb.fa"
@@ -370,7 +378,7 @@ for line in open(raw):
     runs.setdefault(cid, []).append(dict(wall=float(wall), rss=None if rss == "NA" else int(rss),
                                          rc=int(rc), out=int(outb), ok=ok,
                                          cpu=None if cpu == "NA" else float(cpu)))
-med, rssmb = {}, {}
+med, rssmb, outmb = {}, {}, {}
 rows = []
 for cid, label, inbytes in cases:
     rs = runs.get(cid, [])
@@ -383,6 +391,7 @@ for cid, label, inbytes in cases:
         rss = [r["rss"] for r in good if r["rss"] is not None]
         if rss:
             rssmb[cid] = max(rss) * 1024 / 1e6
+        outmb[cid] = good[-1]["out"] / 1e6
         runs_s = " ".join(f"{r['wall']:.2f}" for r in good)
         rss_s = f"{rssmb[cid]:.1f}" if cid in rssmb else "n/a"
         cpus = [r["cpu"] for r in good if r["cpu"] is not None]
@@ -409,6 +418,11 @@ target("protmask -j1 / -j2, gzip to gzip (>= 1.8)", ratio("pm_gz_j1", "pm_gz_j2"
 target("Python reference / protmask -j2, PY_MB input (>= 30)", ratio("py_ref", "pm_py_j2"), lambda v: v >= 30, "{:.1f}x")
 target("--dataset x.parquet alone / -o x.fa alone, -j2 (<= 3)", ratio("pm_ds_pq", "pm_j2"), lambda v: v <= 3, "{:.2f}x")
 target("--dataset x.parquet peak RSS (<= 256 MB)", rssmb.get("pm_ds_pq"), lambda v: v <= 256, "{:.1f} MB")
+target("split, sharded --dataset DIR/ / -o x.fa, -j2 (<= 3)", ratio("pm_ds_split", "pm_j2"), lambda v: v <= 3, "{:.2f}x")
+target("split, sharded, --tokens esm / -o x.fa, -j2 (<= 5)", ratio("pm_ds_split_tok", "pm_j2"), lambda v: v <= 5, "{:.2f}x")
+target("split, sharded peak RSS, max of both (<= 256 MB)", max((rssmb[c] for c in ("pm_ds_split", "pm_ds_split_tok") if c in rssmb), default=None), lambda v: v <= 256, "{:.1f} MB")
+target("zstd dataset / snappy dataset, size (<= 0.60)", (outmb["pm_ds_zstd"] / outmb["pm_ds_pq"]) if "pm_ds_zstd" in outmb and "pm_ds_pq" in outmb else None, lambda v: v <= 0.60, "{:.3f}")
+target("zstd dataset / snappy dataset, time", ratio("pm_ds_zstd", "pm_ds_pq"), lambda v: True, "{:.2f}x")
 target("evodiff-d3pm-uniform / esm3, -j2, plain (<= 2)", ratio("pm_d3pmu_j2", "pm_j2"), lambda v: v <= 2, "{:.2f}x")
 target("evodiff-d3pm-blosum / esm3, -j2, plain (<= 2)", ratio("pm_d3pmb_j2", "pm_j2"), lambda v: v <= 2, "{:.2f}x")
 target("one xz file / two xz shards of its text, -j2 (>= 1.6)", ratio("pm_xz_one", "pm_xz_two"), lambda v: v >= 1.6, "{:.2f}x")
