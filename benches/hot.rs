@@ -144,6 +144,7 @@ fn bench_process_block(c: &mut Criterion) {
         split: None,
         split_seed: None,
         split_groups: None,
+        scan: None,
     };
     let mut group = c.benchmark_group("process_block_1MiB");
     group.throughput(Throughput::Bytes(data.len() as u64));

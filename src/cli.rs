@@ -38,6 +38,9 @@ pub enum Command {
     /// Show what noise schedules do: curve, density, mean and quantiles, as numbers or a plot
     #[command(after_help = SCHEDULE_EXAMPLES)]
     Schedule(ScheduleArgs),
+    /// Evaluation sets: one row per position with exactly that position masked (pseudo-perplexity), or the mutated positions of a deep mutational scan (masked marginals)
+    #[command(after_help = SCAN_EXAMPLES)]
+    Scan(Box<ScanArgs>),
     /// Check that MASKED is a masking of ORIGINAL (and its rates table and manifest agree)
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(Box<VerifyArgs>),
@@ -51,6 +54,149 @@ pub enum Command {
     },
     /// Print the man page (roff): protmask man > protmask.1
     Man,
+}
+
+const SCAN_EXAMPLES: &str = "Examples:
+  protmask scan data/NC_000932.faa -o rows.fa -r rows.csv
+  protmask scan --preset esm2 --max-length 1022 data/NC_000932.faa --dataset pppl.parquet --tokens esm
+  protmask scan --positions cdr.bed data/okt3_vh.faa -o cdr_rows.fa
+  protmask scan --variants DMS.csv --reference REF.fa --variants-table variants.csv --dataset mm.parquet --tokens esm
+Row i of a record masks its 0-based position i alone; its FASTA ID is <id>_p<i>. Nothing is
+drawn: there is no --seed. docs/evaluation-kits.md has both kits end to end.";
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// FASTA files (any compression); none or '-' reads stdin. With --variants, give --reference instead
+    #[arg(
+        value_name = "INPUT",
+        help_heading = "INPUT",
+        conflicts_with = "reference"
+    )]
+    pub inputs: Vec<String>,
+
+    /// Rows as FASTA ('-' = stdout), IDs <id>_p<i>; compressed by extension
+    #[arg(short, long, value_name = "PATH", help_heading = "OUTPUT")]
+    pub output: Option<PathBuf>,
+
+    /// One FASTA of rows per input, DIR/<input file name> (created if missing)
+    #[arg(
+        short = 'O',
+        long,
+        value_name = "DIR",
+        conflicts_with = "output",
+        help_heading = "OUTPUT"
+    )]
+    pub outdir: Option<PathBuf>,
+
+    /// Per-row table file,id,replicate,length,t,rate,masked,positions (and crop_start,original_length with --max-length): .csv or .tsv, optionally compressed
+    #[arg(short, long, value_name = "PATH", value_parser = parse_rates, help_heading = "OUTPUT")]
+    pub rates: Option<OutputSpec>,
+
+    /// One row per scan row for ML code, as mask --dataset: .parquet, .jsonl[.gz|.zst|...], '-' (JSON Lines on stdout) or DIR/ (a Hugging Face dataset folder). Alone, no FASTA goes to stdout
+    #[arg(long, value_name = "PATH", value_parser = parse_dataset, help_heading = "OUTPUT")]
+    pub dataset: Option<OutputSpec>,
+
+    /// Rows per shard of a dataset folder (--dataset DIR/) [default: 100000; 25000 with --tokens]
+    #[arg(long, value_name = "N", value_parser = parse_shard_rows, requires = "dataset", help_heading = "OUTPUT")]
+    pub shard_rows: Option<u64>,
+
+    /// Let --dataset DIR/ replace the dataset protmask wrote in DIR
+    #[arg(long, requires = "dataset", help_heading = "OUTPUT")]
+    pub force: bool,
+
+    /// How a Parquet dataset's columns are compressed: snappy, zstd[:LEVEL], none [default: snappy]
+    #[arg(long, value_name = "CODEC", value_parser = parse_parquet_compression, requires = "dataset", help_heading = "OUTPUT")]
+    pub parquet_compression: Option<ParquetCompression>,
+
+    /// Add input_ids and labels to the dataset (a label only at the masked position): esm or evodiff. Also the vocabulary of the variants table's wt_ids and mt_ids [default there: esm]
+    #[arg(long, value_name = "VOCAB", value_enum, help_heading = "OUTPUT")]
+    pub tokens: Option<Vocab>,
+
+    /// Write a JSON provenance record to PATH, last (verify --manifest and regenerate read it)
+    #[arg(long, value_name = "PATH", help_heading = "OUTPUT")]
+    pub manifest: Option<PathBuf>,
+
+    /// Residues per sequence line; 0 = one line per sequence
+    #[arg(
+        short = 'w',
+        long,
+        value_name = "N",
+        default_value_t = 60,
+        help_heading = "OUTPUT"
+    )]
+    pub line_width: usize,
+
+    /// Compress stdout: gz (BGZF), bz2, xz, zst. Files are compressed by their extension
+    #[arg(long, value_name = "FORMAT", help_heading = "OUTPUT")]
+    pub compress: Option<Compression>,
+
+    /// Model conventions: here only the mask token (and --max-length for bionemo-esm2); nothing is drawn
+    #[arg(long, value_enum, default_value_t = Preset::Esm3, help_heading = "ROWS")]
+    pub preset: Preset,
+
+    /// What the masked position becomes [preset's; esm3: _]
+    #[arg(long, value_name = "STR", value_parser = check_token, help_heading = "ROWS")]
+    pub mask_token: Option<String>,
+
+    /// Only residues among CHARS get a row (case-sensitive)
+    #[arg(long, value_name = "CHARS", value_parser = check_maskable, help_heading = "ROWS")]
+    pub maskable: Option<String>,
+
+    /// Scan only these positions: BED-style 'id start end' (0-based, end exclusive), as mask --regions; a record without an interval has no row
+    #[arg(long, value_name = "FILE", value_parser = protmask::regions::check_path, help_heading = "ROWS")]
+    pub positions: Option<String>,
+
+    /// Each row holds the window of N residues around its position, placed by ProteinGym's get_optimal_window (centred, clipped to the ends; docs/evaluation-kits.md); N >= 2 [preset's; esm3: none]
+    #[arg(long, value_name = "N", value_parser = protmask::crop::check_max_length, help_heading = "ROWS")]
+    pub max_length: Option<u32>,
+
+    /// A deep mutational scan in ProteinGym's format (CSV with a 'mutant' column: A23K, A23K:L45P; 1-based): rows of the mutated positions of --reference
+    #[arg(long, value_name = "DMS.csv", requires_all = ["reference", "variants_table"], help_heading = "VARIANTS")]
+    pub variants: Option<PathBuf>,
+
+    /// The wild-type sequence the variants are of (FASTA; a file)
+    #[arg(
+        long,
+        value_name = "REF.fa",
+        requires = "variants",
+        help_heading = "VARIANTS"
+    )]
+    pub reference: Option<String>,
+
+    /// The reference record, when the reference holds several
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "variants",
+        help_heading = "VARIANTS"
+    )]
+    pub reference_id: Option<String>,
+
+    /// marginal: one row per mutated position (masked marginals); joint: one row per set of positions a mutant changes, all masked together [default: marginal]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        requires = "variants",
+        help_heading = "VARIANTS"
+    )]
+    pub variants_mode: Option<protmask::variants::VariantsMode>,
+
+    /// One row per mutant: mutant, mutations, rows (its scan rows), wt_ids, mt_ids and the DMS file's other columns: .csv, .tsv (optionally compressed) or .parquet
+    #[arg(long, value_name = "PATH", value_parser = parse_variants_table, requires = "variants", help_heading = "VARIANTS")]
+    pub variants_table: Option<OutputSpec>,
+
+    /// Worker threads [default: all cores]
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "PERFORMANCE")]
+    pub threads: Option<u32>,
+
+    /// Bytes of input per work unit (tuning and tests; output never depends on it)
+    #[arg(long, value_name = "BYTES", default_value_t = protmask::engine::DEFAULT_BLOCK_SIZE, value_parser = clap::value_parser!(u64).range(1..), hide = true, help_heading = "PERFORMANCE")]
+    pub block_size: u64,
+
+    /// No progress bar, no summary line
+    #[arg(short, long, help_heading = "PERFORMANCE")]
+    pub quiet: bool,
 }
 
 const VERIFY_EXAMPLES: &str = "Examples:
@@ -472,6 +618,15 @@ fn parse_rates(s: &str) -> Result<OutputSpec, String> {
     OutputSpec::file(Role::Rates, std::path::Path::new(s)).map_err(|e| e.to_string())
 }
 
+fn parse_variants_table(s: &str) -> Result<OutputSpec, String> {
+    if s == "-" {
+        return Err(
+            "the variants table is written to a file: name it .csv, .tsv or .parquet".into(),
+        );
+    }
+    OutputSpec::file(Role::Variants, std::path::Path::new(s)).map_err(|e| e.to_string())
+}
+
 fn parse_splits(s: &str) -> Result<protmask::split::Splits, String> {
     s.parse()
 }
@@ -533,6 +688,112 @@ impl MaskArgs {
         if let Some(r) = &mut c.regions {
             r.partial = self.regions_partial;
         }
+        Ok(c)
+    }
+}
+
+impl ScanArgs {
+    /// The inputs: the reference of a variants scan, else those given (none: stdin).
+    pub fn input_names(&self) -> Vec<String> {
+        match &self.reference {
+            Some(r) => vec![r.clone()],
+            None if self.inputs.is_empty() => vec!["-".into()],
+            None => self.inputs.clone(),
+        }
+    }
+
+    /// The same outputs as `mask` would write them: `mask`'s checks of the output flags
+    /// (clashing paths, stdout, dataset folders) apply to a scan unchanged.
+    pub fn as_mask_args(&self) -> MaskArgs {
+        MaskArgs {
+            inputs: self.input_names(),
+            input_list: None,
+            output: self.output.clone(),
+            outdir: self.outdir.clone(),
+            rates: self.rates.clone(),
+            dataset: self.dataset.clone(),
+            shard_rows: self.shard_rows,
+            force: self.force,
+            parquet_compression: self.parquet_compression,
+            tokens: self.tokens,
+            manifest: self.manifest.clone(),
+            positions: self.rates.is_some(),
+            line_width: self.line_width,
+            compress: self.compress,
+            schedule: None,
+            preset: self.preset,
+            timesteps: None,
+            mode: None,
+            mask_token: self.mask_token.clone(),
+            corrupt: None,
+            random_pool: None,
+            random_differs: None,
+            min_masked: None,
+            max_length: self.max_length,
+            crop: None,
+            maskable: self.maskable.clone(),
+            regions: self.positions.clone(),
+            regions_mode: None,
+            regions_partial: false,
+            span_mean: None,
+            span_max: None,
+            split: None,
+            split_seed: None,
+            split_groups: None,
+            seed: protmask::rng::DEFAULT_SEED,
+            replicates: 1,
+            threads: self.threads,
+            block_size: self.block_size,
+            spill_memory: protmask::engine::DEFAULT_SPILL_MEMORY,
+            quiet: self.quiet,
+        }
+    }
+
+    /// The resolved configuration of the scan: the preset's mask token (a D3PM preset's
+    /// `#`), no corruption, the window as `max_length`, the positions file as `regions`,
+    /// and `scan` saying what the rows are.
+    pub fn config(&self) -> Result<MaskConfig, protmask::UsageError> {
+        use protmask::UsageError;
+        if self.variants.is_some() {
+            for (given, flag) in [
+                (self.maskable.is_some(), "--maskable"),
+                (self.positions.is_some(), "--positions"),
+            ] {
+                if given {
+                    return Err(UsageError::NotWithVariants(flag));
+                }
+            }
+        }
+        if let Some(n) = self.max_length.filter(|&n| n < protmask::scan::MIN_WINDOW) {
+            return Err(UsageError::ScanWindow(n));
+        }
+        let mut options = self.as_mask_args().options();
+        options.seed = None;
+        // Nothing is drawn: a D3PM preset's mode (which has no mask) is not the scan's.
+        if options.preset.facts().mode.d3pm().is_some() {
+            options.mode = Some(Mode::Exact);
+        }
+        let mut c = MaskConfig::resolve(options)?;
+        c.corrupt = Corruption::MASK_ONLY;
+        c.crop = None;
+        c.line_width = self.line_width;
+        c.positions = self.rates.is_some();
+        c.compress = self.compress;
+        c.parquet_compression = self.parquet_compression.unwrap_or_default();
+        c.shard_rows = self.as_mask_args().shard_rows_resolved();
+        c.outdir = self.outdir.is_some();
+        c.scan = Some(protmask::scan::ScanConfig {
+            random: false,
+            variants: self
+                .variants
+                .as_ref()
+                .map(|p| protmask::variants::VariantsOption {
+                    path: p.display().to_string(),
+                    reference_id: self.reference_id.clone(),
+                    mode: self.variants_mode.unwrap_or_default(),
+                    found_at: None,
+                }),
+        });
         Ok(c)
     }
 }

@@ -475,6 +475,11 @@ pub struct MaskConfig {
     pub split_seed: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_groups: Option<GroupsFile>,
+    /// `protmask scan` (absent for `mask`): rows of fixed masks, no draw. Its window is
+    /// `max_length` (with `crop` absent: the window follows each row's position) and its
+    /// positions file `regions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<crate::scan::ScanConfig>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -579,6 +584,7 @@ impl MaskConfig {
             split_seed: o.split.as_ref().map(|_| o.split_seed.unwrap_or(0)),
             split: o.split,
             split_groups: o.split_groups.map(GroupsFile::new),
+            scan: None,
         })
     }
 

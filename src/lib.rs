@@ -28,10 +28,12 @@ pub mod provenance;
 pub mod records;
 pub mod regions;
 pub mod rng;
+pub mod scan;
 pub mod schedule;
 pub mod sink;
 pub mod spans;
 pub mod split;
+pub mod variants;
 
 /// A usage error found after parsing (options that cannot work together): exit 2, as
 /// clap's own usage errors do.
@@ -100,6 +102,25 @@ pub enum UsageError {
         "--force applies to a dataset folder (--dataset DIR/): it replaces the dataset protmask wrote there"
     )]
     ForceWithoutFolder,
+    /// `scan --variants` with a reference of several records and no `--reference-id`.
+    #[error(
+        "reference '{file}' holds {records} records ({ids}): choose the one the variants are of with --reference-id"
+    )]
+    ReferenceChoice {
+        file: String,
+        records: u64,
+        ids: String,
+    },
+    /// `scan --variants` with an option that only a scan of every position takes.
+    #[error(
+        "{0} cannot be used with --variants: the variants file says which positions are masked"
+    )]
+    NotWithVariants(&'static str),
+    /// `scan --max-length` below the smallest window the rule can place a position in.
+    #[error(
+        "scan --max-length {0}: a window must hold at least 2 residues (ProteinGym's rule centres the position in it)"
+    )]
+    ScanWindow(u32),
     /// A masking option that cannot be used.
     #[error(transparent)]
     Option(#[from] config::OptionError),

@@ -21,6 +21,7 @@ fn main() {
     let result = match cli.command {
         Command::Mask(args) => commands::mask::execute(*args),
         Command::Schedule(args) => commands::schedule::execute(args),
+        Command::Scan(args) => commands::scan::execute(*args),
         Command::Verify(args) => commands::verify::execute(args),
         Command::Regenerate(args) => commands::regenerate::execute(args),
         Command::Completions { shell } => commands::meta::completions(shell),

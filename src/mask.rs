@@ -631,7 +631,11 @@ fn d3pm_letters(maskable: Option<&[bool; 256]>) -> Box<[u8; 256]> {
 }
 
 /// The eligible positions of `seq` under `--maskable` (`None`: all) and its regions.
-fn eligible_within(seq: &[u8], maskable: Option<&[bool; 256]>, within: &Within) -> Vec<u32> {
+pub(crate) fn eligible_within(
+    seq: &[u8],
+    maskable: Option<&[bool; 256]>,
+    within: &Within,
+) -> Vec<u32> {
     let ok = |p: usize| maskable.is_none_or(|t| t[usize::from(seq[p])]);
     match within.mode {
         crate::regions::RegionsMode::Only => within

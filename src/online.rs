@@ -146,6 +146,7 @@ impl RecordMasker {
             marks,
             window,
             split: None,
+            suffix: b"",
         };
         let mut masked = Vec::with_capacity(seq.len());
         self.residues.write_residues(&mut masked, &emitted);

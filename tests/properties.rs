@@ -125,6 +125,7 @@ impl Cfg {
             split: None,
             split_seed: None,
             split_groups: None,
+            scan: None,
         }
     }
     fn delimiter(&self) -> u8 {

@@ -80,6 +80,7 @@ fn setup(a: u8, b: u8) -> Setup {
         split: None,
         split_seed: None,
         split_groups: None,
+        scan: None,
     };
     Setup {
         config,

@@ -75,7 +75,7 @@ pub fn execute(args: MaskArgs) -> Result<()> {
 /// The outputs, in the order they are published (FASTA, rates table, dataset), checked
 /// before anything is read: no two at one path, none an input or the regions file; the
 /// `--outdir` directory made (and removed again, if empty, unless the run finishes).
-fn plan_outputs(
+pub(crate) fn plan_outputs(
     args: &MaskArgs,
     inputs: &[InputSource],
 ) -> Result<(Vec<OutputSpec>, Option<MadeDirs>)> {
@@ -217,7 +217,7 @@ fn report(summary: &Summary, names: &[String], maskable: Option<&str>, quiet: bo
 /// and up to 64 MB of freed memory is kept: 0.25 s of kernel time, about 10 MB more peak
 /// RSS. The FASTA path gains nothing from it (and would hold 11 MB more), so only a
 /// Parquet dataset sets it. docs/performance.md has the measurements.
-fn keep_freed_memory() {
+pub(crate) fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes the allocator's thresholds; it takes the arena lock
     // itself, and no other thread exists yet.
@@ -228,12 +228,12 @@ fn keep_freed_memory() {
 }
 
 /// One warning line on stderr.
-fn warn(message: &str) {
+pub(crate) fn warn(message: &str) {
     eprintln!("protmask: warning: {message}");
 }
 
 /// IDs that occur more than once get the same mask: say how many, and the first.
-fn duplicates_warning(d: &DuplicateReport, names: &[String]) -> Option<String> {
+pub(crate) fn duplicates_warning(d: &DuplicateReport, names: &[String]) -> Option<String> {
     let (id, file, number) = d.first.as_ref()?;
     let how_many = match d.repeated {
         1 => "1 ID occurs".to_string(),

@@ -4,5 +4,6 @@
 pub mod mask;
 pub mod meta;
 pub mod regenerate;
+pub mod scan;
 pub mod schedule;
 pub mod verify;

@@ -167,6 +167,28 @@ pub struct Summary {
     pub elapsed: Duration,
     pub regions: Option<RegionsReport>,
     pub split: Option<SplitReport>,
+    /// The variants file of a variants scan (`scan --variants`).
+    pub variants: Option<VariantsReport>,
+}
+
+/// The variants file a scan read (`scan --variants`).
+#[derive(Clone, Debug)]
+pub struct VariantsReport {
+    /// As given.
+    pub path: String,
+    pub digest: FileDigest,
+    /// Of its content (decompressed).
+    pub content: FileDigest,
+    /// Its lines after the header.
+    pub mutants: u64,
+    /// The scan rows they need.
+    pub rows: u64,
+    /// Mutants an earlier line already had (kept), and the first: its line, the mutant,
+    /// the earlier line.
+    pub duplicates: u64,
+    pub first_duplicate: Option<(u64, String, u64)>,
+    /// The reference record.
+    pub reference_id: String,
 }
 
 pub fn run(job: Job) -> Result<Summary> {
@@ -177,8 +199,22 @@ pub fn run(job: Job) -> Result<Summary> {
         None => None,
     };
     let split = job.config.split_rule()?.map(Arc::new);
+    let scan = crate::scan::Scan::of_job(&job.config, &job.inputs)?.map(Arc::new);
+    let variants = scan
+        .as_ref()
+        .and_then(|s| s.plan.as_ref())
+        .map(|p| VariantsReport {
+            path: p.name.clone(),
+            digest: p.digest.clone(),
+            content: p.content.clone(),
+            mutants: p.mutants.len() as u64,
+            rows: p.rows.len() as u64,
+            duplicates: p.duplicates,
+            first_duplicate: p.first_duplicate.clone(),
+            reference_id: p.reference_id.clone(),
+        });
     let shared = Arc::new(
-        BlockMasker::new(&job)
+        BlockMasker::new(&job, scan)
             .with_regions(regions)
             .with_split(split),
     );
@@ -246,6 +282,7 @@ pub fn run(job: Job) -> Result<Summary> {
         inputs,
         regions,
         split,
+        variants,
         ..Summary::default()
     };
     // All or nothing: every output complete (and the manifest written) before any is

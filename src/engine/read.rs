@@ -18,6 +18,7 @@ use rayon::ThreadPool;
 use super::{BlockMasker, InputReport, Progress, work};
 use crate::io::{Compression, InputSource};
 use crate::records::BlockCutter;
+use crate::scan::PART_BYTES;
 
 /// What every reader reads with.
 pub(super) struct Reading<'a> {
@@ -221,6 +222,39 @@ impl Reader<'_> {
             if cut.last {
                 // Before the last block is handed on: the error must take its place in order.
                 check_unchanged(input, name, size_at_open, counter.load(Ordering::Relaxed))?;
+            }
+            if r.shared.scan.is_some() {
+                // A scan's block is written as parts of bounded output, each a block of
+                // the writer's order with a token of its own.
+                let last = cut.last;
+                let cost = r.shared.row_cost;
+                let parts =
+                    crate::scan::parts(&cut.data[..cut.len], &cut.headers, cost, PART_BYTES);
+                let (n, cut) = (parts.len(), Arc::new(cut));
+                for (i, part) in parts.into_iter().enumerate() {
+                    if r.cancelled.load(Ordering::Relaxed) || self.tokens.recv().is_err() {
+                        return Ok(None);
+                    }
+                    let (shared, done, id, this) =
+                        (Arc::clone(r.shared), self.done.clone(), self.id, *block);
+                    let cut = Arc::clone(&cut);
+                    let last = last && i + 1 == n;
+                    r.pool.spawn(move || {
+                        let result = work::scan_part(cut, part, file, &shared);
+                        let _ = done.send(Done {
+                            file,
+                            block: this,
+                            last,
+                            reader: id,
+                            result,
+                        });
+                    });
+                    *block += 1;
+                }
+                if last {
+                    break;
+                }
+                continue;
             }
             if r.cancelled.load(Ordering::Relaxed) || self.tokens.recv().is_err() {
                 return Ok(None);

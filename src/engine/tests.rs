@@ -55,7 +55,7 @@ fn done(file: usize, block: u64) -> Done {
 }
 
 fn run_writer(job: &Job, order: &[(usize, u64)]) -> Vec<OutputReport> {
-    let masker = BlockMasker::new(job);
+    let masker = BlockMasker::new(job, None);
     let pool = Arc::new(
         rayon::ThreadPoolBuilder::new()
             .num_threads(1)
@@ -160,7 +160,7 @@ fn a_later_inputs_error_is_reported_in_order() {
     let out = dir.path().join("out.fa");
     let plan = Target::One(OutputTarget::Path(out), Compression::None);
     let job = job(dir.path(), plan, 0);
-    let masker = BlockMasker::new(&job);
+    let masker = BlockMasker::new(&job, None);
     let pool = Arc::new(
         rayon::ThreadPoolBuilder::new()
             .num_threads(1)

@@ -1,6 +1,7 @@
 //! The work of one block, on a pool thread: parse its records (the record layer), find
 //! each record's split (`--split`, once per record), mask it once per replicate, and hand
-//! every emitted record to every output format.
+//! every emitted record to every output format. A scan (`protmask scan`) emits each
+//! record's rows instead (`scan`), one part of a block at a time (`scan_part`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,7 @@ use crate::crop::Cropping;
 use crate::mask::{Marks, Masker};
 use crate::records::{Block, BlockRecords, BufferPool, Cut, Record, RecordError, RecordErrorKind};
 use crate::regions::{Interval, Regions};
+use crate::scan::{Part, Scan};
 use crate::sink::{Emitted, Encoder, Format, OnlySplit, OutputSpec, Scratch};
 use crate::split::SplitRule;
 
@@ -81,16 +83,22 @@ pub struct BlockMasker {
     pub(super) regions: Option<Arc<Regions>>,
     /// `--split`, its groups file read before any input.
     pub(super) split: Option<Arc<SplitRule>>,
+    /// `protmask scan`: rows instead of masks (the variants read before any input).
+    pub(super) scan: Option<Arc<Scan>>,
+    /// What a scan row costs in output, to cut blocks into parts (`scan::parts`).
+    pub(super) row_cost: crate::scan::RowCost,
     /// The formats' per-block state, reused by the next block (a dataset's columns
     /// would otherwise be fresh memory, grown from nothing, in every block).
     scratch: Mutex<Vec<Vec<Scratch>>>,
 }
 
 impl BlockMasker {
-    pub(super) fn new(job: &Job) -> BlockMasker {
+    pub(super) fn new(job: &Job, scan: Option<Arc<Scan>>) -> BlockMasker {
         let names: Vec<String> = job.inputs.iter().map(|i| i.name.clone()).collect();
         let formats: Vec<Format> = job.outputs.iter().map(|o| o.format).collect();
-        let mut masker = BlockMasker::with_formats(&job.config, &formats, names);
+        let plan = scan.as_ref().and_then(|s| s.plan.as_deref());
+        let mut masker = BlockMasker::build(&job.config, &formats, names, plan);
+        masker.scan = scan;
         // An output of one split writes only that split's records.
         let encoders = std::mem::take(&mut masker.formats);
         masker.formats = encoders
@@ -119,8 +127,20 @@ impl BlockMasker {
 
     /// Blocks in `formats`, in that order, for inputs named `names`.
     pub fn with_formats(config: &MaskConfig, formats: &[Format], names: Vec<String>) -> Self {
-        let formats: Vec<Box<dyn Encoder>> =
-            formats.iter().map(|f| f.encoder(config, &names)).collect();
+        BlockMasker::build(config, formats, names, None)
+    }
+
+    fn build(
+        config: &MaskConfig,
+        formats: &[Format],
+        names: Vec<String>,
+        plan: Option<&crate::variants::Plan>,
+    ) -> Self {
+        let row_cost = crate::scan::RowCost::of(formats, config);
+        let formats: Vec<Box<dyn Encoder>> = formats
+            .iter()
+            .map(|f| f.encoder(config, &names, plan))
+            .collect();
         BlockMasker {
             masker: config.masker(),
             outputs: formats.iter().map(|_| BufferPool::default()).collect(),
@@ -132,6 +152,8 @@ impl BlockMasker {
             cropping: config.cropping(),
             regions: None,
             split: None,
+            scan: None,
+            row_cost,
             scratch: Mutex::default(),
         }
     }
@@ -178,6 +200,73 @@ pub(super) fn mask_block(cut: Cut, file: usize, shared: &BlockMasker) -> Result<
     };
     result.map_err(|e| anyhow!("{name}: {e}"))?;
     Ok(out)
+}
+
+/// Write the rows of one part of a scan's block (`scan::parts`); the block's buffer goes
+/// back to the pool with its last part.
+pub(super) fn scan_part(
+    cut: Arc<Cut>,
+    part: Part,
+    file: usize,
+    shared: &BlockMasker,
+) -> Result<BlockOutput> {
+    let mut out = BlockOutput {
+        bufs: shared.outputs.iter().map(|p| p.take()).collect(),
+        ..BlockOutput::default()
+    };
+    let result = scan_records(&cut, part, file, shared, &mut out);
+    if let Ok(cut) = Arc::try_unwrap(cut) {
+        shared.inputs.give(cut.data);
+    }
+    result.map_err(|e| anyhow!("{}: {e}", shared.names[file]))?;
+    Ok(out)
+}
+
+/// The records a part has rows of (only those are parsed: a part of a long record reads
+/// that record alone), their rows emitted; the records it owns counted and their IDs
+/// tallied, once over all the parts of a block.
+fn scan_records(
+    cut: &Cut,
+    part: Part,
+    file: usize,
+    shared: &BlockMasker,
+    out: &mut BlockOutput,
+) -> Result<(), RecordError> {
+    let count = cut.headers.len();
+    let records = part.records(count);
+    let from = match records.start {
+        0 => 0,
+        r if r >= count => cut.len,
+        r => cut.headers[r],
+    };
+    let to = cut
+        .headers
+        .get(records.end)
+        .copied()
+        .unwrap_or(cut.len)
+        .max(from);
+    let block = Block {
+        data: &cut.data[from..to],
+        first_index: cut.first_index + records.start.min(count) as u64,
+        headers: None,
+    };
+    let mut parsed = BlockRecords::new(&block)?;
+    let limit = shared.id_limit.load(Ordering::Relaxed);
+    out.ids.begin(block.data, parsed.len(), limit);
+    let mut emitter = Emitter::new(shared);
+    let mut r = records.start;
+    while let Some(record) = parsed.next_record()? {
+        if part.owns(r) {
+            out.input_records += 1;
+            out.ids
+                .push(&record.header[..record.id.len()], record.number);
+        }
+        emitter.emit_rows(&record, file, shared, out, part.keys(r))?;
+        r += 1;
+    }
+    emitter.end_block(shared, out);
+    out.ids.own_names(block.data);
+    Ok(())
 }
 
 fn mask_records(
@@ -237,6 +326,8 @@ fn mask_giant(
 /// Per-block state reused from record to record.
 struct Emitter {
     marks: Marks,
+    /// A scan row's ID suffix (`_p<i>`).
+    suffix: Vec<u8>,
     /// A cropped record's regions, in its window's coordinates.
     intervals: Vec<Interval>,
     /// One per format.
@@ -248,6 +339,7 @@ impl Emitter {
         let pooled = shared.scratch.lock().ok().and_then(|mut p| p.pop());
         Emitter {
             marks: Marks::default(),
+            suffix: Vec::new(),
             intervals: Vec::new(),
             scratch: pooled
                 .unwrap_or_else(|| shared.formats.iter().map(|_| Scratch::default()).collect()),
@@ -339,6 +431,7 @@ impl Emitter {
                 marks: &self.marks,
                 window,
                 split,
+                suffix: b"",
             };
             let outputs = shared.formats.iter().zip(&mut out.bufs);
             for ((format, buf), scratch) in outputs.zip(&mut self.scratch) {
@@ -353,5 +446,77 @@ impl Emitter {
             s.short += u64::from(outcome.masked < outcome.drawn);
         }
         Ok(())
+    }
+
+    /// A scan's rows of one record whose first position lies in `keys`: each written to
+    /// every output as a masked record (its window, its marks, the ID suffix `_p<i>`).
+    fn emit_rows(
+        &mut self,
+        record: &Record,
+        file: usize,
+        shared: &BlockMasker,
+        out: &mut BlockOutput,
+        keys: std::ops::Range<usize>,
+    ) -> Result<(), RecordError> {
+        let fail = |kind| RecordError {
+            number: record.number,
+            id: Some(record.id.to_string()),
+            kind,
+        };
+        let Some(scan) = shared.scan.as_deref() else {
+            return Ok(());
+        };
+        let within = match &shared.regions {
+            None => None,
+            Some(r) => r
+                .within(record.id, record.seq.len())
+                .map_err(|m| fail(RecordErrorKind::Regions(m)))?,
+        };
+        let maskable = shared.masker.maskable.as_deref();
+        let (marks, suffix, scratch) = (&mut self.marks, &mut self.suffix, &mut self.scratch);
+        scan.rows(
+            record.id,
+            record.seq,
+            maskable,
+            within.as_ref(),
+            keys,
+            |row| {
+                let outcome = row.mark(marks);
+                row.suffix(suffix);
+                let window =
+                    (scan.window.is_some() && row.window.len() < record.seq.len()).then(|| {
+                        crate::crop::Window {
+                            start: row.window.start,
+                            len: row.window.len(),
+                            original_length: record.seq.len(),
+                        }
+                    });
+                let held = Record {
+                    seq: &record.seq[row.window.clone()],
+                    ..*record
+                };
+                let emitted = Emitted {
+                    file,
+                    record: &held,
+                    replicate: 1,
+                    outcome: &outcome,
+                    marks,
+                    window,
+                    split: None,
+                    suffix,
+                };
+                let outputs = shared.formats.iter().zip(&mut out.bufs);
+                for ((format, buf), scratch) in outputs.zip(scratch.iter_mut()) {
+                    format.write(buf, &emitted, scratch);
+                }
+                let s = &mut out.stats;
+                s.records += 1;
+                s.residues += held.seq.len() as u64;
+                s.eligible += outcome.length as u64;
+                s.masked += outcome.masked as u64;
+                s.rate_sum += outcome.rate;
+            },
+        )
+        .map_err(|m| fail(RecordErrorKind::Call(m)))
     }
 }

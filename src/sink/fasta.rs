@@ -45,7 +45,14 @@ impl FastaFormat {
 impl Encoder for FastaFormat {
     fn write(&self, out: &mut Vec<u8>, e: &Emitted, scratch: &mut Scratch) {
         let r = e.record;
-        write_header(out, r.header, r.id.len(), e.replicate, self.replicates);
+        write_header(
+            out,
+            r.header,
+            r.id.len(),
+            e.suffix,
+            e.replicate,
+            self.replicates,
+        );
         if let Some(w) = e.window {
             // ` crop=START-END` after the description, before the line end.
             out.pop();
@@ -86,12 +93,23 @@ impl FastaFormat {
     }
 }
 
-/// `>` + the header, with the ID of replicate k renamed `<id>_r<k>` when there are several.
-fn write_header(out: &mut Vec<u8>, header: &[u8], id_len: usize, replicate: u32, replicates: u32) {
+/// `>` + the header, with the ID of replicate k renamed `<id>_r<k>` when there are several,
+/// and followed by `suffix` (a scan row's `_p<i>`).
+fn write_header(
+    out: &mut Vec<u8>,
+    header: &[u8],
+    id_len: usize,
+    suffix: &[u8],
+    replicate: u32,
+    replicates: u32,
+) {
     out.push(b'>');
-    if replicates > 1 {
+    if replicates > 1 || !suffix.is_empty() {
         out.extend_from_slice(&header[..id_len]);
-        out.extend_from_slice(format!("_r{replicate}").as_bytes());
+        out.extend_from_slice(suffix);
+        if replicates > 1 {
+            out.extend_from_slice(format!("_r{replicate}").as_bytes());
+        }
         out.extend_from_slice(&header[id_len..]);
     } else {
         out.extend_from_slice(header);

@@ -53,6 +53,8 @@ choices! {
         Dataset = "dataset",
         /// A dataset folder's README.md (`--dataset DIR/`): its splits and column types.
         Card = "card",
+        /// `scan --variants-table`: one row per mutant of the variants file.
+        Variants = "variants",
     }
 }
 
@@ -64,6 +66,7 @@ impl Role {
             Role::Rates => "rates table",
             Role::Dataset => "dataset",
             Role::Card => "dataset card",
+            Role::Variants => "variants table",
         }
     }
 
@@ -74,6 +77,7 @@ impl Role {
             Role::Fasta => "output",
             Role::Rates => "rates",
             Role::Dataset | Role::Card => "dataset",
+            Role::Variants => "variants-table",
         }
     }
 }
@@ -90,6 +94,10 @@ pub enum Format {
     Jsonl,
     /// The dataset as Apache Parquet (compressed inside the file).
     Parquet,
+    /// The variants table (`scan --variants-table`) as CSV, TSV or Parquet.
+    VariantsCsv,
+    VariantsTsv,
+    VariantsParquet,
 }
 
 /// The file-name rule: after any compression suffix (`Compression::split_name`), the name
@@ -100,6 +108,9 @@ const NAMES: &[(Role, &str, Format)] = &[
     (Role::Rates, ".tsv", Format::Tsv),
     (Role::Dataset, ".parquet", Format::Parquet),
     (Role::Dataset, ".jsonl", Format::Jsonl),
+    (Role::Variants, ".csv", Format::VariantsCsv),
+    (Role::Variants, ".tsv", Format::VariantsTsv),
+    (Role::Variants, ".parquet", Format::VariantsParquet),
 ];
 
 /// A file name that the rule does not give a format for its role.
@@ -115,6 +126,10 @@ fn name_error(role: Role, path: &str) -> String {
         Role::Rates => format!(
             "rates table '{path}': name it .csv or .tsv (optionally compressed, e.g. \
              rates.tsv.gz)"
+        ),
+        Role::Variants => format!(
+            "variants table '{path}': name it .csv, .tsv (optionally compressed, e.g. \
+             variants.csv.gz) or .parquet"
         ),
         _ if path.ends_with('/') => format!(
             "dataset folder '{path}': a folder holds Parquet shards; for JSON Lines name a \
@@ -154,7 +169,7 @@ impl Format {
 
     /// Whether the file takes a compression suffix (a Parquet file compresses itself).
     pub fn compressible(self) -> bool {
-        self != Format::Parquet
+        !matches!(self, Format::Parquet | Format::VariantsParquet)
     }
 
     /// Whether the file records how the run was made (the options, the inputs' digests:
@@ -173,9 +188,17 @@ impl Format {
     }
 
     /// How records are written in this format, for a job with `config` whose inputs are
-    /// named `names` (the `file` column).
-    pub(crate) fn encoder(self, config: &MaskConfig, names: &[String]) -> Box<dyn Encoder> {
+    /// named `names` (the `file` column); `plan`: a variants scan's (its table).
+    pub(crate) fn encoder(
+        self,
+        config: &MaskConfig,
+        names: &[String],
+        plan: Option<&crate::variants::Plan>,
+    ) -> Box<dyn Encoder> {
         match self {
+            Format::VariantsCsv | Format::VariantsTsv | Format::VariantsParquet => {
+                Box::new(VariantsTable::new(self, plan))
+            }
             Format::Fasta => Box::new(FastaFormat::new(config)),
             Format::Csv | Format::Tsv => Box::new(
                 RatesFormat::new(self.delimiter().unwrap_or(b','), config.positions, names)
@@ -297,6 +320,8 @@ pub(crate) struct Emitted<'a> {
     pub window: Option<Window>,
     /// The record's split (an index into `--split`'s splits), with `--split`.
     pub split: Option<usize>,
+    /// What follows the ID in the FASTA header: a scan row's `_p<i>` (empty for `mask`).
+    pub suffix: &'a [u8],
 }
 
 /// What a worker keeps for one format across the records of a block.
@@ -363,6 +388,41 @@ pub(crate) trait Sink: Write + Send {
         Err(io::Error::other(
             "internal error: a single output closed as shards",
         ))
+    }
+}
+
+/// The variants table (`scan --variants-table`): made whole before the run from the
+/// checked variants file (`variants::Plan`), so it is the output's preamble and the rows
+/// add nothing to it; it goes through the outputs' one path (atomic, compressed by its
+/// name, digested, recorded in the manifest, rebuilt by `regenerate`).
+pub(crate) struct VariantsTable {
+    bytes: Result<Vec<u8>, String>,
+}
+
+impl VariantsTable {
+    fn new(format: Format, plan: Option<&crate::variants::Plan>) -> VariantsTable {
+        let bytes = match (plan, format) {
+            (None, _) => Err("internal error: a variants table without variants".into()),
+            (Some(p), Format::VariantsParquet) => p.table_parquet().map_err(|e| e.to_string()),
+            (Some(p), Format::VariantsTsv) => Ok(p.table_text(b'\t')),
+            (Some(p), _) => Ok(p.table_text(b',')),
+        };
+        VariantsTable { bytes }
+    }
+}
+
+impl Encoder for VariantsTable {
+    fn preamble(&self) -> Vec<u8> {
+        self.bytes.clone().unwrap_or_default()
+    }
+
+    fn write(&self, _: &mut Vec<u8>, _: &Emitted, _: &mut Scratch) {}
+
+    fn open(&self, out: Output, _: &Arc<ThreadPool>) -> io::Result<Box<dyn Sink>> {
+        match &self.bytes {
+            Ok(_) => Ok(Box::new(out)),
+            Err(e) => Err(io::Error::other(e.clone())),
+        }
     }
 }
 
