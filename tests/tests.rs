@@ -45,6 +45,8 @@ mod regression;
 mod reliability;
 #[path = "reproducibility.rs"]
 mod reproducibility;
+#[path = "scan.rs"]
+mod scan;
 #[path = "schedule_cmd.rs"]
 mod schedule_cmd;
 #[path = "self_describing.rs"]
