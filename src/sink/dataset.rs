@@ -46,6 +46,9 @@ pub struct TokenIds {
     pub mask: i32,
     /// Each byte's id as a residue.
     table: [i32; 256],
+    /// Each mark's id in `input_ids` where it replaces the residue: `mask` for
+    /// `mark::TOKEN`, a replacing residue's id (unused for `NONE` and `KEPT`).
+    by_mark: [i32; 256],
 }
 
 impl TokenIds {
@@ -65,11 +68,14 @@ impl TokenIds {
                 table[usize::from(r.to_ascii_lowercase())] = id;
             }
         }
+        let mut by_mark = table;
+        by_mark[usize::from(mark::TOKEN)] = mask;
         TokenIds {
             start,
             stop,
             mask,
             table,
+            by_mark,
         }
     }
 }
@@ -178,7 +184,7 @@ impl Fields {
     }
 
     /// `input_ids` and `labels`, with a vocabulary.
-    pub fn tokens(&self, e: &Emitted, ids: &mut Vec<i32>, labels: &mut Vec<i32>) {
+    pub fn tokens<T: TokenId>(&self, e: &Emitted, ids: &mut Vec<T>, labels: &mut Vec<T>) {
         if let Some(vocab) = self.tokens {
             token_ids(vocab, e.record.seq, &e.marks.by_position, ids, labels);
         }
@@ -189,28 +195,49 @@ impl Fields {
 /// marks: start … stop; a masked position is the mask id whatever the token; a replaced
 /// or kept one is its residue's id; labels carry the original's id at every selected
 /// position and `IGNORE` (-100) elsewhere.
-pub fn token_ids(
+pub fn token_ids<T: TokenId>(
     vocab: Vocab,
     seq: &[u8],
     marks: &[u8],
-    ids: &mut Vec<i32>,
-    labels: &mut Vec<i32>,
+    ids: &mut Vec<T>,
+    labels: &mut Vec<T>,
 ) {
     let v = vocab.ids();
-    ids.push(v.start);
-    labels.push(IGNORE);
-    for (&r, &m) in seq.iter().zip(marks) {
-        let (id, label) = match m {
-            mark::NONE => (v.id(r), IGNORE),
-            mark::TOKEN => (v.mask, v.id(r)),
-            mark::KEPT => (v.id(r), v.id(r)),
-            replaced => (v.id(replaced), v.id(r)),
-        };
-        ids.push(id);
-        labels.push(label);
+    let n = seq.len().min(marks.len());
+    let (i0, l0) = (ids.len(), labels.len());
+    ids.resize(i0 + n + 2, T::from_id(v.start));
+    labels.resize(l0 + n + 2, T::from_id(IGNORE));
+    ids[i0 + n + 1] = T::from_id(v.stop);
+    // One pass without a branch on the mark (selected positions fall at random): both
+    // ids read from tables and the mark picks one.
+    let rows = (seq.iter().zip(marks))
+        .zip(&mut ids[i0 + 1..i0 + n + 1])
+        .zip(&mut labels[l0 + 1..l0 + n + 1]);
+    for (((&r, &m), id), label) in rows {
+        let own = v.table[usize::from(r)];
+        let marked = v.by_mark[usize::from(m)];
+        let keeps = m == mark::NONE || m == mark::KEPT;
+        *id = T::from_id(if keeps { own } else { marked });
+        *label = T::from_id(if m == mark::NONE { IGNORE } else { own });
     }
-    ids.push(v.stop);
-    labels.push(IGNORE);
+}
+
+/// How a column holds a token id: int32 (JSON Lines, Python), or i8 (Parquet's rows on
+/// their way to the encoder; every vocabulary's ids and `IGNORE` fit, `tests` check).
+pub trait TokenId: Copy {
+    fn from_id(id: i32) -> Self;
+}
+
+impl TokenId for i32 {
+    fn from_id(id: i32) -> i32 {
+        id
+    }
+}
+
+impl TokenId for i8 {
+    fn from_id(id: i32) -> i8 {
+        id as i8
+    }
 }
 
 /// One row read back (by `verify`), from either format.
@@ -367,4 +394,24 @@ fn rows_of(b: &RecordBatch, first: usize) -> Result<Vec<DatasetRow>, String> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parquet rows hold token ids as i8 (`TokenId for i8`): every id of every vocabulary,
+    /// and `IGNORE`, must fit, or a dataset would hold wrong ids.
+    #[test]
+    fn every_token_id_fits_an_i8() {
+        for vocab in [Vocab::Esm, Vocab::Evodiff] {
+            let v = vocab.ids();
+            let ids = (0..=255u8).map(|b| v.id(b));
+            for id in ids.chain([v.start, v.stop, v.mask, IGNORE]) {
+                assert_eq!(i32::from(i8::from_id(id)), id, "{vocab:?}: {id}");
+            }
+        }
+        // The control: an id outside i8 does not survive.
+        assert_ne!(i32::from(i8::from_id(200)), 200);
+    }
 }

@@ -12,6 +12,7 @@ mod dataset;
 mod fasta;
 mod jsonl;
 mod parquet;
+mod parquet_lists;
 mod rates;
 
 use std::any::Any;
