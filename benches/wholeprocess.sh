@@ -257,6 +257,7 @@ add_case pm_gzp_j2  "protmask mask -q -j2 IN.gz -o out.fa"     - "$O/pm_gzp_j2.f
 add_case pm_bgzf_j1 "protmask mask -q -j1 IN.bgzf.gz -o out.fa" - "$O/pm_bgzf_j1.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j1 "$INBGZF" -o "$O/pm_bgzf_j1.fa"
 add_case pm_bgzf_j2 "protmask mask -q -j2 IN.bgzf.gz -o out.fa" - "$O/pm_bgzf_j2.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 "$INBGZF" -o "$O/pm_bgzf_j2.fa"
 add_case pm_ds_pq   "protmask mask -q -j2 IN --dataset out.parquet" - "$O/pm_ds.parquet" "$IN_BYTES" - "$PROTMASK" mask -q -j2 "$IN" --dataset "$O/pm_ds.parquet"
+add_case pm_ds_tok  "protmask mask -q -j2 IN --dataset out.parquet --tokens esm" - "$O/pm_ds_tok.parquet" "$IN_BYTES" - "$PROTMASK" mask -q -j2 "$IN" --dataset "$O/pm_ds_tok.parquet" --tokens esm
 # D3PM redraws every residue (a draw each): against pm_j2, the esm3 preset, same input.
 add_case pm_d3pmu_j2 "protmask mask -q -j2 --preset evodiff-d3pm-uniform IN -o out.fa" - "$O/pm_d3pmu.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 --preset evodiff-d3pm-uniform "$IN" -o "$O/pm_d3pmu.fa"
 add_case pm_d3pmb_j2 "protmask mask -q -j2 --preset evodiff-d3pm-blosum IN -o out.fa" - "$O/pm_d3pmb.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 --preset evodiff-d3pm-blosum "$IN" -o "$O/pm_d3pmb.fa"
@@ -408,7 +409,9 @@ target("protmask -j1 / -j2, plain (>= 1.7)", ratio("pm_j1", "pm_j2"), lambda v: 
 target("protmask -j1 / -j2, gzip to gzip (>= 1.8)", ratio("pm_gz_j1", "pm_gz_j2"), lambda v: v >= 1.8, "{:.2f}x")
 target("Python reference / protmask -j2, PY_MB input (>= 30)", ratio("py_ref", "pm_py_j2"), lambda v: v >= 30, "{:.1f}x")
 target("--dataset x.parquet alone / -o x.fa alone, -j2 (<= 3)", ratio("pm_ds_pq", "pm_j2"), lambda v: v <= 3, "{:.2f}x")
-target("--dataset x.parquet peak RSS (<= 256 MB)", rssmb.get("pm_ds_pq"), lambda v: v <= 256, "{:.1f} MB")
+target("--dataset x.parquet --tokens esm / -o x.fa alone, -j2 (<= 5)", ratio("pm_ds_tok", "pm_j2"), lambda v: v <= 5, "{:.2f}x")
+ds = [rssmb[c] for c in ("pm_ds_pq", "pm_ds_tok") if c in rssmb]
+target("--dataset x.parquet peak RSS, with and without tokens (<= 256 MB)", max(ds) if len(ds) == 2 else None, lambda v: v <= 256, "{:.1f} MB")
 target("evodiff-d3pm-uniform / esm3, -j2, plain (<= 2)", ratio("pm_d3pmu_j2", "pm_j2"), lambda v: v <= 2, "{:.2f}x")
 target("evodiff-d3pm-blosum / esm3, -j2, plain (<= 2)", ratio("pm_d3pmb_j2", "pm_j2"), lambda v: v <= 2, "{:.2f}x")
 target("one xz file / two xz shards of its text, -j2 (>= 1.6)", ratio("pm_xz_one", "pm_xz_two"), lambda v: v >= 1.6, "{:.2f}x")

@@ -46,9 +46,9 @@ pub struct TokenIds {
     pub mask: i32,
     /// Each byte's id as a residue.
     table: [i32; 256],
-    /// Each mark's id in `input_ids` where it replaces the residue: `mask` for
-    /// `mark::TOKEN`, a replacing residue's id (unused for `NONE` and `KEPT`).
-    by_mark: [i32; 256],
+    /// The `input_ids` and `labels` entries of a residue `r` with mark `m`, at index
+    /// `m << 8 | r` (every id fits an i8: `tests`), so a position costs one lookup.
+    pairs: Box<[[i8; 2]]>,
 }
 
 impl TokenIds {
@@ -68,14 +68,24 @@ impl TokenIds {
                 table[usize::from(r.to_ascii_lowercase())] = id;
             }
         }
-        let mut by_mark = table;
-        by_mark[usize::from(mark::TOKEN)] = mask;
+        let pairs = (0..=u16::MAX)
+            .map(|i| {
+                let (m, r) = ((i >> 8) as u8, usize::from(i as u8));
+                let (id, label) = match m {
+                    mark::NONE => (table[r], IGNORE),
+                    mark::TOKEN => (mask, table[r]),
+                    mark::KEPT => (table[r], table[r]),
+                    replaced => (table[usize::from(replaced)], table[r]),
+                };
+                [id as i8, label as i8]
+            })
+            .collect();
         TokenIds {
             start,
             stop,
             mask,
             table,
-            by_mark,
+            pairs,
         }
     }
 }
@@ -208,17 +218,15 @@ pub fn token_ids<T: TokenId>(
     ids.resize(i0 + n + 2, T::from_id(v.start));
     labels.resize(l0 + n + 2, T::from_id(IGNORE));
     ids[i0 + n + 1] = T::from_id(v.stop);
-    // One pass without a branch on the mark (selected positions fall at random): both
-    // ids read from tables and the mark picks one.
+    // One lookup a position, without a branch on the mark (selected positions fall at
+    // random, so a branch would be mispredicted often).
     let rows = (seq.iter().zip(marks))
         .zip(&mut ids[i0 + 1..i0 + n + 1])
         .zip(&mut labels[l0 + 1..l0 + n + 1]);
     for (((&r, &m), id), label) in rows {
-        let own = v.table[usize::from(r)];
-        let marked = v.by_mark[usize::from(m)];
-        let keeps = m == mark::NONE || m == mark::KEPT;
-        *id = T::from_id(if keeps { own } else { marked });
-        *label = T::from_id(if m == mark::NONE { IGNORE } else { own });
+        let [i, l] = v.pairs[usize::from(m) << 8 | usize::from(r)];
+        *id = T::from_id(i32::from(i));
+        *label = T::from_id(i32::from(l));
     }
 }
 

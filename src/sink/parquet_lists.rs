@@ -151,7 +151,7 @@ pub(super) fn encode<T: ListValue>(
         }
         slice = slice_end;
     }
-    chunk.close()
+    chunk.close(&lists)
 }
 
 /// A list item type: token ids (i8, dictionary-encoded) or positions (i32, delta).
@@ -170,9 +170,11 @@ impl ListValue for i8 {
     }
 
     fn min_max(v: &[i8]) -> (i32, i32) {
-        let min = v.iter().copied().min().unwrap_or(0);
-        let max = v.iter().copied().max().unwrap_or(0);
-        (i32::from(min), i32::from(max))
+        // As unsigned bytes with the sign bit flipped (the same order), which vectorise.
+        let biased = |x: &i8| (*x as u8) ^ 0x80;
+        let min = v.iter().map(biased).min().unwrap_or(0x80);
+        let max = v.iter().map(biased).max().unwrap_or(0x80);
+        (i32::from((min ^ 0x80) as i8), i32::from((max ^ 0x80) as i8))
     }
 
     fn values(encoding: ValueEncoding) -> Result<Box<dyn Values<i8>>> {
@@ -210,8 +212,9 @@ pub(super) trait Values<T> {
     fn put(&mut self, values: &[T]);
     /// The crate's estimate of the data page's encoded size (when to cut a page).
     fn estimated_size(&self) -> usize;
-    /// The page's encoded values, appended to `out`; the encoder starts a new page.
-    fn flush_page(&mut self, out: &mut Vec<u8>) -> Encoding;
+    /// The page's encoded values (`page`: every value put since the last page), appended
+    /// to `out`; the encoder starts a new page.
+    fn flush_page(&mut self, page: &[T], out: &mut Vec<u8>) -> Encoding;
     /// The dictionary page's values (PLAIN), and their number, if any.
     fn dictionary(&self) -> Option<(Vec<u8>, usize)>;
 }
@@ -236,6 +239,8 @@ struct Chunk<'s, T> {
     rep: Rle,
     def: Rle,
     page: PageCounts,
+    /// Where the page's values start in the column's values.
+    page_start: usize,
     pages: Vec<CompressedPage>,
     rows_written: u64,
     nulls: u64,
@@ -258,6 +263,7 @@ impl<'s, T: ListValue> Chunk<'s, T> {
             rep: Rle::levels(1),
             def: Rle::levels(2),
             page: PageCounts::default(),
+            page_start: 0,
             pages: Vec::new(),
             rows_written: 0,
             nulls: 0,
@@ -320,17 +326,19 @@ impl<'s, T: ListValue> Chunk<'s, T> {
             && (p.rows as usize >= self.shape.page_rows
                 || self.values.estimated_size() >= self.shape.page_bytes)
         {
-            self.add_page()?;
+            self.add_page(&lists.values[self.page_start..b])?;
+            self.page_start = b;
         }
         Ok(())
     }
 
-    /// The crate's `add_data_page` (format 1, no page-header statistics).
-    fn add_page(&mut self) -> Result<()> {
+    /// The crate's `add_data_page` (format 1, no page-header statistics) for the page
+    /// holding `values`.
+    fn add_page(&mut self, values: &[T]) -> Result<()> {
         let mut buf = Vec::new();
         self.rep.flush_levels(&mut buf);
         self.def.flush_levels(&mut buf);
-        let encoding = self.values.flush_page(&mut buf);
+        let encoding = self.values.flush_page(values, &mut buf);
         let page = std::mem::take(&mut self.page);
         self.nulls += page.nulls;
         if let Some((lo, hi)) = page.min_max {
@@ -403,9 +411,9 @@ impl<'s, T: ListValue> Chunk<'s, T> {
 
     /// The crate's `GenericColumnWriter::close`: the last page, the dictionary page first
     /// then the data pages (as `ArrowColumnChunk` lays them out), the metadata.
-    fn close(mut self) -> Result<(Bytes, ColumnCloseResult)> {
+    fn close(mut self, lists: &Lists<T>) -> Result<(Bytes, ColumnCloseResult)> {
         if self.page.levels > 0 {
-            self.add_page()?;
+            self.add_page(&lists.values[self.page_start..])?;
         }
         let mut encodings = BTreeSet::from([Encoding::RLE]);
         let mut stats: Vec<PageEncodingStats> = Vec::new();
@@ -514,7 +522,8 @@ fn histogram<const N: usize>(counts: &[i64; N]) -> Option<LevelHistogram> {
 /// The page codec, as the crate's `Codec` for it compresses.
 enum Compressor {
     None,
-    Snappy(Box<snap::raw::Encoder>),
+    /// The encoder, and room for its output (reused, so not zeroed page after page).
+    Snappy(Box<snap::raw::Encoder>, Vec<u8>),
     Zstd(zstd::bulk::Compressor<'static>),
 }
 
@@ -522,7 +531,7 @@ impl Compressor {
     fn new(codec: Codec) -> Result<Compressor> {
         Ok(match codec {
             Codec::UNCOMPRESSED => Compressor::None,
-            Codec::SNAPPY => Compressor::Snappy(Box::new(snap::raw::Encoder::new())),
+            Codec::SNAPPY => Compressor::Snappy(Box::new(snap::raw::Encoder::new()), Vec::new()),
             Codec::ZSTD(level) => Compressor::Zstd(
                 zstd::bulk::Compressor::new(level.compression_level())
                     .map_err(|e| ParquetError::External(Box::new(e)))?,
@@ -538,13 +547,15 @@ impl Compressor {
     fn compress(&mut self, buf: Vec<u8>) -> Result<Vec<u8>> {
         match self {
             Compressor::None => Ok(buf),
-            Compressor::Snappy(encoder) => {
-                let mut out = vec![0; snap::raw::max_compress_len(buf.len())];
+            Compressor::Snappy(encoder, room) => {
+                let need = snap::raw::max_compress_len(buf.len());
+                if room.len() < need {
+                    room.resize(need, 0);
+                }
                 let n = encoder
-                    .compress(&buf, &mut out)
+                    .compress(&buf, room)
                     .map_err(|e| ParquetError::External(Box::new(e)))?;
-                out.truncate(n);
-                Ok(out)
+                Ok(room[..n].to_vec())
             }
             Compressor::Zstd(compressor) => {
                 let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(buf.len()));
@@ -644,7 +655,8 @@ impl Rle {
             {
                 let group = &values[i..i + GROUP];
                 i += GROUP;
-                if group.iter().all(|&v| v == group[0]) {
+                let word = u64::from_le_bytes(group.try_into().unwrap_or_default());
+                if word == u64::from(group[0]) * 0x0101_0101_0101_0101 {
                     if !self.pending.is_empty() {
                         self.close_bit_packed_run();
                     }
@@ -709,19 +721,16 @@ impl Rle {
     fn close_bit_packed_run(&mut self) {
         let groups = self.pending.len() / GROUP;
         self.buf.push(((groups << 1) | 1) as u8);
-        let w = usize::from(self.bit_width);
-        if w > 0 {
-            // Each group of 8 values is `w` bytes: written as a whole word, kept `w` long.
-            self.buf.reserve(groups * w + 8);
-            for g in self.pending.chunks_exact(GROUP) {
-                let mut acc = 0u64;
-                for (j, &v) in g.iter().enumerate() {
-                    acc |= u64::from(v) << (j * w);
-                }
-                let len = self.buf.len();
-                self.buf.extend_from_slice(&acc.to_le_bytes());
-                self.buf.truncate(len + w);
-            }
+        match self.bit_width {
+            1 => pack_groups::<1>(&self.pending, &mut self.buf),
+            2 => pack_groups::<2>(&self.pending, &mut self.buf),
+            3 => pack_groups::<3>(&self.pending, &mut self.buf),
+            4 => pack_groups::<4>(&self.pending, &mut self.buf),
+            5 => pack_groups::<5>(&self.pending, &mut self.buf),
+            6 => pack_groups::<6>(&self.pending, &mut self.buf),
+            7 => pack_groups::<7>(&self.pending, &mut self.buf),
+            8 => self.buf.extend_from_slice(&self.pending),
+            _ => {}
         }
         self.pending.clear();
     }
@@ -747,6 +756,23 @@ impl Rle {
     }
 }
 
+/// Groups of 8 values below 2^`W` (`W` < 8) bit-packed LSB first: `W` bytes a group.
+fn pack_groups<const W: usize>(values: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    let groups = values.len() / GROUP;
+    // Each group is written as a whole word and the next one overwrites its tail.
+    out.resize(start + groups * W + 8, 0);
+    for (k, g) in values.chunks_exact(GROUP).enumerate() {
+        let x = u64::from_le_bytes(g.try_into().unwrap_or_default());
+        let mut acc = 0u64;
+        for j in 0..GROUP {
+            acc |= ((x >> (8 * j)) & 0xFF) << (j * W);
+        }
+        out[start + k * W..start + k * W + 8].copy_from_slice(&acc.to_le_bytes());
+    }
+    out.truncate(start + groups * W);
+}
+
 fn put_vlq(out: &mut Vec<u8>, mut v: u64) {
     while v & !0x7F != 0 {
         out.push(((v & 0x7F) | 0x80) as u8);
@@ -768,13 +794,21 @@ fn rle_max_size(bit_width: u8, n: usize) -> usize {
 }
 
 /// Dictionary encoding of i8 values (`DictEncoder`): keys in first-seen order over the
-/// chunk, from a table instead of a hash.
+/// chunk, from a table instead of a hash. A mini-batch's values are only checked for new
+/// ones (the page size estimate needs the key count); a page's keys are looked up when it
+/// is written.
 struct Dictionary {
     /// Each value's key (as `v as u8`), `NONE` until seen.
     keys: [u16; 256],
+    /// The same keys as bytes, for the lookup of a page.
+    key_bytes: [u8; 256],
+    /// 1 for a value not seen yet, else 0.
+    unseen: [u8; 256],
     uniques: Vec<i8>,
-    /// The page's keys.
-    page: Vec<u8>,
+    /// Values in the page so far.
+    page_len: usize,
+    /// A page's keys.
+    scratch: Vec<u8>,
 }
 
 const NONE: u16 = u16::MAX;
@@ -783,49 +817,61 @@ impl Dictionary {
     fn new() -> Dictionary {
         Dictionary {
             keys: [NONE; 256],
+            key_bytes: [0; 256],
+            unseen: [1; 256],
             uniques: Vec::new(),
-            page: Vec::new(),
+            page_len: 0,
+            scratch: Vec::new(),
         }
     }
 
     fn bit_width(&self) -> u8 {
         bits(self.uniques.len().saturating_sub(1) as u64)
     }
-}
 
-/// The next key, for a value not seen before in the chunk.
-#[cold]
-fn add_key(keys: &mut [u16; 256], uniques: &mut Vec<i8>, v: i8) -> u8 {
-    let key = uniques.len() as u16;
-    uniques.push(v);
-    keys[usize::from(v as u8)] = key;
-    key as u8
+    /// The next key, for a value not seen before in the chunk.
+    #[cold]
+    fn add(&mut self, v: i8) {
+        let key = self.uniques.len();
+        self.uniques.push(v);
+        self.keys[usize::from(v as u8)] = key as u16;
+        self.key_bytes[usize::from(v as u8)] = key as u8;
+        self.unseen[usize::from(v as u8)] = 0;
+    }
 }
 
 impl Values<i8> for Dictionary {
     fn put(&mut self, values: &[i8]) {
-        let Dictionary {
-            keys,
-            uniques,
-            page,
-        } = self;
-        page.extend(values.iter().map(|&v| match keys[usize::from(v as u8)] {
-            NONE => add_key(keys, uniques, v),
-            key => key as u8,
-        }));
+        // New values are rare after a chunk's first rows: 64 values are checked at once,
+        // and only a block holding a new one is taken value by value.
+        for block in values.chunks(64) {
+            let unseen = (block.iter()).fold(0, |a, &v| a | self.unseen[usize::from(v as u8)]);
+            if unseen != 0 {
+                for &v in block {
+                    if self.keys[usize::from(v as u8)] == NONE {
+                        self.add(v);
+                    }
+                }
+            }
+        }
+        self.page_len += values.len();
     }
 
     fn estimated_size(&self) -> usize {
-        rle_max_size(self.bit_width(), self.page.len())
+        rle_max_size(self.bit_width(), self.page_len)
     }
 
-    fn flush_page(&mut self, out: &mut Vec<u8>) -> Encoding {
+    fn flush_page(&mut self, page: &[i8], out: &mut Vec<u8>) -> Encoding {
+        let keys = &self.key_bytes;
+        self.scratch.clear();
+        self.scratch
+            .extend(page.iter().map(|&v| keys[usize::from(v as u8)]));
         let w = self.bit_width();
-        let mut buf = Vec::with_capacity(self.estimated_size());
+        let mut buf = Vec::with_capacity(self.estimated_size() + 8);
         buf.push(w);
         let mut rle = Rle::new(w, buf);
-        rle.put_batch(&self.page);
-        self.page.clear();
+        rle.put_batch(&self.scratch);
+        self.page_len = 0;
         out.extend_from_slice(&rle.finish());
         Encoding::RLE_DICTIONARY
     }
@@ -901,20 +947,29 @@ impl Delta {
 }
 
 /// `values`, each below 2^`w` (`w` at most 32), packed LSB first into `out`: every 8
-/// values are `w` whole bytes.
-fn pack(values: &[u64], w: u8, out: &mut Vec<u8>) {
-    let w = u32::from(w);
-    if w == 0 {
-        return;
+/// values are `w` whole bytes. One copy of the loop per width, so its shifts are constants.
+fn pack(values: &[u64; MINI], w: u8, out: &mut Vec<u8>) {
+    macro_rules! widths {
+        ($($w:literal)*) => {
+            match w {
+                0 => {}
+                $($w => pack_width::<$w>(values, out),)*
+                _ => pack_width::<32>(values, out),
+            }
+        };
     }
+    widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
+}
+
+fn pack_width<const W: u32>(values: &[u64; MINI], out: &mut Vec<u8>) {
     let (mut acc, mut used) = (0u64, 0u32);
     for &v in values {
         acc |= v << used;
-        used += w;
+        used += W;
         if used >= 64 {
             out.extend_from_slice(&acc.to_le_bytes());
             used -= 64;
-            acc = if used == 0 { 0 } else { v >> (w - used) };
+            acc = if used == 0 { 0 } else { v >> (W - used) };
         }
     }
     out.extend_from_slice(&acc.to_le_bytes()[..used as usize / 8]);
@@ -946,7 +1001,7 @@ impl<T: ListValue> Values<T> for Delta {
         self.bits.len()
     }
 
-    fn flush_page(&mut self, out: &mut Vec<u8>) -> Encoding {
+    fn flush_page(&mut self, _page: &[T], out: &mut Vec<u8>) -> Encoding {
         self.flush_block();
         put_vlq(out, BLOCK as u64);
         put_vlq(out, MINIBLOCKS as u64);
