@@ -264,10 +264,10 @@ const SELECTED_OFFSETS: [([i32; 8], i32); 256] = {
     let mut table = [([0i32; 8], 0i32); 256];
     let mut bits = 0;
     while bits < 256 {
-        let (mut j, mut n) = (0, 0);
+        let (mut j, mut n) = (0i32, 0usize);
         while j < 8 {
             if bits & (1 << j) != 0 {
-                table[bits].0[n] = j as i32;
+                table[bits].0[n] = j;
                 n += 1;
             }
             j += 1;
