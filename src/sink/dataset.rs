@@ -48,7 +48,7 @@ pub struct TokenIds {
     table: [i32; 256],
     /// The `input_ids` and `labels` entries of a residue `r` with mark `m`, at index
     /// `m << 8 | r` (every id fits an i8: `tests`), so a position costs one lookup.
-    pairs: Box<[[i8; 2]]>,
+    pairs: Box<[[i8; 2]; 1 << 16]>,
 }
 
 impl TokenIds {
@@ -68,18 +68,17 @@ impl TokenIds {
                 table[usize::from(r.to_ascii_lowercase())] = id;
             }
         }
-        let pairs = (0..=u16::MAX)
-            .map(|i| {
-                let (m, r) = ((i >> 8) as u8, usize::from(i as u8));
-                let (id, label) = match m {
-                    mark::NONE => (table[r], IGNORE),
-                    mark::TOKEN => (mask, table[r]),
-                    mark::KEPT => (table[r], table[r]),
-                    replaced => (table[usize::from(replaced)], table[r]),
-                };
-                [id as i8, label as i8]
-            })
-            .collect();
+        let mut pairs = Box::new([[0i8; 2]; 1 << 16]);
+        for (i, pair) in pairs.iter_mut().enumerate() {
+            let (m, r) = ((i >> 8) as u8, i & 0xFF);
+            let (id, label) = match m {
+                mark::NONE => (table[r], IGNORE),
+                mark::TOKEN => (mask, table[r]),
+                mark::KEPT => (table[r], table[r]),
+                replaced => (table[usize::from(replaced)], table[r]),
+            };
+            *pair = [id as i8, label as i8];
+        }
         TokenIds {
             start,
             stop,
@@ -224,7 +223,8 @@ pub fn token_ids<T: TokenId>(
         .zip(&mut ids[i0 + 1..i0 + n + 1])
         .zip(&mut labels[l0 + 1..l0 + n + 1]);
     for (((&r, &m), id), label) in rows {
-        let [i, l] = v.pairs[usize::from(m) << 8 | usize::from(r)];
+        // A u16 index: no bounds check against the 65,536 entries.
+        let [i, l] = v.pairs[usize::from(u16::from(m) << 8 | u16::from(r))];
         *id = T::from_id(i32::from(i));
         *label = T::from_id(i32::from(l));
     }

@@ -17,8 +17,10 @@
 //! `ColumnChunkMetaData`, `ColumnIndexBuilder`, `OffsetIndexBuilder`).
 //!
 //! A column whose writer settings this module does not reproduce (`Shape::of`) goes
-//! through the crate's writer as before. The tests write the same rows both ways and
-//! compare whole files: row shapes, page cuts, codecs, dictionaries of one entry.
+//! through the crate's writer as before. The tests (`sink::parquet::tests`) write the same
+//! rows both ways and compare whole files: row shapes, page cuts, codecs, dictionaries of
+//! one entry. The port follows parquet 60.1 (Cargo.lock): after an upgrade of the crate,
+//! that test says whether its writer still makes these bytes.
 
 use std::collections::BTreeSet;
 
@@ -763,12 +765,13 @@ fn pack_groups<const W: usize>(values: &[u8], out: &mut Vec<u8>) {
     // Each group is written as a whole word and the next one overwrites its tail.
     out.resize(start + groups * W + 8, 0);
     for (k, g) in values.chunks_exact(GROUP).enumerate() {
+        // The 8 bytes of a word merged pairwise: bytes into 2W-bit halves of 16-bit
+        // lanes, those into 32-bit lanes, those into the word (value j at bit j·W).
         let x = u64::from_le_bytes(g.try_into().unwrap_or_default());
-        let mut acc = 0u64;
-        for j in 0..GROUP {
-            acc |= ((x >> (8 * j)) & 0xFF) << (j * W);
-        }
-        out[start + k * W..start + k * W + 8].copy_from_slice(&acc.to_le_bytes());
+        let x = (x & 0x00FF_00FF_00FF_00FF) | ((x >> 8) & 0x00FF_00FF_00FF_00FF) << W;
+        let x = (x & 0x0000_FFFF_0000_FFFF) | ((x >> 16) & 0x0000_FFFF_0000_FFFF) << (2 * W);
+        let x = (x & 0xFFFF_FFFF) | (x >> 32) << (4 * W);
+        out[start + k * W..start + k * W + 8].copy_from_slice(&x.to_le_bytes());
     }
     out.truncate(start + groups * W);
 }
@@ -961,18 +964,26 @@ fn pack(values: &[u64; MINI], w: u8, out: &mut Vec<u8>) {
     widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
 }
 
-fn pack_width<const W: u32>(values: &[u64; MINI], out: &mut Vec<u8>) {
-    let (mut acc, mut used) = (0u64, 0u32);
-    for &v in values {
-        acc |= v << used;
-        used += W;
-        if used >= 64 {
-            out.extend_from_slice(&acc.to_le_bytes());
-            used -= 64;
-            acc = if used == 0 { 0 } else { v >> (W - used) };
-        }
+fn pack_width<const W: usize>(values: &[u64; MINI], out: &mut Vec<u8>) {
+    // Value j at bit j·W: written out for each j, so that with W a constant every word
+    // index and shift below is one too (a loop was not unrolled).
+    let mut words = [0u64; MINI / 2 + 1];
+    macro_rules! put {
+        ($($j:literal)*) => {$({
+            let (k, off) = ($j * W / 64, $j * W % 64);
+            words[k] |= values[$j] << off;
+            if off + W > 64 {
+                words[k + 1] |= values[$j] >> (64 - off);
+            }
+        })*};
     }
-    out.extend_from_slice(&acc.to_le_bytes()[..used as usize / 8]);
+    put!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
+    // 32 values of W bits: 4·W bytes.
+    let bytes = 4 * W;
+    for w in &words[..bytes / 8] {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    out.extend_from_slice(&words[bytes / 8].to_le_bytes()[..bytes % 8]);
 }
 
 impl<T: ListValue> Values<T> for Delta {
