@@ -1112,11 +1112,16 @@ fn encode_group(
     let mut chunks = Vec::with_capacity(writers.len());
     let parts = columns.into_iter().zip(schema.fields()).zip(shapes);
     for (((column, field), shape), w) in parts.zip(writers) {
+        // A row group's list values must fit int32 offsets, as Arrow's do on the crate's
+        // path (`offsets`): the same error either way.
+        let fits = |ends: &[u64]| int32(ends.last().copied().unwrap_or(0)).map(|_| ());
         let own = match (&column, shape) {
             (Column::Positions(v), Some(shape)) if shape.encoding() == ValueEncoding::Delta => {
+                fits(&v.ends).map_err(|e| e.to_string())?;
                 Some(parquet_lists::encode(shape, v.lists(), ENCODE_SLICE_ROWS))
             }
             (Column::Tokens(v), Some(shape)) => {
+                fits(&v.ends).map_err(|e| e.to_string())?;
                 Some(parquet_lists::encode(shape, v.lists(), ENCODE_SLICE_ROWS))
             }
             _ => None,
