@@ -271,6 +271,10 @@ pub struct VerifyArgs {
     #[arg(long, value_enum, value_name = "MODE", requires = "regions")]
     pub regions_mode: Option<protmask::regions::RegionsMode>,
 
+    /// MASKED is a scan (protmask scan: rows <id>_p<i>), though no manifest or metadata says so; --max-length, --maskable and --regions (scan's --positions) say what it was made with
+    #[arg(long)]
+    pub scan: bool,
+
     /// No summary line on success
     #[arg(short, long)]
     pub quiet: bool,

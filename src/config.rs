@@ -667,10 +667,56 @@ impl MaskConfig {
         if self.replicates != 1 {
             out.push(format!("--replicates={}", self.replicates));
         }
+        self.file_flags(&mut out, self.positions);
+        out
+    }
+
+    /// The flags of `protmask scan` that give these options (a scan's): the preset
+    /// always, the mask token, `--maskable`, `--tokens`, `--positions` (the regions file,
+    /// `regions_path` as for `flags`), `--max-length` where they differ from the preset's,
+    /// the variants file and its options, then the options that shape the files.
+    pub fn scan_flags(&self, regions_path: Option<&str>) -> Vec<String> {
+        let p = self.preset.facts();
+        let mut out = vec![format!("--preset={}", self.preset)];
+        if self.mask_token != p.token {
+            out.push(format!("--mask-token={}", self.mask_token));
+        }
+        if let Some(chars) = &self.maskable {
+            out.push(format!("--maskable={chars}"));
+        }
+        if let Some(vocab) = self.tokens {
+            out.push(format!("--tokens={vocab}"));
+        }
+        if let Some(r) = &self.regions {
+            out.push(format!(
+                "--positions={}",
+                regions_path.or(r.path()).unwrap_or("POSITIONS")
+            ));
+        }
+        if let Some(n) = self.max_length.filter(|&n| Some(n) != p.max_length) {
+            out.push(format!("--max-length={n}"));
+        }
+        if let Some(v) = self.scan.as_ref().and_then(|s| s.variants.as_ref()) {
+            out.push(format!("--variants={}", v.path));
+            if let Some(id) = &v.reference_id {
+                out.push(format!("--reference-id={id}"));
+            }
+            if v.mode != crate::variants::VariantsMode::default() {
+                out.push(format!("--variants-mode={}", v.mode));
+            }
+        }
+        // A scan's table always has its positions: no flag.
+        self.file_flags(&mut out, false);
+        out
+    }
+
+    /// The flags that shape the files written, shared by `mask` and `scan` (`positions`:
+    /// `mask --positions`), in the order manifests have always written them.
+    fn file_flags(&self, out: &mut Vec<String>, positions: bool) {
         if self.line_width != DEFAULT_LINE_WIDTH {
             out.push(format!("--line-width={}", self.line_width));
         }
-        if self.positions {
+        if positions {
             out.push("--positions".into());
         }
         if let Some(c) = self.compress {
@@ -686,7 +732,6 @@ impl MaskConfig {
                 self.parquet_compression
             ));
         }
-        out
     }
 
     /// `--max-length` and `--crop` together, when given.

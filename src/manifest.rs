@@ -67,6 +67,10 @@ pub struct Manifest {
     /// and SHA-256. Absent without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_groups: Option<FileEntry>,
+    /// The variants file of a variants scan (`scan --variants`): path as given, size,
+    /// mutants (`records`) and SHA-256. Absent without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<FileEntry>,
 }
 
 fn version_1() -> u32 {
@@ -218,6 +222,10 @@ impl Manifest {
             let content = Some(g.content.clone());
             FileEntry::of(g.path.clone(), g.lines, g.digest.clone(), content)
         });
+        let variants = summary.variants.as_ref().map(|v| {
+            let content = Some(v.content.clone());
+            FileEntry::of(v.path.clone(), v.mutants, v.digest.clone(), content)
+        });
         let mut m = Manifest {
             tool: TOOL.into(),
             manifest_version: MANIFEST_VERSION,
@@ -232,6 +240,7 @@ impl Manifest {
             outputs,
             regions,
             split_groups,
+            variants,
         };
         let manifest = job.manifest.as_ref().map(|p| p.display().to_string());
         m.command_line = m.canonical_command_line(manifest.as_deref());
@@ -242,11 +251,18 @@ impl Manifest {
     /// the preset's (`MaskConfig::flags`), the outputs (`--output`/`--outdir`,
     /// `--rates`, `--dataset`, `--manifest`), `--` and the inputs. Every value is one
     /// `--flag=value` token, so a value that starts with `-` reads back as itself.
+    /// A scan's is `protmask scan`, its flags (`MaskConfig::scan_flags`), its outputs and
+    /// the variants table, and the inputs (a variants scan's reference as `--reference=`).
     pub fn canonical_command_line(&self, manifest: Option<&str>) -> Vec<String> {
         let regions_path = self.regions.as_ref().map(|r| r.path.as_str());
-        let mut line = vec![TOOL.to_string(), "mask".to_string()];
-        line.extend(self.options.flags(regions_path));
-        for role in [Role::Fasta, Role::Rates, Role::Dataset] {
+        let scan = self.options.scan.as_ref();
+        let command = if scan.is_some() { "scan" } else { "mask" };
+        let mut line = vec![TOOL.to_string(), command.to_string()];
+        match scan {
+            Some(_) => line.extend(self.options.scan_flags(regions_path)),
+            None => line.extend(self.options.flags(regions_path)),
+        }
+        for role in [Role::Fasta, Role::Rates, Role::Dataset, Role::Variants] {
             let Some(first) = self.outputs_of(role).next() else {
                 continue;
             };
@@ -269,6 +285,10 @@ impl Manifest {
         }
         if let Some(m) = manifest {
             line.push(format!("--manifest={m}"));
+        }
+        if let (Some(_), [reference]) = (scan.and_then(|s| s.variants.as_ref()), &self.inputs[..]) {
+            line.push(format!("--reference={}", reference.path));
+            return line;
         }
         line.push("--".into());
         line.extend(self.inputs.iter().map(|e| e.path.clone()));
@@ -300,7 +320,8 @@ impl Manifest {
         // digests are one.
         let entries = (self.inputs.iter().chain(&self.outputs))
             .chain(&self.regions)
-            .chain(&self.split_groups);
+            .chain(&self.split_groups)
+            .chain(&self.variants);
         for e in entries {
             if e.content_bytes == Some(e.bytes) && e.content_sha256.as_ref() != Some(&e.sha256) {
                 return Err(format!(

@@ -468,6 +468,7 @@ fn verify<'py>(
         split_seed: None,
         split_groups: None,
         preset: preset.map(|_| options.preset),
+        scan: false,
     };
     let report = py.detach(|| protmask::check::run(&request)).map_err(|e| {
         let line = e.to_string().replace(['\n', '\r'], " ");

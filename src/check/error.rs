@@ -183,6 +183,8 @@ pub enum Recorded {
     Input,
     RegionsFile,
     SplitGroups,
+    /// A variants scan's DMS file (`scan --variants`).
+    VariantsFile,
 }
 
 impl fmt::Display for Recorded {
@@ -191,6 +193,7 @@ impl fmt::Display for Recorded {
             Recorded::Input => "input",
             Recorded::RegionsFile => "regions file",
             Recorded::SplitGroups => "split groups file",
+            Recorded::VariantsFile => "variants file",
         })
     }
 }
@@ -441,6 +444,10 @@ pub enum VerifyError {
     /// `--max-length`/`--crop` give, or a record that should have been cropped.
     #[error("{at}: {message}")]
     Window { at: Location, message: String },
+    /// A scan row (`protmask scan`) that is not what its name or its positions say, or a
+    /// row missing or out of order.
+    #[error("{at}: {message}")]
+    Scan { at: Location, message: String },
     /// A row whose `split` is not the one the split rule gives its ID (`expected`).
     #[error(
         "{at}: split '{found}', but the split rule (--split, --split-seed, --split-groups) puts it in '{expected}'"

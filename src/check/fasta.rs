@@ -152,7 +152,7 @@ pub(super) fn window_of(
 }
 
 /// ` crop=START-END` at the end of a header: the suffix, START and END.
-fn crop_suffix(header: &[u8]) -> Option<(&[u8], usize, usize)> {
+pub(super) fn crop_suffix(header: &[u8]) -> Option<(&[u8], usize, usize)> {
     let at = header.windows(6).rposition(|w| w == b" crop=")?;
     let suffix = &header[at..];
     let text = std::str::from_utf8(&suffix[6..]).ok()?;

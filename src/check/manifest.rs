@@ -604,6 +604,20 @@ fn regenerate(
         file: Some(dir.display().to_string()),
         message: format!("cannot create '{}': {e}", dir.display()),
     })?;
+    // A variants scan reads its variants file again: as recorded or beside the manifest,
+    // with the recorded bytes (or content).
+    let mut m = m.clone();
+    let variants = (m.options.scan.as_mut()).and_then(|s| s.variants.as_mut());
+    if let (Some(entry), Some(v)) = (m.variants.clone(), variants) {
+        let path = locate(&entry.path, manifest_path).ok_or_else(|| VerifyError::Missing {
+            manifest: mname.clone(),
+            what: Recorded::VariantsFile,
+            path: entry.path.clone(),
+        })?;
+        identify(&entry, &path, &entry.path, Recorded::VariantsFile, &mname)?;
+        v.found_at = Some(path.display().to_string());
+    }
+    let m = &m;
     let job = m.job(inputs, dir).map_err(|e| VerifyError::Other {
         file: Some(mname.clone()),
         message: format!("{e:#}"),

@@ -10,6 +10,7 @@ mod fasta;
 mod manifest;
 mod options;
 mod regenerate;
+pub mod scan;
 mod spool;
 
 pub use crate::records::stream::ReadError;
@@ -106,6 +107,9 @@ pub struct Request {
     pub split_groups: Option<String>,
     /// The preset used (`mask --preset`), resolved with the flags above as `mask` does.
     pub preset: Option<Preset>,
+    /// MASKED is a scan (`protmask scan`) though nothing records it (a FASTA or JSON Lines
+    /// without a manifest): rows `<id>_p<i>`, checked by `scan`.
+    pub scan: bool,
 }
 
 /// What a successful `run` verified.
@@ -221,15 +225,46 @@ pub fn run(request: &Request) -> Result<Report, VerifyError> {
         })?);
     }
     let dataset = masked_dataset(request, &masked)?;
-    let verified = match &dataset {
-        Some((path, format)) => verify_dataset(
+    let scan_options = match &recorded_options {
+        Some(o) => o.scan.clone(),
+        None => request.scan.then(crate::scan::ScanConfig::default),
+    };
+    let verified = match (&dataset, scan_options) {
+        (_, Some(sc)) => {
+            let tokens = recorded_options.as_ref().and_then(|o| o.tokens);
+            let se = scan::ScanExpect {
+                token: expect.token.clone(),
+                window: (expect.cropping.map(|c| c.max_length as usize))
+                    .or(request.max_length.map(|n| n as usize)),
+                maskable: expect.maskable.clone(),
+                variants: sc.variants.is_some(),
+                vocab: tokens,
+            };
+            match &dataset {
+                Some((path, format)) => scan::verify_dataset(
+                    &original,
+                    (path, *format),
+                    &masked.name,
+                    &se,
+                    regions.as_ref(),
+                )?,
+                None => scan::verify_fasta(
+                    &original,
+                    &masked,
+                    request.rates.as_deref(),
+                    &se,
+                    regions.as_ref(),
+                )?,
+            }
+        }
+        (Some((path, format)), None) => verify_dataset(
             &original,
             (path, *format),
             &masked.name,
             &expect,
             regions.as_ref(),
         )?,
-        None => verify_within(
+        (None, None) => verify_within(
             &original,
             &masked,
             request.rates.as_deref(),

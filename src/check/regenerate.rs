@@ -107,6 +107,17 @@ pub fn regenerate(
             })?;
         groups.found_at = Some(path.display().to_string());
     }
+    let variants = (m.options.scan.as_mut()).and_then(|s| s.variants.as_mut());
+    if let (Some(entry), Some(v)) = (m.variants.clone(), variants) {
+        let (path, _) = candidates
+            .find(&entry, manifest)?
+            .ok_or_else(|| VerifyError::Missing {
+                manifest: mname.clone(),
+                what: Recorded::VariantsFile,
+                path: entry.path.clone(),
+            })?;
+        v.found_at = Some(path.display().to_string());
+    }
     std::fs::create_dir_all(outdir).map_err(|e| VerifyError::Other {
         file: Some(outdir.display().to_string()),
         message: format!("cannot create '{}': {e}", outdir.display()),

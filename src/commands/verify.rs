@@ -28,6 +28,7 @@ pub fn execute(args: Box<VerifyArgs>) -> Result<()> {
         split_seed: args.split_seed,
         split_groups: args.split_groups,
         preset: args.preset,
+        scan: args.scan,
     };
     let report = match check::run(&request) {
         Ok(report) => report,

@@ -83,13 +83,24 @@ pub(crate) fn render(
         Some(v) => format!(", and `input_ids` and `labels` in the {v} vocabulary"),
         None => String::new(),
     };
-    let _ = writeln!(
-        s,
-        "Protein sequences masked for masked language models by protmask {}: one row per \
-         record and replicate, with the original and the masked sequence, the timestep, \
-         the mask rate and the selected positions{tokens}.\n",
-        provenance.version
-    );
+    if options.scan.is_some() {
+        let _ = writeln!(
+            s,
+            "An evaluation set of protein sequences by protmask {} (`protmask scan`): one row \
+             per scanned position (or set of positions) of a record, that position masked and \
+             nothing else, with the original and the masked sequence and the masked \
+             positions{tokens}. Nothing is drawn.\n",
+            provenance.version
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "Protein sequences masked for masked language models by protmask {}: one row per \
+             record and replicate, with the original and the masked sequence, the timestep, \
+             the mask rate and the selected positions{tokens}.\n",
+            provenance.version
+        );
+    }
     s.push_str("## How it was made\n\n```\n");
     s.push_str(&command(&name, provenance));
     s.push_str("\n```\n\n");
@@ -98,15 +109,27 @@ pub(crate) fn render(
         "- protmask {}, RNG scheme {}",
         provenance.version, provenance.rng_scheme
     );
-    let _ = writeln!(
-        s,
-        "- preset {}, seed {}: schedule {}, mode {}, mask token {}",
-        code(&options.preset.to_string()),
-        options.seed,
-        code(options.schedule.spec()),
-        code(&options.mode.to_string()),
-        code(&options.mask_token)
-    );
+    if options.scan.is_some() {
+        let window = options.max_length.map_or(String::new(), |n| {
+            format!(", windows of {n} (ProteinGym's rule)")
+        });
+        let _ = writeln!(
+            s,
+            "- preset {}: mask token {}{window}; no seed (a scan draws nothing)",
+            code(&options.preset.to_string()),
+            code(&options.mask_token)
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "- preset {}, seed {}: schedule {}, mode {}, mask token {}",
+            code(&options.preset.to_string()),
+            options.seed,
+            code(options.schedule.spec()),
+            code(&options.mode.to_string()),
+            code(&options.mask_token)
+        );
+    }
     let _ = writeln!(s, "- split: {}", split_rule(splits, options));
     s.push_str("- inputs (records, SHA-256):\n");
     for input in &provenance.inputs {
@@ -175,11 +198,19 @@ fn value_type(t: &DataType) -> io::Result<&'static str> {
 /// The command that makes this folder: the recorded options (those that differ from the
 /// preset's), the folder by its own name, the inputs as recorded; shell-quoted.
 fn command(name: &str, provenance: &Provenance) -> String {
-    let mut words = vec!["protmask".to_string(), "mask".to_string()];
-    words.extend(provenance.options.flags(None));
+    let o = &provenance.options;
+    let scan = o.scan.as_ref();
+    let mut words = vec!["protmask".to_string()];
+    match scan {
+        Some(_) => words.extend(["scan".to_string()].into_iter().chain(o.scan_flags(None))),
+        None => words.extend(["mask".to_string()].into_iter().chain(o.flags(None))),
+    }
     words.push(format!("--dataset={name}/"));
-    words.push("--".into());
-    words.extend(provenance.inputs.iter().map(|i| i.path.clone()));
+    let inputs = provenance.inputs.iter().map(|i| i.path.clone());
+    match scan.and_then(|s| s.variants.as_ref()) {
+        Some(_) => words.extend(inputs.map(|p| format!("--reference={p}"))),
+        None => words.extend(["--".to_string()].into_iter().chain(inputs)),
+    }
     let quoted: Vec<String> = words.iter().map(|w| quote(w)).collect();
     quoted.join(" ")
 }
