@@ -827,3 +827,317 @@ fn issue23_variants_parquet_table_and_joint_windows() {
             .starts_with(b"PAR1")
     );
 }
+
+// ---- verify and regenerate -------------------------------------------------------------
+
+/// Run `protmask ARGS` in `dir`: (exit code, stderr).
+fn run(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = protmask().current_dir(dir).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn issue23_verify_catches_a_row_that_masks_the_wrong_position() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "in.fa", synthetic_fasta(8, 5));
+    scan(
+        dir.path(),
+        &[
+            "-q",
+            "in.fa",
+            "-o",
+            "rows.fa",
+            "-r",
+            "rows.csv",
+            "--max-length",
+            "50",
+            "--dataset",
+            "d.jsonl",
+            "--tokens",
+            "esm",
+            "--manifest",
+            "m.json",
+        ],
+    );
+    // The set as written verifies, by the manifest and by the flags alone.
+    let (code, e) = run(
+        dir.path(),
+        &[
+            "verify",
+            "in.fa",
+            "rows.fa",
+            "-r",
+            "rows.csv",
+            "--manifest",
+            "m.json",
+        ],
+    );
+    assert_eq!(code, 0, "{e}");
+    assert!(e.contains("regenerate byte-identical"), "{e}");
+    let (code, e) = run(
+        dir.path(),
+        &[
+            "verify",
+            "in.fa",
+            "rows.fa",
+            "-r",
+            "rows.csv",
+            "--scan",
+            "--max-length",
+            "50",
+        ],
+    );
+    assert_eq!(code, 0, "{e}");
+    let (code, e) = run(
+        dir.path(),
+        &["verify", "in.fa", "d.jsonl", "--scan", "--max-length", "50"],
+    );
+    assert_eq!(code, 0, "{e}");
+
+    // Row 4 of the first record (a_p3 in the FASTA) masks position 4 instead of 3.
+    let text = std::fs::read_to_string(dir.path().join("rows.fa")).unwrap();
+    let rows = parse_fasta(&text);
+    let input = parse_fasta(&synthetic_fasta(8, 5));
+    let first = &input[1]; // seq0 may be short: use the second record
+    let (id, _) = split_header(&first.0);
+    let at = rows
+        .iter()
+        .position(|(h, _)| h.starts_with(&format!("{id}_p3 ")))
+        .unwrap();
+    let window_start = {
+        let h = &rows[at].0;
+        h.rsplit_once(" crop=")
+            .map_or(0, |(_, w)| w.split('-').next().unwrap().parse().unwrap())
+    };
+    let mut bad = rows.clone();
+    let orig_window = &first.1[window_start..window_start + rows[at].1.len()];
+    bad[at].1 = expected_row(orig_window, 4 - window_start, "_");
+    let fasta: String = bad.iter().map(|(h, s)| format!(">{h}\n{s}\n")).collect();
+    write(dir.path(), "bad.fa", &fasta);
+    let (code, e) = run(
+        dir.path(),
+        &["verify", "in.fa", "bad.fa", "--scan", "--max-length", "50"],
+    );
+    assert_eq!(code, 1, "{e}");
+    assert!(
+        e.contains(&format!(
+            "bad.fa: record {} ({id}_p3): position 3 is not masked, but the row masks [3]",
+            at + 1
+        )),
+        "{e}"
+    );
+    // A row named for the wrong position (two rows swapped): the order is wrong.
+    let mut swapped = rows.clone();
+    swapped.swap(at, at + 1);
+    let fasta: String = swapped
+        .iter()
+        .map(|(h, s)| format!(">{h}\n{s}\n"))
+        .collect();
+    write(dir.path(), "swapped.fa", &fasta);
+    let (code, e) = run(
+        dir.path(),
+        &[
+            "verify",
+            "in.fa",
+            "swapped.fa",
+            "--scan",
+            "--max-length",
+            "50",
+        ],
+    );
+    assert_eq!(code, 1, "{e}");
+    assert!(e.contains(&format!("expected the row {id}_p3")), "{e}");
+    // A missing row.
+    let mut short = rows.clone();
+    short.remove(at);
+    let fasta: String = short.iter().map(|(h, s)| format!(">{h}\n{s}\n")).collect();
+    write(dir.path(), "short.fa", &fasta);
+    let (code, e) = run(
+        dir.path(),
+        &[
+            "verify",
+            "in.fa",
+            "short.fa",
+            "--scan",
+            "--max-length",
+            "50",
+        ],
+    );
+    assert_eq!(code, 1, "{e}");
+    // The wrong window for the rule: verified with another --max-length.
+    let (code, e) = run(
+        dir.path(),
+        &["verify", "in.fa", "rows.fa", "--scan", "--max-length", "51"],
+    );
+    assert_eq!(code, 1, "{e}");
+    assert!(e.contains("the rule places"), "{e}");
+    // The dataset: a row whose masked_sequence masks the next position.
+    let jsonl = std::fs::read_to_string(dir.path().join("d.jsonl")).unwrap();
+    let mut lines: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let row = &mut lines[at];
+    let seq = row["sequence"].as_str().unwrap().to_string();
+    let p = row["positions"][0].as_u64().unwrap() as usize;
+    row["masked_sequence"] = expected_row(&seq, p + 1, "_").into();
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    write(dir.path(), "bad.jsonl", text);
+    let (code, e) = run(
+        dir.path(),
+        &[
+            "verify",
+            "in.fa",
+            "bad.jsonl",
+            "--scan",
+            "--max-length",
+            "50",
+        ],
+    );
+    assert_eq!(code, 1, "{e}");
+    assert!(
+        e.contains("bad.jsonl: row") && e.contains("position 3 is not masked"),
+        "{e}"
+    );
+    // And its labels: one more label than the row masks.
+    let mut lines: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    lines[at]["labels"][1] = 5.into();
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    write(dir.path(), "bad2.jsonl", text);
+    let (code, e) = run(
+        dir.path(),
+        &[
+            "verify",
+            "in.fa",
+            "bad2.jsonl",
+            "--scan",
+            "--max-length",
+            "50",
+        ],
+    );
+    // Without the recorded vocabulary the tokens are not checked; the manifest's options
+    // say esm, so the manifest check catches it.
+    let _ = (code, e);
+    let (code, e) = run(
+        dir.path(),
+        &["verify", "in.fa", "bad2.jsonl", "--manifest", "m.json"],
+    );
+    assert_eq!(code, 1, "{e}");
+    assert!(e.contains("labels"), "{e}");
+}
+
+#[test]
+fn issue23_regenerate_rebuilds_scan_sets_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "in.fa", synthetic_fasta(6, 8));
+    write(d, "ref.fa", format!(">P1 wt\n{REFERENCE}\n>P2\nMKV\n"));
+    write(d, "dms.csv", dms_text());
+    write(d, "p.bed", "seq1\t0\t30\nseq3\t5\t9\n");
+    scan(
+        d,
+        &[
+            "-q",
+            "in.fa",
+            "--positions",
+            "p.bed",
+            "--max-length",
+            "12",
+            "-o",
+            "rows.fa.gz",
+            "-r",
+            "rows.tsv",
+            "--dataset",
+            "set/",
+            "--tokens",
+            "evodiff",
+            "--manifest",
+            "m.json",
+        ],
+    );
+    scan(
+        d,
+        &[
+            "-q",
+            "--variants",
+            "dms.csv",
+            "--reference",
+            "ref.fa",
+            "--reference-id",
+            "P1",
+            "--variants-mode",
+            "joint",
+            "--variants-table",
+            "vt.parquet",
+            "--dataset",
+            "mm.parquet",
+            "--tokens",
+            "esm",
+            "--manifest",
+            "vm.json",
+        ],
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("vm.json")).unwrap()).unwrap();
+    assert_eq!(m["command_line"][1], "scan");
+    assert_eq!(m["options"]["scan"]["random"], false);
+    assert_eq!(m["variants"]["path"], "dms.csv");
+    assert_eq!(m["variants"]["records"], 6);
+    // Moved: the inputs and the variants file renamed in another folder.
+    let moved = d.join("moved");
+    std::fs::create_dir(&moved).unwrap();
+    for (from, to) in [
+        ("in.fa", "in.fa"),
+        ("ref.fa", "reference.fa"),
+        ("dms.csv", "assay.csv"),
+        ("p.bed", "p.bed"),
+    ] {
+        std::fs::copy(d.join(from), moved.join(to)).unwrap();
+    }
+    for (manifest, outputs) in [("m.json", 4), ("vm.json", 2)] {
+        let (code, e) = run(
+            d,
+            &[
+                "regenerate",
+                manifest,
+                "--input",
+                "moved",
+                "-C",
+                &format!("re-{manifest}"),
+            ],
+        );
+        assert_eq!(code, 0, "{manifest}: {e}");
+        let out = protmask()
+            .current_dir(d)
+            .args([
+                "regenerate",
+                manifest,
+                "--input",
+                "moved",
+                "-C",
+                &format!("re2-{manifest}"),
+            ])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(stdout.matches("identical").count(), outputs, "{stdout}");
+    }
+    // A variants file edited since: found by name, refused by its digest.
+    write(&moved, "assay.csv", dms_text().replace("0.5", "0.6"));
+    std::fs::remove_file(d.join("dms.csv")).unwrap();
+    let (code, e) = run(
+        d,
+        &["regenerate", "vm.json", "--input", "moved", "-C", "re3"],
+    );
+    assert_eq!(code, 1, "{e}");
+    assert!(e.contains("variants file 'dms.csv' is missing"), "{e}");
+    // The dataset verifies by its own metadata (a scan recorded there).
+    let (code, e) = run(d, &["verify", "ref.fa", "mm.parquet"]);
+    assert_eq!(code, 0, "{e}");
+}
