@@ -210,6 +210,25 @@ for ext in xz gz zst; do
     done
 done
 fi
+# Issue 23: a scan writes L rows of up to L residues per record. Its input: data/ twice (the
+# second copy's IDs renamed, so no ID repeats) and OKT3, about 50 MB of rows; and one
+# synthetic record of 30,000 residues (stdlib random, seed 23) scanned in windows of 1,022.
+SCANIN="$DATA/scan_data_x2.fa"
+if [ ! -s "$SCANIN" ]; then
+    { cat data/NC_000932.faa; sed 's/^>/>copy2_/' data/NC_000932.faa; cat data/okt3_vh.faa; } >"$SCANIN"
+fi
+SCANLONG="$DATA/scan_long30k.fa"
+if [ ! -s "$SCANLONG" ]; then
+    "$PY" -c 'import random; r = random.Random(23); s = "".join(r.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(30000)); print(">long30k synthetic, 30000 residues"); [print(s[i:i + 60]) for i in range(0, len(s), 60)]' >"$SCANLONG"
+fi
+residues_of() { grep -v '^>' "$1" | tr -d '\n\r' | wc -c; }
+# Residues a scan writes: the sum of L*L over the records (of L*min(L, N) in windows of N).
+scan_residues() { # file [N]
+    awk -v n="${2:-0}" '/^>/ { if (l) t += l * ((n && l > n) ? n : l); l = 0; next } { l += length($0) }
+        END { if (l) t += l * ((n && l > n) ? n : l); printf "%d", t }' "$1"
+}
+SCANIN_RESIDUES=$(residues_of "$SCANIN"); SCAN_WRITTEN=$(scan_residues "$SCANIN")
+SCANLONG_WRITTEN=$(scan_residues "$SCANLONG" 1022)
 IN_BYTES=$(size_of "$IN"); INPY_BYTES=$(size_of "$INPY"); INGZ_BYTES=$(size_of "$INGZ")
 INBGZF_BYTES=$(size_of "$INBGZF"); INSH_BYTES=$(size_of "$INSH")
 IN_RECORDS=$(count_records "$IN")
@@ -273,6 +292,11 @@ for ext in xz gz zst; do
 add_case "pm_${ext}_one" "protmask mask -q -j2 IN$SHARD_MB.$ext -o out.fa" - "$O/pm_${ext}_one.fa" "$INSH_BYTES" "$INSH_RECORDS" "$PROTMASK" mask -q -j2 "$INSH.$ext" -o "$O/pm_${ext}_one.fa"
 add_case "pm_${ext}_two" "protmask mask -q -j2 IN$SHARD_MB.a.$ext IN$SHARD_MB.b.$ext -o out.fa" - "$O/pm_${ext}_two.fa" "$INSH_BYTES" "$INSH_RECORDS" "$PROTMASK" mask -q -j2 "$INSH.a.$ext" "$INSH.b.$ext" -o "$O/pm_${ext}_two.fa"
 done
+# Issue 23: scans. The input-bytes column holds the residues written, so MB/s is residues
+# written per second (the issue's measure; compared with mask's below).
+add_case pm_scan    "protmask scan -q -j2 DATAx2 -o out.fa (MB/s: residues written)" - "$O/pm_scan.fa" "$SCAN_WRITTEN" "$SCANIN_RESIDUES" "$PROTMASK" scan -q -j2 "$SCANIN" -o "$O/pm_scan.fa"
+add_case pm_scan_tok "protmask scan -q -j2 DATAx2 --dataset out.parquet --tokens esm (MB/s: residues written)" - "$O/pm_scan_tok.parquet" "$SCAN_WRITTEN" - "$PROTMASK" scan -q -j2 "$SCANIN" --dataset "$O/pm_scan_tok.parquet" --tokens esm
+add_case pm_scan_long "protmask scan -q -j2 LONG30k --max-length 1022 --dataset out.parquet --tokens esm (MB/s: residues written)" - "$O/pm_scan_long.parquet" "$SCANLONG_WRITTEN" - "$PROTMASK" scan -q -j2 "$SCANLONG" --max-length 1022 --dataset "$O/pm_scan_long.parquet" --tokens esm
 add_case py_ref     "reference_mask.py IN$PY_MB -o out.fa -r rates.csv" - "$O/py_ref.fa" "$INPY_BYTES" "$INPY_RECORDS" "$PY" benches/reference_mask.py "$INPY" -o "$O/py_ref.fa" -r "$O/py_ref.csv"
 add_case pm_py_j2   "protmask mask -q -j2 IN$PY_MB -o out.fa -r rates.csv" - "$O/pm_py_j2.fa" "$INPY_BYTES" "$INPY_RECORDS" "$PROTMASK" mask -q -j2 "$INPY" -o "$O/pm_py_j2.fa" -r "$O/pm_py_j2.csv"
 fi
@@ -365,7 +389,10 @@ MACHINE=$(cat <<EOF
 EOF
 )
 
-export MACHINE BASELINE_ONLY
+# Residues mask writes (its input's), for the scan rows' comparison; only when both ran.
+IN_RESIDUES=0
+if printf '%s\n' "${IDS[@]}" | grep -q '^pm_scan'; then IN_RESIDUES=$(residues_of "$IN"); fi
+export MACHINE BASELINE_ONLY IN_RESIDUES SCAN_WRITTEN
 "$PY" - "$RAW" "$CASES" "$OUT" "$LOGDIR" <<'PYEOF'
 import os, statistics, sys
 raw, cases_path, out_path, logdir = sys.argv[1:5]
@@ -431,6 +458,17 @@ target("evodiff-d3pm-blosum / esm3, -j2, plain (<= 2)", ratio("pm_d3pmb_j2", "pm
 target("one xz file / two xz shards of its text, -j2 (>= 1.6)", ratio("pm_xz_one", "pm_xz_two"), lambda v: v >= 1.6, "{:.2f}x")
 target("one gzip file / two gzip shards, -j2 (> 1)", ratio("pm_gz_one", "pm_gz_two"), lambda v: v > 1.0, "{:.2f}x")
 target("one zstd file / two zstd shards, -j2 (> 1)", ratio("pm_zst_one", "pm_zst_two"), lambda v: v > 1.0, "{:.2f}x")
+# Issue 23: residues written per second, scan against mask (the same measure: mask writes
+# its input's residues).
+in_res, scan_res = int(os.environ.get("IN_RESIDUES", "0")), int(os.environ.get("SCAN_WRITTEN", "0"))
+def per_residue(scan, mask):
+    if scan not in med or mask not in med or not in_res:
+        return None
+    return (scan_res / med[scan]) / (in_res / med[mask])
+target("scan -o x.fa / mask -o x.fa, residues written per second, -j2 (>= 0.5)", per_residue("pm_scan", "pm_j2"), lambda v: v >= 0.5, "{:.2f}")
+target("scan --dataset --tokens esm / mask --dataset --tokens esm, residues written per second, -j2 (>= 0.5)", per_residue("pm_scan_tok", "pm_ds_tok"), lambda v: v >= 0.5, "{:.2f}")
+scans = [rssmb[c] for c in ("pm_scan", "pm_scan_tok", "pm_scan_long") if c in rssmb]
+target("scan peak RSS, max of the three scan rows (<= 256 MB)", max(scans) if len(scans) == 3 else None, lambda v: v <= 256, "{:.1f} MB")
 pm = [c for c in ("pm_j1", "pm_j2", "pm_gz_j1", "pm_gz_j2") if c in rssmb]
 peak = max((rssmb[c] for c in pm), default=None)
 if peak is not None and len(pm) < 4:
@@ -500,7 +538,7 @@ PYEOF
 say "report written to $OUT"
 
 if [ "$KEEP" != 1 ]; then
-    rm -rf "$OUTDIR" "$RAW" "$CASES" "$IN" "$INGZ" "$INBGZF" "$INPY" "$INSH"*   # logs/ and .venv stay
+    rm -rf "$OUTDIR" "$RAW" "$CASES" "$IN" "$INGZ" "$INBGZF" "$INPY" "$INSH"* "$SCANIN" "$SCANLONG"   # logs/ and .venv stay
 else
     say "kept inputs, logs and raw timings in $DATA"
 fi
