@@ -123,6 +123,8 @@ pub struct Report {
     /// How MASKED says it was made (a Parquet dataset's metadata), when its options were
     /// the ones checked by.
     pub metadata: Option<Provenance>,
+    /// MASKED is a scan (`protmask scan`): `verified.rows` counts its rows.
+    pub scan: bool,
 }
 
 /// How the regenerated outputs compare with the recorded ones.
@@ -229,6 +231,7 @@ pub fn run(request: &Request) -> Result<Report, VerifyError> {
         Some(o) => o.scan.clone(),
         None => request.scan.then(crate::scan::ScanConfig::default),
     };
+    let scan_set = scan_options.is_some();
     let verified = match (&dataset, scan_options) {
         (_, Some(sc)) => {
             let tokens = recorded_options.as_ref().and_then(|o| o.tokens);
@@ -293,6 +296,7 @@ pub fn run(request: &Request) -> Result<Report, VerifyError> {
         dataset: dataset.is_some(),
         regenerated,
         metadata,
+        scan: scan_set,
     })
 }
 

@@ -450,8 +450,8 @@ pub fn verify_fasta(
             if let Some(t) = table.as_mut() {
                 t.check(&o, &m, &p, &w, in_window(e.as_ref(), &w), rows.name())?;
                 seen.selected = seen.selected.map(|s| s + p.len() as u64);
-                seen.rows += 1;
             }
+            seen.rows += 1;
             seen.changed += p.len() as u64;
         }
         let next = match &held {

@@ -102,9 +102,9 @@ fn report(summary: &Summary, names: &[String], quiet: bool) {
         variants.and_then(|v| Some((v, v.first_duplicate.as_ref()?)))
     {
         warn(&format!(
-            "{} in variants file '{}' repeat an earlier line, the first '{mutant}' (line \
-             {line}, as line {earlier}): both are kept, each its own row of the variants table",
-            protmask::counted(v.duplicates, "mutant", "mutants"),
+            "{} an earlier line in variants file '{}', the first '{mutant}' (line {line}, as \
+             line {earlier}): both are kept, each its own row of the variants table",
+            protmask::counted(v.duplicates, "mutant repeats", "mutants repeat"),
             v.path
         ));
     }

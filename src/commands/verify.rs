@@ -99,21 +99,39 @@ fn summary_line(report: &Report, rates: bool) -> String {
         None if seen.changed == 1 && seen.uncertain == 0 => "1 changed position".into(),
         None => format!("{changed} changed positions"),
     };
-    let mut line = format!(
-        "protmask: verified {}{}, {positions}",
-        counted(seen.records, "record", "records"),
-        if seen.replicates > 1 {
-            format!(" x {} replicates", seen.replicates)
-        } else {
-            String::new()
-        },
-    );
-    if rates {
-        line.push_str(&format!(
-            ", {}",
-            counted(seen.rows, "rates row", "rates rows")
-        ));
-    }
+    let mut line = if report.scan {
+        // A scan: its rows, of how many records, and the positions they mask.
+        let mut line = format!(
+            "protmask: verified {} of {}, {}",
+            counted(seen.rows, "row", "rows"),
+            counted(seen.records, "record", "records"),
+            counted(seen.changed, "masked position", "masked positions")
+        );
+        if rates {
+            line.push_str(&format!(
+                ", {}",
+                counted(seen.rows, "rates row", "rates rows")
+            ));
+        }
+        line
+    } else {
+        let mut line = format!(
+            "protmask: verified {}{}, {positions}",
+            counted(seen.records, "record", "records"),
+            if seen.replicates > 1 {
+                format!(" x {} replicates", seen.replicates)
+            } else {
+                String::new()
+            },
+        );
+        if rates {
+            line.push_str(&format!(
+                ", {}",
+                counted(seen.rows, "rates row", "rates rows")
+            ));
+        }
+        line
+    };
     if let Some(regenerated) = &report.regenerated {
         line.push_str(&format!(
             "; manifest checksums match and {} byte-identical",
