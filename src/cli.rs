@@ -768,6 +768,9 @@ impl ScanArgs {
                 }
             }
         }
+        if self.tokens.is_some() && self.dataset.is_none() && self.variants.is_none() {
+            return Err(UsageError::TokensWithoutDataset);
+        }
         if let Some(n) = self.max_length.filter(|&n| n < protmask::scan::MIN_WINDOW) {
             return Err(UsageError::ScanWindow(n));
         }

@@ -116,6 +116,9 @@ pub enum UsageError {
         "{0} cannot be used with --variants: the variants file says which positions are masked"
     )]
     NotWithVariants(&'static str),
+    /// `scan --tokens` with neither a dataset nor a variants table to hold the ids.
+    #[error("--tokens applies to a dataset (--dataset) and to a variants table (--variants-table)")]
+    TokensWithoutDataset,
     /// `scan --max-length` below the smallest window the rule can place a position in.
     #[error(
         "scan --max-length {0}: a window must hold at least 2 residues (ProteinGym's rule centres the position in it)"

@@ -390,6 +390,8 @@ fn issue23_scan_takes_no_seed_and_stdin_works() {
     let dir = tempfile::tempdir().unwrap();
     let e = scan_fails(dir.path(), &["--seed", "7", "-"], 2);
     assert!(e.contains("--seed"), "{e}");
+    let e = scan_fails(dir.path(), &["--tokens", "esm", "-"], 2);
+    assert!(e.contains("--tokens applies to a dataset"), "{e}");
     let out = protmask()
         .args(["scan", "-q", "-w", "0"])
         .write_stdin(">s\nMKV\n")
