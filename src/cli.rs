@@ -244,7 +244,7 @@ pub struct VerifyArgs {
     pub random_pool: Option<RandomPool>,
 
     /// The --max-length used (mask --max-length): a record longer must be its window of N, a shorter one whole [default: what a Parquet MASKED or the manifest records, else the preset's, else windows checked only against their original]
-    #[arg(long, value_name = "N", value_parser = protmask::crop::check_max_length)]
+    #[arg(long, value_name = "N", value_parser = protmask::config::positive_u32)]
     pub max_length: Option<u32>,
 
     /// The --crop used: start and center windows must start at their exact offset [default: recorded, else random]
@@ -503,7 +503,7 @@ pub struct MaskArgs {
     pub min_masked: Option<u32>,
 
     /// Cut a record longer than N residues to a window of N before masking (see --crop); the window is what every output holds [preset's; esm3: none; bionemo-esm2: 1022]
-    #[arg(long, value_name = "N", value_parser = protmask::crop::check_max_length, help_heading = "MASKING")]
+    #[arg(long, value_name = "N", value_parser = protmask::config::positive_u32, help_heading = "MASKING")]
     pub max_length: Option<u32>,
 
     /// Where the window of a record longer than --max-length starts [default: random]
