@@ -147,7 +147,7 @@ pub struct ScanArgs {
     pub positions: Option<String>,
 
     /// Each row holds the window of N residues around its position, placed by ProteinGym's get_optimal_window (centred, clipped to the ends; docs/evaluation-kits.md); N >= 2 [preset's; esm3: none]
-    #[arg(long, value_name = "N", value_parser = protmask::crop::check_max_length, help_heading = "ROWS")]
+    #[arg(long, value_name = "N", value_parser = protmask::config::positive_u32, help_heading = "ROWS")]
     pub max_length: Option<u32>,
 
     /// A deep mutational scan in ProteinGym's format (CSV with a 'mutant' column: A23K, A23K:L45P; 1-based): rows of the mutated positions of --reference
