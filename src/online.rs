@@ -11,8 +11,9 @@ use rayon::prelude::*;
 
 use std::sync::Arc;
 
+use crate::collate::{Padded, pad};
 use crate::config::{MaskConfig, MaskOption, OptionError};
-use crate::crop::{Cropping, Window};
+use crate::crop::{Crop, Cropping, Window};
 use crate::mask::{Marks, Masker, Outcome, Timesteps, mark};
 use crate::records::{Record, RecordError, RecordErrorKind, check_id, check_residues};
 use crate::regions::Regions;
@@ -74,8 +75,15 @@ impl RecordMasker {
                 reason: crate::one_line(&e),
             })?)),
         };
+        let masker = config.masker();
+        // Every table a record may need, built now rather than on a worker thread
+        // (`Masker::prepare` says why).
+        masker.prepare();
+        if let Some(vocab) = config.tokens {
+            vocab.ids();
+        }
         Ok(RecordMasker {
-            masker: config.masker(),
+            masker,
             residues: FastaFormat::new(&unwrapped),
             tokens: config.tokens,
             regions,
@@ -86,6 +94,23 @@ impl RecordMasker {
     /// Timesteps are stratified over a batch (one record alone has no order).
     pub fn stratified(&self) -> bool {
         self.masker.timesteps == Timesteps::Stratified
+    }
+
+    /// The token vocabulary of the rows (`--tokens`), if any.
+    pub fn tokens(&self) -> Option<Vocab> {
+        self.tokens
+    }
+
+    /// The same masker with `--max-length max_length` (and its `--crop`, else `random`):
+    /// what `protmask mask --max-length` would mask with these options.
+    pub fn cropped(&self, max_length: u32) -> RecordMasker {
+        RecordMasker {
+            cropping: Some(Cropping {
+                max_length,
+                crop: self.cropping.map_or(Crop::Random, |c| c.crop),
+            }),
+            ..self.clone()
+        }
     }
 
     /// Mask one record as record `index` (0-based) of an input. `replicate` counts from 1.
@@ -198,6 +223,35 @@ impl RecordMasker {
             })
             .collect();
         results.into_iter().collect()
+    }
+}
+
+impl RecordMasker {
+    /// Mask a batch as `mask_batch` does and pad its token rows into the tensors a model
+    /// takes (`collate::pad`): row i is the dataset's `input_ids` and `labels` of record
+    /// i, then padding. Needs a token vocabulary.
+    pub fn collate<I: AsRef<str> + Sync, S: AsRef<[u8]> + Sync>(
+        &self,
+        ids: &[I],
+        seqs: &[S],
+        replicate: u32,
+        pad_to_multiple_of: Option<usize>,
+    ) -> Result<Padded, RecordError> {
+        let Some(vocab) = self.tokens else {
+            return Err(RecordError {
+                number: 1,
+                id: None,
+                kind: RecordErrorKind::Call(
+                    "a batch of token ids needs a vocabulary: tokens \"esm\" or \"evodiff\"".into(),
+                ),
+            });
+        };
+        let rows: Vec<(Vec<i32>, Vec<i32>)> = self
+            .mask_batch(ids, seqs, replicate)?
+            .into_iter()
+            .map(|r| r.tokens.expect("a vocabulary gives tokens"))
+            .collect();
+        Ok(pad(&rows, vocab, pad_to_multiple_of))
     }
 }
 

@@ -154,6 +154,59 @@ pub fn regenerate(
     Ok(result)
 }
 
+/// The options a published set was made with, to mask more records the same way (Python's
+/// `Masker.from_manifest`): from its manifest (JSON), or from a Parquet dataset (a file
+/// or a folder of shards) that records them (`protmask.options`). A regions file the
+/// manifest records by path is found as `regenerate` finds it (as recorded, beside the
+/// manifest, from the recorded working directory; its digest checked); a Parquet file's
+/// is read from its recorded path. The split options are dropped: a split is not part of
+/// a record's mask.
+pub fn recorded_options(path: &Path) -> Result<crate::config::MaskConfig, VerifyError> {
+    let name = path.display().to_string();
+    let parquet = path.is_dir()
+        || std::fs::File::open(path)
+            .and_then(|mut f| {
+                let mut magic = [0u8; 4];
+                std::io::Read::read_exact(&mut f, &mut magic).map(|_| &magic == b"PAR1")
+            })
+            .unwrap_or(false);
+    let mut options = if parquet {
+        crate::provenance::Provenance::of_dataset(path)
+            .map_err(|message| VerifyError::Unreadable {
+                file: name.clone(),
+                message,
+            })?
+            .ok_or_else(|| VerifyError::Unreadable {
+                file: name.clone(),
+                message: format!(
+                    "it records no options (no {} in its metadata: made by protmask \
+                     before 0.3?); use the set's manifest",
+                    crate::provenance::OPTIONS
+                ),
+            })?
+            .options
+    } else {
+        let mut m = super::manifest::read(path)?;
+        if let (Some(entry), Some(option)) = (m.regions.clone(), m.options.regions.as_mut())
+            && matches!(option.source, RegionsSource::Path(_))
+        {
+            let (found, _) = Candidates::new(&[], &m.working_directory)?
+                .find(&entry, path)?
+                .ok_or_else(|| VerifyError::Missing {
+                    manifest: name.clone(),
+                    what: Recorded::RegionsFile,
+                    path: entry.path.clone(),
+                })?;
+            option.found_at = Some(found.display().to_string());
+        }
+        m.options
+    };
+    options.split = None;
+    options.split_seed = None;
+    options.split_groups = None;
+    Ok(options)
+}
+
 /// The files a recorded one may be: those given, and the files in the folders given.
 struct Candidates {
     files: Vec<PathBuf>,
