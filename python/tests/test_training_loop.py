@@ -302,3 +302,285 @@ def test_issue24_threads_default_to_1_in_a_forked_or_multiprocessing_child(tmp_p
     forked, spawned, main, explicit, cores = map(int, p.stdout.split())
     assert (forked, spawned, explicit) == (1, 1, 3), p.stdout
     assert main == cores, p.stdout
+
+
+# ---- 2. collate: a padded batch --------------------------------------------------------------
+
+def cli_dataset(tmp_path, flags, name="cli.parquet", fasta=DATA):
+    out = tmp_path / name
+    run(["mask", fasta, "-q", "--dataset", out, *flags])
+    return pq.read_table(out).to_pylist()
+
+
+def assert_batch_is_rows(batch, rows, pad_id, width=None):
+    """Row i of the batch is dataset row i's input_ids and labels, then padding."""
+    n = max(len(r["input_ids"]) for r in rows)
+    width = width or n
+    for key in ("input_ids", "attention_mask", "labels"):
+        assert batch[key].dtype == np.int64 and batch[key].shape == (len(rows), width), key
+    for i, row in enumerate(rows):
+        k = len(row["input_ids"])
+        assert batch["input_ids"][i, :k].tolist() == row["input_ids"]
+        assert batch["labels"][i, :k].tolist() == row["labels"]
+        assert (batch["input_ids"][i, k:] == pad_id).all()
+        assert (batch["labels"][i, k:] == -100).all()
+        assert batch["attention_mask"][i].tolist() == [1] * k + [0] * (width - k)
+
+
+@pytest.mark.parametrize("tokens,pad_id,preset", [("esm", 1, "esm2"), ("evodiff", 30, "evodiff"),
+                                                  ("esm", 1, "mdlm")])
+def test_issue24_collate_is_the_datasets_rows_padded(tmp_path, tokens, pad_id, preset):
+    """collate's rows are `protmask mask --dataset --tokens` rows, padded with the
+    vocabulary's pad id and -100; replicate 2 is the dataset's replicate 2 (stratified
+    mdlm included: the whole file is one batch, as one input)."""
+    rows = cli_dataset(tmp_path, ["--preset", preset, "--tokens", tokens, "--replicates", "2"])
+    m = protmask.Masker(preset=preset, tokens=tokens)
+    for k in (1, 2):
+        rk = [r for r in rows if r["replicate"] == k]
+        batch = m.collate([r["id"] for r in rk], [r["sequence"] for r in rk], replicate=k)
+        assert_batch_is_rows(batch, rk, pad_id)
+        assert (batch["input_ids"] == (32 if tokens == "esm" else 28)).sum() > 0  # masks
+        multiple = m.collate([r["id"] for r in rk], [r["sequence"] for r in rk],
+                             replicate=k, pad_to_multiple_of=64)
+        longest = max(len(r["input_ids"]) for r in rk)
+        assert_batch_is_rows(multiple, rk, pad_id, width=-(-longest // 64) * 64)
+
+
+@pytest.mark.parametrize("crop", [None, "start", "center"])
+def test_issue24_collate_max_length_crops_as_the_cli(tmp_path, crop):
+    """collate(max_length=N) gives the rows of `--max-length N` (and the Masker's crop)."""
+    flags = ["--preset", "esm2", "--tokens", "esm", "--max-length", "100"]
+    kwargs = dict(preset="esm2", tokens="esm")
+    if crop:
+        flags += ["--crop", crop]
+        kwargs["crop"] = crop
+    rows = cli_dataset(tmp_path, flags)
+    originals = records()
+    assert any(len(s) > 100 for _, s in originals)
+    if crop:  # crop without max_length is the CLI's error; the Masker takes it with collate's
+        with pytest.raises(protmask.OptionError, match="--max-length"):
+            protmask.Masker(**kwargs)
+        m = protmask.Masker(max_length=100_000, **kwargs)
+    else:
+        m = protmask.Masker(**kwargs)
+    batch = m.collate([r[0] for r in originals], [r[1] for r in originals], max_length=100)
+    assert_batch_is_rows(batch, rows, 1)
+    assert batch["input_ids"].shape[1] == 102
+    with pytest.raises(protmask.OptionError, match="invalid value '0' for '--max-length <N>'"):
+        m.collate(["a"], ["MKV"], max_length=0)
+
+
+def test_issue24_collate_refusals():
+    m = protmask.Masker(tokens="esm")
+    with pytest.raises(protmask.OptionError, match='tokens="esm"'):
+        protmask.Masker().collate(["a"], ["MKV"])
+    with pytest.raises(protmask.OptionError, match="'return_tensors'"):
+        m.collate(["a"], ["MKV"], return_tensors="tf")
+    with pytest.raises(protmask.OptionError, match="'pad_to_multiple_of': 0 is not in 1"):
+        m.collate(["a"], ["MKV"], pad_to_multiple_of=0)
+    with pytest.raises(protmask.RecordError, match=r"^record 2 \(b\): invalid residue"):
+        m.collate(["a", "b"], ["MKV", "M1"])
+    with pytest.raises(protmask.RecordError, match="2 IDs but 1 sequences"):
+        m.collate(["a", "b"], ["MKV"])
+    empty = m.collate([], [])
+    assert empty["input_ids"].shape == (0, 0) and empty["labels"].dtype == np.int64
+
+
+def test_issue24_collate_pt_without_torch_is_a_clear_import_error():
+    p = python("""
+        import sys
+        sys.modules["torch"] = None  # as if torch were not installed
+        import protmask
+        m = protmask.Masker(tokens="esm")
+        assert m.collate(["a"], ["MKV"])["input_ids"].shape == (1, 5)
+        try:
+            m.collate(["a"], ["MKV"], return_tensors="pt")
+        except ImportError as e:
+            print(e)
+    """)
+    assert p.stdout.startswith('return_tensors="pt" needs torch (pip install torch)'), p
+
+
+def test_issue24_collate_pt_gives_int64_tensors_for_esm_for_masked_lm():
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    m = protmask.Masker(preset="esm2", tokens="esm")
+    recs = records()[:8]
+    batch = m.collate([r[0] for r in recs], [r[1] for r in recs], max_length=60,
+                      return_tensors="pt")
+    np_batch = m.collate([r[0] for r in recs], [r[1] for r in recs], max_length=60)
+    for k, v in batch.items():
+        assert isinstance(v, torch.Tensor) and v.dtype == torch.int64, k
+        assert np.array_equal(v.numpy(), np_batch[k])
+    config = transformers.EsmConfig(vocab_size=33, hidden_size=16, num_hidden_layers=1,
+                                    num_attention_heads=2, intermediate_size=32,
+                                    pad_token_id=1, mask_token_id=32,
+                                    max_position_embeddings=128)
+    torch.manual_seed(0)
+    model = transformers.EsmForMaskedLM(config)
+    loss = model(**batch).loss  # int32 labels raised "expected target dtype to be Long"
+    assert torch.isfinite(loss)
+
+
+def test_issue24_collate_releases_the_gil():
+    """Another thread runs while collate works (a GIL-holding builtin, the negative
+    control, lets it run not at all)."""
+    import threading
+
+    m = protmask.Masker(preset="esm2", tokens="esm", threads=1)
+    ids = [f"r{i}" for i in range(60_000)]
+    seqs = ["MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ" * 6] * len(ids)
+
+    def ticks_during(call):
+        window, ticks = [], []
+
+        def work():
+            window.append(time.perf_counter())
+            call()
+            window.append(time.perf_counter())
+
+        t = threading.Thread(target=work)
+        t.start()
+        while t.is_alive():
+            ticks.append(time.perf_counter())
+            time.sleep(0)  # let the other thread in when it wants the GIL
+        t.join()
+        start, end = window
+        margin = (end - start) * 0.2
+        return sum(start + margin < x < end - margin for x in ticks), end - start
+
+    inside, took = ticks_during(lambda: m.collate(ids, seqs))
+    held, held_took = ticks_during(lambda: sum(range(40_000_000)))
+    print(f"collate {took:.2f} s: {inside} ticks of another thread; "
+          f"sum(range) {held_took:.2f} s holding the GIL: {held} ticks")
+    assert held == 0 and took > 0.05
+    assert inside > 100
+
+
+# ---- 3. read_fasta ------------------------------------------------------------------------
+
+def test_issue24_read_fasta_is_the_clis_record_layer(tmp_path):
+    """Every input the CLI reads (plain, gzip, bzip2, xz, zstd, stdin), the CLI's IDs,
+    descriptions and sequences (its dataset's columns)."""
+    import bz2
+    import gzip
+    import lzma
+
+    rows = cli_dataset(tmp_path, [])
+    expected = [(r["id"], r["description"], r["sequence"]) for r in rows]
+    raw = DATA.read_bytes()
+    files = {"plain.faa": raw, "x.gz": gzip.compress(raw), "x.bz2": bz2.compress(raw),
+             "x.xz": lzma.compress(raw)}
+    try:
+        import zstandard
+
+        files["x.zst"] = zstandard.ZstdCompressor().compress(raw)
+    except ImportError:
+        pass
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+        assert list(protmask.read_fasta(tmp_path / name)) == expected, name
+        assert list(protmask.read_fasta(str(tmp_path / name))) == expected, name
+    p = subprocess.run([sys.executable, "-c",
+                        "import protmask, json; print(json.dumps(list(protmask.read_fasta('-'))))"],
+                       input=gzip.compress(raw), capture_output=True)
+    import json
+
+    assert [tuple(r) for r in json.loads(p.stdout)] == expected, p.stderr
+    # Wrapped lines, lowercase, CRLF, an empty sequence: as the CLI reads them.
+    odd = tmp_path / "odd.fa"
+    odd.write_bytes(b">a first one\r\nmkv\r\nLL\r\n>empty\n>c\tx y\nM*-.\n")
+    assert list(protmask.read_fasta(odd)) == [("a", "first one", "mkvLL"), ("empty", "", ""),
+                                             ("c", "x y", "M*-.")]
+    m = protmask.Masker()
+    assert [m.mask(i, s) for i, _, s in protmask.read_fasta(odd)] == \
+        m.mask_many(["a", "empty", "c"], ["mkvLL", "", "M*-."])
+
+
+def test_issue24_read_fasta_errors_are_the_clis(tmp_path, monkeypatch):
+    import gzip
+
+    monkeypatch.chdir(tmp_path)
+    for name, content in [
+        ("bad.fa", b">ok\nMKV\n>bad desc\nMK1V\n>c\nMM\n"),
+        ("fastq.fa", b"@r1\nACGT\n+\nIIII\n"),
+        ("text.fa", b"hello\n>a\nMKV\n"),
+        ("cut.fa.gz", gzip.compress(DATA.read_bytes())[:3000]),
+    ]:
+        Path(name).write_bytes(content)
+        p = subprocess.run([binary(), "mask", "-q", name, "-o", "/dev/null"],
+                           capture_output=True, text=True)
+        assert p.returncode == 1
+        cli = p.stderr.strip().removeprefix("protmask: error: ")
+        got = []
+        with pytest.raises(protmask.RecordError) as e:
+            for r in protmask.read_fasta(name):
+                got.append(r[0])
+        assert str(e.value) == cli, name
+        assert isinstance(e.value, ValueError)
+        if name == "bad.fa":
+            # The record layer checks a block (4 MiB) before it hands out its records.
+            assert got == [] and cli.startswith("bad.fa: record 2 (bad): invalid residue")
+    with pytest.raises(FileNotFoundError, match="missing.fa"):
+        protmask.read_fasta("missing.fa")
+    it = protmask.read_fasta("bad.fa")
+    with pytest.raises(protmask.RecordError):
+        next(it)
+    with pytest.raises(StopIteration):  # an iterator that failed is over
+        next(it)
+
+
+# ---- 4. from_manifest --------------------------------------------------------------------
+
+def test_issue24_from_manifest_reproduces_a_set_made_with_regions_and_spans(tmp_path):
+    """A set made by the CLI with --regions and --span-mean: Masker.from_manifest of its
+    manifest, and of its self-described Parquet, gives its rows; the regions recorded as
+    intervals (a small file) or by path (a file over 1 MiB, found beside the manifest)."""
+    recs = records()
+    lines = [f"{rid}\t5\t{min(60, len(s))}" for rid, s in recs[::2] if len(s) > 10]
+    small = "\n".join(lines) + "\n"
+    big = "# padding\n" * 110_000 + small  # over 1 MiB: recorded by path and digest
+    for name, text in [("small.bed", small), ("big.bed", big)]:
+        d = tmp_path / name.split(".")[0]
+        d.mkdir()
+        (d / name).write_text(text)
+        (d / "in.fa").write_bytes(DATA.read_bytes())
+        run(["mask", "-q", "in.fa", "--preset", "esm2", "--regions", name, "--span-mean", "3",
+             "--span-max", "5", "--replicates", "2", "--tokens", "esm", "--split",
+             "train=0.8,test=0.2", "--dataset", "set.parquet", "--manifest", "set.json"], cwd=d)
+        rows = pq.read_table(d / "set.parquet").to_pylist()
+        plain = protmask.Masker(preset="esm2", tokens="esm")
+        for source in (d / "set.json", d / "set.parquet"):
+            m = protmask.Masker.from_manifest(source)
+            again = pickle.loads(pickle.dumps(m))
+            for k in (1, 2):
+                rk = [r for r in rows if r["replicate"] == k]
+                ids, seqs = [r["id"] for r in rk], [r["sequence"] for r in rk]
+                for masker in (m, again):
+                    for got, row in zip(masker.mask_many(ids, seqs, replicate=k), rk):
+                        assert got.masked == row["masked_sequence"], (source, row["id"])
+                        assert got.positions.tolist() == row["positions"]
+                        assert (got.t, got.rate) == (row["t"], row["rate"])
+                        assert got.input_ids.tolist() == row["input_ids"]
+                # The recorded options matter: without them the masks differ.
+                assert [g.masked for g in plain.mask_many(ids, seqs, replicate=k)] != \
+                    [r["masked_sequence"] for r in rk]
+        if name == "big.bed":
+            assert '"path"' in (d / "set.json").read_text()
+            moved = tmp_path / "moved"
+            moved.mkdir()
+            for f in ("set.json", "big.bed"):
+                (d / f).rename(moved / f)
+            m = protmask.Masker.from_manifest(moved / "set.json")
+            assert '"found_at"' not in m.options and str(moved / "big.bed") in m.options
+            (moved / "big.bed").write_text(big + "x\t0\t1\n")
+            with pytest.raises(protmask.VerifyError, match="big.bed"):
+                protmask.Masker.from_manifest(moved / "set.json")
+
+
+def test_issue24_from_manifest_refuses_what_records_no_options(tmp_path):
+    run(["mask", "-q", DATA, "--dataset", tmp_path / "d.jsonl"])
+    with pytest.raises(protmask.VerifyError, match="d.jsonl"):
+        protmask.Masker.from_manifest(tmp_path / "d.jsonl")
+    with pytest.raises(protmask.VerifyError, match="cannot read manifest"):
+        protmask.Masker.from_manifest(tmp_path / "none.json")

@@ -159,7 +159,7 @@ pub fn regenerate(
 /// or a folder of shards) that records them (`protmask.options`). A regions file the
 /// manifest records by path is found as `regenerate` finds it (as recorded, beside the
 /// manifest, from the recorded working directory; its digest checked); a Parquet file's
-/// is read from its recorded path. The split options are dropped: a split is not part of
+/// as recorded, else beside the file (no digest is recorded there). The split options are dropped: a split is not part of
 /// a record's mask.
 pub fn recorded_options(path: &Path) -> Result<crate::config::MaskConfig, VerifyError> {
     let name = path.display().to_string();
@@ -171,7 +171,7 @@ pub fn recorded_options(path: &Path) -> Result<crate::config::MaskConfig, Verify
             })
             .unwrap_or(false);
     let mut options = if parquet {
-        crate::provenance::Provenance::of_dataset(path)
+        let mut options = crate::provenance::Provenance::of_dataset(path)
             .map_err(|message| VerifyError::Unreadable {
                 file: name.clone(),
                 message,
@@ -184,7 +184,18 @@ pub fn recorded_options(path: &Path) -> Result<crate::config::MaskConfig, Verify
                     crate::provenance::OPTIONS
                 ),
             })?
-            .options
+            .options;
+        // A regions file recorded by path: as recorded, else beside the dataset.
+        if let Some(option) = options.regions.as_mut()
+            && let RegionsSource::Path(recorded) = &option.source
+            && !Path::new(recorded).is_file()
+        {
+            let beside = path.parent().map(|d| d.join(recorded));
+            if let Some(found) = beside.filter(|p| p.is_file()) {
+                option.found_at = Some(found.display().to_string());
+            }
+        }
+        options
     } else {
         let mut m = super::manifest::read(path)?;
         if let (Some(entry), Some(option)) = (m.regions.clone(), m.options.regions.as_mut())
