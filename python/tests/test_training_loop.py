@@ -584,3 +584,162 @@ def test_issue24_from_manifest_refuses_what_records_no_options(tmp_path):
         protmask.Masker.from_manifest(tmp_path / "d.jsonl")
     with pytest.raises(protmask.VerifyError, match="cannot read manifest"):
         protmask.Masker.from_manifest(tmp_path / "none.json")
+
+
+# ---- 5. the persistent-workers pattern ----------------------------------------------------
+
+class _Records:
+    """A Dataset of (ID, sequence, epoch): the epoch comes with the index, from the
+    sampler, which runs in the main process (docs/python.md)."""
+
+    def __init__(self, path):
+        self.records = records(path)
+
+    def __len__(self):
+        return len(self.records)
+
+    def __getitem__(self, item):
+        i, epoch = item
+        rid, seq = self.records[i]
+        return rid, seq, epoch
+
+
+class _EpochSampler:
+    """Yields (index, epoch), shuffled per epoch; `set_epoch` as DistributedSampler has."""
+
+    def __init__(self, n, seed=0):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return self.n
+
+    def __iter__(self):
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+        return iter([(int(i), self.epoch) for i in order])
+
+
+class _Collate:
+    def __init__(self, masker):
+        self.masker = masker
+
+    def __call__(self, items):
+        ids, seqs, epochs = zip(*items)
+        return self.masker.collate(list(ids), list(seqs), epoch=epochs[0],
+                                   return_tensors="pt")
+
+
+class _SetEpochDataset(_Records):
+    """The pattern that fails with persistent workers: the epoch set on the dataset."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __getitem__(self, i):
+        rid, seq = self.records[i]
+        return rid, seq, self.epoch
+
+
+def test_issue24_persistent_workers_see_each_epoch_through_the_sampler():
+    """DataLoader(persistent_workers=True): with the epoch passed by the sampler each epoch
+    gets its own masks, those of collate(epoch=e) in the main process; the dataset's
+    set_epoch (the negative control) leaves the workers' copies at epoch 0."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader
+
+    masker = protmask.Masker(preset="esm2", tokens="esm")
+    dataset = _Records(DATA)
+    sampler = _EpochSampler(len(dataset))
+    loader = DataLoader(dataset, sampler=sampler, batch_size=16, num_workers=2,
+                        persistent_workers=True, collate_fn=_Collate(masker))
+    seen = {}
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        order = [i for i, _ in sampler]
+        batches = list(loader)
+        ids = [dataset.records[i][0] for i in order]
+        seqs = [dataset.records[i][1] for i in order]
+        labels = torch.cat([b["labels"].flatten() for b in batches])
+        expected = [masker.collate(ids[j:j + 16], seqs[j:j + 16], epoch=epoch)["labels"]
+                    for j in range(0, len(ids), 16)]
+        assert np.array_equal(labels.numpy(), np.concatenate([e.ravel() for e in expected]))
+        seen[epoch] = {ids[j]: m.labels.tolist()
+                       for j, m in enumerate(masker.mask_many(ids, seqs, epoch=epoch))}
+    assert seen[0] != seen[1] != seen[2]
+
+    trap = _SetEpochDataset(DATA)
+    loader = DataLoader(trap, batch_size=85, num_workers=2, persistent_workers=True,
+                        collate_fn=_Collate(masker))
+    got = []
+    for epoch in range(3):
+        trap.set_epoch(epoch)  # the workers' copies never see it
+        got.append(next(iter(loader))["labels"])
+    assert torch.equal(got[0], got[1]) and torch.equal(got[1], got[2])
+
+
+def test_issue24_threads_default_to_1_in_a_dataloader_worker():
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader
+
+    loader = DataLoader(_ThreadsSeen(), batch_size=None, num_workers=1,
+                        multiprocessing_context="spawn")
+    assert list(loader) == [1]
+
+
+class _ThreadsSeen:
+    """One item: how many threads a first mask_many added in this worker."""
+
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, i):
+        before = len(os.listdir("/proc/self/task"))
+        protmask.Masker().mask_many(["a"] * 64, ["MKV" * 40] * 64)
+        return len(os.listdir("/proc/self/task")) - before
+
+
+# ---- 8. Dask's distributed scheduler ------------------------------------------------------
+
+def _mask_partition(df, masker):
+    """Mask a pandas partition: the dataset's columns, in the rows' order."""
+    out = masker.mask_many(list(df["id"]), list(df["sequence"]))
+    return df.assign(
+        masked_sequence=[m.masked for m in out],
+        positions=[m.positions.tolist() for m in out],
+        t=[m.t for m in out],
+        rate=[m.rate for m in out],
+        masked=[m.count for m in out],
+        length=[m.length for m in out],
+    )
+
+
+def test_issue24_dask_local_cluster_gives_the_clis_rows(tmp_path):
+    """The docs/python.md recipe: a Parquet of sequences masked by 2 worker processes of
+    Dask's distributed scheduler equals `protmask mask --dataset` row for row."""
+    dd = pytest.importorskip("dask.dataframe")
+    distributed = pytest.importorskip("dask.distributed")
+    import pandas as pd
+    import pyarrow as pa
+
+    recs = records()
+    pq.write_table(pa.table({"id": [r[0] for r in recs], "sequence": [r[1] for r in recs]}),
+                   tmp_path / "seqs.parquet", row_group_size=20)
+    masker = protmask.Masker(preset="esm2")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        df = dd.read_parquet(tmp_path / "seqs.parquet", split_row_groups=True)
+        assert df.npartitions > 1
+        meta = _mask_partition(df._meta, masker)
+        masked = df.map_partitions(_mask_partition, masker, meta=meta).compute()
+    cli = pd.DataFrame(cli_dataset(tmp_path, ["--preset", "esm2"]))
+    assert list(masked["id"]) == list(cli["id"])
+    for column in ["masked_sequence", "t", "rate", "masked", "length"]:
+        assert list(masked[column]) == list(cli[column]), column
+    assert [list(p) for p in masked["positions"]] == [list(p) for p in cli["positions"]]
