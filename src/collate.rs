@@ -44,12 +44,14 @@ pub fn pad<R: AsRef<[i32]> + Sync>(
     }
     let cells = rows.len() * width;
     let pad = i64::from(pad_id(vocab));
+    // Zeroed memory comes from the allocator as is (untouched pages), so each cell is
+    // written once, below: a row's tokens, then its padding.
     let mut padded = Padded {
         rows: rows.len(),
         width,
-        input_ids: vec![pad; cells],
+        input_ids: vec![0; cells],
         attention_mask: vec![0; cells],
-        labels: vec![i64::from(IGNORE); cells],
+        labels: vec![0; cells],
     };
     if width == 0 {
         return padded;
@@ -63,13 +65,16 @@ pub fn pad<R: AsRef<[i32]> + Sync>(
         .for_each(|(((ids_out, mask_out), labels_out), (ids, labels))| {
             let (ids, labels) = (ids.as_ref(), labels.as_ref());
             debug_assert_eq!(ids.len(), labels.len());
+            let n = ids.len();
             for (o, &i) in ids_out.iter_mut().zip(ids) {
                 *o = i64::from(i);
             }
+            ids_out[n..].fill(pad);
             for (o, &l) in labels_out.iter_mut().zip(labels) {
                 *o = i64::from(l);
             }
-            mask_out[..ids.len()].fill(1);
+            labels_out[n..].fill(i64::from(IGNORE));
+            mask_out[..n].fill(1);
         });
     padded
 }
