@@ -265,6 +265,7 @@ add_case pm_ds_pq   "protmask mask -q -j2 IN --dataset out.parquet" - "$O/pm_ds.
 add_case pm_ds_split "protmask mask -q -j2 IN --split train=0.98,validation=0.01,test=0.01 --dataset DIR/" - "$O/pm_split" "$IN_BYTES" - "$PROTMASK" mask -q -j2 "$IN" --split train=0.98,validation=0.01,test=0.01 --dataset "$O/pm_split/"
 add_case pm_ds_split_tok "protmask mask -q -j2 IN --split ... --tokens esm --dataset DIR/" - "$O/pm_split_tok" "$IN_BYTES" - "$PROTMASK" mask -q -j2 "$IN" --split train=0.98,validation=0.01,test=0.01 --tokens esm --dataset "$O/pm_split_tok/"
 add_case pm_ds_zstd "protmask mask -q -j2 IN --parquet-compression zstd --dataset out.parquet" - "$O/pm_ds_zstd.parquet" "$IN_BYTES" - "$PROTMASK" mask -q -j2 "$IN" --parquet-compression zstd --dataset "$O/pm_ds_zstd.parquet"
+add_case pm_ds_tok  "protmask mask -q -j2 IN --dataset out.parquet --tokens esm" - "$O/pm_ds_tok.parquet" "$IN_BYTES" - "$PROTMASK" mask -q -j2 "$IN" --dataset "$O/pm_ds_tok.parquet" --tokens esm
 # D3PM redraws every residue (a draw each): against pm_j2, the esm3 preset, same input.
 add_case pm_d3pmu_j2 "protmask mask -q -j2 --preset evodiff-d3pm-uniform IN -o out.fa" - "$O/pm_d3pmu.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 --preset evodiff-d3pm-uniform "$IN" -o "$O/pm_d3pmu.fa"
 add_case pm_d3pmb_j2 "protmask mask -q -j2 --preset evodiff-d3pm-blosum IN -o out.fa" - "$O/pm_d3pmb.fa" "$IN_BYTES" "$IN_RECORDS" "$PROTMASK" mask -q -j2 --preset evodiff-d3pm-blosum "$IN" -o "$O/pm_d3pmb.fa"
@@ -417,7 +418,9 @@ target("protmask -j1 / -j2, plain (>= 1.7)", ratio("pm_j1", "pm_j2"), lambda v: 
 target("protmask -j1 / -j2, gzip to gzip (>= 1.8)", ratio("pm_gz_j1", "pm_gz_j2"), lambda v: v >= 1.8, "{:.2f}x")
 target("Python reference / protmask -j2, PY_MB input (>= 30)", ratio("py_ref", "pm_py_j2"), lambda v: v >= 30, "{:.1f}x")
 target("--dataset x.parquet alone / -o x.fa alone, -j2 (<= 3)", ratio("pm_ds_pq", "pm_j2"), lambda v: v <= 3, "{:.2f}x")
-target("--dataset x.parquet peak RSS (<= 256 MB)", rssmb.get("pm_ds_pq"), lambda v: v <= 256, "{:.1f} MB")
+target("--dataset x.parquet --tokens esm / -o x.fa alone, -j2 (<= 5)", ratio("pm_ds_tok", "pm_j2"), lambda v: v <= 5, "{:.2f}x")
+ds = [rssmb[c] for c in ("pm_ds_pq", "pm_ds_tok") if c in rssmb]
+target("--dataset x.parquet peak RSS, with and without tokens (<= 256 MB)", max(ds) if len(ds) == 2 else None, lambda v: v <= 256, "{:.1f} MB")
 target("split, sharded --dataset DIR/ / -o x.fa, -j2 (<= 3)", ratio("pm_ds_split", "pm_j2"), lambda v: v <= 3, "{:.2f}x")
 target("split, sharded, --tokens esm / -o x.fa, -j2 (<= 5)", ratio("pm_ds_split_tok", "pm_j2"), lambda v: v <= 5, "{:.2f}x")
 target("split, sharded peak RSS, max of both (<= 256 MB)", max((rssmb[c] for c in ("pm_ds_split", "pm_ds_split_tok") if c in rssmb), default=None), lambda v: v <= 256, "{:.1f} MB")

@@ -6,8 +6,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 use protmask::config::{
-    MaskConfig, MaskOptions, check_maskable, check_min_masked, check_positive, check_seed,
-    check_span_mean, check_token,
+    MaskConfig, MaskOptions, check_maskable, check_min_masked, check_seed, check_span_mean,
+    check_token,
 };
 use protmask::io::{Compression, OutputTarget};
 use protmask::mask::{Corruption, Mode, RandomPool, Timesteps};
@@ -99,7 +99,7 @@ pub struct VerifyArgs {
     pub random_pool: Option<RandomPool>,
 
     /// The --max-length used (mask --max-length): a record longer must be its window of N, a shorter one whole [default: what a Parquet MASKED or the manifest records, else the preset's, else windows checked only against their original]
-    #[arg(long, value_name = "N", value_parser = protmask::crop::check_max_length)]
+    #[arg(long, value_name = "N", value_parser = protmask::config::positive_u32)]
     pub max_length: Option<u32>,
 
     /// The --crop used: start and center windows must start at their exact offset [default: recorded, else random]
@@ -354,7 +354,7 @@ pub struct MaskArgs {
     pub min_masked: Option<u32>,
 
     /// Cut a record longer than N residues to a window of N before masking (see --crop); the window is what every output holds [preset's; esm3: none; bionemo-esm2: 1022]
-    #[arg(long, value_name = "N", value_parser = protmask::crop::check_max_length, help_heading = "MASKING")]
+    #[arg(long, value_name = "N", value_parser = protmask::config::positive_u32, help_heading = "MASKING")]
     pub max_length: Option<u32>,
 
     /// Where the window of a record longer than --max-length starts [default: random]
@@ -408,11 +408,11 @@ pub struct MaskArgs {
     pub seed: u64,
 
     /// Emit every record N times; replicate k's ID becomes <id>_r<k> when N > 1
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = check_positive, help_heading = "REPRODUCIBILITY")]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = protmask::config::positive_u32, help_heading = "REPRODUCIBILITY")]
     pub replicates: u32,
 
     /// Worker threads [default: all cores]
-    #[arg(short = 'j', long, value_name = "N", value_parser = check_positive, help_heading = "PERFORMANCE")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = protmask::config::positive_u32, help_heading = "PERFORMANCE")]
     pub threads: Option<u32>,
 
     /// Bytes of input per work unit (tuning and tests; output never depends on it)

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::choice::{UnknownChoice, choices};
-use crate::crop::{Crop, Cropping, check_max_length};
+use crate::crop::{Crop, Cropping};
 use crate::io::Compression;
 use crate::mask::{Corruption, Masker, Mode, RandomPool, Timesteps};
 use crate::presets::Preset;
@@ -225,11 +225,11 @@ impl MaskOptions {
             MaskOption::Regions => self.regions = Some(v.regions()?),
             MaskOption::RegionsMode => self.regions_mode = Some(v.choice()?),
             MaskOption::SpanMean => self.span_mean = Some(v.number(check_span_mean)?),
-            MaskOption::SpanMax => self.span_max = Some(v.int(check_span_max)?),
+            MaskOption::SpanMax => self.span_max = Some(v.int(positive_u32)?),
             MaskOption::RandomPool => self.random_pool = Some(v.choice()?),
             MaskOption::RandomDiffers => self.random_differs = Some(v.boolean()?),
             MaskOption::MinMasked => self.min_masked = Some(v.int(check_min_masked)?),
-            MaskOption::MaxLength => self.max_length = Some(v.int(check_max_length)?),
+            MaskOption::MaxLength => self.max_length = Some(v.int(positive_u32)?),
             MaskOption::Crop => self.crop = Some(v.choice()?),
             MaskOption::Split => self.split = Some(v.text(str::parse::<Splits>)?),
             MaskOption::SplitSeed => self.split_seed = Some(v.int(check_seed)?),
@@ -388,14 +388,16 @@ pub fn check_span_mean(m: f64, shown: &str) -> Result<f64, String> {
     }
 }
 
-/// A span cap: a whole number of positions, 1 to `u32::MAX` (as clap's range says it).
-pub(crate) fn check_span_max(n: &str) -> Result<u32, String> {
+/// A count given on the command line or in a manifest (a span cap, `--max-length`,
+/// `--threads`, `--replicates`): a whole number from 1 to `u32::MAX`, as clap's range for
+/// such flags says it.
+pub fn positive_u32(n: &str) -> Result<u32, String> {
     check_count(n, 1)
 }
 
 /// A whole number from `min` to `u32::MAX`, refused in clap's range wording
-/// (`-1 is not in 1..=4294967295`): `--threads`, `--replicates`, and Python's `threads`,
-/// `replicate` and `epoch`, which take any integer type.
+/// (`-1 is not in 1..=4294967295`): the counts above, `--min-masked`, and Python's
+/// `threads`, `replicate` and `epoch`, which take any integer type.
 pub fn check_count(n: &str, min: u32) -> Result<u32, String> {
     let v: i128 = n
         .parse()
@@ -404,11 +406,6 @@ pub fn check_count(n: &str, min: u32) -> Result<u32, String> {
         .ok()
         .filter(|&v| v >= min)
         .ok_or_else(|| format!("{v} is not in {min}..={}", u32::MAX))
-}
-
-/// A count of at least 1 (`--threads`, `--replicates`), as [`check_count`] words it.
-pub fn check_positive(n: &str) -> Result<u32, String> {
-    check_count(n, 1)
 }
 
 /// A seed (`--seed`, `--split-seed`): 0 to 2^64 - 1, refused in clap's range wording.

@@ -96,17 +96,6 @@ impl Cropping {
     }
 }
 
-/// A length for `--max-length`: 1 to `u32::MAX`.
-pub fn check_max_length(n: &str) -> Result<u32, String> {
-    let v: i128 = n
-        .parse()
-        .map_err(|e: std::num::ParseIntError| e.to_string())?;
-    u32::try_from(v)
-        .ok()
-        .filter(|&v| v >= 1)
-        .ok_or_else(|| format!("{v} is not in 1..={}", u32::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,22 +16,6 @@ const ACCD_BED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/regions/accd_i
 /// What esm2 did, for `verify` without a manifest.
 const ESM2: [&str; 4] = ["--mask-token", "<mask>", "--corrupt", "0.8,0.1,0.1"];
 
-/// `protmask ARGS` in `dir`: its exit code and stderr.
-fn run_in(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = protmask().current_dir(dir).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// `run_in`, which must succeed: its stderr.
-fn ok_in(dir: &Path, args: &[&str]) -> String {
-    let (code, stderr) = run_in(dir, args);
-    assert_eq!(code, 0, "{args:?}: {stderr}");
-    stderr
-}
-
 fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap()

@@ -16,22 +16,6 @@ use common::*;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
-/// `protmask ARGS` in `dir`: exit code and stderr.
-fn run_in(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = protmask().current_dir(dir).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// `run_in`, which must succeed: its stderr.
-fn ok_in(dir: &Path, args: &[&str]) -> String {
-    let (code, stderr) = run_in(dir, args);
-    assert_eq!(code, 0, "{args:?}: {stderr}");
-    stderr
-}
-
 /// The files under `dir`, relative, sorted (`data/x` for a file in `data/`).
 fn tree(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();

@@ -13,6 +13,7 @@ mod dataset;
 mod fasta;
 mod jsonl;
 mod parquet;
+mod parquet_lists;
 mod rates;
 pub mod shards;
 mod split;

@@ -7,8 +7,9 @@
 //! column's section, copied whole. The writer thread takes pieces in output order and
 //! copies their row ranges into the row group being filled, a section at a time (never a
 //! value at a time); a full row group goes to the worker pool, where its buffers become
-//! Arrow arrays without a copy and each column chunk is encoded. The chunks are appended
-//! to the file in row-group order.
+//! Arrow arrays without a copy and each column chunk is encoded (the list columns by
+//! `parquet_lists`, the same bytes as the crate's writer in a fraction of its time). The
+//! chunks are appended to the file in row-group order.
 //!
 //! A row group is cut every `ROW_GROUP_ROWS` rows (`ROW_GROUP_ROWS_TOKENS` with token
 //! ids), or earlier, at a row boundary, once
@@ -25,8 +26,9 @@
 //! Piece layout (little-endian): u64 length of the rest; u64 rows; u8 flags (1: tokens,
 //! 2: crop columns); `replicate length t rate masked` as rows × u64 (`t` and `rate` as f64 bits); then
 //! `file id description sequence masked_sequence`, each rows × u64 end offsets and the
-//! bytes; then `positions` (and `input_ids labels`), each rows × u64 end offsets and the
-//! values as i32; then with the crop flag `crop_start original_length` as rows × u64;
+//! bytes; then `positions`, rows × u64 end offsets and the values as i32, (and `input_ids
+//! labels`, each rows × u64 end offsets and the values as i8: every vocabulary's ids and
+//! -100 fit); then with the crop flag `crop_start original_length` as rows × u64;
 //! then with the split flag (4) `split` as rows × u64 end offsets and the bytes.
 
 use std::collections::VecDeque;
@@ -34,11 +36,10 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use arrow_array::{
-    ArrayRef, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray,
-};
+use arrow_array::{ArrayRef, Float64Array, Int32Array, Int64Array, ListArray, StringArray};
 use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::add_encoded_arrow_schema_to_metadata;
 use parquet::arrow::arrow_writer::{
@@ -46,6 +47,7 @@ use parquet::arrow::arrow_writer::{
     compute_leaves,
 };
 use parquet::basic::{Compression as Codec, Encoding, ZstdLevel};
+use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::file::properties::WriterPropertiesBuilder;
@@ -53,6 +55,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use super::dataset::Fields;
+use super::parquet_lists::{self, Lists, Shape, ValueEncoding};
 use super::{Emitted, Encoder, NextShard, Scratch, Sink};
 use crate::config::MaskConfig;
 use crate::io::{Output, PendingOutput};
@@ -237,6 +240,13 @@ impl<T: Copy> Var<T> {
     fn end_row(&mut self) {
         self.ends.push(self.values.len() as u64);
     }
+
+    fn lists(&self) -> Lists<'_, T> {
+        Lists {
+            ends: &self.ends,
+            values: &self.values,
+        }
+    }
 }
 
 /// The rows of a block (on a worker) or of a row group (on the writer), column by column.
@@ -254,12 +264,14 @@ pub struct Columns {
     sequence: Var<u8>,
     masked_sequence: Var<u8>,
     positions: Var<i32>,
-    tokens: Option<(Var<i32>, Var<i32>)>,
+    /// `input_ids` and `labels`, as i8.
+    tokens: Option<(Var<i8>, Var<i8>)>,
     /// `crop_start` and `original_length`, with `--max-length`.
     crop: Option<(Vec<u64>, Vec<u64>)>,
     /// `split`, with `--split`.
     split: Option<Var<u8>>,
-    /// Bytes of strings and list values (for `ROW_GROUP_BYTES`).
+    /// Bytes of strings and list values (for `ROW_GROUP_BYTES`), a token id counted as
+    /// 4 bytes (the int32 it is in the file), as before ids were held as i8.
     bytes: usize,
 }
 
@@ -337,7 +349,8 @@ impl Columns {
         for v in self.strings_mut() {
             v.clear();
         }
-        for v in self.lists_mut() {
+        self.positions.clear();
+        for v in self.tokens_mut() {
             v.clear();
         }
     }
@@ -359,7 +372,8 @@ impl Columns {
         for (v, o) in c.strings_mut().into_iter().zip(other.strings()) {
             v.reserve_like(o);
         }
-        for (v, o) in c.lists_mut().into_iter().zip(other.lists()) {
+        c.positions.reserve_like(&other.positions);
+        for (v, o) in c.tokens_mut().into_iter().zip(other.token_lists()) {
             v.reserve_like(o);
         }
         c
@@ -385,21 +399,13 @@ impl Columns {
         ]
     }
 
-    /// `positions`, then `input_ids` and `labels` with tokens.
-    fn lists(&self) -> Vec<&Var<i32>> {
-        let mut lists = vec![&self.positions];
-        if let Some((i, l)) = &self.tokens {
-            lists.extend([i, l]);
-        }
-        lists
+    /// `input_ids` and `labels` (none without tokens).
+    fn token_lists(&self) -> Vec<&Var<i8>> {
+        self.tokens.iter().flat_map(|(i, l)| [i, l]).collect()
     }
 
-    fn lists_mut(&mut self) -> Vec<&mut Var<i32>> {
-        let mut lists = vec![&mut self.positions];
-        if let Some((i, l)) = &mut self.tokens {
-            lists.extend([i, l]);
-        }
-        lists
+    fn tokens_mut(&mut self) -> Vec<&mut Var<i8>> {
+        self.tokens.iter_mut().flat_map(|(i, l)| [i, l]).collect()
     }
 
     /// Start a row: its scalar and string fields. The caller then appends the masked
@@ -433,7 +439,7 @@ impl Columns {
     }
 
     /// `input_ids` and `labels` (`None` without tokens).
-    pub fn tokens(&mut self) -> Option<(&mut Vec<i32>, &mut Vec<i32>)> {
+    pub fn tokens(&mut self) -> Option<(&mut Vec<i8>, &mut Vec<i8>)> {
         self.tokens
             .as_mut()
             .map(|(i, l)| (&mut i.values, &mut l.values))
@@ -468,9 +474,11 @@ impl Columns {
             put_u64s(out, &s.ends);
             out.extend_from_slice(&s.values);
         }
-        for l in self.lists() {
+        put_u64s(out, &self.positions.ends);
+        put_le(out, &self.positions.values, i32::to_le_bytes);
+        for l in self.token_lists() {
             put_u64s(out, &l.ends);
-            put_le(out, &l.values, i32::to_le_bytes);
+            out.extend(l.values.iter().map(|&v| v as u8));
         }
         if let Some((start, len)) = &self.crop {
             put_u64s(out, start);
@@ -522,68 +530,102 @@ impl Columns {
             dst.values.extend_from_slice(&src.values[a..b]);
             bytes += b - a;
         }
-        let mut lists = vec![(&mut self.positions, &p.positions)];
+        let (dst, src) = (&mut self.positions, &p.positions);
+        let (a, b) = src.range(from, to);
+        append_ends(&mut dst.ends, src, from, to, dst.values.len() as u64);
+        dst.values.extend(
+            src.values[4 * a..4 * b]
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().unwrap_or([0; 4]))),
+        );
+        bytes += 4 * (b - a);
         if let (Some((i, l)), [pi, pl]) = (&mut self.tokens, &p.tokens[..]) {
-            lists.extend([(i, pi), (l, pl)]);
-        }
-        for (dst, src) in lists {
-            let (a, b) = src.range(from, to);
-            append_ends(&mut dst.ends, src, from, to, dst.values.len() as u64);
-            dst.values.extend(
-                src.values[4 * a..4 * b]
-                    .chunks_exact(4)
-                    .map(|c| i32::from_le_bytes(c.try_into().unwrap_or([0; 4]))),
-            );
-            bytes += 4 * (b - a);
+            for (dst, src) in [(i, pi), (l, pl)] {
+                let (a, b) = src.range(from, to);
+                append_ends(&mut dst.ends, src, from, to, dst.values.len() as u64);
+                dst.values.extend(src.values[a..b].iter().map(|&v| v as i8));
+                bytes += 4 * (b - a);
+            }
         }
         self.rows += to - from;
         self.bytes += bytes;
     }
 
-    /// The rows as an Arrow record batch, the buffers moved, not copied.
-    fn into_batch(self, schema: &SchemaRef) -> io::Result<RecordBatch> {
-        let ints = |v: Vec<u64>| -> io::Result<ArrayRef> {
+    /// The rows as an Arrow record batch, the buffers moved, not copied (token ids
+    /// widened to int32).
+    #[cfg(test)]
+    fn into_batch(self, schema: &SchemaRef) -> io::Result<arrow_array::RecordBatch> {
+        let columns = (self.into_columns()?.into_iter())
+            .map(Column::into_array)
+            .collect::<io::Result<Vec<_>>>()?;
+        arrow_array::RecordBatch::try_new(Arc::clone(schema), columns).map_err(invalid)
+    }
+
+    /// The columns in schema order: Arrow arrays (the buffers moved, not copied), and the
+    /// list columns as they are held, for `parquet_lists`.
+    fn into_columns(self) -> io::Result<Vec<Column>> {
+        let ints = |v: Vec<u64>| -> io::Result<Column> {
             let v = v.into_iter().map(int32).collect::<io::Result<Vec<i32>>>()?;
-            Ok(Arc::new(Int32Array::from(v)))
+            Ok(Column::Array(Arc::new(Int32Array::from(v))))
         };
-        let strings = |s: Var<u8>| -> io::Result<ArrayRef> {
+        let strings = |s: Var<u8>| -> io::Result<Column> {
             let array = StringArray::try_new(offsets(&s.ends)?, Buffer::from_vec(s.values), None)
                 .map_err(invalid)?;
-            Ok(Arc::new(array))
+            Ok(Column::Array(Arc::new(array)))
         };
-        let list = |l: Var<i32>| -> io::Result<ArrayRef> {
-            let values = Arc::new(Int32Array::new(ScalarBuffer::from(l.values), None));
-            let array = ListArray::try_new(item_field(), offsets(&l.ends)?, values, None)
-                .map_err(invalid)?;
-            Ok(Arc::new(array))
-        };
+        let floats = |v: Vec<f64>| Column::Array(Arc::new(Float64Array::from(v)));
         let mut columns = vec![
             strings(self.file)?,
             strings(self.id)?,
             ints(self.replicate)?,
             ints(self.length)?,
-            Arc::new(Float64Array::from(self.t)) as ArrayRef,
-            Arc::new(Float64Array::from(self.rate)),
+            floats(self.t),
+            floats(self.rate),
             ints(self.masked)?,
             strings(self.description)?,
             strings(self.sequence)?,
             strings(self.masked_sequence)?,
-            list(self.positions)?,
+            Column::Positions(self.positions),
         ];
         if let Some((i, l)) = self.tokens {
-            columns.push(list(i)?);
-            columns.push(list(l)?);
+            columns.extend([Column::Tokens(i), Column::Tokens(l)]);
         }
         if let Some((start, len)) = self.crop {
             for v in [start, len] {
                 let v: Vec<i64> = v.into_iter().map(|x| x as i64).collect();
-                columns.push(Arc::new(Int64Array::from(v)));
+                columns.push(Column::Array(Arc::new(Int64Array::from(v))));
             }
         }
         if let Some(v) = self.split {
             columns.push(strings(v)?);
         }
-        RecordBatch::try_new(Arc::clone(schema), columns).map_err(invalid)
+        Ok(columns)
+    }
+}
+
+/// A row group's column, as its encoder takes it.
+enum Column {
+    Array(ArrayRef),
+    /// `positions`.
+    Positions(Var<i32>),
+    /// `input_ids` or `labels`.
+    Tokens(Var<i8>),
+}
+
+impl Column {
+    /// The column as an Arrow array (list values as int32).
+    fn into_array(self) -> io::Result<ArrayRef> {
+        let list = |ends: &[u64], values: Vec<i32>| -> io::Result<ArrayRef> {
+            let values = Arc::new(Int32Array::new(ScalarBuffer::from(values), None));
+            let array =
+                ListArray::try_new(item_field(), offsets(ends)?, values, None).map_err(invalid)?;
+            Ok(Arc::new(array))
+        };
+        match self {
+            Column::Array(a) => Ok(a),
+            Column::Positions(l) => list(&l.ends, l.values),
+            Column::Tokens(l) => list(&l.ends, l.values.iter().map(|&v| i32::from(v)).collect()),
+        }
     }
 }
 
@@ -682,7 +724,7 @@ struct Piece<'a> {
     sequence: VarView<'a, u8>,
     masked_sequence: VarView<'a, u8>,
     positions: VarView<'a, i32>,
-    tokens: Vec<VarView<'a, i32>>,
+    tokens: Vec<VarView<'a, i8>>,
     crop: Option<(&'a [u8], &'a [u8])>,
     split: Option<VarView<'a, u8>>,
 }
@@ -733,7 +775,7 @@ impl<'a> Piece<'a> {
             (var(1)?, var(1)?, var(1)?, var(1)?, var(1)?);
         let positions = var(4)?;
         let tokens = if tokens {
-            vec![var(4)?.typed(), var(4)?.typed()]
+            vec![var(1)?.typed(), var(1)?.typed()]
         } else {
             Vec::new()
         };
@@ -783,14 +825,16 @@ impl<'a> Piece<'a> {
     /// Bytes of strings and list values in row `row`.
     fn row_bytes(&self, row: usize) -> usize {
         let var = |v: &VarView<u8>| (v.end(row) - v.start(row)) as usize;
+        // Token ids count 4 bytes each, as the int32s they were (the cut must not move).
         let list = |v: &VarView<i32>| 4 * (v.end(row) - v.start(row)) as usize;
+        let ids = |v: &VarView<i8>| 4 * (v.end(row) - v.start(row)) as usize;
         var(&self.file)
             + var(&self.id)
             + var(&self.description)
             + var(&self.sequence)
             + var(&self.masked_sequence)
             + list(&self.positions)
-            + self.tokens.iter().map(list).sum::<usize>()
+            + self.tokens.iter().map(ids).sum::<usize>()
             + self.split.as_ref().map_or(0, var)
     }
 }
@@ -912,8 +956,10 @@ pub struct ParquetSink {
     group_rows: usize,
     /// The row group being filled.
     group: Columns,
+    /// Each leaf column's shape where `parquet_lists` encodes it.
+    shapes: Arc<[Option<Shape>]>,
     /// Row groups handed to the pool, oldest first.
-    encoding: VecDeque<mpsc::Receiver<Result<Vec<ArrowColumnChunk>, String>>>,
+    encoding: VecDeque<mpsc::Receiver<Result<Vec<Chunk>, String>>>,
     next_index: usize,
     /// Bytes of a piece not complete yet (a spilled input is copied in pieces).
     partial: Vec<u8>,
@@ -953,6 +999,19 @@ impl ParquetSink {
         compression: ParquetCompression,
         pool: &Arc<rayon::ThreadPool>,
     ) -> io::Result<ParquetSink> {
+        Self::with_properties(out, tokens, crop, split, compression, pool, |p| p)
+    }
+
+    /// `new`, its writer properties passed through `adjust` (tests: small pages).
+    fn with_properties(
+        out: Output,
+        tokens: bool,
+        crop: bool,
+        split: bool,
+        compression: ParquetCompression,
+        pool: &Arc<rayon::ThreadPool>,
+        adjust: impl FnOnce(WriterPropertiesBuilder) -> WriterPropertiesBuilder,
+    ) -> io::Result<ParquetSink> {
         let name = out.name().to_string();
         let schema = schema_of(tokens, crop, split);
         let group_rows = if tokens {
@@ -972,11 +1031,15 @@ impl ParquetSink {
             .set_column_dictionary_enabled(list_item("input_ids"), true)
             .set_column_dictionary_enabled(list_item("labels"), true)
             .set_column_encoding(list_item("positions"), Encoding::DELTA_BINARY_PACKED);
-        let props = compression.apply(props).build();
+        let props = adjust(compression.apply(props)).build();
         let (writer, factory) = start_file(out, &schema, &props)?;
+        let shapes = (writer.schema_descr().columns().iter())
+            .map(|leaf| Shape::of(leaf, writer.properties()))
+            .collect();
         Ok(ParquetSink {
             writer: Some(writer),
             factory,
+            shapes,
             pool: Arc::clone(pool),
             name,
             schema,
@@ -1052,9 +1115,10 @@ impl ParquetSink {
         let next = Columns::sized_like(&self.group);
         let group = std::mem::replace(&mut self.group, next);
         let schema = Arc::clone(&self.schema);
+        let shapes = Arc::clone(&self.shapes);
         let (tx, rx) = mpsc::channel();
         self.pool.spawn(move || {
-            let _ = tx.send(encode_group(group, &schema, writers));
+            let _ = tx.send(encode_group(group, &schema, &shapes, writers));
         });
         self.encoding.push_back(rx);
         Ok(())
@@ -1075,9 +1139,11 @@ impl ParquetSink {
             .ok_or_else(|| io::Error::other("internal error: the dataset is closed"))?;
         let mut group = writer.next_row_group().map_err(io::Error::other)?;
         for chunk in chunks {
-            chunk
-                .append_to_row_group(&mut group)
-                .map_err(io::Error::other)?;
+            match chunk {
+                Chunk::Arrow(c) => c.append_to_row_group(&mut group),
+                Chunk::Lists(bytes, close) => group.append_column(&bytes, close),
+            }
+            .map_err(io::Error::other)?;
         }
         group.close().map_err(io::Error::other)?;
         Ok(())
@@ -1221,36 +1287,79 @@ fn closed() -> io::Error {
     io::Error::other("internal error: the dataset is closed")
 }
 
-/// One row group, on a pool thread: its columns into Arrow arrays, each column encoded.
+/// One column chunk, encoded.
+enum Chunk {
+    /// By the parquet crate's writer.
+    Arrow(ArrowColumnChunk),
+    /// By `parquet_lists`: the chunk's bytes and what closing a writer returns.
+    Lists(Bytes, ColumnCloseResult),
+}
+
+/// One row group, on a pool thread: each column encoded, the list columns by
+/// `parquet_lists` where `shapes` has their shape, the others by the crate's writers from
+/// Arrow arrays.
 fn encode_group(
     group: Columns,
     schema: &SchemaRef,
+    shapes: &[Option<Shape>],
     writers: Vec<ArrowColumnWriter>,
-) -> Result<Vec<ArrowColumnChunk>, String> {
-    let batch = group.into_batch(schema).map_err(|e| e.to_string())?;
+) -> Result<Vec<Chunk>, String> {
+    let columns = group.into_columns().map_err(|e| e.to_string())?;
+    if columns.len() != writers.len() || columns.len() != shapes.len() {
+        return Err("internal error: a column without a writer".to_string());
+    }
     let mut chunks = Vec::with_capacity(writers.len());
-    let mut writers = writers.into_iter();
-    for (array, field) in batch.columns().iter().zip(schema.fields()) {
-        // One column, one leaf (no column nests a struct): its writer takes the rows a
-        // slice at a time, so the levels and value indices the parquet crate builds for
-        // a slice stay small (with token ids, a whole group's were over 60 MB).
-        let mut w = writers
-            .next()
-            .ok_or_else(|| "internal error: a column without a writer".to_string())?;
-        let mut offset = 0;
-        while offset < array.len() {
-            let len = ENCODE_SLICE_ROWS.min(array.len() - offset);
-            let slice = array.slice(offset, len);
-            let leaves = compute_leaves(field, &slice).map_err(|e| e.to_string())?;
-            let [leaf] = &leaves[..] else {
-                return Err("internal error: a column of several leaves".to_string());
-            };
-            w.write(leaf).map_err(|e| e.to_string())?;
-            offset += len;
-        }
-        chunks.push(w.close().map_err(|e| e.to_string())?);
+    let parts = columns.into_iter().zip(schema.fields()).zip(shapes);
+    for (((column, field), shape), w) in parts.zip(writers) {
+        // A row group's list values must fit int32 offsets, as Arrow's do on the crate's
+        // path (`offsets`): the same error either way.
+        let fits = |ends: &[u64]| int32(ends.last().copied().unwrap_or(0)).map(|_| ());
+        let own = match (&column, shape) {
+            (Column::Positions(v), Some(shape)) if shape.encoding() == ValueEncoding::Delta => {
+                fits(&v.ends).map_err(|e| e.to_string())?;
+                Some(parquet_lists::encode(shape, v.lists(), ENCODE_SLICE_ROWS))
+            }
+            (Column::Tokens(v), Some(shape)) => {
+                fits(&v.ends).map_err(|e| e.to_string())?;
+                Some(parquet_lists::encode(shape, v.lists(), ENCODE_SLICE_ROWS))
+            }
+            _ => None,
+        };
+        let chunk = match own {
+            Some(encoded) => {
+                let (bytes, close) = encoded.map_err(|e| e.to_string())?;
+                Chunk::Lists(bytes, close)
+            }
+            None => {
+                let array = column.into_array().map_err(|e| e.to_string())?;
+                Chunk::Arrow(encode_column(&array, field, w)?)
+            }
+        };
+        chunks.push(chunk);
     }
     Ok(chunks)
+}
+
+/// One column by the crate's writer. One column, one leaf (no column nests a struct): the
+/// writer takes the rows a slice at a time, so the levels and value indices the parquet
+/// crate builds for a slice stay small (with token ids, a whole group's were over 60 MB).
+fn encode_column(
+    array: &ArrayRef,
+    field: &Field,
+    mut w: ArrowColumnWriter,
+) -> Result<ArrowColumnChunk, String> {
+    let mut offset = 0;
+    while offset < array.len() {
+        let len = ENCODE_SLICE_ROWS.min(array.len() - offset);
+        let slice = array.slice(offset, len);
+        let leaves = compute_leaves(field, &slice).map_err(|e| e.to_string())?;
+        let [leaf] = &leaves[..] else {
+            return Err("internal error: a column of several leaves".to_string());
+        };
+        w.write(leaf).map_err(|e| e.to_string())?;
+        offset += len;
+    }
+    w.close().map_err(|e| e.to_string())
 }
 
 impl Write for ParquetSink {
@@ -1336,8 +1445,8 @@ mod tests {
                 .extend_from_slice(seq.replace('K', "#").as_bytes());
             c.positions().extend((0..(r % 3) as i32).map(|p| 2 * p));
             if let Some((ids, labels)) = c.tokens() {
-                ids.extend((0..seq.len() as i32 + 2).map(|i| i % 33));
-                labels.extend((0..seq.len() as i32 + 2).map(|i| i - 100));
+                ids.extend((0..seq.len() as i8 + 2).map(|i| i % 33));
+                labels.extend((0..seq.len() as i8 + 2).map(|i| i - 100));
             }
             c.end_row();
         }
@@ -1453,5 +1562,221 @@ mod tests {
         let mut want = vec![ROW_GROUP_ROWS_TOKENS as i64; 7];
         want.push(15000 - 7 * ROW_GROUP_ROWS_TOKENS as i64);
         assert_eq!(groups, want);
+    }
+
+    /// Rows of every shape the list columns meet: empty position lists, rows longer than
+    /// a mini-batch and than a page, token ids of several vocabularies' ranges, a run of
+    /// rows where nothing is selected (labels all -100: a dictionary of one entry, 0 bits),
+    /// positions that jump (wide deltas) and fall (negative ones, wrapping as i32).
+    fn varied_rows(tokens: bool, rows: usize, long: u64, seed: u64) -> Columns {
+        let mut state = seed | 1;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n.max(1)
+        };
+        let mut c = Columns::new(tokens);
+        for r in 0..rows {
+            let len = match next(20) {
+                0 => 0,
+                1 => 1000 + next(3000) as usize,
+                2 => 1000 + next(long) as usize,
+                _ => next(400) as usize,
+            };
+            let quiet = (rows / 3..rows / 3 + 300).contains(&r);
+            let seq = vec![b'A'; len];
+            c.start_row(&Scalars {
+                file: b"in.fa",
+                id: format!("r{r}").as_bytes(),
+                replicate: 1,
+                length: len,
+                t: 0.5,
+                rate: 0.5,
+                masked: 0,
+                description: b"",
+                sequence: &seq,
+                crop: (0, len as u64),
+                split: b"",
+            });
+            c.masked_sequence().extend_from_slice(&seq);
+            let picks = if quiet {
+                0
+            } else {
+                next(len as u64 + 1) as usize
+            };
+            let mut p = next(100) as i32;
+            for _ in 0..picks {
+                p = match next(50) {
+                    0 => p.wrapping_add(next(1 << 31) as i32),
+                    1 => p - next(1000) as i32,
+                    _ => p + 1 + next(30) as i32,
+                };
+                c.positions().push(p);
+            }
+            if let Some((ids, labels)) = c.tokens() {
+                let top = if r % 2 == 0 { 33 } else { 31 };
+                ids.push(0);
+                labels.push(-100);
+                for _ in 0..len {
+                    let id = 4 + next(top - 4) as i8;
+                    ids.push(if next(7) == 0 && !quiet { 32 } else { id });
+                    labels.push(if next(5) == 0 && !quiet { id } else { -100 });
+                }
+                ids.push(2);
+                labels.push(-100);
+            }
+            c.end_row();
+        }
+        c
+    }
+
+    type Adjust = fn(WriterPropertiesBuilder) -> WriterPropertiesBuilder;
+
+    /// A dataset file of `stream` (pieces), by `parquet_lists` or (`crate_only`) by the
+    /// parquet crate's writers for every column.
+    fn write_file(
+        stream: &[u8],
+        tokens: bool,
+        compression: ParquetCompression,
+        adjust: Adjust,
+        crate_only: bool,
+    ) -> (Vec<u8>, usize) {
+        let pool = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        let out = create_output(
+            OutputTarget::Path(path.clone()),
+            crate::io::Compression::None,
+        )
+        .unwrap();
+        let mut sink =
+            ParquetSink::with_properties(out, tokens, false, false, compression, &pool, adjust)
+                .unwrap();
+        if crate_only {
+            sink.shapes = vec![None; sink.shapes.len()].into();
+        }
+        let ours = sink.shapes.iter().filter(|s| s.is_some()).count();
+        sink.write_all(stream).unwrap();
+        for (p, _) in sink.end().unwrap() {
+            p.commit().unwrap();
+        }
+        (std::fs::read(&path).unwrap(), ours)
+    }
+
+    /// The most data pages of one list column chunk in a dataset file.
+    fn most_data_pages(file: Vec<u8>) -> usize {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let reader = SerializedFileReader::new(bytes::Bytes::from(file)).unwrap();
+        let mut most = 0;
+        for g in 0..reader.num_row_groups() {
+            let group = reader.get_row_group(g).unwrap();
+            for (c, column) in group.metadata().columns().iter().enumerate() {
+                if column.column_path().string().ends_with("list.item") {
+                    let pages = group.get_column_page_reader(c).unwrap();
+                    let data = pages.map(Result::unwrap).filter(|p| p.is_data_page());
+                    most = most.max(data.count());
+                }
+            }
+        }
+        most
+    }
+
+    /// The list columns written by `parquet_lists` are the parquet crate's bytes: the same
+    /// file, byte for byte, with and without tokens, under every codec, with the real
+    /// page limits and with pages small enough to be cut inside rows' batches and by the
+    /// row count; a setting `parquet_lists` does not reproduce leaves the columns to the
+    /// crate. The control: one changed id gives another file.
+    #[test]
+    fn issue22_list_columns_are_the_parquet_crates_bytes() {
+        fn real(p: WriterPropertiesBuilder) -> WriterPropertiesBuilder {
+            p
+        }
+        fn small_pages(p: WriterPropertiesBuilder) -> WriterPropertiesBuilder {
+            p.set_data_page_size_limit(700)
+                .set_write_batch_size(40)
+                .set_data_page_row_count_limit(9)
+                .set_dictionary_page_size_limit(4096)
+        }
+        fn batch_of_100(p: WriterPropertiesBuilder) -> WriterPropertiesBuilder {
+            p.set_write_batch_size(100)
+        }
+        fn small_dictionary(p: WriterPropertiesBuilder) -> WriterPropertiesBuilder {
+            p.set_dictionary_page_size_limit(1000)
+        }
+        // With the real limits, rows up to 25,000 values cut pages by size; small pages
+        // are cut all the time, so small rows do.
+        // (name, writer settings, list columns written by `parquet_lists` with tokens,
+        // codecs, the longest rows)
+        type Case = (&'static str, Adjust, usize, &'static [&'static str], u64);
+        let cases: [Case; 4] = [
+            ("real", real, 3, &["snappy"], 24000),
+            (
+                "small pages",
+                small_pages,
+                3,
+                &["snappy", "zstd", "none"],
+                3000,
+            ),
+            ("batch of 100", batch_of_100, 3, &["zstd"], 3000),
+            ("small dictionary", small_dictionary, 1, &["snappy"], 3000),
+        ];
+        for tokens in [false, true] {
+            for (name, adjust, lists, codecs, long) in cases {
+                let rows = match (tokens, long > 3000) {
+                    (true, true) => 2500,
+                    (false, true) => 9000,
+                    (true, false) => 300,
+                    (false, false) => 1000,
+                };
+                let mut stream = Vec::new();
+                for (i, cut) in [(0, rows / 4), (1, rows / 2), (2, rows / 4)] {
+                    varied_rows(tokens, cut, long, 11 + i).write_piece(&mut stream);
+                }
+                for compression in codecs {
+                    let c: ParquetCompression = compression.parse().unwrap();
+                    let (ours, n) = write_file(&stream, tokens, c, adjust, false);
+                    let (theirs, _) = write_file(&stream, tokens, c, adjust, true);
+                    let want = if tokens { lists } else { lists.min(1) };
+                    assert_eq!(n, want, "{name} {compression} tokens={tokens}: columns");
+                    assert!(
+                        ours == theirs,
+                        "{name} {compression} tokens={tokens}: the files differ"
+                    );
+                    // Pages were cut inside column chunks (by size with the real limits).
+                    if ["real", "small pages"].contains(&name) {
+                        assert!(most_data_pages(ours) > 1, "{name}: one page a chunk");
+                    }
+                }
+            }
+            let rows = 1000;
+            let mut stream = Vec::new();
+            for (i, cut) in [(0, rows / 4), (1, rows / 2), (2, rows / 4)] {
+                varied_rows(tokens, cut, 3000, 11 + i).write_piece(&mut stream);
+            }
+            // The control: the comparison sees a single value.
+            let mut changed = Vec::new();
+            let mut first = varied_rows(tokens, rows / 4, 3000, 11);
+            if let Some((ids, _)) = first.tokens() {
+                ids[5] = if ids[5] == 7 { 8 } else { 7 };
+            } else {
+                first.positions()[3] += 1;
+            }
+            first.write_piece(&mut changed);
+            varied_rows(tokens, rows / 2, 3000, 12).write_piece(&mut changed);
+            varied_rows(tokens, rows / 4, 3000, 13).write_piece(&mut changed);
+            let c = ParquetCompression::default();
+            let (ours, _) = write_file(&changed, tokens, c, real, false);
+            let (theirs, _) = write_file(&stream, tokens, c, real, true);
+            assert!(
+                ours != theirs,
+                "tokens={tokens}: a changed value went unseen"
+            );
+        }
     }
 }

@@ -111,3 +111,19 @@ pub fn dir_entries(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// `protmask ARGS` in `dir`: its exit code and stderr.
+pub fn run_in(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = protmask().current_dir(dir).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `run_in`, which must succeed: its stderr.
+pub fn ok_in(dir: &Path, args: &[&str]) -> String {
+    let (code, stderr) = run_in(dir, args);
+    assert_eq!(code, 0, "{args:?}: {stderr}");
+    stderr
+}
