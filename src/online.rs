@@ -40,6 +40,13 @@ pub struct MaskedRecord {
     pub window: Option<Window>,
 }
 
+/// What `RecordMasker` makes of a record: every field, or the token rows alone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fields {
+    All,
+    Tokens,
+}
+
 /// A resolved configuration, ready to mask records one by one or in batches.
 #[derive(Clone)]
 pub struct RecordMasker {
@@ -123,6 +130,20 @@ impl RecordMasker {
         index: u64,
         marks: &mut Marks,
     ) -> Result<MaskedRecord, RecordError> {
+        self.mask_fields(id, seq, replicate, index, marks, Fields::All)
+    }
+
+    /// `mask`, making only `fields` (the masked string and the positions are left empty
+    /// for a batch of tokens: `collate` pads the token rows alone).
+    fn mask_fields(
+        &self,
+        id: &str,
+        seq: &[u8],
+        replicate: u32,
+        index: u64,
+        marks: &mut Marks,
+        fields: Fields,
+    ) -> Result<MaskedRecord, RecordError> {
         let fail = |kind| RecordError {
             number: index + 1,
             id: (!id.is_empty()).then(|| id.to_string()),
@@ -172,9 +193,12 @@ impl RecordMasker {
             window,
             split: None,
         };
-        let mut masked = Vec::with_capacity(seq.len());
-        self.residues.write_residues(&mut masked, &emitted);
-        let positions = selected_positions(&marks.by_position);
+        let (mut masked, mut positions) = (Vec::new(), Vec::new());
+        if fields == Fields::All {
+            masked.reserve(seq.len());
+            self.residues.write_residues(&mut masked, &emitted);
+            positions = selected_positions(&marks.by_position);
+        }
         let tokens = self.tokens.map(|vocab| {
             let (mut ids, mut labels) = (
                 Vec::with_capacity(seq.len() + 2),
@@ -203,6 +227,16 @@ impl RecordMasker {
         seqs: &[S],
         replicate: u32,
     ) -> Result<Vec<MaskedRecord>, RecordError> {
+        self.batch_fields(ids, seqs, replicate, Fields::All)
+    }
+
+    fn batch_fields<I: AsRef<str> + Sync, S: AsRef<[u8]> + Sync>(
+        &self,
+        ids: &[I],
+        seqs: &[S],
+        replicate: u32,
+        fields: Fields,
+    ) -> Result<Vec<MaskedRecord>, RecordError> {
         if ids.len() != seqs.len() {
             return Err(RecordError {
                 number: ids.len().min(seqs.len()) as u64 + 1,
@@ -219,7 +253,14 @@ impl RecordMasker {
             .zip(seqs.par_iter())
             .enumerate()
             .map_init(Marks::default, |marks, (i, (id, seq))| {
-                self.mask(id.as_ref(), seq.as_ref(), replicate, i as u64, marks)
+                self.mask_fields(
+                    id.as_ref(),
+                    seq.as_ref(),
+                    replicate,
+                    i as u64,
+                    marks,
+                    fields,
+                )
             })
             .collect();
         results.into_iter().collect()
@@ -247,7 +288,7 @@ impl RecordMasker {
             });
         };
         let rows: Vec<(Vec<i32>, Vec<i32>)> = self
-            .mask_batch(ids, seqs, replicate)?
+            .batch_fields(ids, seqs, replicate, Fields::Tokens)?
             .into_iter()
             .map(|r| r.tokens.expect("a vocabulary gives tokens"))
             .collect();
@@ -306,6 +347,27 @@ mod tests {
             assert_eq!(got.masked.len(), seqs[i].len() + 5 * tokens);
             assert_eq!(labels.iter().filter(|&&l| l != -100).count(), got.count);
         }
+    }
+
+    #[test]
+    fn collate_pads_the_batchs_token_rows() {
+        let m = masker("esm2", true);
+        let ids: Vec<String> = (0..50).map(|i| format!("r{i}")).collect();
+        let seqs: Vec<Vec<u8>> = (0..50).map(|i| b"MKVLAACDEFx".repeat(i % 5)).collect();
+        let batch = m.mask_batch(&ids, &seqs, 3).unwrap();
+        let padded = m.collate(&ids, &seqs, 3, Some(8)).unwrap();
+        assert_eq!((padded.rows, padded.width), (50, 48));
+        for (i, r) in batch.iter().enumerate() {
+            let (ids, labels) = r.tokens.as_ref().unwrap();
+            let row = &padded.input_ids[i * 48..(i + 1) * 48];
+            let wide = |v: &[i32]| v.iter().map(|&x| i64::from(x)).collect::<Vec<_>>();
+            assert_eq!(row[..ids.len()], wide(ids)[..]);
+            assert!(row[ids.len()..].iter().all(|&x| x == 1));
+            let row = &padded.labels[i * 48..(i + 1) * 48];
+            assert_eq!(row[..labels.len()], wide(labels)[..]);
+            assert!(row[labels.len()..].iter().all(|&x| x == -100));
+        }
+        assert!(masker("esm2", false).collate(&ids, &seqs, 1, None).is_err());
     }
 
     #[test]
