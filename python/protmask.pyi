@@ -234,7 +234,6 @@ class Masker:
         ids: Sequence[str],
         sequences: Sequence[str],
         replicate: Optional[_Int] = None,
-        *,
         epoch: Optional[_Int] = None,
         max_length: Optional[_Int] = None,
         pad_to_multiple_of: Optional[_Int] = None,

@@ -411,7 +411,7 @@ impl Masker {
     /// to a window of that many residues as ``--max-length`` does (with the Masker's
     /// ``crop``, else random): rows are at most ``max_length + 2`` tokens. Computed in
     /// Rust without the GIL. ``return_tensors="pt"``: torch tensors (needs torch).
-    #[pyo3(signature = (ids, sequences, replicate = None, *, epoch = None, max_length = None,
+    #[pyo3(signature = (ids, sequences, replicate = None, epoch = None, max_length = None,
                         pad_to_multiple_of = None, return_tensors = "np"))]
     #[allow(clippy::too_many_arguments)] // the keywords of a collator
     fn collate<'py>(
