@@ -5,7 +5,8 @@
 """
 
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, TypedDict, Union
+from typing import (Any, Dict, Iterator, List, Mapping, Optional, Sequence, SupportsIndex,
+                    Tuple, TypedDict, Union)
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +23,9 @@ class RecordError(ValueError):
 class VerifyError(ValueError):
     """A masked set that is not what it should be: the first disagreement (or a file that
     cannot be read), with the message ``protmask verify`` prints."""
+
+_Int = SupportsIndex
+"""Any integer type: ``int``, numpy's integers, anything with ``__index__`` (not bool)."""
 
 def presets() -> List[Dict[str, Any]]:
     """Every preset with what it sets and its reference code, as ``protmask schedule
@@ -79,8 +83,43 @@ def verify(
     cannot work (a dataset with ``rates`` or ``regions``).
     """
 
+class FastaReader(Iterator[Tuple[str, str, str]]):
+    """The records of a FASTA input, one at a time: ``(id, description, sequence)``."""
+
+    def __iter__(self) -> "FastaReader": ...
+    def __next__(self) -> Tuple[str, str, str]: ...
+
+def read_fasta(path: _Path) -> FastaReader:
+    """The records of a FASTA file as ``protmask mask`` reads them, one at a time, as
+    ``(id, description, sequence)`` tuples: the ID is the header's first word, the
+    description the rest (may be empty), the sequence unwrapped. ``path`` is a path, or
+    ``"-"`` for standard input; gzip (BGZF), bzip2, xz and zstd are told from the content.
+    One block of records is held at a time, read without the GIL. A record the CLI refuses
+    raises ``RecordError`` with the CLI's message (file, record number and ID); a file that
+    cannot be opened, ``FileNotFoundError`` or ``OSError``.
+    """
+
+class Batch(TypedDict):
+    """What ``Masker.collate`` returns: int64 arrays (or torch tensors), rows × width."""
+
+    input_ids: Any
+    """Row i: record i's ``input_ids`` (``Masked.input_ids``), then the pad id (ESM
+    ``<pad>`` 1, EvoDiff ``!`` 30)."""
+    attention_mask: Any
+    """1 over the row's tokens (start and stop included), 0 over padding."""
+    labels: Any
+    """Row i: record i's ``labels``, then -100."""
+
 class Masked:
-    """One masked record: what ``protmask mask --dataset`` writes for it."""
+    """One masked record: what ``protmask mask --dataset`` writes for it.
+
+    Two are equal when every field is (the arrays element by element); the repr shows the
+    ID, L, the count, t and the masked sequence cut to 40 characters.
+    """
+
+    @property
+    def id(self) -> Optional[str]:
+        """The record's ID, as given to ``mask`` or ``mask_many``."""
 
     @property
     def masked(self) -> str:
@@ -121,16 +160,18 @@ class Masker:
     Every masking option of ``protmask mask`` is a keyword of the same name with ``_`` for
     ``-``. ``None`` takes the preset's value. A bad value raises ``OptionError`` (a
     ``ValueError``) with the CLI's message; an unknown keyword or a value of the wrong type
-    raises ``TypeError``. ``threads`` sets ``mask_many``'s worker threads (default: all
-    cores).
+    raises ``TypeError``. Integers may be of any integer type (numpy's included).
+    ``threads`` sets the worker threads of ``mask_many`` and ``collate`` (default: all
+    cores; 1 in a process forked after the import, a ``multiprocessing`` child or a
+    PyTorch DataLoader worker).
     """
 
     def __init__(
         self,
         preset: str = "esm3",
-        seed: Optional[int] = 42,
+        seed: Optional[_Int] = 42,
         *,
-        threads: Optional[int] = None,
+        threads: Optional[_Int] = None,
         schedule: Optional[str] = None,
         mode: Optional[str] = None,
         mask_token: Optional[str] = None,
@@ -141,26 +182,72 @@ class Masker:
         regions: Union[str, "os.PathLike[str]", Mapping[str, Sequence[Tuple[int, int]]], None] = None,
         regions_mode: Optional[str] = None,
         span_mean: Optional[float] = None,
-        span_max: Optional[int] = None,
+        span_max: Optional[_Int] = None,
         random_pool: Optional[str] = None,
         random_differs: Optional[bool] = None,
-        min_masked: Optional[int] = None,
-        max_length: Optional[int] = None,
+        min_masked: Optional[_Int] = None,
+        max_length: Optional[_Int] = None,
         crop: Optional[str] = None,
     ) -> None: ...
-    def mask(self, id: str, sequence: str, replicate: int = 1) -> Masked:
-        """Mask one record (replicate counts from 1).
+    @classmethod
+    def from_manifest(cls, path: _Path, *, threads: Optional[_Int] = None) -> "Masker":
+        """A Masker with the options a published set was made with: ``path`` is its
+        manifest (``protmask mask --manifest``), or a Parquet dataset (a file or a dataset
+        folder) whose metadata records them (``protmask.options``). Record i of the set,
+        masked with its replicate, gives its row. A regions file the manifest records by
+        path is found as ``protmask regenerate`` finds it. Raises ``VerifyError`` for a file
+        that records no options or cannot be read.
+        """
+    def mask(
+        self,
+        id: str,
+        sequence: str,
+        replicate: Optional[_Int] = None,
+        *,
+        epoch: Optional[_Int] = None,
+    ) -> Masked:
+        """Mask one record. ``replicate`` counts from 1, as ``--replicates`` numbers them
+        (default 1); or give ``epoch``, counted from 0 (replicate = epoch + 1).
 
-        Raises ``RecordError`` for a bad ID or residue, and ``ValueError`` with stratified
-        timesteps (one record has no order to stratify over: use ``mask_many``).
+        Raises ``RecordError`` naming the ID for a bad ID or residue, ``OptionError`` for
+        a replicate or epoch out of range (or both given), and ``ValueError`` with
+        stratified timesteps (one record has no order to stratify over: use
+        ``mask_many``).
         """
     def mask_many(
-        self, ids: Sequence[str], sequences: Sequence[str], replicate: int = 1
+        self,
+        ids: Sequence[str],
+        sequences: Sequence[str],
+        replicate: Optional[_Int] = None,
+        *,
+        epoch: Optional[_Int] = None,
     ) -> List[Masked]:
         """Mask a batch in parallel without holding the GIL; results in order.
 
         Record i is the i-th record of one input: with stratified timesteps a batch holding
-        a whole file in order equals ``protmask mask`` on that file.
+        a whole file in order equals ``protmask mask`` on that file. ``replicate`` or
+        ``epoch`` as in ``mask``. Raises ``RecordError`` naming the first bad record (its
+        1-based number in the batch, and its ID).
+        """
+    def collate(
+        self,
+        ids: Sequence[str],
+        sequences: Sequence[str],
+        replicate: Optional[_Int] = None,
+        epoch: Optional[_Int] = None,
+        max_length: Optional[_Int] = None,
+        pad_to_multiple_of: Optional[_Int] = None,
+        return_tensors: str = "np",
+    ) -> Batch:
+        """A batch for a masked language model, computed in Rust without the GIL.
+
+        Row i holds the ``input_ids`` and ``labels`` that ``mask_many`` gives record i
+        (those of ``protmask mask --dataset --tokens``), right-padded to the longest row
+        (rounded up to a multiple of ``pad_to_multiple_of``) with the pad id, attention 0
+        and label -100; int64. Needs ``tokens``. ``max_length`` crops a longer record to a
+        window of that many residues as ``--max-length`` does (the Masker's ``crop``, else
+        random), so rows are at most ``max_length + 2`` tokens. ``return_tensors="pt"``
+        gives torch tensors (ImportError without torch).
         """
     @property
     def options(self) -> str:

@@ -6,7 +6,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 use protmask::config::{
-    MaskConfig, MaskOptions, check_maskable, check_min_masked, check_span_mean, check_token,
+    MaskConfig, MaskOptions, check_maskable, check_min_masked, check_seed, check_span_mean,
+    check_token,
 };
 use protmask::io::{Compression, OutputTarget};
 use protmask::mask::{Corruption, Mode, RandomPool, Timesteps};
@@ -256,7 +257,7 @@ pub struct VerifyArgs {
     pub split: Option<protmask::split::Splits>,
 
     /// The --split-seed used [default: recorded, else 0]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = check_seed)]
     pub split_seed: Option<u64>,
 
     /// The --split-groups file used, or where the recorded one is now [default: the recorded path]
@@ -545,7 +546,7 @@ pub struct MaskArgs {
     pub split: Option<protmask::split::Splits>,
 
     /// The split's own seed (independent of --seed: another mask seed keeps the splits) [default: 0]
-    #[arg(long, value_name = "N", requires = "split", help_heading = "SPLITS")]
+    #[arg(long, value_name = "N", requires = "split", value_parser = check_seed, help_heading = "SPLITS")]
     pub split_seed: Option<u64>,
 
     /// Clusters that must stay in one split: TSV 'representative<TAB>member', one line per member (MMseqs2 easy-cluster's *_cluster.tsv); a record in no line is its own cluster
@@ -553,15 +554,15 @@ pub struct MaskArgs {
     pub split_groups: Option<String>,
 
     /// 64-bit seed; the same seed gives the same masks
-    #[arg(short, long, value_name = "N", default_value_t = protmask::rng::DEFAULT_SEED, help_heading = "REPRODUCIBILITY")]
+    #[arg(short, long, value_name = "N", default_value_t = protmask::rng::DEFAULT_SEED, value_parser = check_seed, help_heading = "REPRODUCIBILITY")]
     pub seed: u64,
 
     /// Emit every record N times; replicate k's ID becomes <id>_r<k> when N > 1
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), help_heading = "REPRODUCIBILITY")]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = protmask::config::positive_u32, help_heading = "REPRODUCIBILITY")]
     pub replicates: u32,
 
     /// Worker threads [default: all cores]
-    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = "PERFORMANCE")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = protmask::config::positive_u32, help_heading = "PERFORMANCE")]
     pub threads: Option<u32>,
 
     /// Bytes of input per work unit (tuning and tests; output never depends on it)

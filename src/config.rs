@@ -214,7 +214,7 @@ impl MaskOptions {
         let v = Given { option, value };
         match option {
             MaskOption::Preset => self.preset = v.choice()?,
-            MaskOption::Seed => self.seed = Some(v.int(|n| n.parse::<u64>())?),
+            MaskOption::Seed => self.seed = Some(v.int(check_seed)?),
             MaskOption::Schedule => self.schedule = Some(v.text(Schedule::parse)?),
             MaskOption::Mode => self.mode = Some(v.choice()?),
             MaskOption::MaskToken => self.mask_token = Some(v.text(check_token)?),
@@ -232,7 +232,7 @@ impl MaskOptions {
             MaskOption::MaxLength => self.max_length = Some(v.int(positive_u32)?),
             MaskOption::Crop => self.crop = Some(v.choice()?),
             MaskOption::Split => self.split = Some(v.text(str::parse::<Splits>)?),
-            MaskOption::SplitSeed => self.split_seed = Some(v.int(|n| n.parse::<u64>())?),
+            MaskOption::SplitSeed => self.split_seed = Some(v.int(check_seed)?),
             MaskOption::SplitGroups => self.split_groups = Some(v.text(check_groups_path)?),
         }
         Ok(())
@@ -388,24 +388,37 @@ pub fn check_span_mean(m: f64, shown: &str) -> Result<f64, String> {
     }
 }
 
-/// A count given on the command line or in a manifest (a span cap, `--max-length`): a whole
-/// number from 1 to `u32::MAX`, as clap's range for such flags says it.
+/// A count given on the command line or in a manifest (a span cap, `--max-length`,
+/// `--threads`, `--replicates`): a whole number from 1 to `u32::MAX`, as clap's range for
+/// such flags says it.
 pub fn positive_u32(n: &str) -> Result<u32, String> {
+    check_count(n, 1)
+}
+
+/// A whole number from `min` to `u32::MAX`, refused in clap's range wording
+/// (`-1 is not in 1..=4294967295`): the counts above, `--min-masked`, and Python's
+/// `threads`, `replicate` and `epoch`, which take any integer type.
+pub fn check_count(n: &str, min: u32) -> Result<u32, String> {
     let v: i128 = n
         .parse()
         .map_err(|e: std::num::ParseIntError| e.to_string())?;
     u32::try_from(v)
         .ok()
-        .filter(|&v| v >= 1)
-        .ok_or_else(|| format!("{v} is not in 1..={}", u32::MAX))
+        .filter(|&v| v >= min)
+        .ok_or_else(|| format!("{v} is not in {min}..={}", u32::MAX))
+}
+
+/// A seed (`--seed`, `--split-seed`): 0 to 2^64 - 1, refused in clap's range wording.
+pub fn check_seed(n: &str) -> Result<u64, String> {
+    let v: i128 = n
+        .parse()
+        .map_err(|e: std::num::ParseIntError| e.to_string())?;
+    u64::try_from(v).map_err(|_| format!("{v} is not in 0..={}", u64::MAX))
 }
 
 /// A minimum count: a whole number of positions, 0 to `u32::MAX`.
 pub fn check_min_masked(n: &str) -> Result<u32, String> {
-    let v: i128 = n
-        .parse()
-        .map_err(|e: std::num::ParseIntError| e.to_string())?;
-    u32::try_from(v).map_err(|_| format!("{v} is not in 0..={}", u32::MAX))
+    check_count(n, 0)
 }
 
 /// Everything that decides the output bytes of a run, resolved (preset applied). Its JSON
@@ -898,7 +911,7 @@ mod tests {
         let e = set("seed", OptionValue::Int("-1".into()));
         assert_eq!(
             e.to_string(),
-            "invalid value '-1' for '--seed <N>': invalid digit found in string"
+            "invalid value '-1' for '--seed <N>': -1 is not in 0..=18446744073709551615"
         );
         let e = set("mode", text("random"));
         assert_eq!(

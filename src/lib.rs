@@ -15,6 +15,7 @@ pub mod check;
 mod choice;
 pub use choice::UnknownChoice;
 pub mod cleanup;
+pub mod collate;
 pub mod config;
 pub mod crop;
 pub mod d3pm;

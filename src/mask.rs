@@ -355,6 +355,18 @@ impl Masker {
         }
     }
 
+    /// Build now the tables this masker would otherwise build on its first record (the
+    /// ln-factorial table of the binomial draw, the D3PM tables). A table is built once
+    /// per process behind a lock: a process forked while another thread was building one
+    /// would wait on that lock forever, so the Python package builds them while it holds
+    /// the interpreter lock (which `fork` needs too).
+    pub fn prepare(&self) {
+        ln_factorial(0);
+        if let Some(kind) = self.mode.d3pm() {
+            crate::d3pm::tables(kind);
+        }
+    }
+
     /// The seed's key (the crop stream is drawn with it).
     pub(crate) fn key(&self) -> &SeedKey {
         &self.key

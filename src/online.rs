@@ -11,8 +11,9 @@ use rayon::prelude::*;
 
 use std::sync::Arc;
 
+use crate::collate::{Padded, pad};
 use crate::config::{MaskConfig, MaskOption, OptionError};
-use crate::crop::{Cropping, Window};
+use crate::crop::{Crop, Cropping, Window};
 use crate::mask::{Marks, Masker, Outcome, Timesteps, mark};
 use crate::records::{Record, RecordError, RecordErrorKind, check_id, check_residues};
 use crate::regions::Regions;
@@ -37,6 +38,13 @@ pub struct MaskedRecord {
     /// The window masked, when the record was longer than `max_length` (the fields above
     /// are the window's, positions in its coordinates).
     pub window: Option<Window>,
+}
+
+/// What `RecordMasker` makes of a record: every field, or the token rows alone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fields {
+    All,
+    Tokens,
 }
 
 /// A resolved configuration, ready to mask records one by one or in batches.
@@ -74,8 +82,15 @@ impl RecordMasker {
                 reason: crate::one_line(&e),
             })?)),
         };
+        let masker = config.masker();
+        // Every table a record may need, built now rather than on a worker thread
+        // (`Masker::prepare` says why).
+        masker.prepare();
+        if let Some(vocab) = config.tokens {
+            vocab.ids();
+        }
         Ok(RecordMasker {
-            masker: config.masker(),
+            masker,
             residues: FastaFormat::new(&unwrapped),
             tokens: config.tokens,
             regions,
@@ -88,6 +103,23 @@ impl RecordMasker {
         self.masker.timesteps == Timesteps::Stratified
     }
 
+    /// The token vocabulary of the rows (`--tokens`), if any.
+    pub fn tokens(&self) -> Option<Vocab> {
+        self.tokens
+    }
+
+    /// The same masker with `--max-length max_length` (and its `--crop`, else `random`):
+    /// what `protmask mask --max-length` would mask with these options.
+    pub fn cropped(&self, max_length: u32) -> RecordMasker {
+        RecordMasker {
+            cropping: Some(Cropping {
+                max_length,
+                crop: self.cropping.map_or(Crop::Random, |c| c.crop),
+            }),
+            ..self.clone()
+        }
+    }
+
     /// Mask one record as record `index` (0-based) of an input. `replicate` counts from 1.
     /// The error's record number is `index + 1`.
     pub fn mask(
@@ -97,6 +129,20 @@ impl RecordMasker {
         replicate: u32,
         index: u64,
         marks: &mut Marks,
+    ) -> Result<MaskedRecord, RecordError> {
+        self.mask_fields(id, seq, replicate, index, marks, Fields::All)
+    }
+
+    /// `mask`, making only `fields` (the masked string and the positions are left empty
+    /// for a batch of tokens: `collate` pads the token rows alone).
+    fn mask_fields(
+        &self,
+        id: &str,
+        seq: &[u8],
+        replicate: u32,
+        index: u64,
+        marks: &mut Marks,
+        fields: Fields,
     ) -> Result<MaskedRecord, RecordError> {
         let fail = |kind| RecordError {
             number: index + 1,
@@ -148,9 +194,12 @@ impl RecordMasker {
             split: None,
             suffix: b"",
         };
-        let mut masked = Vec::with_capacity(seq.len());
-        self.residues.write_residues(&mut masked, &emitted);
-        let positions = selected_positions(&marks.by_position);
+        let (mut masked, mut positions) = (Vec::new(), Vec::new());
+        if fields == Fields::All {
+            masked.reserve(seq.len());
+            self.residues.write_residues(&mut masked, &emitted);
+            positions = selected_positions(&marks.by_position);
+        }
         let tokens = self.tokens.map(|vocab| {
             let (mut ids, mut labels) = (
                 Vec::with_capacity(seq.len() + 2),
@@ -179,6 +228,16 @@ impl RecordMasker {
         seqs: &[S],
         replicate: u32,
     ) -> Result<Vec<MaskedRecord>, RecordError> {
+        self.batch_fields(ids, seqs, replicate, Fields::All)
+    }
+
+    fn batch_fields<I: AsRef<str> + Sync, S: AsRef<[u8]> + Sync>(
+        &self,
+        ids: &[I],
+        seqs: &[S],
+        replicate: u32,
+        fields: Fields,
+    ) -> Result<Vec<MaskedRecord>, RecordError> {
         if ids.len() != seqs.len() {
             return Err(RecordError {
                 number: ids.len().min(seqs.len()) as u64 + 1,
@@ -195,10 +254,46 @@ impl RecordMasker {
             .zip(seqs.par_iter())
             .enumerate()
             .map_init(Marks::default, |marks, (i, (id, seq))| {
-                self.mask(id.as_ref(), seq.as_ref(), replicate, i as u64, marks)
+                self.mask_fields(
+                    id.as_ref(),
+                    seq.as_ref(),
+                    replicate,
+                    i as u64,
+                    marks,
+                    fields,
+                )
             })
             .collect();
         results.into_iter().collect()
+    }
+}
+
+impl RecordMasker {
+    /// Mask a batch as `mask_batch` does and pad its token rows into the tensors a model
+    /// takes (`collate::pad`): row i is the dataset's `input_ids` and `labels` of record
+    /// i, then padding. Needs a token vocabulary.
+    pub fn collate<I: AsRef<str> + Sync, S: AsRef<[u8]> + Sync>(
+        &self,
+        ids: &[I],
+        seqs: &[S],
+        replicate: u32,
+        pad_to_multiple_of: Option<usize>,
+    ) -> Result<Padded, RecordError> {
+        let Some(vocab) = self.tokens else {
+            return Err(RecordError {
+                number: 1,
+                id: None,
+                kind: RecordErrorKind::Call(
+                    "a batch of token ids needs a vocabulary: tokens \"esm\" or \"evodiff\"".into(),
+                ),
+            });
+        };
+        let rows: Vec<(Vec<i32>, Vec<i32>)> = self
+            .batch_fields(ids, seqs, replicate, Fields::Tokens)?
+            .into_iter()
+            .map(|r| r.tokens.expect("a vocabulary gives tokens"))
+            .collect();
+        Ok(pad(&rows, vocab, pad_to_multiple_of))
     }
 }
 
@@ -253,6 +348,27 @@ mod tests {
             assert_eq!(got.masked.len(), seqs[i].len() + 5 * tokens);
             assert_eq!(labels.iter().filter(|&&l| l != -100).count(), got.count);
         }
+    }
+
+    #[test]
+    fn collate_pads_the_batchs_token_rows() {
+        let m = masker("esm2", true);
+        let ids: Vec<String> = (0..50).map(|i| format!("r{i}")).collect();
+        let seqs: Vec<Vec<u8>> = (0..50).map(|i| b"MKVLAACDEFx".repeat(i % 5)).collect();
+        let batch = m.mask_batch(&ids, &seqs, 3).unwrap();
+        let padded = m.collate(&ids, &seqs, 3, Some(8)).unwrap();
+        assert_eq!((padded.rows, padded.width), (50, 48));
+        for (i, r) in batch.iter().enumerate() {
+            let (ids, labels) = r.tokens.as_ref().unwrap();
+            let row = &padded.input_ids[i * 48..(i + 1) * 48];
+            let wide = |v: &[i32]| v.iter().map(|&x| i64::from(x)).collect::<Vec<_>>();
+            assert_eq!(row[..ids.len()], wide(ids)[..]);
+            assert!(row[ids.len()..].iter().all(|&x| x == 1));
+            let row = &padded.labels[i * 48..(i + 1) * 48];
+            assert_eq!(row[..labels.len()], wide(labels)[..]);
+            assert!(row[labels.len()..].iter().all(|&x| x == -100));
+        }
+        assert!(masker("esm2", false).collate(&ids, &seqs, 1, None).is_err());
     }
 
     #[test]

@@ -550,3 +550,42 @@ fn completions_and_man_page_are_generated() {
     assert!(man.contains("mask") && man.contains("verify") && man.contains("schedule"));
     protmask().args(["completions", "tcsh"]).assert().code(2);
 }
+
+/// Issue 24: a number out of range is named with its range, as clap names `--threads 0`
+/// (0.2 said "invalid digit found in string" for a negative seed or thread count); the
+/// Python package raises the same words.
+#[test]
+fn issue24_numbers_out_of_range_are_refused_with_the_range() {
+    for (flag, message) in [
+        (
+            "--seed=-1",
+            "invalid value '-1' for '--seed <N>': -1 is not in 0..=18446744073709551615",
+        ),
+        (
+            "--seed=18446744073709551616",
+            "18446744073709551616 is not in 0..=18446744073709551615",
+        ),
+        (
+            "--threads=-2",
+            "invalid value '-2' for '--threads <N>': -2 is not in 1..=4294967295",
+        ),
+        (
+            "--threads=0",
+            "invalid value '0' for '--threads <N>': 0 is not in 1..=4294967295",
+        ),
+        (
+            "--replicates=-1",
+            "invalid value '-1' for '--replicates <N>': -1 is not in 1..=4294967295",
+        ),
+        (
+            "--seed=x",
+            "invalid value 'x' for '--seed <N>': invalid digit found in string",
+        ),
+    ] {
+        protmask()
+            .args(["mask", "-q", DATA, "-o", "/dev/null", flag])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
+}

@@ -288,7 +288,8 @@ def test_bad_records_raise_the_record_layers_message(tmp_path):
         m.mask_many(["ok", "bad"], ["MKV", "MK1V"])
     assert str(e.value) == cli
     assert isinstance(e.value, ValueError)
-    with pytest.raises(ValueError, match=r"^record 1 \(bad\): invalid residue '1' at"):
+    # One record alone has no number: the ID given names it (issue 24).
+    with pytest.raises(ValueError, match=r"^record bad: invalid residue '1' at"):
         m.mask("bad", "MK1V")
     for bad_id in ["", "a b", "a\tb"]:
         with pytest.raises(ValueError, match="ID"):
@@ -358,12 +359,28 @@ def test_signatures_and_docs():
     assert "def mask_many" in stub.read_text()
 
 
+CHECKED = re.compile(r"^(?P<indent>[ \t]*)(?P<expr>[^#\s][^#\n]*?)[ \t]*# -> (?P<want>.*)$", re.M)
+
+
+def _check_shown(value, want, line):
+    """A `# -> ...` comment of docs/python.md: what the line shows (its repr, whitespace
+    runs as one space)."""
+    got = " ".join(repr(value).split())
+    assert got == " ".join(want.split()), f"docs/python.md: {line!r} shows {got}"
+
+
 def test_docs_examples_run(tmp_path, monkeypatch):
-    """The code blocks of docs/python.md marked `<!-- tested`, in order, in one namespace
-    (the torch ones are not marked: torch is not a dependency)."""
+    """Every Python block of docs/python.md, in order, in one namespace, as a script
+    (`__name__ == "__main__"`): Python 3.9 syntax, and each `# -> value` comment true
+    (issue 24: a block used to fail after the torch block, and one used zip(strict=))."""
+    import ast
+
+    pytest.importorskip("torch")
+    pytest.importorskip("datasets")
+    pytest.importorskip("dask.distributed")
     text = (ROOT / "docs" / "python.md").read_text()
-    blocks = re.findall(r"<!-- tested([^>]*)-->\n```python\n(.*?)```", text, re.S)
-    assert len(blocks) == 5
+    blocks = re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)
+    assert len(blocks) >= 12
     (tmp_path / "data").symlink_to(ROOT / "data")
     monkeypatch.chdir(tmp_path)
     exe = Path(binary()).resolve()
@@ -371,12 +388,28 @@ def test_docs_examples_run(tmp_path, monkeypatch):
     bindir.mkdir()
     (bindir / "protmask").symlink_to(exe)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    namespace = {}
-    for note, code in blocks:
-        if "datasets" in note:
-            pytest.importorskip("datasets")
-        exec(compile(code, "docs/python.md", "exec"), namespace)
-    assert namespace["batch"]["input_ids"].shape[0] == 8
+    # The blocks run as a script does: in a module `__main__` (pickling by dill, for
+    # datasets.map, and by cloudpickle, for Dask, treats its functions as a script's).
+    import sys
+    import types
+
+    main = types.ModuleType("__main__")
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    namespace = main.__dict__
+    namespace["_check_shown"] = _check_shown
+    checked = 0
+    for code in blocks:
+        ast.parse(code, feature_version=(3, 9))
+        assert "strict=" not in code, "zip(strict=...) is Python 3.10+"
+
+        def checking(m):
+            return (f"{m['indent']}_check_shown(({m['expr']}), {m['want']!r}, "
+                    f"{m['expr']!r})")
+
+        checked += len(CHECKED.findall(code))
+        exec(compile(CHECKED.sub(checking, code), "docs/python.md", "exec"), namespace)
+    assert checked >= 12
+    assert namespace["batch"]["input_ids"].shape[0] == 85
 
 
 def test_masker_and_results_pickle():
@@ -568,7 +601,7 @@ def test_bad_regions_and_spans_are_option_errors(tmp_path):
     with pytest.raises(TypeError):
         protmask.Masker(regions={"a": "not pairs"})
     m = protmask.Masker(regions={"a": [(0, 50)]}, schedule="1")
-    with pytest.raises(protmask.RecordError, match=r"record 1 \(a\): .*past the end of this record"):
+    with pytest.raises(protmask.RecordError, match=r"record a: .*past the end of this record"):
         m.mask("a", "MKV")
 
 

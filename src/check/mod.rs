@@ -20,7 +20,7 @@ pub use error::{
     Unit, VerifyError,
 };
 pub use fasta::{verify, verify_within};
-pub use regenerate::{Outcome, Rebuilt, Regeneration, regenerate};
+pub use regenerate::{Outcome, Rebuilt, Regeneration, recorded_options, regenerate};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -165,6 +165,70 @@ pub fn regenerate(
     Ok(result)
 }
 
+/// The options a published set was made with, to mask more records the same way (Python's
+/// `Masker.from_manifest`): from its manifest (JSON), or from a Parquet dataset (a file
+/// or a folder of shards) that records them (`protmask.options`). A regions file the
+/// manifest records by path is found as `regenerate` finds it (as recorded, beside the
+/// manifest, from the recorded working directory; its digest checked); a Parquet file's
+/// as recorded, else beside the file (no digest is recorded there). The split options are dropped: a split is not part of
+/// a record's mask.
+pub fn recorded_options(path: &Path) -> Result<crate::config::MaskConfig, VerifyError> {
+    let name = path.display().to_string();
+    let parquet = path.is_dir()
+        || std::fs::File::open(path)
+            .and_then(|mut f| {
+                let mut magic = [0u8; 4];
+                std::io::Read::read_exact(&mut f, &mut magic).map(|_| &magic == b"PAR1")
+            })
+            .unwrap_or(false);
+    let mut options = if parquet {
+        let mut options = crate::provenance::Provenance::of_dataset(path)
+            .map_err(|message| VerifyError::Unreadable {
+                file: name.clone(),
+                message,
+            })?
+            .ok_or_else(|| VerifyError::Unreadable {
+                file: name.clone(),
+                message: format!(
+                    "it records no options (no {} in its metadata: made by protmask \
+                     before 0.3?); use the set's manifest",
+                    crate::provenance::OPTIONS
+                ),
+            })?
+            .options;
+        // A regions file recorded by path: as recorded, else beside the dataset.
+        if let Some(option) = options.regions.as_mut()
+            && let RegionsSource::Path(recorded) = &option.source
+            && !Path::new(recorded).is_file()
+        {
+            let beside = path.parent().map(|d| d.join(recorded));
+            if let Some(found) = beside.filter(|p| p.is_file()) {
+                option.found_at = Some(found.display().to_string());
+            }
+        }
+        options
+    } else {
+        let mut m = super::manifest::read(path)?;
+        if let (Some(entry), Some(option)) = (m.regions.clone(), m.options.regions.as_mut())
+            && matches!(option.source, RegionsSource::Path(_))
+        {
+            let (found, _) = Candidates::new(&[], &m.working_directory)?
+                .find(&entry, path)?
+                .ok_or_else(|| VerifyError::Missing {
+                    manifest: name.clone(),
+                    what: Recorded::RegionsFile,
+                    path: entry.path.clone(),
+                })?;
+            option.found_at = Some(found.display().to_string());
+        }
+        m.options
+    };
+    options.split = None;
+    options.split_seed = None;
+    options.split_groups = None;
+    Ok(options)
+}
+
 /// The files a recorded one may be: those given, and the files in the folders given.
 struct Candidates {
     files: Vec<PathBuf>,

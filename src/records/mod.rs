@@ -15,7 +15,7 @@ use bio::io::fasta::{FastaRead, Reader};
 use memchr::memmem;
 
 pub(crate) use cut::{BlockCutter, BufferPool, Cut};
-pub(crate) use stream::RecordStream;
+pub use stream::{OwnedRecord, ReadError, RecordStream, read};
 
 /// A block of one input: whole records, and where they sit in that input.
 pub struct Block<'a> {

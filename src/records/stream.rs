@@ -36,6 +36,14 @@ pub enum ReadError {
     },
 }
 
+/// The records of an input as `protmask mask` reads it: a path, or `-` for stdin; gzip
+/// (BGZF), bzip2, xz or zstd told from its bytes. An error opening it names it.
+pub fn read(name: &str) -> io::Result<RecordStream<Box<dyn Read + Send>>> {
+    let source = crate::io::InputSource::parse(name);
+    let (_, reader) = crate::io::open_input(&source)?;
+    Ok(RecordStream::new(source.display_name(), reader))
+}
+
 /// Reads records block by block; holds at most one block's records.
 pub struct RecordStream<R> {
     name: String,

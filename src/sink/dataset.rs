@@ -111,6 +111,7 @@ impl Vocab {
 /// ESM ids: `<cls>` 0, `<pad>` 1, `<eos>` 2, `<unk>` 3, residues 4..=30, `<mask>` 32.
 pub mod esm {
     pub const CLS: i32 = 0;
+    pub const PAD: i32 = 1;
     pub const EOS: i32 = 2;
     pub const UNK: i32 = 3;
     pub const MASK: i32 = 32;
