@@ -8,10 +8,17 @@
 //! (`INTERRUPTED`, `TERMINATED`). A directory made for `--outdir` (`MadeDirs`) is removed
 //! too, after the temp files in it, and only if it is then empty: one that existed before
 //! the run is never touched.
+//!
+//! Other threads go on running while the handler cleans up, and a dataset folder's writer
+//! opens a new shard every so many rows: a temp file made after the handler took its list
+//! would outlive the process and keep its folder (a made directory) from being removed.
+//! So temp paths are made and registered under a gate (`Registered::make`), which the
+//! handler closes for good before it takes the list (`remove_all_at_exit`): a thread that
+//! would make one then waits for the exit.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, PoisonError, RwLock};
 
 /// Exit status after SIGINT (128 + 2, as shells report an interrupted command).
 pub const INTERRUPTED: i32 = 130;
@@ -26,6 +33,10 @@ enum Kind {
     /// A directory the run made: removed after every temp path, if empty.
     Made,
 }
+
+/// Held shared while a temp path is made and registered; `remove_all_at_exit` takes it
+/// and never gives it back.
+static GATE: RwLock<()> = RwLock::new(());
 
 fn registry() -> &'static Mutex<HashMap<PathBuf, Kind>> {
     static PATHS: OnceLock<Mutex<HashMap<PathBuf, Kind>>> = OnceLock::new();
@@ -52,6 +63,18 @@ impl Registered {
     pub fn new(path: &Path) -> Registered {
         register(path, Kind::Temp);
         Registered(path.to_path_buf())
+    }
+
+    /// `make` a temp file or directory and register it, as one step against a signal's
+    /// cleanup: none is made once `remove_all_at_exit` has begun (the caller waits for the
+    /// exit), and none made before it is missing from its list.
+    pub fn make<T: AsRef<Path>>(
+        make: impl FnOnce() -> std::io::Result<T>,
+    ) -> std::io::Result<(T, Registered)> {
+        let _open = GATE.read().unwrap_or_else(PoisonError::into_inner);
+        let made = make()?;
+        let registered = Registered::new(made.as_ref());
+        Ok((made, registered))
     }
 }
 
@@ -101,6 +124,13 @@ impl Drop for MadeDirs {
             unregister(d);
         }
     }
+}
+
+/// A signal's cleanup, before the process exits: close the gate of `Registered::make` for
+/// good (waiting for a temp path being made to be registered), then `remove_all`.
+pub fn remove_all_at_exit() {
+    std::mem::forget(GATE.write().unwrap_or_else(PoisonError::into_inner));
+    remove_all();
 }
 
 /// Remove everything registered: temp files (or directories, with their contents), then

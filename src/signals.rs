@@ -29,7 +29,7 @@ pub fn install() {
                 loop {
                     let mut signal = 0;
                     if libc::sigwait(&set, &mut signal) == 0 {
-                        protmask::cleanup::remove_all();
+                        protmask::cleanup::remove_all_at_exit();
                         std::process::exit(128 + signal);
                     }
                 }
@@ -44,7 +44,7 @@ pub fn install() {
 #[cfg(not(unix))]
 pub fn install() {
     let _ = ctrlc::set_handler(|| {
-        protmask::cleanup::remove_all();
+        protmask::cleanup::remove_all_at_exit();
         std::process::exit(protmask::cleanup::INTERRUPTED);
     });
 }

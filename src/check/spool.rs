@@ -19,14 +19,15 @@ pub(super) struct Spool {
 
 impl Spool {
     pub(super) fn new() -> Result<Spool, VerifyError> {
-        let dir = tempfile::Builder::new()
-            .prefix(".protmask-verify-")
-            .tempdir()
-            .map_err(|e| VerifyError::Other {
-                file: None,
-                message: format!("cannot create a temporary directory: {e}"),
-            })?;
-        let registered = Registered::new(dir.path());
+        let (dir, registered) = Registered::make(|| {
+            tempfile::Builder::new()
+                .prefix(".protmask-verify-")
+                .tempdir()
+        })
+        .map_err(|e| VerifyError::Other {
+            file: None,
+            message: format!("cannot create a temporary directory: {e}"),
+        })?;
         Ok(Spool {
             dir,
             _registered: registered,

@@ -321,9 +321,8 @@ fn open_path(path: &Path) -> io::Result<(Dest, Commit)> {
         // Applied at creation, so the umask applies as for any new file.
         builder.permissions(fs::Permissions::from_mode(OUTPUT_MODE));
     }
-    let temp = builder.tempfile_in(dir)?;
+    let (temp, registered) = crate::cleanup::Registered::make(|| builder.tempfile_in(dir))?;
     let (file, temp) = temp.into_parts();
-    let registered = crate::cleanup::Registered::new(&temp);
     let sink = Dest::File(BufWriter::with_capacity(OUTPUT_BUFFER_SIZE, file));
     Ok((
         sink,
